@@ -1,0 +1,70 @@
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { cors } from 'hono/cors'
+import { methodNotAllowed } from 'hono/method-not-allowed'
+import { secureHeaders } from 'hono/secure-headers'
+import { config, type AppEnv } from './env'
+import { ApiError, JSON_CONTENT_TYPE, methodNotAllowedResponse, onError, onNotFound } from './errors'
+import { authRoutes } from './routes/auth'
+import { metaRoutes } from './routes/meta'
+import { profileRoutes } from './routes/profile'
+import { todoRoutes } from './routes/todos'
+import { userRoutes } from './routes/users'
+
+export const MAX_BODY_BYTES = 16 * 1024
+
+/** Paths whose responses carry credentials or private data and must never be cached. */
+const PRIVATE_PATHS = /^\/(auth|users|api|profile|admin)(\/|$)/
+
+export function createApp() {
+  const app = new Hono<AppEnv>()
+
+  // Outermost first: these also see the responses onError and notFound produce.
+  app.use(async (c, next) => {
+    await next()
+    if (c.res.headers.get('Content-Type') === 'application/json') c.res.headers.set('Content-Type', JSON_CONTENT_TYPE)
+    if (PRIVATE_PATHS.test(c.req.path)) {
+      c.res.headers.set('Cache-Control', 'no-store')
+      c.res.headers.set('Pragma', 'no-cache')
+    }
+  })
+  app.use(
+    secureHeaders({
+      strictTransportSecurity: 'max-age=31536000; includeSubDomains',
+      xFrameOptions: 'DENY',
+      referrerPolicy: 'no-referrer',
+      xContentTypeOptions: 'nosniff',
+    }),
+  )
+  app.use(
+    cors({
+      origin: (origin, c) => (config(c.env).corsOrigins.includes(origin) ? origin : null),
+      allowHeaders: ['Authorization', 'Content-Type'],
+      allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
+      exposeHeaders: ['Location', 'Retry-After', 'WWW-Authenticate'],
+      maxAge: 600,
+    }),
+  )
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError('payload_too_large', `The request body is larger than ${MAX_BODY_BYTES} bytes.`)
+      },
+    }),
+  )
+  app.use(methodNotAllowed({ app, onMethodNotAllowed: (_c, methods) => methodNotAllowedResponse(methods) }))
+
+  const routes = app
+    .route('/', metaRoutes)
+    .route('/auth', authRoutes)
+    .route('/profile', profileRoutes)
+    .route('/api/todos', todoRoutes)
+    .route('/users', userRoutes)
+
+  app.onError(onError)
+  app.notFound(onNotFound)
+  return routes
+}
+
+export type AppType = ReturnType<typeof createApp>

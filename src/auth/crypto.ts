@@ -1,0 +1,17 @@
+import { encodeBase64Url } from 'hono/utils/encode'
+
+const encoder = new TextEncoder()
+
+/** An opaque bearer secret: 256 random bits, base64url. */
+export function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32))
+  return encodeBase64Url(bytes.buffer).replace(/=+$/, '')
+}
+
+/** Refresh tokens are stored only as this digest. */
+export async function sha256Hex(value: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(value)))
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000)

@@ -1,0 +1,101 @@
+import type { MiddlewareHandler } from 'hono'
+import { basicAuth } from 'hono/basic-auth'
+import { HTTPException } from 'hono/http-exception'
+import { jwt } from 'hono/jwt'
+import { config, type AppEnv } from '../env'
+import { ApiError } from '../errors'
+import { findLiveSessionUser } from '../db/sessions'
+import { toUser } from '../db/users'
+import { nowSeconds } from './crypto'
+import { checkPassword } from './login'
+import { ALG, checkClaims, keyFor, keyring, verification } from './tokens'
+
+export const REALM = 'todo-auth'
+
+const BASIC_CHALLENGE = { 'WWW-Authenticate': `Basic realm="${REALM}", charset="UTF-8"` }
+
+/**
+ * HTTP Basic against the users table, through hono's basicAuth. Hono parses the header and calls
+ * verifyUser; its 401 is replaced by ours: `unauthorized` when no usable credentials came,
+ * `invalid_credentials` when they were checked and refused, both with the contract's challenge.
+ */
+export function basic(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    let checked = false
+    const check = basicAuth({
+      realm: REALM,
+      verifyUser: async (username, password, ctx) => {
+        checked = true
+        const row = await checkPassword(ctx, username, password)
+        if (row) {
+          ctx.set('user', toUser(row))
+          ctx.set('scopes', toUser(row).scopes)
+        }
+        return row !== null
+      },
+    })
+    try {
+      await check(c, async () => {})
+    } catch (err) {
+      if (!(err instanceof HTTPException) || err.status !== 401) throw err
+      throw checked
+        ? new ApiError('invalid_credentials', 'Incorrect username or password.', { headers: BASIC_CHALLENGE })
+        : new ApiError('unauthorized', 'HTTP Basic credentials are required.', { headers: BASIC_CHALLENGE })
+    }
+    await next()
+  }
+}
+
+const bearerChallenge = (error?: 'invalid_token' | 'insufficient_scope', scope?: string) =>
+  ({
+    'WWW-Authenticate': `Bearer realm="${REALM}"${error ? `, error="${error}"` : ''}${scope ? `, scope="${scope}"` : ''}`,
+  }) as const
+
+const invalidToken = () => new ApiError('invalid_token', 'The access token is invalid, expired or revoked.', { headers: bearerChallenge('invalid_token') })
+
+/**
+ * Bearer JWTs through hono's jwt middleware, plus what it leaves out: the key chosen by `kid`
+ * (rotation), `exp`/`iat` required, and one D1 read proving the session is live and the user
+ * enabled, so logout, revocation and disabling take effect on the very next request.
+ * Tokens are read from the Authorization header only.
+ */
+export function bearer(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header('Authorization')
+    const match = header?.match(/^Bearer +([^\s]+) *$/i)
+    if (!match?.[1]) throw new ApiError('unauthorized', 'A Bearer access token is required.', { headers: bearerChallenge() })
+    const token = match[1]
+
+    const cfg = config(c.env)
+    const key = keyFor(await keyring(c.env), token)
+    if (!key) throw invalidToken()
+    const verify = jwt({ secret: key, alg: ALG, realm: REALM, verification: verification(cfg, c.req.url) })
+    try {
+      await verify(c, async () => {})
+    } catch (err) {
+      if (err instanceof HTTPException && err.status === 401) throw invalidToken()
+      throw err
+    }
+    const claims = checkClaims(c.get('jwtPayload'))
+    if (!claims) throw invalidToken()
+
+    const user = await findLiveSessionUser(c.env.DB, claims.sid, claims.sub, nowSeconds())
+    if (!user) throw invalidToken()
+    c.set('user', user)
+    c.set('sessionId', claims.sid)
+    c.set('scopes', claims.scope.split(' ').filter((s) => user.scopes.includes(s)))
+    await next()
+  }
+}
+
+/** 403 insufficient_scope (RFC 6750 §3.1) unless the request holds `scope`. */
+export function requireScope(scope: 'read' | 'write'): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (!c.get('scopes').includes(scope)) {
+      throw new ApiError('insufficient_scope', `This request needs the "${scope}" scope.`, {
+        headers: bearerChallenge('insufficient_scope', scope),
+      })
+    }
+    await next()
+  }
+}

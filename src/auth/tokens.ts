@@ -1,0 +1,144 @@
+import { decode, sign, verify } from 'hono/jwt'
+import type { JWTPayload } from 'hono/utils/jwt/types'
+import { encodeBase64Url } from 'hono/utils/encode'
+import { type Bindings, type Config, issuerFor } from '../env'
+import { ApiError } from '../errors'
+
+/**
+ * Access tokens: HS256 JWTs signed with WebCrypto HMAC through hono/jwt.
+ *
+ * Key rotation: every token names its key in `kid`, derived from the secret itself (an HMAC of a
+ * fixed label, so the kid reveals nothing about the key). JWT_SECRET signs and verifies;
+ * JWT_SECRET_PREVIOUS, when set, only verifies, so tokens issued before a rotation keep working
+ * until they expire. A token whose kid is neither is refused.
+ */
+
+export const ALG = 'HS256'
+const MIN_SECRET_BYTES = 32
+/** Clock skew tolerated on iat/nbf, per ../shared/API.md §4. */
+const LEEWAY_SECONDS = 60
+
+type Key = { kid: string; jwk: JsonWebKey & { kid: string; alg: typeof ALG }; key: CryptoKey }
+export type Keyring = { current: Key; previous?: Key }
+
+const encoder = new TextEncoder()
+const toBase64Url = (bytes: Uint8Array) => encodeBase64Url(bytes.buffer as ArrayBuffer).replace(/=+$/, '')
+
+async function importKey(secret: string): Promise<Key> {
+  const raw = encoder.encode(secret)
+  const key = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
+  const label = await crypto.subtle.sign('HMAC', key, encoder.encode('todo-auth key id'))
+  const kid = toBase64Url(new Uint8Array(label)).slice(0, 16)
+  return { kid, key, jwk: { kty: 'oct', k: toBase64Url(raw), alg: ALG, kid } }
+}
+
+const usable = (secret: string | undefined): secret is string =>
+  secret !== undefined && encoder.encode(secret).byteLength >= MIN_SECRET_BYTES
+
+// Keys are imported once per isolate, not per request.
+const keyrings = new Map<string, Promise<Keyring>>()
+
+/** The signing and verifying keys; a missing or short JWT_SECRET is a 500 and nothing is signed. */
+export function keyring(env: Bindings): Promise<Keyring> {
+  const { JWT_SECRET: current, JWT_SECRET_PREVIOUS: previous } = env
+  if (!usable(current)) {
+    throw new ApiError('server_error', 'The server is not configured to issue or check tokens.', {
+      cause: `JWT_SECRET is missing or shorter than ${MIN_SECRET_BYTES} bytes`,
+    })
+  }
+  const cacheKey = `${current}\u0000${previous ?? ''}`
+  let ring = keyrings.get(cacheKey)
+  if (!ring) {
+    if (previous !== undefined && previous !== '' && !usable(previous)) {
+      // A weak old key would let forged tokens in; dropping it only shortens the rotation overlap.
+      console.error(`JWT_SECRET_PREVIOUS is shorter than ${MIN_SECRET_BYTES} bytes and is ignored`)
+    }
+    ring = Promise.all([importKey(current), usable(previous) ? importKey(previous) : undefined]).then(([c, p]) => ({ current: c, previous: p }))
+    keyrings.set(cacheKey, ring)
+  }
+  return ring
+}
+
+export type AccessClaims = {
+  iss: string
+  aud: string
+  sub: string
+  username: string
+  sid: string
+  scope: string
+  role: string
+  iat: number
+  exp: number
+  jti: string
+}
+
+export async function signAccessToken(
+  env: Bindings,
+  cfg: Config,
+  requestUrl: string,
+  claims: Pick<AccessClaims, 'sub' | 'username' | 'sid' | 'scope' | 'role'>,
+): Promise<string> {
+  const { current } = await keyring(env)
+  const iat = Math.floor(Date.now() / 1000)
+  const payload: AccessClaims = {
+    iss: issuerFor(cfg, requestUrl),
+    aud: cfg.audience,
+    ...claims,
+    iat,
+    exp: iat + cfg.accessTokenTtl,
+    jti: crypto.randomUUID(),
+  }
+  return sign(payload, current.jwk, ALG)
+}
+
+/** The verifying key a token names, or null for a token we did not sign. */
+export function keyFor(ring: Keyring, token: string): CryptoKey | null {
+  let kid: unknown
+  try {
+    kid = decode(token).header.kid
+  } catch {
+    return null
+  }
+  if (typeof kid !== 'string') return null
+  if (kid === ring.current.kid) return ring.current.key
+  if (ring.previous && kid === ring.previous.kid) return ring.previous.key
+  return null
+}
+
+/**
+ * Options for hono's verifier. iat/nbf are checked by `checkClaims` instead, with leeway;
+ * hono checks alg (only HS256), typ, exp when present, iss, aud and the signature.
+ */
+export const verification = (cfg: Config, requestUrl: string) => ({
+  iss: issuerFor(cfg, requestUrl),
+  aud: cfg.audience,
+  iat: false,
+  nbf: false,
+})
+
+const isString = (v: unknown): v is string => typeof v === 'string' && v.length > 0
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+
+/** What hono does not check: every claim we rely on must be present and well typed. */
+export function checkClaims(p: JWTPayload): AccessClaims | null {
+  const now = Math.floor(Date.now() / 1000)
+  if (!isTime(p.exp) || p.exp <= now) return null
+  if (!isTime(p.iat) || p.iat > now + LEEWAY_SECONDS) return null
+  if (p.nbf !== undefined && (!isTime(p.nbf) || p.nbf > now + LEEWAY_SECONDS)) return null
+  for (const claim of ['sub', 'username', 'sid', 'role', 'jti', 'iss', 'aud'] as const) {
+    if (!isString(p[claim])) return null
+  }
+  if (typeof p.scope !== 'string') return null
+  return p as unknown as AccessClaims
+}
+
+/** Full verification outside the middleware (token revocation): null when the token is not ours. */
+export async function verifyAccessToken(env: Bindings, cfg: Config, requestUrl: string, token: string): Promise<AccessClaims | null> {
+  const key = keyFor(await keyring(env), token)
+  if (!key) return null
+  try {
+    return checkClaims(await verify(token, key, { alg: ALG, ...verification(cfg, requestUrl) }))
+  } catch {
+    return null
+  }
+}

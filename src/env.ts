@@ -1,0 +1,68 @@
+import type { JWTPayload } from 'hono/utils/jwt/types'
+import type { SessionUser } from './db/users'
+
+/** Bindings come from `wrangler types` (worker-configuration.d.ts); secrets are declared here. */
+export type Bindings = Env & {
+  JWT_SECRET?: string
+  JWT_SECRET_PREVIOUS?: string
+}
+
+/** What the auth middlewares hand to the routes. */
+export type Variables = {
+  user: SessionUser
+  /** The access token's session id; absent for HTTP Basic. */
+  sessionId?: string
+  /** Scopes this request may use: the token's scope narrowed to what the user still holds. */
+  scopes: readonly string[]
+  /** Set by hono's jwt middleware; read only through checkClaims. */
+  jwtPayload: JWTPayload
+}
+
+export type AppEnv = { Bindings: Bindings; Variables: Variables }
+
+export type Config = {
+  issuer?: string
+  audience: string
+  accessTokenTtl: number
+  refreshTokenTtl: number
+  bcryptCost: number
+  loginMaxFailures: number
+  loginLockoutSeconds: number
+  corsOrigins: string[]
+  allowSignup: boolean
+  auditRetentionDays: number
+}
+
+const int = (raw: string | undefined, fallback: number, min: number, max: number): number => {
+  const n = Number(raw)
+  return raw !== undefined && raw.trim() !== '' && Number.isInteger(n) && n >= min && n <= max ? n : fallback
+}
+
+const parsed = new WeakMap<object, Config>()
+
+/**
+ * Reads the wrangler vars once per env object. A missing or out-of-range value falls back to its
+ * safe default rather than failing every request: vars are operator input, not client input.
+ */
+export function config(env: Bindings): Config {
+  let cfg = parsed.get(env)
+  if (!cfg) {
+    cfg = {
+      issuer: env.ISSUER?.trim() || undefined,
+      audience: env.JWT_AUDIENCE?.trim() || 'todo-api',
+      accessTokenTtl: int(env.ACCESS_TOKEN_TTL, 900, 30, 86_400),
+      refreshTokenTtl: int(env.REFRESH_TOKEN_TTL, 2_592_000, 60, 31_536_000),
+      bcryptCost: int(env.BCRYPT_COST, 10, 4, 15),
+      loginMaxFailures: int(env.LOGIN_MAX_FAILURES, 5, 1, 100),
+      loginLockoutSeconds: int(env.LOGIN_LOCKOUT_SECONDS, 60, 1, 900),
+      corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+      allowSignup: env.ALLOW_SIGNUP === 'true',
+      auditRetentionDays: int(env.AUDIT_RETENTION_DAYS, 90, 1, 3650),
+    }
+    parsed.set(env, cfg)
+  }
+  return cfg
+}
+
+/** The issuer is the configured ISSUER, else the origin the request came in on. */
+export const issuerFor = (cfg: Config, requestUrl: string): string => cfg.issuer ?? new URL(requestUrl).origin

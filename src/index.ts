@@ -1,0 +1,12 @@
+import { createApp } from './app'
+import type { Bindings } from './env'
+import { purgeExpired } from './maintenance'
+
+const app = createApp()
+
+export type { AppType } from './app'
+
+export default {
+  fetch: app.fetch,
+  scheduled: (_controller, env, ctx) => ctx.waitUntil(purgeExpired(env)),
+} satisfies ExportedHandler<Bindings>

@@ -1,0 +1,93 @@
+import { Hono, type Context } from 'hono'
+import { config, type AppEnv } from '../env'
+import { ApiError } from '../errors'
+import { audit } from '../db/audit'
+import { createSession, revokeSession, rotateRefreshToken, sessionOfRefreshToken } from '../db/sessions'
+import { toUser, type User } from '../db/users'
+import { nowSeconds, randomToken, sha256Hex } from '../auth/crypto'
+import { checkPassword } from '../auth/login'
+import { bearer } from '../auth/middleware'
+import { grantScope, parseScopeParam } from '../auth/scopes'
+import { signAccessToken, verifyAccessToken } from '../auth/tokens'
+import { revokeRequest, tokenRequest } from '../schemas/auth'
+import { validate } from '../schemas/validate'
+
+const invalidGrant = (description: string) => new ApiError('invalid_grant', description)
+
+/** The token response (RFC 6749 §5.1) for a fresh or rotated session. */
+async function tokenResponse(c: Context<AppEnv>, user: User, sessionId: string, scope: string, refreshToken: string) {
+  const cfg = config(c.env)
+  const accessToken = await signAccessToken(c.env, cfg, c.req.url, { sub: user.id, username: user.username, sid: sessionId, scope, role: user.role })
+  return c.json({ access_token: accessToken, token_type: 'bearer', expires_in: cfg.accessTokenTtl, refresh_token: refreshToken, scope })
+}
+
+export const authRoutes = new Hono<AppEnv>()
+  .post('/token', validate('form', tokenRequest), async (c) => {
+    const form = c.req.valid('form')
+    const grantType = form.grant_type ?? (form.username !== undefined && form.password !== undefined ? 'password' : undefined)
+    const asked = parseScopeParam(form.scope)
+    const cfg = config(c.env)
+
+    if (grantType === 'password') {
+      if (form.username === undefined || form.password === undefined) {
+        throw new ApiError('invalid_request', 'username and password are required for the password grant.')
+      }
+      const row = await checkPassword(c, form.username, form.password)
+      if (!row) {
+        await audit(c, 'login_failure', { username: form.username })
+        throw invalidGrant('Incorrect username or password.')
+      }
+      const user = toUser(row)
+      const scope = grantScope(asked, user.scopes)
+      const refreshToken = randomToken()
+      const now = nowSeconds()
+      const sessionId = await createSession(c.env.DB, user.id, scope, await sha256Hex(refreshToken), now, cfg.refreshTokenTtl)
+      await audit(c, 'login_success', { username: user.username, userId: user.id })
+      return tokenResponse(c, user, sessionId, scope, refreshToken)
+    }
+
+    if (grantType === 'refresh_token') {
+      if (form.refresh_token === undefined) throw new ApiError('invalid_request', 'refresh_token is required for the refresh_token grant.')
+      const oldHash = await sha256Hex(form.refresh_token)
+      if (asked) {
+        // Checked before rotating, so a refused narrowing does not cost the client its token.
+        const granted = await c.env.DB.prepare('SELECT s.scope FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = ?1')
+          .bind(oldHash)
+          .first<{ scope: string }>()
+        if (granted) grantScope(asked, granted.scope.split(' '))
+      }
+      const refreshToken = randomToken()
+      const result = await rotateRefreshToken(c.env.DB, oldHash, await sha256Hex(refreshToken), nowSeconds())
+      if (result.kind === 'reused') {
+        await audit(c, 'refresh_reuse_detected', { username: result.username, userId: result.userId }, `session ${result.sessionId} revoked`)
+        throw invalidGrant('The refresh token is invalid, expired or revoked.')
+      }
+      if (result.kind === 'invalid') throw invalidGrant('The refresh token is invalid, expired or revoked.')
+      const { user, sessionId } = result.session
+      // The session's grant, narrowed by the request, and by what the user still holds today.
+      const scope = (asked ?? result.session.scope.split(' ')).filter((s) => user.scopes.includes(s)).join(' ')
+      await audit(c, 'refresh', { username: user.username, userId: user.id })
+      return tokenResponse(c, user, sessionId, scope, refreshToken)
+    }
+
+    if (grantType === undefined) throw new ApiError('invalid_request', 'grant_type is required.')
+    throw new ApiError('unsupported_grant_type', 'Supported grant types are "password" and "refresh_token".')
+  })
+
+  /** RFC 7009: ends the session the token belongs to; 200 whatever the token, so nothing is learned. */
+  .post('/revoke', validate('form', revokeRequest), async (c) => {
+    const { token } = c.req.valid('form')
+    const cfg = config(c.env)
+    const claims = token.split('.').length === 3 ? await verifyAccessToken(c.env, cfg, c.req.url, token) : null
+    const sessionId = claims ? claims.sid : await sessionOfRefreshToken(c.env.DB, await sha256Hex(token))
+    const revoked = sessionId ? await revokeSession(c.env.DB, sessionId, nowSeconds()) : null
+    if (revoked) await audit(c, 'revoke', { username: revoked.username, userId: revoked.user_id })
+    return c.json({})
+  })
+
+  .post('/logout', bearer(), async (c) => {
+    const user = c.get('user')
+    await revokeSession(c.env.DB, c.get('sessionId')!, nowSeconds())
+    await audit(c, 'logout', { username: user.username, userId: user.id })
+    return c.body(null, 204)
+  })

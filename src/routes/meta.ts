@@ -1,0 +1,29 @@
+import { Hono } from 'hono'
+import { config, issuerFor, type AppEnv } from '../env'
+import { ApiError } from '../errors'
+import { SCOPES } from '../schemas/common'
+
+export const metaRoutes = new Hono<AppEnv>()
+  .get('/healthz', async (c) => {
+    try {
+      await c.env.DB.prepare('SELECT 1').first()
+    } catch (err) {
+      throw new ApiError('temporarily_unavailable', 'The database is not answering.', { cause: err })
+    }
+    return c.json({ status: 'ok' })
+  })
+  /** RFC 8414 authorization server metadata. */
+  .get('/.well-known/oauth-authorization-server', (c) => {
+    const issuer = issuerFor(config(c.env), c.req.url)
+    return c.json({
+      issuer,
+      token_endpoint: `${issuer}/auth/token`,
+      revocation_endpoint: `${issuer}/auth/revoke`,
+      grant_types_supported: ['password', 'refresh_token'],
+      scopes_supported: SCOPES,
+      token_endpoint_auth_methods_supported: ['none'],
+      revocation_endpoint_auth_methods_supported: ['none'],
+      response_types_supported: [],
+      service_documentation: `${issuer}/docs`,
+    })
+  })

@@ -1,0 +1,27 @@
+import { z } from 'zod'
+import { param } from './common'
+
+/**
+ * POST /auth/token and /auth/revoke bodies. Unrecognised parameters are ignored (RFC 6749 §3.2),
+ * empty ones count as omitted, duplicated ones are refused.
+ */
+const optional = () =>
+  z.preprocess((v) => (v === '' ? undefined : v), param().max(4096).optional())
+
+export const tokenRequest = z.object({
+  grant_type: optional(),
+  username: optional(),
+  password: optional(),
+  scope: optional(),
+  refresh_token: optional(),
+})
+
+export const revokeRequest = z.object({
+  token: param().min(1, 'Required.').max(4096),
+  token_type_hint: optional(),
+})
+
+export const passwordChange = z.strictObject({
+  current_password: z.string().min(1).max(1024),
+  new_password: z.string().max(1024),
+})
