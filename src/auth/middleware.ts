@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 import { basicAuth } from 'hono/basic-auth'
+import { every } from 'hono/combine'
 import { HTTPException } from 'hono/http-exception'
 import { jwt } from 'hono/jwt'
 import { config, type AppEnv } from '../env'
@@ -88,8 +89,13 @@ export function bearer(): MiddlewareHandler<AppEnv> {
   }
 }
 
-/** 403 insufficient_scope (RFC 6750 §3.1) unless the request holds `scope`. */
-export function requireScope(scope: 'read' | 'write'): MiddlewareHandler<AppEnv> {
+/**
+ * A valid Bearer token holding `scope`, else 401 / 403 insufficient_scope (RFC 6750 §3.1).
+ * Attached per route rather than with `use`, so a wrong method is a 405 before it is a 401.
+ */
+export const authorized = (scope: 'read' | 'write'): MiddlewareHandler<AppEnv> => every(bearer(), requireScope(scope))
+
+function requireScope(scope: 'read' | 'write'): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (!c.get('scopes').includes(scope)) {
       throw new ApiError('insufficient_scope', `This request needs the "${scope}" scope.`, {

@@ -1,0 +1,113 @@
+import { env } from 'cloudflare:test'
+import { describe, expect, it } from 'vitest'
+import { createApp } from '../../src/app'
+import { bearer, call, json, login, makeUser } from '../helpers'
+
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+}
+
+describe('common rules', () => {
+  it.each([
+    ['/healthz', 200],
+    ['/nowhere', 404],
+    ['/profile', 401],
+    ['/api/todos', 401],
+  ])('sends the security headers on %s (%i) and no X-Powered-By', async (path, status) => {
+    const res = await call(path)
+    expect(res.status).toBe(status)
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(res.headers.get(name)).toBe(value)
+    expect(res.headers.get('x-powered-by')).toBeNull()
+    expect(res.headers.get('content-type')).toBe('application/json; charset=UTF-8')
+  })
+
+  it.each(['/auth/token', '/users/me', '/api/todos', '/profile'])('marks %s as no-store', async (path) => {
+    expect((await call(path)).headers.get('cache-control')).toBe('no-store')
+  })
+
+  it('answers unknown routes with not_found', async () => {
+    const res = await call('/api/nothing-here')
+    expect(res.status).toBe(404)
+    expect(await res.json()).toEqual({ error: 'not_found', error_description: expect.any(String) })
+  })
+
+  it('answers a wrong method on a known path with 405 and Allow', async () => {
+    const res = await call('/auth/token', { method: 'GET' })
+    expect(res.status).toBe(405)
+    expect(res.headers.get('Allow')).toBe('POST')
+    expect((await res.json<{ error: string }>()).error).toBe('method_not_allowed')
+    const todo = await call('/api/todos/some-id', { method: 'PUT' })
+    expect(todo.status).toBe(405)
+    expect(todo.headers.get('Allow')?.split(', ').sort()).toEqual(['DELETE', 'GET', 'HEAD', 'PATCH'])
+  })
+
+  it('refuses bodies over 16 KiB with 413', async () => {
+    const user = await makeUser()
+    const { access_token } = await login(user)
+    const res = await call('/api/todos', json('POST', { title: 'x', description: 'y'.repeat(17 * 1024) }, access_token))
+    expect(res.status).toBe(413)
+    expect((await res.json<{ error: string }>()).error).toBe('payload_too_large')
+  })
+
+  it('reports health when D1 answers', async () => {
+    const res = await call('/healthz')
+    expect(await res.json()).toEqual({ status: 'ok' })
+  })
+
+  it('reports 503 when D1 does not answer', async () => {
+    const broken = { prepare: () => ({ first: () => Promise.reject(new Error('D1 down')) }) } as unknown as D1Database
+    const res = await createApp().request('/healthz', {}, { ...env, DB: broken })
+    expect(res.status).toBe(503)
+    expect(await res.json()).toEqual({ error: 'temporarily_unavailable', error_description: expect.any(String) })
+  })
+
+  it.each([
+    ['missing', undefined],
+    ['shorter than 32 bytes', 'too-short-secret'],
+  ])('signs nothing and answers 500 when JWT_SECRET is %s', async (_name, secret) => {
+    const user = await makeUser()
+    const res = await createApp().request(
+      '/auth/token',
+      { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username: user.username, password: user.password }) },
+      { ...env, JWT_SECRET: secret },
+    )
+    expect(res.status).toBe(500)
+    const text = await res.text()
+    expect(JSON.parse(text)).toEqual({ error: 'server_error', error_description: expect.any(String) })
+    expect(text).not.toMatch(/JWT_SECRET|access_token/)
+  })
+
+  it('hides the cause of an unexpected failure', async () => {
+    const user = await makeUser()
+    const { access_token } = await login(user)
+    const failing = new Proxy(env.DB, {
+      get: (target, prop) => (prop === 'prepare' ? (sql: string) => (sql.includes('FROM todos') ? { bind: () => ({ all: () => Promise.reject(new Error('SQLITE_INTERNAL: secret detail')) }) } : target.prepare(sql)) : Reflect.get(target, prop)),
+    })
+    const res = await createApp().request('https://todo.test/api/todos', bearer(access_token), { ...env, DB: failing })
+    expect(res.status).toBe(500)
+    const text = await res.text()
+    expect(JSON.parse(text)).toEqual({ error: 'server_error', error_description: 'The server could not complete the request.' })
+    expect(text).not.toContain('SQLITE')
+  })
+})
+
+describe('GET /.well-known/oauth-authorization-server', () => {
+  it('describes the server per RFC 8414', async () => {
+    const res = await call('/.well-known/oauth-authorization-server')
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({
+      issuer: 'https://todo.test',
+      token_endpoint: 'https://todo.test/auth/token',
+      revocation_endpoint: 'https://todo.test/auth/revoke',
+      grant_types_supported: ['password', 'refresh_token'],
+      scopes_supported: ['read', 'write'],
+      token_endpoint_auth_methods_supported: ['none'],
+      revocation_endpoint_auth_methods_supported: ['none'],
+      response_types_supported: [],
+      service_documentation: 'https://todo.test/docs',
+    })
+  })
+})
