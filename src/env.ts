@@ -1,9 +1,12 @@
 import type { JWTPayload } from 'hono/utils/jwt/types'
 import type { SessionUser } from './db/users'
 
-/** Bindings come from `wrangler types` (worker-configuration.d.ts); secrets are declared here. */
+/**
+ * Bindings come from `wrangler types` (worker-configuration.d.ts, JWT_SECRET included as a
+ * required secret); the optional rotation secret is declared here. JWT_SECRET may still be absent
+ * at runtime on a misconfigured deployment, which keyring() answers with a 500.
+ */
 export type Bindings = Env & {
-  JWT_SECRET?: string
   JWT_SECRET_PREVIOUS?: string
 }
 
