@@ -12,7 +12,9 @@ const WRANGLER = join(dirname(require.resolve('wrangler/package.json')), 'bin', 
 /** Runs wrangler on this Node (the project's own, ≥ 22, when started through npm). */
 export function wrangler(args, { quiet = false } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRANGLER, ...args], { stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit' })
+    // The app never reads request.cf, so don't make wrangler fetch one (it fails offline, noisily).
+    const env = { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env }
+    const child = spawn(process.execPath, [WRANGLER, ...args], { env, stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit' })
     child.on('error', reject)
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)))
   })
