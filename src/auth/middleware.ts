@@ -28,11 +28,11 @@ export function basic(): MiddlewareHandler<AppEnv> {
       verifyUser: async (username, password, ctx) => {
         checked = true
         const row = await checkPassword(ctx, username, password)
-        if (row) {
-          ctx.set('user', toUser(row))
-          ctx.set('scopes', toUser(row).scopes)
-        }
-        return row !== null
+        if (!row) return false
+        const user = toUser(row)
+        ctx.set('user', user)
+        ctx.set('scopes', user.scopes)
+        return true
       },
     })
     try {

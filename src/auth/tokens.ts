@@ -119,10 +119,13 @@ export const verification = (cfg: Config, requestUrl: string) => ({
 const isString = (v: unknown): v is string => typeof v === 'string' && v.length > 0
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 
-/** What hono does not check: every claim we rely on must be present and well typed. */
-export function checkClaims(p: JWTPayload): AccessClaims | null {
+/**
+ * What hono does not check: every claim we rely on must be present and well typed.
+ * `allowExpired` is for revocation only: ending a session with an expired token is harmless.
+ */
+export function checkClaims(p: JWTPayload, { allowExpired = false } = {}): AccessClaims | null {
   const now = Math.floor(Date.now() / 1000)
-  if (!isTime(p.exp) || p.exp <= now) return null
+  if (!isTime(p.exp) || (p.exp <= now && !allowExpired)) return null
   if (!isTime(p.iat) || p.iat > now + LEEWAY_SECONDS) return null
   if (p.nbf !== undefined && (!isTime(p.nbf) || p.nbf > now + LEEWAY_SECONDS)) return null
   for (const claim of ['sub', 'username', 'sid', 'role', 'jti', 'iss', 'aud'] as const) {
@@ -132,12 +135,15 @@ export function checkClaims(p: JWTPayload): AccessClaims | null {
   return p as unknown as AccessClaims
 }
 
-/** Full verification outside the middleware (token revocation): null when the token is not ours. */
-export async function verifyAccessToken(env: Bindings, cfg: Config, requestUrl: string, token: string): Promise<AccessClaims | null> {
+/**
+ * Verification for token revocation: the signature, issuer and audience must hold, expiry need
+ * not. Null when the token is not ours.
+ */
+export async function verifyForRevocation(env: Bindings, cfg: Config, requestUrl: string, token: string): Promise<AccessClaims | null> {
   const key = keyFor(await keyring(env), token)
   if (!key) return null
   try {
-    return checkClaims(await verify(token, key, { alg: ALG, ...verification(cfg, requestUrl) }))
+    return checkClaims(await verify(token, key, { alg: ALG, ...verification(cfg, requestUrl), exp: false }), { allowExpired: true })
   } catch {
     return null
   }

@@ -8,7 +8,7 @@ import { nowSeconds, randomToken, sha256Hex } from '../auth/crypto'
 import { checkPassword } from '../auth/login'
 import { bearer } from '../auth/middleware'
 import { grantScope, parseScopeParam } from '../auth/scopes'
-import { signAccessToken, verifyAccessToken } from '../auth/tokens'
+import { signAccessToken, verifyForRevocation } from '../auth/tokens'
 import { revokeRequest, tokenRequest } from '../schemas/auth'
 import { validate } from '../schemas/validate'
 
@@ -78,7 +78,7 @@ export const authRoutes = new Hono<AppEnv>()
   .post('/revoke', validate('form', revokeRequest), async (c) => {
     const { token } = c.req.valid('form')
     const cfg = config(c.env)
-    const claims = token.split('.').length === 3 ? await verifyAccessToken(c.env, cfg, c.req.url, token) : null
+    const claims = token.split('.').length === 3 ? await verifyForRevocation(c.env, cfg, c.req.url, token) : null
     const sessionId = claims ? claims.sid : await sessionOfRefreshToken(c.env.DB, await sha256Hex(token))
     const revoked = sessionId ? await revokeSession(c.env.DB, sessionId, nowSeconds()) : null
     if (revoked) await audit(c, 'revoke', { username: revoked.username, userId: revoked.user_id })

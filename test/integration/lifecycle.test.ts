@@ -98,6 +98,16 @@ describe('revocation and logout', () => {
     await expectSessionEnded(tokens)
   })
 
+  it('revokes the session of an access token that has already expired', async () => {
+    const tokens = await login(await makeUser())
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now() + 3_600_000)
+    expect((await call('/auth/revoke', form({ token: tokens.access_token }))).status).toBe(200)
+    const res = await refresh(tokens.refresh_token)
+    expect(res.status).toBe(400)
+    expect(await errorOf(res)).toBe('invalid_grant')
+  })
+
   it('revokes the session of a refresh token', async () => {
     const tokens = await login(await makeUser())
     expect((await call('/auth/revoke', form({ token: tokens.refresh_token, token_type_hint: 'refresh_token' }))).status).toBe(200)
