@@ -36,15 +36,21 @@ export function createApp() {
       xContentTypeOptions: 'nosniff',
     }),
   )
-  app.use(
-    cors({
-      origin: (origin, c) => (config(c.env).corsOrigins.includes(origin) ? origin : null),
-      allowHeaders: ['Authorization', 'Content-Type'],
-      allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
-      exposeHeaders: ['Location', 'Retry-After', 'WWW-Authenticate'],
-      maxAge: 600,
-    }),
-  )
+  // hono's cors() sets Expose-Headers and answers every preflight whatever the origin; a request
+  // from an origin not in CORS_ORIGINS gets no CORS header at all.
+  const allowedCors = cors({
+    origin: (origin) => origin,
+    allowHeaders: ['Authorization', 'Content-Type'],
+    allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
+    exposeHeaders: ['Location', 'Retry-After', 'WWW-Authenticate'],
+    maxAge: 600,
+  })
+  app.use(async (c, next) => {
+    const allowed = config(c.env).corsOrigins
+    if (allowed.includes(c.req.header('Origin') ?? '')) return allowedCors(c, next)
+    await next()
+    if (allowed.length > 0) c.header('Vary', 'Origin', { append: true })
+  })
   app.use(
     bodyLimit({
       maxSize: MAX_BODY_BYTES,

@@ -19,6 +19,8 @@ const BASIC_CHALLENGE = { 'WWW-Authenticate': `Basic realm="${REALM}", charset="
  * HTTP Basic against the users table, through hono's basicAuth. Hono parses the header and calls
  * verifyUser; its 401 is replaced by ours: `unauthorized` when no usable credentials came,
  * `invalid_credentials` when they were checked and refused, both with the contract's challenge.
+ * A lockout's 429 passes through without a challenge: retrying with other credentials cannot help.
+ * Verified credentials are remembered for up to a minute (see checkPassword).
  */
 export function basic(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -27,7 +29,7 @@ export function basic(): MiddlewareHandler<AppEnv> {
       realm: REALM,
       verifyUser: async (username, password, ctx) => {
         checked = true
-        const row = await checkPassword(ctx, username, password)
+        const row = await checkPassword(ctx, username, password, { remember: true })
         if (!row) return false
         const user = toUser(row)
         ctx.set('user', user)

@@ -49,8 +49,9 @@ export const toUser = (row: Omit<UserRow, 'password_hash'>): User => ({
   updated_at: row.updated_at,
 })
 
-export const findUserByUsername = (db: D1Database, username: string) =>
-  db.prepare(`SELECT ${USER_COLUMNS}, password_hash FROM users WHERE username = ?1`).bind(username).first<UserRow>()
+/** The full row (hash included) for a password check; a statement, so it can share a batch. */
+export const userByUsername = (db: D1Database, username: string) =>
+  db.prepare(`SELECT ${USER_COLUMNS}, password_hash FROM users WHERE username = ?1`).bind(username)
 
 export const findUserById = async (db: D1Database, id: string): Promise<User | null> => {
   const row = await db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?1`).bind(id).first<UserRow>()

@@ -1,0 +1,49 @@
+/**
+ * Remembers, in this isolate, that a username and password were verified, so that HTTP Basic —
+ * which resends them with every request — does not pay a bcrypt compare each time.
+ *
+ * - Keys are HMAC-SHA-256 of the credentials under a random key generated in this isolate and
+ *   never extractable: the map holds no password, nor anything to guess one from offline.
+ * - An entry stores the password hash it was verified against and only counts while the user's
+ *   stored hash is still that one. The caller has just read the row (and checked that the user is
+ *   enabled and not locked), so a password change, disabling, deletion or lockout ends it at once.
+ * - At most TTL_MS old and MAX_ENTRIES many; the oldest goes first.
+ */
+
+const TTL_MS = 60_000
+const MAX_ENTRIES = 1_000
+
+const entries = new Map<string, { passwordHash: string; expires: number }>()
+// Generated on first use: Workers allow no randomness at global scope.
+let hmacKey: Promise<CryptoKey> | undefined
+
+const encoder = new TextEncoder()
+
+async function entryKey(username: string, password: string): Promise<string> {
+  hmacKey ??= crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, false, ['sign']) as Promise<CryptoKey>
+  // The colon cannot occur in a username (Basic splits there), so the pair is unambiguous.
+  const mac = await crypto.subtle.sign('HMAC', await hmacKey, encoder.encode(`${username}:${password}`))
+  return String.fromCharCode(...new Uint8Array(mac))
+}
+
+export type RememberedCredential = {
+  /** True when these credentials were verified within the TTL against exactly this hash. */
+  verifiedAgainst(passwordHash: string): boolean
+  remember(passwordHash: string): void
+}
+
+export async function credentialCache(username: string, password: string): Promise<RememberedCredential> {
+  const key = await entryKey(username, password)
+  return {
+    verifiedAgainst(passwordHash) {
+      const entry = entries.get(key)
+      if (entry && entry.expires <= Date.now()) entries.delete(key)
+      return entry !== undefined && entry.expires > Date.now() && entry.passwordHash === passwordHash
+    },
+    remember(passwordHash) {
+      entries.delete(key)
+      if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!)
+      entries.set(key, { passwordHash, expires: Date.now() + TTL_MS })
+    },
+  }
+}
