@@ -1,5 +1,5 @@
 import { zValidator } from '@hono/zod-validator'
-import type { ValidationTargets } from 'hono'
+import type { Context, ValidationTargets } from 'hono'
 import type { ZodType } from 'zod'
 import { ApiError, type Issue } from '../errors'
 
@@ -11,13 +11,30 @@ const EXPECTED: Partial<Record<keyof ValidationTargets, (type: string) => boolea
   form: (t) => t === 'application/x-www-form-urlencoded',
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+
+/**
+ * Bodies are read as UTF-8, and a lossy decode would let different bytes become the same password
+ * or title, so invalid UTF-8 is a 400 — in a form, inside its percent-escapes too (URLSearchParams
+ * would quietly substitute U+FFFD).
+ */
+async function requireUtf8(c: Context, target: keyof ValidationTargets): Promise<void> {
+  const bytes = await c.req.arrayBuffer() // cached for the validator; a body over the limit throws 413 here
+  try {
+    const text = utf8.decode(bytes)
+    if (target === 'form') for (const pair of text.split('&')) decodeURIComponent(pair.replaceAll('+', ' '))
+  } catch {
+    throw new ApiError('invalid_request', 'The request body is not valid UTF-8.')
+  }
+}
+
 /**
  * zValidator with the one shared hook: every validation error becomes our 400 invalid_request
- * with `issues`, and a body of the wrong media type becomes 415.
+ * with `issues`, a body of the wrong media type becomes 415, one that is not UTF-8 a 400.
  */
-export const validate = <Target extends keyof ValidationTargets, Schema extends ZodType>(target: Target, schema: Schema) =>
-  zValidator(target, schema, (result, c) => {
-    const expected = EXPECTED[target]
+export const validate = <Target extends keyof ValidationTargets, Schema extends ZodType>(target: Target, schema: Schema) => {
+  const expected = EXPECTED[target]
+  const check = zValidator(target, schema, (result, c) => {
     if (expected && !expected(mediaType(c.req.header('Content-Type')))) {
       throw new ApiError(
         'unsupported_media_type',
@@ -29,3 +46,9 @@ export const validate = <Target extends keyof ValidationTargets, Schema extends 
       throw new ApiError('invalid_request', 'The request is invalid.', { issues })
     }
   })
+  const utf8Checked: typeof check = async (c, next) => {
+    if (expected?.(mediaType(c.req.header('Content-Type')))) await requireUtf8(c, target)
+    return check(c, next)
+  }
+  return utf8Checked
+}
