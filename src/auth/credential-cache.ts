@@ -21,8 +21,8 @@ const encoder = new TextEncoder()
 
 async function entryKey(username: string, password: string): Promise<string> {
   hmacKey ??= crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, false, ['sign']) as Promise<CryptoKey>
-  // The colon cannot occur in a username (Basic splits there), so the pair is unambiguous.
-  const mac = await crypto.subtle.sign('HMAC', await hmacKey, encoder.encode(`${username}:${password}`))
+  // Length-prefixed, so that no two (username, password) pairs give the same input.
+  const mac = await crypto.subtle.sign('HMAC', await hmacKey, encoder.encode(`${username.length}:${username}:${password}`))
   return String.fromCharCode(...new Uint8Array(mac))
 }
 

@@ -1,0 +1,204 @@
+import { env } from 'cloudflare:test'
+import bcrypt from 'bcryptjs'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { config } from '../../src/env'
+import { COMMON_PASSWORDS } from '../../src/auth/common-passwords'
+import { credentialCache } from '../../src/auth/credential-cache'
+import { dummyHash, utf8Length } from '../../src/auth/passwords'
+import { basicHeader, call, form, json, login, makeUser, uniqueName } from '../helpers'
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+/** Everything a client can see of a response. */
+const observable = async (res: Response) => ({ status: res.status, headers: [...res.headers], body: await res.text() })
+
+const tokenAttempt = (username: string, password: string) => call('/auth/token', form({ grant_type: 'password', username, password }))
+const profileAttempt = (username: string, password: string) => call('/profile', { headers: { Authorization: basicHeader(username, password) } })
+
+describe('failures do not tell which part was wrong', () => {
+  it.each([
+    ['/auth/token', tokenAttempt, 400],
+    ['/profile', profileAttempt, 401],
+  ] as const)('%s: unknown user, wrong password and disabled account give byte-identical responses', async (_, attempt, status) => {
+    const known = await makeUser()
+    const disabled = await makeUser({ disabled: true })
+    const unknown = await observable(await attempt(uniqueName('nobody'), 'some password'))
+    const wrong = await observable(await attempt(known.username, 'not the password'))
+    const off = await observable(await attempt(disabled.username, disabled.password))
+    expect(unknown.status).toBe(status)
+    expect(wrong).toEqual(unknown)
+    expect(off).toEqual(unknown)
+  })
+})
+
+describe('the dummy hash paid by unknown and disabled users', () => {
+  it.each([4, 10, 12])('is a well-formed bcrypt hash of cost %i that runs a full compare and never matches', async (cost) => {
+    const hash = dummyHash(cost)
+    expect(hash).toHaveLength(60)
+    expect(bcrypt.getRounds(hash)).toBe(cost)
+    // bcrypt accepts its salt and hashes with it: the compare below is real work, not an early exit.
+    const salt = hash.slice(0, 29)
+    expect(bcrypt.hashSync('a guess', salt).slice(0, 29)).toBe(salt)
+    if (cost <= 10) expect(await bcrypt.compare('a guess', hash)).toBe(false)
+  })
+
+  it('uses the configured cost', () => {
+    const cost = config(env).bcryptCost
+    expect(cost).toBe(4)
+    expect(bcrypt.getRounds(dummyHash(cost))).toBe(cost)
+  })
+})
+
+describe('bcrypt cost changes', () => {
+  it('re-hashes a password made at another cost on the next successful login', async () => {
+    const u = await makeUser()
+    await env.DB.prepare('UPDATE users SET password_hash = ?2 WHERE id = ?1').bind(u.id, bcrypt.hashSync(u.password, 5)).run()
+    await login(u)
+    const { password_hash } = (await env.DB.prepare('SELECT password_hash FROM users WHERE id = ?1').bind(u.id).first<{ password_hash: string }>())!
+    expect(bcrypt.getRounds(password_hash)).toBe(4)
+    expect(bcrypt.compareSync(u.password, password_hash)).toBe(true)
+    await login(u)
+  })
+
+  it('leaves a hash of the configured cost untouched', async () => {
+    const u = await makeUser()
+    const read = () => env.DB.prepare('SELECT password_hash FROM users WHERE id = ?1').bind(u.id).first<{ password_hash: string }>()
+    const before = await read()
+    await login(u)
+    expect(await read()).toEqual(before)
+  })
+})
+
+describe('password policy', () => {
+  it('bundles a list of at least 2,000 common passwords, all lowercase and 8–72 bytes', () => {
+    expect(COMMON_PASSWORDS.size).toBeGreaterThanOrEqual(2000)
+    for (const p of COMMON_PASSWORDS) {
+      expect(p).toBe(p.toLowerCase())
+      expect(utf8Length(p)).toBeGreaterThanOrEqual(8)
+      expect(utf8Length(p)).toBeLessThanOrEqual(72)
+    }
+  })
+
+  const change = async (newPassword: string) => {
+    const u = await makeUser()
+    const { access_token } = await login(u)
+    return call('/users/me/password', json('POST', { current_password: u.password, new_password: newPassword }, access_token))
+  }
+
+  it.each([
+    ['a common password', 'password1', 'Password is too common.'],
+    ['a common password in other case', 'BaseBall1', 'Password is too common.'],
+    ['the service name', 'todo-auth', 'Password is too common.'],
+    ['7 bytes', 'x7Q!z9k', 'Password must be at least 8 bytes.'],
+    ['73 bytes (never silently cut to 72)', 'a'.repeat(73), 'Password must be at most 72 bytes of UTF-8.'],
+    ['72 bytes of which the last character is split by the limit', `${'a'.repeat(70)}€`, 'Password must be at most 72 bytes of UTF-8.'],
+  ])('refuses %s', async (_, password, message) => {
+    const res = await change(password)
+    expect(res.status).toBe(400)
+    expect((await res.json()).issues).toEqual([{ path: 'new_password', message }])
+  })
+
+  it.each([
+    ['exactly 72 bytes', 'b'.repeat(72)],
+    ['a passphrase without any composition rule', 'correct horse battery staple'],
+    ['UTF-8 and colons', 'pä:ss:wörd 🔑 ok'],
+  ])('accepts %s', async (_, password) => {
+    expect((await change(password)).status).toBe(204)
+  })
+})
+
+describe('HTTP Basic credentials', () => {
+  it('accepts passwords holding colons and any UTF-8, on both login paths', async () => {
+    const u = await makeUser({ password: 'pä:ss:wörd 🔑 — ключ' })
+    const res = await profileAttempt(u.username, u.password)
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ message: `Hello, ${u.username}!`, username: u.username })
+    await login(u)
+  })
+
+  it.each([
+    ['no colon', `Basic ${btoa('nocolon')}`],
+    ['bad base64', 'Basic !!!not-base64!!!'],
+    ['an empty value', 'Basic '],
+    ['the scheme alone', 'Basic'],
+    ['nothing', ''],
+    ['a Bearer token', 'Bearer abc.def.ghi'],
+    ['two credentials', `Basic ${btoa('a:b')} ${btoa('c:d')}`],
+  ])('answers %s with 401 unauthorized and the Basic challenge', async (_, authorization) => {
+    const res = await call('/profile', { headers: { Authorization: authorization } })
+    expect(res.status).toBe(401)
+    expect(res.headers.get('WWW-Authenticate')).toBe('Basic realm="todo-auth", charset="UTF-8"')
+    expect((await res.json()).error).toBe('unauthorized')
+  })
+
+  it('answers wrong credentials with 401 invalid_credentials and the challenge', async () => {
+    const u = await makeUser()
+    const res = await profileAttempt(u.username, 'wrong password')
+    expect(res.status).toBe(401)
+    expect(res.headers.get('WWW-Authenticate')).toBe('Basic realm="todo-auth", charset="UTF-8"')
+    expect((await res.json()).error).toBe('invalid_credentials')
+  })
+})
+
+describe('remembered Basic credentials end at once', () => {
+  async function rememberedUser() {
+    const u = await makeUser()
+    expect((await profileAttempt(u.username, u.password)).status).toBe(200)
+    expect((await profileAttempt(u.username, u.password)).status).toBe(200)
+    return u
+  }
+
+  it('when the password changes', async () => {
+    const u = await rememberedUser()
+    const { access_token } = await login(u)
+    expect((await call('/users/me/password', json('POST', { current_password: u.password, new_password: 'a brand new passphrase' }, access_token))).status).toBe(204)
+    expect((await profileAttempt(u.username, u.password)).status).toBe(401)
+    expect((await profileAttempt(u.username, 'a brand new passphrase')).status).toBe(200)
+  })
+
+  it('when the user is disabled', async () => {
+    const u = await rememberedUser()
+    await env.DB.prepare('UPDATE users SET disabled = 1 WHERE id = ?1').bind(u.id).run()
+    expect((await profileAttempt(u.username, u.password)).status).toBe(401)
+  })
+
+  it('when the user is deleted', async () => {
+    const u = await rememberedUser()
+    await env.DB.prepare('DELETE FROM users WHERE id = ?1').bind(u.id).run()
+    expect((await profileAttempt(u.username, u.password)).status).toBe(401)
+  })
+
+  it('when the username is locked', async () => {
+    const u = await rememberedUser()
+    for (let i = 0; i < 5; i++) await tokenAttempt(u.username, `wrong-${i}`)
+    expect((await profileAttempt(u.username, u.password)).status).toBe(429)
+  })
+})
+
+describe('the credential cache', () => {
+  it('matches only the same credentials against the same hash, for at most 60 s', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const name = uniqueName()
+    const entry = await credentialCache(name, 'pass:word')
+    expect(entry.verifiedAgainst('$2b$04$hash')).toBe(false)
+    entry.remember('$2b$04$hash')
+    expect((await credentialCache(name, 'pass:word')).verifiedAgainst('$2b$04$hash')).toBe(true)
+    expect((await credentialCache(name, 'pass:word')).verifiedAgainst('$2b$04$other')).toBe(false)
+    expect((await credentialCache(name, 'pass:Word')).verifiedAgainst('$2b$04$hash')).toBe(false)
+    // The pair is not ambiguous across the colon.
+    expect((await credentialCache(`${name}:pass`, 'word')).verifiedAgainst('$2b$04$hash')).toBe(false)
+    vi.setSystemTime(Date.now() + 59_000)
+    expect((await credentialCache(name, 'pass:word')).verifiedAgainst('$2b$04$hash')).toBe(true)
+    vi.setSystemTime(Date.now() + 1_000)
+    expect((await credentialCache(name, 'pass:word')).verifiedAgainst('$2b$04$hash')).toBe(false)
+  })
+
+  it('holds a bounded number of entries, dropping the oldest', async () => {
+    const first = await credentialCache(uniqueName(), 'first')
+    first.remember('h')
+    for (let i = 0; i < 1000; i++) (await credentialCache(uniqueName(), `p${i}`)).remember('h')
+    expect(first.verifiedAgainst('h')).toBe(false)
+  })
+})
