@@ -97,7 +97,7 @@ describe('password policy', () => {
   ])('refuses %s', async (_, password, message) => {
     const res = await change(password)
     expect(res.status).toBe(400)
-    expect((await res.json()).issues).toEqual([{ path: 'new_password', message }])
+    expect(((await res.json()) as { issues: unknown }).issues).toEqual([{ path: 'new_password', message }])
   })
 
   it.each([
@@ -130,7 +130,7 @@ describe('HTTP Basic credentials', () => {
     const res = await call('/profile', { headers: { Authorization: authorization } })
     expect(res.status).toBe(401)
     expect(res.headers.get('WWW-Authenticate')).toBe('Basic realm="todo-auth", charset="UTF-8"')
-    expect((await res.json()).error).toBe('unauthorized')
+    expect(((await res.json()) as { error: string }).error).toBe('unauthorized')
   })
 
   it('answers wrong credentials with 401 invalid_credentials and the challenge', async () => {
@@ -138,7 +138,7 @@ describe('HTTP Basic credentials', () => {
     const res = await profileAttempt(u.username, 'wrong password')
     expect(res.status).toBe(401)
     expect(res.headers.get('WWW-Authenticate')).toBe('Basic realm="todo-auth", charset="UTF-8"')
-    expect((await res.json()).error).toBe('invalid_credentials')
+    expect(((await res.json()) as { error: string }).error).toBe('invalid_credentials')
   })
 })
 

@@ -24,7 +24,7 @@ export const currentKid = async () => (await keyring(env)).current.kid
 export async function forge(
   header: Record<string, unknown>,
   payload: Record<string, unknown>,
-  { secret = env.JWT_SECRET!, hash = 'SHA-256' as Hash } = {},
+  { secret = env.JWT_SECRET! as string | Uint8Array, hash = 'SHA-256' as Hash } = {},
 ): Promise<string> {
   const signingInput = `${encodePart(header)}.${encodePart(payload)}`
   return `${signingInput}.${await hmac(secret, signingInput, hash)}`

@@ -33,7 +33,7 @@ async function expectInvalidToken(res: Response) {
 async function expectNoCredentials(res: Response) {
   expect(res.status).toBe(401)
   expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="todo-auth"')
-  expect((await res.json()).error).toBe('unauthorized')
+  expect(((await res.json()) as { error: string }).error).toBe('unauthorized')
 }
 
 const now = () => Math.floor(Date.now() / 1000)

@@ -1,0 +1,140 @@
+import fc from 'fast-check'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { basicHeader, call, json, login, makeUser, type TestUser } from '../helpers'
+
+/**
+ * Property: nothing a client can send makes the Worker answer 5xx, and every error it answers has
+ * the one JSON error shape. Every route of ../../../shared/API.md, with random methods, ids,
+ * queries, headers and bodies. Bounded runs keep the suite fast; a failure prints its seed and the
+ * shrunk request.
+ */
+
+/** Every route of the contract, with its methods; other methods are drawn too, less often. */
+const ROUTES = [
+  'GET /healthz',
+  'GET /.well-known/oauth-authorization-server',
+  'POST /auth/token',
+  'POST /auth/revoke',
+  'POST /auth/logout',
+  'POST /auth/register',
+  'GET /profile',
+  'GET /api/todos',
+  'POST /api/todos',
+  'GET /api/todos/{id}',
+  'PATCH /api/todos/{id}',
+  'DELETE /api/todos/{id}',
+  'GET /users/me',
+  'POST /users/me/password',
+  'GET /users',
+  'POST /users',
+  'GET /users/{id}',
+  'PATCH /users/{id}',
+  'DELETE /users/{id}',
+  'GET /admin/audit',
+  'GET /openapi.json',
+  'GET /docs',
+].map((r) => r.split(' ') as [string, string])
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'PUT', 'OPTIONS']
+
+const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 200 })
+const text = fc.oneof(printable, fc.string({ unit: 'grapheme', maxLength: 100 }))
+
+let user: TestUser
+let admin: TestUser
+/** A todo that exists, so that ids sometimes hit a real row. */
+let todoId: string
+
+const segment = fc.oneof(
+  fc.constant('{todo}'),
+  fc.string({ unit: 'grapheme', maxLength: 40 }).map(encodeURIComponent),
+  fc.constantFrom('%', '%zz', '%C3%28', '..', '%2F', '%00', "'%20OR%20'1'%3D'1", 'x'.repeat(3000)),
+)
+const query = fc.dictionary(
+  fc.constantFrom('limit', 'offset', 'completed', 'user_id', 'username', 'access_token', 'x'),
+  fc.oneof(printable, fc.integer().map(String), fc.constantFrom('true', 'false', '1', '500', '-1')),
+  { maxKeys: 3 },
+)
+
+const target = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...ROUTES) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...METHODS), fc.constantFrom(...ROUTES.map(([, path]) => path))) },
+)
+
+type Auth = { kind: 'none' | 'bearer' | 'admin-bearer' | 'basic' } | { kind: 'raw'; value: string }
+const auth: fc.Arbitrary<Auth> = fc.oneof(
+  { weight: 4, arbitrary: fc.constant<Auth>({ kind: 'bearer' }) },
+  { weight: 2, arbitrary: fc.constantFrom<Auth>({ kind: 'admin-bearer' }, { kind: 'basic' }, { kind: 'none' }) },
+  { weight: 1, arbitrary: printable.map((value): Auth => ({ kind: 'raw', value })) },
+  { weight: 1, arbitrary: printable.map((value): Auth => ({ kind: 'raw', value: `Bearer ${value}` })) },
+  { weight: 1, arbitrary: fc.tuple(printable, printable).map(([u, p]): Auth => ({ kind: 'raw', value: basicHeader(`fuzz${u}`, p) })) },
+)
+
+const FIELDS = ['title', 'description', 'completed', 'owner_id', 'id', 'username', 'password', 'name', 'email', 'role', 'scopes', 'disabled', 'current_password', 'new_password', '__proto__']
+const jsonValue = fc.oneof(text, fc.integer(), fc.boolean(), fc.constant(null), fc.array(text, { maxLength: 3 }), fc.constantFrom('read', 'write', 'admin', 'user'))
+const FORM_FIELDS = ['grant_type', 'username', 'password', 'scope', 'refresh_token', 'token', 'token_type_hint']
+
+/** [Content-Type, body]: mostly well-formed for the route's media types, sometimes anything. */
+const payload = fc.oneof(
+  { weight: 3, arbitrary: fc.dictionary(fc.constantFrom(...FIELDS), jsonValue, { maxKeys: 4 }).map((o) => ['application/json', JSON.stringify(o)] as const) },
+  { weight: 3, arbitrary: fc.dictionary(fc.constantFrom(...FORM_FIELDS), fc.oneof(text, fc.constantFrom('password', 'refresh_token', 'read write'))).map((o) => ['application/x-www-form-urlencoded', new URLSearchParams(o).toString()] as const) },
+  { weight: 1, arbitrary: fc.json({ maxDepth: 3 }).map((j) => ['application/json', j] as const) },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(
+      fc.constantFrom(undefined, 'application/json', 'application/x-www-form-urlencoded', 'application/merge-patch+json', 'text/plain', 'multipart/form-data; boundary=x', ''),
+      fc.oneof(fc.constant(undefined), fc.string({ unit: 'binary', maxLength: 300 }), fc.uint8Array({ maxLength: 300 })),
+    ),
+  },
+)
+
+const extraHeaders = fc.dictionary(fc.constantFrom('Origin', 'CF-Connecting-IP', 'X-Forwarded-For', 'Accept', 'Content-Encoding', 'X-HTTP-Method-Override'), printable, { maxKeys: 3 })
+
+const request = fc.record({ target, segment, query, auth, payload, extraHeaders })
+
+beforeAll(async () => {
+  user = await makeUser()
+  admin = await makeUser({ role: 'admin' })
+  const res = await call('/api/todos', json('POST', { title: 'fuzz target' }, (await login(user)).access_token))
+  todoId = ((await res.json()) as { id: string }).id
+})
+
+async function authorization(a: Auth): Promise<string | undefined> {
+  switch (a.kind) {
+    case 'none':
+      return undefined
+    case 'bearer':
+      return `Bearer ${(await login(user)).access_token}`
+    case 'admin-bearer':
+      return `Bearer ${(await login(admin)).access_token}`
+    case 'basic':
+      return basicHeader(user.username, user.password)
+    case 'raw':
+      return a.value
+  }
+}
+
+describe('no request produces a 5xx', () => {
+  it('holds for random methods, routes, ids, queries, headers and bodies', async () => {
+    await fc.assert(
+      fc.asyncProperty(request, async (r) => {
+        const [method, route] = r.target
+        const search = new URLSearchParams(r.query).toString()
+        const path = route.replace('{id}', r.segment.replace('{todo}', todoId)) + (search ? `?${search}` : '')
+        const [contentType, body] = r.payload
+        const headers = new Headers(r.extraHeaders)
+        const credentials = await authorization(r.auth)
+        if (credentials !== undefined) headers.set('Authorization', credentials)
+        if (contentType !== undefined) headers.set('Content-Type', contentType)
+        const hasBody = method !== 'GET' && method !== 'HEAD' && body !== undefined
+        const res = await call(path, { method, headers, body: hasBody ? body : undefined })
+        const text = await res.text()
+        expect(res.status, `${method} ${path} → ${res.status} ${text.slice(0, 200)}`).toBeLessThan(500)
+        if (res.status >= 400 && method !== 'HEAD') {
+          expect(JSON.parse(text)).toMatchObject({ error: expect.any(String), error_description: expect.any(String) })
+        }
+      }),
+      { numRuns: 500 },
+    )
+  }, 60_000)
+})
