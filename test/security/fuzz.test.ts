@@ -134,7 +134,7 @@ describe('no request produces a 5xx', () => {
           expect(JSON.parse(text)).toMatchObject({ error: expect.any(String), error_description: expect.any(String) })
         }
       }),
-      { numRuns: 500 },
+      { numRuns: 300 },
     )
   }, 60_000)
 })
