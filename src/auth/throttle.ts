@@ -9,8 +9,8 @@ import { audit } from '../db/audit'
  *
  * - Per username, lowercased so that case variants share one counter, and whether or not the user
  *   exists: LOGIN_MAX_FAILURES failures lock it for LOGIN_LOCKOUT_SECONDS, doubled for each
- *   further lockout and capped at 15 minutes. A success deletes the counter; a day without
- *   failures starts a new count (and the hourly purge forgets the lockouts).
+ *   further lockout and capped at 15 minutes. A success deletes the counter; failures count for a
+ *   day from the first one, and the hourly purge deletes counters idle for a day, lockouts and all.
  * - Per client address (CF-Connecting-IP, which the edge sets; X-Forwarded-For is client input):
  *   more than 100 failures in 15 minutes lock the address for 15 minutes. Without the header
  *   (local development) there is no address to count.
@@ -100,11 +100,11 @@ function countFailure(db: D1Database, key: string, rule: Rule, now: number): D1P
 /** Charges a failed check to the username and the address (one batch), auditing any lock it starts. */
 export async function recordFailure(c: Context<AppEnv>, a: Attempt, username: string): Promise<void> {
   const db = c.env.DB
-  const results = await db.batch<{ locked_until: number }>([
+  const [, userCount, , ipCount] = await db.batch<{ locked_until: number }>([
     ...countFailure(db, a.userKey, a.userRule, a.now),
     ...(a.ipKey ? countFailure(db, a.ipKey, IP_RULE, a.now) : []),
   ])
-  const lockedFor = (i: number) => (results[i]?.results[0]?.locked_until ?? 0) - a.now
-  if (lockedFor(1) > 0) await audit(c, 'lockout', { username }, `username locked for ${lockedFor(1)} s`)
-  if (lockedFor(3) > 0) await audit(c, 'lockout', { username }, `client address locked for ${lockedFor(3)} s`)
+  const lockedFor = (count: typeof userCount) => (count?.results[0]?.locked_until ?? 0) - a.now
+  if (lockedFor(userCount) > 0) await audit(c, 'lockout', { username }, `username locked for ${lockedFor(userCount)} s`)
+  if (lockedFor(ipCount) > 0) await audit(c, 'lockout', { username }, `client address locked for ${lockedFor(ipCount)} s`)
 }

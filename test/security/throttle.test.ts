@@ -133,6 +133,8 @@ describe('per-address ceiling', () => {
       expect((await tryLogin(uniqueName('spray'), 'Summer2026!', ip)).status).toBe(400)
     }
     await expectLocked(await tryLogin(u.username, u.password, ip), 900)
+    const audited = await env.DB.prepare("SELECT detail FROM audit_events WHERE event = 'lockout' AND ip = ?1").bind(ip['CF-Connecting-IP']).all()
+    expect(audited.results).toEqual([{ detail: 'client address locked for 900 s' }])
     // Another address is not affected, and X-Forwarded-For cannot pose as one.
     expect((await tryLogin(u.username, u.password, { 'CF-Connecting-IP': '198.51.100.1' })).status).toBe(200)
     await expectLocked(await tryLogin(u.username, u.password, { ...ip, 'X-Forwarded-For': '198.51.100.1' }))
