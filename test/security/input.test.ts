@@ -45,6 +45,7 @@ describe('token endpoint abuse', () => {
     ['a username that is SQL', `grant_type=password&username=${encodeURIComponent("admin' OR '1'='1' --")}&password=x`, 400, 'invalid_grant'],
     ['invalid UTF-8 in a percent-escape', 'grant_type=password&username=%C3%28&password=x', 400, 'invalid_request'],
     ['a malformed percent-escape', 'grant_type=password&username=%zz&password=x', 400, 'invalid_request'],
+    ['__proto__ and constructor parameters (ignored like any unknown one)', 'grant_type=password&__proto__=x&constructor=y&username=a&password=b', 400, 'invalid_grant'],
   ])('%s → %i %s', async (_, body, status, error) => {
     expect(await errorOf(await formBody(body))).toEqual({ status, error })
   })
@@ -110,6 +111,10 @@ describe('todos: IDOR and mass assignment', () => {
     }
     const still = await call(`/api/todos/${id}`, bearer(victimToken))
     expect(await still.json()).toMatchObject({ id, title: 'private' })
+  })
+
+  it('refuses __proto__ in a query string', async () => {
+    expect(await errorOf(await call('/api/todos?__proto__=x&limit=1', bearer(token)))).toEqual({ status: 400, error: 'invalid_request' })
   })
 
   it("refuses a non-admin listing another user's todos", async () => {
