@@ -7,6 +7,7 @@ import { config, type AppEnv } from './env'
 import { ApiError, JSON_CONTENT_TYPE, methodNotAllowedResponse, onError, onNotFound } from './errors'
 import { authRoutes } from './routes/auth'
 import { metaRoutes } from './routes/meta'
+import { openApiRoutes } from './routes/openapi'
 import { profileRoutes } from './routes/profile'
 import { todoRoutes } from './routes/todos'
 import { userRoutes } from './routes/users'
@@ -67,6 +68,7 @@ export function createApp() {
     .route('/profile', profileRoutes)
     .route('/api/todos', todoRoutes)
     .route('/users', userRoutes)
+    .route('/', openApiRoutes(app))
 
   app.onError(onError)
   app.notFound(onNotFound)

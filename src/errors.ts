@@ -2,7 +2,7 @@ import type { ErrorHandler, NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 
 /** The machine codes of ../shared/API.md §1, each with its one status. */
-const STATUS = {
+export const STATUS = {
   invalid_request: 400,
   invalid_grant: 400,
   unsupported_grant_type: 400,

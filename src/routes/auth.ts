@@ -7,9 +7,11 @@ import { toUser, type User } from '../db/users'
 import { nowSeconds, randomToken, sha256Hex } from '../auth/crypto'
 import { checkPassword } from '../auth/login'
 import { bearer } from '../auth/middleware'
+import { doc } from '../openapi'
 import { grantScope, parseScopeParam } from '../auth/scopes'
 import { signAccessToken, verifyForRevocation } from '../auth/tokens'
 import { revokeRequest, tokenRequest } from '../schemas/auth'
+import { emptyObject, tokenPair } from '../schemas/responses'
 import { validate } from '../schemas/validate'
 
 const invalidGrant = (description: string) => new ApiError('invalid_grant', description)
@@ -21,8 +23,11 @@ async function tokenResponse(c: Context<AppEnv>, user: User, sessionId: string, 
   return c.json({ access_token: accessToken, token_type: 'bearer', expires_in: cfg.accessTokenTtl, refresh_token: refreshToken, scope })
 }
 
+const TOKEN_DESCRIPTION =
+  '`grant_type` may be omitted when `username` and `password` are sent. A refresh token works once: presenting it again ends its whole session.'
+
 export const authRoutes = new Hono<AppEnv>()
-  .post('/token', validate('form', tokenRequest), async (c) => {
+  .post('/token', doc({ tag: 'auth', summary: 'Log in (password grant) or refresh (refresh_token grant)', description: TOKEN_DESCRIPTION, responses: { 200: { description: 'A new token pair.', schema: tokenPair } }, errors: ['invalid_grant', 'unsupported_grant_type', 'invalid_scope', 'too_many_attempts'] }), validate('form', tokenRequest), async (c) => {
     const form = c.req.valid('form')
     const grantType = form.grant_type ?? (form.username !== undefined && form.password !== undefined ? 'password' : undefined)
     const asked = parseScopeParam(form.scope)
@@ -75,7 +80,7 @@ export const authRoutes = new Hono<AppEnv>()
   })
 
   /** RFC 7009: ends the session the token belongs to; 200 whatever the token, so nothing is learned. */
-  .post('/revoke', validate('form', revokeRequest), async (c) => {
+  .post('/revoke', doc({ tag: 'auth', summary: 'Revoke a token and its session (RFC 7009)', responses: { 200: { description: 'Always, whatever the token.', schema: emptyObject } } }), validate('form', revokeRequest), async (c) => {
     const { token } = c.req.valid('form')
     const cfg = config(c.env)
     const claims = token.split('.').length === 3 ? await verifyForRevocation(c.env, cfg, c.req.url, token) : null
@@ -85,7 +90,7 @@ export const authRoutes = new Hono<AppEnv>()
     return c.json({})
   })
 
-  .post('/logout', bearer(), async (c) => {
+  .post('/logout', doc({ tag: 'auth', summary: 'End this session', auth: 'bearer', responses: { 204: { description: 'Every token of this session stops working.' } } }), bearer(), async (c) => {
     const user = c.get('user')
     await revokeSession(c.env.DB, c.get('sessionId')!, nowSeconds())
     await audit(c, 'logout', { username: user.username, userId: user.id })

@@ -1,10 +1,12 @@
 import { Hono } from 'hono'
 import { config, issuerFor, type AppEnv } from '../env'
 import { ApiError } from '../errors'
+import { doc } from '../openapi'
 import { SCOPES } from '../schemas/common'
+import { health, serverMetadata } from '../schemas/responses'
 
 export const metaRoutes = new Hono<AppEnv>()
-  .get('/healthz', async (c) => {
+  .get('/healthz', doc({ tag: 'meta', summary: 'Health check', responses: { 200: { description: 'D1 answers.', schema: health } }, errors: ['temporarily_unavailable'] }), async (c) => {
     try {
       await c.env.DB.prepare('SELECT 1').first()
     } catch (err) {
@@ -13,7 +15,7 @@ export const metaRoutes = new Hono<AppEnv>()
     return c.json({ status: 'ok' })
   })
   /** RFC 8414 authorization server metadata. */
-  .get('/.well-known/oauth-authorization-server', (c) => {
+  .get('/.well-known/oauth-authorization-server', doc({ tag: 'meta', summary: 'OAuth 2.0 authorization server metadata (RFC 8414)', responses: { 200: { description: 'The metadata.', schema: serverMetadata } } }), (c) => {
     const issuer = issuerFor(config(c.env), c.req.url)
     return c.json({
       issuer,

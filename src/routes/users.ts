@@ -7,14 +7,16 @@ import { setPasswordHash } from '../db/users'
 import { nowSeconds } from '../auth/crypto'
 import { checkPassword } from '../auth/login'
 import { bearer } from '../auth/middleware'
+import { doc } from '../openapi'
 import { hashPassword, passwordProblem } from '../auth/passwords'
 import { passwordChange } from '../schemas/auth'
+import { user } from '../schemas/responses'
 import { validate } from '../schemas/validate'
 
 export const userRoutes = new Hono<AppEnv>()
-  .get('/me', bearer(), (c) => c.json(c.get('user')))
+  .get('/me', doc({ tag: 'users', summary: 'The current user', auth: 'bearer', responses: { 200: { description: 'You.', schema: user } } }), bearer(), (c) => c.json(c.get('user')))
   /** Any valid token may change its own user's password, but only with the current password. */
-  .post('/me/password', bearer(), validate('json', passwordChange), async (c) => {
+  .post('/me/password', doc({ tag: 'users', summary: 'Change your password', auth: 'bearer', description: 'Ends all your sessions.', responses: { 204: { description: 'Changed; log in again.' } }, errors: ['too_many_attempts'] }), bearer(), validate('json', passwordChange), async (c) => {
     const user = c.get('user')
     const { current_password, new_password } = c.req.valid('json')
     const problem = passwordProblem(new_password)

@@ -2,6 +2,7 @@ import { zValidator } from '@hono/zod-validator'
 import type { Context, ValidationTargets } from 'hono'
 import type { ZodType } from 'zod'
 import { ApiError, type Issue } from '../errors'
+import { documentInput } from '../openapi'
 
 const mediaType = (header: string | undefined) => (header ?? '').split(';')[0]!.trim().toLowerCase()
 
@@ -30,7 +31,8 @@ async function requireUtf8(c: Context, target: keyof ValidationTargets): Promise
 
 /**
  * zValidator with the one shared hook: every validation error becomes our 400 invalid_request
- * with `issues`, a body of the wrong media type becomes 415, one that is not UTF-8 a 400.
+ * with `issues`, a body of the wrong media type becomes 415, one that is not UTF-8 a 400. Its
+ * schema is what GET /openapi.json documents for the request.
  */
 export const validate = <Target extends keyof ValidationTargets, Schema extends ZodType>(target: Target, schema: Schema) => {
   const expected = EXPECTED[target]
@@ -50,5 +52,5 @@ export const validate = <Target extends keyof ValidationTargets, Schema extends 
     if (expected?.(mediaType(c.req.header('Content-Type')))) await requireUtf8(c, target)
     return check(c, next)
   }
-  return utf8Checked
+  return documentInput(target, schema, utf8Checked)
 }

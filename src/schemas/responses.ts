@@ -1,0 +1,46 @@
+import { z } from 'zod'
+import { STATUS, type ErrorCode } from '../errors'
+import { SCOPES } from './common'
+import { todo } from './todos'
+
+// What the API answers, for GET /openapi.json. test/integration/openapi.test.ts checks at the type
+// level that each matches the type its route really returns, so they cannot drift apart.
+
+export const apiError = z.object({
+  error: z.enum(Object.keys(STATUS) as [ErrorCode, ...ErrorCode[]]),
+  error_description: z.string(),
+  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+})
+
+export const user = z.object({
+  id: z.string(),
+  username: z.string(),
+  name: z.string(),
+  email: z.string(),
+  role: z.enum(['user', 'admin']),
+  scopes: z.array(z.string()).describe(`A subset of ${SCOPES.map((s) => `"${s}"`).join(', ')}.`),
+  disabled: z.boolean(),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+})
+
+export const tokenPair = z.object({
+  access_token: z.string(),
+  token_type: z.literal('bearer'),
+  expires_in: z.number().int().describe('Seconds until the access token expires.'),
+  refresh_token: z.string().describe('Single use: each refresh returns a new one.'),
+  scope: z.string().describe('The granted scopes, space-separated.'),
+})
+
+export const todoList = z.array(todo)
+
+export const emptyObject = z.object({})
+
+export const greeting = z.object({ message: z.string(), username: z.string() })
+
+export const health = z.object({ status: z.literal('ok') })
+
+/** RFC 8414 authorization server metadata. */
+export const serverMetadata = z.looseObject({ issuer: z.string(), token_endpoint: z.string() })
+
+export const openApiObject = z.looseObject({ openapi: z.string() })
