@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// Copies the parts of swagger-ui-dist that /docs loads into public/vendor/, which the Worker serves
+// as static assets. Not committed: npm installs the pinned version, and `npm run dev`, `npm test`
+// and `npm run deploy` run this first (their pre-scripts), so a fresh clone needs nothing else.
+import { copyFileSync, mkdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+
+const require = createRequire(import.meta.url)
+const from = dirname(require.resolve('swagger-ui-dist/package.json'))
+const to = join(import.meta.dirname, '..', 'public', 'vendor', 'swagger-ui')
+
+mkdirSync(to, { recursive: true })
+for (const file of ['swagger-ui-bundle.js', 'swagger-ui.css', 'LICENSE', 'NOTICE']) copyFileSync(join(from, file), join(to, file))

@@ -1,0 +1,187 @@
+// End-to-end: the web client at / and the API reference at /docs, in Debian's headless Chromium
+// against `npm run dev` (which migrates the local D1 and seeds alice/wonderland).
+//
+//   npm run test:e2e       (needs /usr/bin/chromium: apt-get install -y chromium)
+//   npm run screenshots    the same run, saving docs/img/*.png on the way
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { after, before, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { chromium } from 'playwright-core'
+
+const PORT = 8791
+const BASE = `http://127.0.0.1:${PORT}`
+const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR
+const ALICE = { username: 'alice', password: 'wonderland' }
+
+let server
+let browser
+
+/** Starts `npm run dev` in its own process group, so that it and everything it spawned can be ended. */
+function startServer() {
+  server = spawn('npm', ['run', 'dev', '--', '--port', String(PORT), '--inspector-port', String(PORT + 1000)], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  for (const stream of [server.stdout, server.stderr]) stream.on('data', (chunk) => (output += chunk))
+  server.output = () => output
+  // Even if the run dies halfway, the server does not outlive it.
+  process.on('exit', stopServerNow)
+}
+
+function stopServerNow() {
+  if (server?.exitCode === null && server.signalCode === null) {
+    try {
+      process.kill(-server.pid, 'SIGTERM')
+    } catch {
+      // already gone
+    }
+  }
+}
+
+async function stopServer() {
+  if (!server || server.exitCode !== null || server.signalCode !== null) return
+  const exited = new Promise((resolve) => server.once('exit', resolve))
+  stopServerNow()
+  if ((await Promise.race([exited, sleep(10_000, 'timeout')])) === 'timeout') process.kill(-server.pid, 'SIGKILL')
+}
+
+async function waitForHealth(timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`npm run dev exited with ${server.exitCode}:\n${server.output()}`)
+    try {
+      if ((await fetch(`${BASE}/healthz`)).ok) return
+    } catch {
+      // not listening yet
+    }
+    await sleep(500)
+  }
+  throw new Error(`no healthy server on ${BASE} after ${timeoutMs} ms:\n${server.output()}`)
+}
+
+before(async () => {
+  startServer()
+  await waitForHealth()
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+})
+
+after(async () => {
+  await browser?.close()
+  await stopServer()
+})
+
+/** A fresh page that records console errors, uncaught exceptions and failed or refused requests. */
+async function openPage() {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
+  const page = await context.newPage()
+  const problems = []
+  page.on('console', (msg) => msg.type() === 'error' && problems.push(`console: ${msg.text()}`))
+  page.on('pageerror', (err) => problems.push(`exception: ${err.message}`))
+  page.on('requestfailed', (req) => problems.push(`failed: ${req.method()} ${req.url()} ${req.failure()?.errorText}`))
+  page.on('response', (res) => res.status() >= 400 && problems.push(`${res.status()}: ${res.request().method()} ${res.url()}`))
+  return { page, problems }
+}
+
+async function screenshot(page, name) {
+  if (!SCREENSHOT_DIR) return
+  mkdirSync(SCREENSHOT_DIR, { recursive: true })
+  await page.screenshot({ path: `${SCREENSHOT_DIR}/${name}.png` })
+}
+
+async function logIn(page) {
+  await page.getByLabel('Username').fill(ALICE.username)
+  await page.getByLabel('Password').fill(ALICE.password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.getByRole('heading', { name: 'Your todos' }).waitFor()
+}
+
+test('alice logs in, adds and completes a todo, reloads, logs in again and logs out', async () => {
+  const { page, problems } = await openPage()
+  await page.goto(`${BASE}/`)
+  await page.getByLabel('Username').fill(ALICE.username)
+  await screenshot(page, 'login')
+  await logIn(page)
+
+  const title = `Water the plants · ${Date.now().toString(36).slice(-4)}`
+  await page.getByLabel('New todo').fill(title)
+  await page.getByRole('button', { name: 'Add' }).click()
+  const box = page.getByRole('checkbox', { name: title })
+  await box.check()
+  await page.locator('li.done', { hasText: title }).waitFor()
+  await screenshot(page, 'todos')
+
+  // Tokens live in memory only: a reload forgets them, and nothing was stored anywhere.
+  await page.reload()
+  await page.getByRole('heading', { name: 'Log in' }).waitFor()
+  assert.equal(await page.getByRole('heading', { name: 'Your todos' }).isVisible(), false)
+  assert.deepEqual(await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]), [0, 0, ''])
+  await logIn(page)
+  assert.equal(await box.isChecked(), true)
+
+  await page.getByRole('button', { name: `Delete “${title}”` }).click()
+  await box.waitFor({ state: 'detached' })
+  const logout = page.waitForResponse((res) => res.url() === `${BASE}/auth/logout`)
+  await page.getByRole('button', { name: 'Log out' }).click()
+  assert.equal((await logout).status(), 204)
+  await page.getByRole('heading', { name: 'Log in' }).waitFor()
+  assert.deepEqual(problems, [])
+  await page.context().close()
+})
+
+test('the client refreshes its access token before it expires, and after a 401', async () => {
+  const { page } = await openPage()
+  await page.clock.install()
+  await page.goto(`${BASE}/`)
+  await logIn(page)
+  const refreshed = () => page.waitForResponse((res) => res.url() === `${BASE}/auth/token` && res.request().postData()?.includes('grant_type=refresh_token'))
+
+  // The access token lives 900 s; the client renews it a minute early.
+  const early = refreshed()
+  await page.clock.runFor(841_000)
+  assert.equal((await early).status(), 200)
+
+  // A 401 (here: the next todo list answered as if the token had just expired) refreshes and retries.
+  await page.route(`${BASE}/api/todos`, (route) => route.fulfill({ status: 401, contentType: 'application/json', body: '{"error":"invalid_token","error_description":"expired"}' }), { times: 1 })
+  const afterUnauthorized = refreshed()
+  const title = `After a 401 ${Date.now()}`
+  await page.getByLabel('New todo').fill(title)
+  await page.getByRole('button', { name: 'Add' }).click()
+  assert.equal((await afterUnauthorized).status(), 200)
+  await page.getByRole('checkbox', { name: title }).waitFor()
+  await page.getByRole('button', { name: `Delete “${title}”` }).click()
+  await page.getByRole('checkbox', { name: title }).waitFor({ state: 'detached' })
+  await page.context().close()
+})
+
+test('/docs loads from this origin alone, and Authorize logs in for "Try it out"', async () => {
+  const { page, problems } = await openPage()
+  await page.goto(`${BASE}/docs`)
+  await page.locator('.opblock-tag-section').first().waitFor()
+  await page.getByRole('button', { name: 'Authorize' }).first().waitFor()
+  await screenshot(page, 'docs')
+
+  await page.getByRole('button', { name: 'Authorize' }).first().click()
+  const modal = page.locator('.modal-ux')
+  await modal.locator('#oauth_username').fill(ALICE.username)
+  await modal.locator('#oauth_password').fill(ALICE.password)
+  const token = page.waitForResponse(`${BASE}/auth/token`)
+  await modal.getByRole('button', { name: 'Apply given OAuth2 credentials' }).click()
+  assert.equal((await token).status(), 200)
+  await modal.getByRole('button', { name: 'Close' }).first().click()
+
+  const list = page.locator('#operations-todos-get_api_todos')
+  await list.locator('.opblock-summary').click()
+  const todos = page.waitForResponse((res) => res.url().startsWith(`${BASE}/api/todos`) && res.request().method() === 'GET')
+  await list.getByRole('button', { name: 'Execute' }).click()
+  const res = await todos
+  assert.equal(res.status(), 200)
+  assert.match((await res.request().allHeaders()).authorization ?? '', /^Bearer ey/)
+  assert.deepEqual(problems, [])
+  await page.context().close()
+})
