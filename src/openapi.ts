@@ -58,7 +58,8 @@ const jsonSchema = (schema: ZodType, io: 'input' | 'output'): JsonSchema => {
 
 const ERROR_REF = { $ref: '#/components/schemas/Error' }
 const json = (schema: object) => ({ 'application/json': { schema } })
-const header = (description: string) => ({ description, schema: { type: 'string' } })
+const headerObjects = (headers: [name: string, description: string][]) =>
+  headers.length > 0 ? { headers: Object.fromEntries(headers.map(([name, description]) => [name, { description, schema: { type: 'string' } }])) } : {}
 
 const CHALLENGE: [string, string] = ['WWW-Authenticate', 'The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3).']
 
@@ -107,7 +108,7 @@ function operation(path: string, route: RouteDoc, validators: Input[]) {
   for (const [status, { description, schema, headers }] of Object.entries(route.responses)) {
     responses[status] = {
       description,
-      ...(headers && { headers: Object.fromEntries(Object.entries(headers).map(([name, text]) => [name, header(text)])) }),
+      ...headerObjects(Object.entries(headers ?? {})),
       ...(schema && { content: json(jsonSchema(schema, 'output')) }),
     }
   }
@@ -116,10 +117,10 @@ function operation(path: string, route: RouteDoc, validators: Input[]) {
     byStatus.set(STATUS[code], [...(byStatus.get(STATUS[code]) ?? []), code])
   }
   for (const [status, codes] of byStatus) {
-    const headers = Object.fromEntries(codes.flatMap((code) => (ERROR_HEADERS[code] ? [ERROR_HEADERS[code]] : [])).map(([name, text]) => [name, header(text)]))
     responses[status] = {
       description: codes.map((code) => `\`${code}\``).join(', '),
-      ...(Object.keys(headers).length > 0 && { headers }),
+      // One header object per name: several codes may share a challenge.
+      ...headerObjects([...new Map(codes.flatMap((code) => (ERROR_HEADERS[code] ? [ERROR_HEADERS[code]] : []))).entries()]),
       content: json(ERROR_REF),
     }
   }
