@@ -78,6 +78,7 @@ async function api(method, path, body) {
   let res = await send(used)
   if (res.status === 401) {
     if (tokens?.access === used) await refresh()
+    if (!tokens) throw sessionEnded()
     res = await send(tokens.access)
   }
   if (!res.ok) throw await failure(res)
@@ -161,9 +162,9 @@ function todoItem(todo) {
 $('login-form').addEventListener('submit', (event) => {
   event.preventDefault()
   act(async () => {
-    const form = event.target
-    await requestTokens({ grant_type: 'password', username: form.username.value, password: form.password.value })
-    form.password.value = ''
+    const password = $('password')
+    await requestTokens({ grant_type: 'password', username: $('username').value, password: password.value })
+    password.value = ''
     const [user, todos] = await Promise.all([api('GET', '/users/me'), api('GET', '/api/todos')])
     showTodos(user, todos)
   })
@@ -172,11 +173,10 @@ $('login-form').addEventListener('submit', (event) => {
 $('add-form').addEventListener('submit', (event) => {
   event.preventDefault()
   act(async () => {
-    const form = event.target
-    const todo = await api('POST', '/api/todos', { title: form.title.value })
+    const todo = await api('POST', '/api/todos', { title: $('title').value })
     view.list.prepend(todoItem(todo))
     view.empty.hidden = true
-    form.reset()
+    event.target.reset()
   })
 })
 

@@ -16,6 +16,7 @@ const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR
 const ALICE = { username: 'alice', password: 'wonderland' }
 
 let server
+let serverOutput = ''
 let browser
 
 /** Starts `npm run dev` in its own process group, so that it and everything it spawned can be ended. */
@@ -24,9 +25,7 @@ function startServer() {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  let output = ''
-  for (const stream of [server.stdout, server.stderr]) stream.on('data', (chunk) => (output += chunk))
-  server.output = () => output
+  for (const stream of [server.stdout, server.stderr]) stream.on('data', (chunk) => (serverOutput += chunk))
   // Even if the run dies halfway, the server does not outlive it.
   process.on('exit', stopServerNow)
 }
@@ -51,7 +50,7 @@ async function stopServer() {
 async function waitForHealth(timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`npm run dev exited with ${server.exitCode}:\n${server.output()}`)
+    if (server.exitCode !== null) throw new Error(`npm run dev exited with ${server.exitCode}:\n${serverOutput}`)
     try {
       if ((await fetch(`${BASE}/healthz`)).ok) return
     } catch {
@@ -59,10 +58,12 @@ async function waitForHealth(timeoutMs = 120_000) {
     }
     await sleep(500)
   }
-  throw new Error(`no healthy server on ${BASE} after ${timeoutMs} ms:\n${server.output()}`)
+  throw new Error(`no healthy server on ${BASE} after ${timeoutMs} ms:\n${serverOutput}`)
 }
 
 before(async () => {
+  const busy = await fetch(BASE).then(() => true, () => false)
+  if (busy) throw new Error(`something already answers on ${BASE}; stop it first, or this would test it`)
   startServer()
   await waitForHealth()
   browser = await chromium.launch({
@@ -146,7 +147,7 @@ test('the client refreshes its access token before it expires, and after a 401',
   await page.clock.runFor(841_000)
   assert.equal((await early).status(), 200)
 
-  // A 401 (here: the next todo list answered as if the token had just expired) refreshes and retries.
+  // A 401 (here: the next request to /api/todos, answered as if the token had expired) refreshes and retries.
   await page.route(`${BASE}/api/todos`, (route) => route.fulfill({ status: 401, contentType: 'application/json', body: '{"error":"invalid_token","error_description":"expired"}' }), { times: 1 })
   const afterUnauthorized = refreshed()
   const title = `After a 401 ${Date.now()}`
