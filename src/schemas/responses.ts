@@ -3,8 +3,9 @@ import { STATUS, type ErrorCode } from '../errors'
 import { SCOPES } from './common'
 import { todo } from './todos'
 
-// What the API answers, for GET /openapi.json. test/integration/openapi.test.ts checks at the type
-// level that each matches the type its route really returns, so they cannot drift apart.
+// What the API answers, for GET /openapi.json only: the routes build their own bodies, so
+// test/integration/openapi.test.ts compares the schemas of the todo, the user, the token pair, the
+// greeting and the error with the types the code really returns, at compile time.
 
 export const apiError = z.object({
   error: z.enum(Object.keys(STATUS) as [ErrorCode, ...ErrorCode[]]),
