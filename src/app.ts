@@ -5,10 +5,12 @@ import { methodNotAllowed } from 'hono/method-not-allowed'
 import { secureHeaders } from 'hono/secure-headers'
 import { config, type AppEnv } from './env'
 import { ApiError, JSON_CONTENT_TYPE, methodNotAllowedResponse, onError, onNotFound } from './errors'
+import { adminRoutes } from './routes/admin'
 import { authRoutes } from './routes/auth'
 import { metaRoutes } from './routes/meta'
 import { openApiRoutes } from './routes/openapi'
 import { profileRoutes } from './routes/profile'
+import { registerRoutes } from './routes/register'
 import { todoRoutes } from './routes/todos'
 import { userRoutes } from './routes/users'
 
@@ -65,9 +67,11 @@ export function createApp() {
   const routes = app
     .route('/', metaRoutes)
     .route('/auth', authRoutes)
+    .route('/auth', registerRoutes)
     .route('/profile', profileRoutes)
     .route('/api/todos', todoRoutes)
     .route('/users', userRoutes)
+    .route('/admin', adminRoutes)
     .route('/', openApiRoutes(app))
 
   app.onError(onError)

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { basicAuth } from 'hono/basic-auth'
 import { every } from 'hono/combine'
 import { HTTPException } from 'hono/http-exception'
@@ -9,6 +9,7 @@ import { findLiveSessionUser } from '../db/sessions'
 import { toUser } from '../db/users'
 import { nowSeconds } from './crypto'
 import { checkPassword } from './login'
+import { decide, RULES, type Action } from './policy'
 import { ALG, checkClaims, keyFor, keyring, verification } from './tokens'
 
 export const REALM = 'todo-auth'
@@ -91,6 +92,9 @@ export function bearer(): MiddlewareHandler<AppEnv> {
   }
 }
 
+const insufficientScope = (scope: string) =>
+  new ApiError('insufficient_scope', `This request needs the "${scope}" scope.`, { headers: bearerChallenge('insufficient_scope', scope) })
+
 /**
  * A valid Bearer token holding `scope`, else 401 / 403 insufficient_scope (RFC 6750 §3.1).
  * Attached per route rather than with `use`, so a wrong method is a 405 before it is a 401.
@@ -99,11 +103,28 @@ export const authorized = (scope: 'read' | 'write'): MiddlewareHandler<AppEnv> =
 
 function requireScope(scope: 'read' | 'write'): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (!c.get('scopes').includes(scope)) {
-      throw new ApiError('insufficient_scope', `This request needs the "${scope}" scope.`, {
-        headers: bearerChallenge('insufficient_scope', scope),
-      })
-    }
+    if (!c.get('scopes').includes(scope)) throw insufficientScope(scope)
     await next()
   }
 }
+
+/**
+ * Asks the policy whether the authenticated request may perform `action` on data owned by
+ * `ownerId` (default: the user's own), and answers 403 `insufficient_scope` or `forbidden` if not.
+ */
+export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string): void {
+  const user = c.get('user')
+  const decision = decide({ id: user.id, role: user.role, scopes: c.get('scopes') }, action, ownerId)
+  if (decision === 'insufficient_scope') throw insufficientScope(RULES[action].scope!)
+  if (decision === 'forbidden') throw new ApiError('forbidden', 'You are not allowed to do this.')
+}
+
+/**
+ * A valid Bearer token whose request the policy allows `action` on its own user's data, per route
+ * like `authorized`. For actions on someone else's data, call `authorize` with the owner.
+ */
+export const allow = (action: Action): MiddlewareHandler<AppEnv> =>
+  every(bearer(), async (c, next) => {
+    authorize(c, action)
+    await next()
+  })

@@ -1,11 +1,63 @@
-import type { User } from '../db/users'
+import type { Role, User } from '../db/users'
 
 /**
- * Who may do what to whose data. Every route asks here instead of testing roles itself.
- * Scopes (read/write) are checked separately by requireScope: they bound what a token may do,
- * this bounds what its user may do.
+ * Who may do what to whose data: the one place that answers it. Routes name an action and, where
+ * it matters, the owner of the data; they never test roles themselves.
+ *
+ * A request is allowed when its token holds the action's scope (what the token may do) AND its
+ * user's role and ownership allow it (what the user may do). Scopes come from the token narrowed
+ * to what the user holds today, so a demotion or a removed scope counts at the next request.
+ *
+ * This module is plain TypeScript with no Worker imports: the operator CLI (scripts/user.mjs)
+ * applies the same rules from Node.
  */
-export const policy = {
-  /** Whose todos a user may list: their own always; anyone's if admin. */
-  mayListTodosOf: (actor: User, ownerId: string): boolean => actor.id === ownerId || actor.role === 'admin',
+
+export type Action =
+  | 'todos.read' // list, read own todos; an admin lists anyone's (?user_id=)
+  | 'todos.write' // create, change, delete own todos
+  | 'self' // GET /users/me, POST /users/me/password
+  | 'users.read' // GET /users, GET /users/{id}
+  | 'users.write' // POST /users, PATCH /users/{id}, DELETE /users/{id}
+  | 'audit.read' // GET /admin/audit
+
+/** Whose data an action may touch: only the actor's own, anyone's for admins, or admins only. */
+type Audience = 'owner' | 'owner_or_admin' | 'admin'
+
+export const RULES: Readonly<Record<Action, { scope: 'read' | 'write' | null; audience: Audience }>> = {
+  'todos.read': { scope: 'read', audience: 'owner_or_admin' },
+  'todos.write': { scope: 'write', audience: 'owner' },
+  // Any live session may see and re-secure its own account, whatever it was scoped to.
+  self: { scope: null, audience: 'owner' },
+  'users.read': { scope: 'read', audience: 'admin' },
+  'users.write': { scope: 'write', audience: 'admin' },
+  'audit.read': { scope: 'read', audience: 'admin' },
+}
+
+/** The requester: their stored role and the scopes this request may use. */
+export type Actor = Pick<User, 'id' | 'role'> & { scopes: readonly string[] }
+
+export type Decision = 'allow' | 'insufficient_scope' | 'forbidden'
+
+/** May `actor` perform `action` on data owned by `ownerId` (default: the actor's own)? */
+export function decide(actor: Actor, action: Action, ownerId: string = actor.id): Decision {
+  const rule = RULES[action]
+  if (rule.scope && !actor.scopes.includes(rule.scope)) return 'insufficient_scope'
+  const isAdmin = actor.role === 'admin'
+  const isOwner = actor.id === ownerId
+  const allowed = rule.audience === 'owner' ? isOwner : rule.audience === 'admin' ? isAdmin : isOwner || isAdmin
+  return allowed ? 'allow' : 'forbidden'
+}
+
+const RANK: Record<Role, number> = { user: 0, admin: 1 }
+
+/**
+ * May `actor` give `target` this role and these scopes? Only admins assign roles and scopes, and
+ * nobody raises their own: on themselves an admin may only keep or drop a role or a scope.
+ */
+export function mayAssign(actor: Actor, target: Pick<User, 'id' | 'role' | 'scopes'>, next: { role?: Role; scopes?: readonly string[] }): boolean {
+  if (actor.role !== 'admin') return false
+  if (actor.id !== target.id) return true
+  const raisesRole = next.role !== undefined && RANK[next.role] > RANK[target.role]
+  const addsScope = next.scopes?.some((s) => !target.scopes.includes(s)) ?? false
+  return !raisesRole && !addsScope
 }

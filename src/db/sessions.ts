@@ -100,9 +100,18 @@ export const revokeSession = (db: D1Database, sessionId: string, now: number) =>
 export const sessionOfRefreshToken = async (db: D1Database, tokenHash: string): Promise<string | null> =>
   (await db.prepare('SELECT session_id FROM refresh_tokens WHERE token_hash = ?1').bind(tokenHash).first<{ session_id: string }>())?.session_id ?? null
 
-/** Ends every session of a user: a statement to batch with the change that requires it. */
-export const revokeUserSessions = (db: D1Database, userId: string, now: number) =>
-  db.prepare('UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL').bind(userId, now)
+/**
+ * Ends every session of a user: a statement to batch with the change that requires it. With
+ * `ifUpdatedAt`, only when the user row carries that stamp, i.e. when a conditional update earlier
+ * in the same batch took effect.
+ */
+export const revokeUserSessions = (db: D1Database, userId: string, now: number, ifUpdatedAt?: string) =>
+  db
+    .prepare(
+      `UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL
+       AND (?3 IS NULL OR EXISTS (SELECT 1 FROM users WHERE id = ?1 AND updated_at = ?3))`,
+    )
+    .bind(userId, now, ifUpdatedAt ?? null)
 
 /**
  * Deletes what can no longer matter: sessions past their absolute lifetime or revoked (their

@@ -85,3 +85,65 @@ export async function insertUser(db: D1Database, u: NewUser): Promise<User | nul
 /** Replaces a password hash without touching updated_at semantics of the profile. */
 export const setPasswordHash = (db: D1Database, userId: string, hash: string) =>
   db.prepare('UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1').bind(userId, hash, new Date().toISOString())
+
+/** All users, oldest first, so that pages stay put while users are added. */
+export async function listUsers(db: D1Database, page: { limit: number; offset: number }): Promise<User[]> {
+  const { results } = await db
+    .prepare(`SELECT ${USER_COLUMNS} FROM users ORDER BY created_at, rowid LIMIT ?1 OFFSET ?2`)
+    .bind(page.limit, page.offset)
+    .all<UserRow>()
+  return results.map(toUser)
+}
+
+/**
+ * SQL condition for an UPDATE or DELETE on `users`: after this write, an enabled admin remains.
+ * It holds when the row stays an enabled admin (`after`), was not one, or another one exists.
+ * Evaluated inside the writing statement, which SQLite runs alone, so two concurrent requests
+ * cannot each remove "the other" last admin.
+ */
+const leavesAnEnabledAdmin = (after?: { role: string; disabled: string }) =>
+  `(${after ? `(${after.role} = 'admin' AND ${after.disabled} = 0) OR ` : ''}NOT (role = 'admin' AND disabled = 0)
+    OR EXISTS (SELECT 1 FROM users AS other WHERE other.role = 'admin' AND other.disabled = 0 AND other.id <> users.id))`
+
+export type UserChange = {
+  name?: string
+  email?: string
+  role?: Role
+  scopes?: readonly string[]
+  disabled?: boolean
+  passwordHash?: string
+}
+
+/**
+ * Applies the fields given, unless that would leave no enabled admin. Returns the changed row,
+ * or nothing when the user is missing or the change was refused. `updatedAt` stamps the row, so
+ * a statement later in the same batch can tell whether this one took effect.
+ */
+export const updateUser = (db: D1Database, id: string, change: UserChange, updatedAt: string) =>
+  db
+    .prepare(
+      `UPDATE users SET
+         name = COALESCE(?2, name),
+         email = COALESCE(?3, email),
+         role = COALESCE(?4, role),
+         scopes = COALESCE(?5, scopes),
+         disabled = COALESCE(?6, disabled),
+         password_hash = COALESCE(?7, password_hash),
+         updated_at = ?8
+       WHERE id = ?1 AND ${leavesAnEnabledAdmin({ role: 'COALESCE(?4, role)', disabled: 'COALESCE(?6, disabled)' })}
+       RETURNING ${USER_COLUMNS}`,
+    )
+    .bind(
+      id,
+      change.name ?? null,
+      change.email ?? null,
+      change.role ?? null,
+      change.scopes?.join(' ') ?? null,
+      change.disabled === undefined ? null : change.disabled ? 1 : 0,
+      change.passwordHash ?? null,
+      updatedAt,
+    )
+
+/** Deletes a user unless they are the last enabled admin; their todos and sessions go by cascade. */
+export const deleteUser = (db: D1Database, id: string) =>
+  db.prepare(`DELETE FROM users WHERE id = ?1 AND ${leavesAnEnabledAdmin()} RETURNING ${USER_COLUMNS}`).bind(id)

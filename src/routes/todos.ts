@@ -2,9 +2,8 @@ import { Hono } from 'hono'
 import type { AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { createTodo, deleteTodo, getTodo, listTodos, updateTodo } from '../db/todos'
-import { authorized } from '../auth/middleware'
+import { authorize, authorized } from '../auth/middleware'
 import { doc } from '../openapi'
-import { policy } from '../auth/policy'
 import { todo as todoSchema, todoCreate, todoListQuery, todoPatch } from '../schemas/todos'
 import { todoList } from '../schemas/responses'
 import { validate } from '../schemas/validate'
@@ -15,7 +14,7 @@ const notFound = () => new ApiError('not_found', 'No such todo.')
 export const todoRoutes = new Hono<AppEnv>()
   .get('/', doc({ tag: 'todos', summary: 'List your todos, newest first', auth: 'bearer', scope: 'read', description: "An admin may pass `user_id` to list another user's.", responses: { 200: { description: 'The todos.', schema: todoList } }, errors: ['forbidden'] }), authorized('read'), validate('query', todoListQuery), async (c) => {
     const { user_id: ownerId = c.get('user').id, ...options } = c.req.valid('query')
-    if (!policy.mayListTodosOf(c.get('user'), ownerId)) throw new ApiError('forbidden', "Only an admin may list another user's todos.")
+    authorize(c, 'todos.read', ownerId)
     return c.json(await listTodos(c.env.DB, ownerId, options))
   })
   .post('/', doc({ tag: 'todos', summary: 'Create a todo', auth: 'bearer', scope: 'write', responses: { 201: { description: 'The new todo.', schema: todoSchema, headers: { Location: "The new todo's URL." } } } }), authorized('write'), validate('json', todoCreate), async (c) => {

@@ -1,22 +1,46 @@
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
+import { changeUser, removeUser, type AccountOutcome } from '../db/accounts'
 import { audit } from '../db/audit'
 import { revokeUserSessions } from '../db/sessions'
-import { setPasswordHash } from '../db/users'
+import { findUserById, insertUser, listUsers, setPasswordHash, type NewUser, type User } from '../db/users'
 import { nowSeconds } from '../auth/crypto'
 import { checkPassword } from '../auth/login'
-import { bearer } from '../auth/middleware'
-import { doc } from '../openapi'
+import { allow, bearer } from '../auth/middleware'
 import { hashPassword, passwordProblem } from '../auth/passwords'
+import { mayAssign } from '../auth/policy'
 import { passwordChange } from '../schemas/auth'
-import { user } from '../schemas/responses'
+import { userCreate, userListQuery, userPatch } from '../schemas/users'
 import { validate } from '../schemas/validate'
 
+const notFound = () => new ApiError('not_found', 'No such user.')
+
+/**
+ * Creates a user and answers 201 with it, or 409 when the username is taken (case-insensitively).
+ * Shared by POST /users and POST /auth/register; `by` says who did it, for the audit trail.
+ */
+export async function createUser(c: Context<AppEnv>, { password, ...fields }: Omit<NewUser, 'passwordHash'> & { password: string }, by: string) {
+  const user = await insertUser(c.env.DB, { ...fields, passwordHash: await hashPassword(password, config(c.env).bcryptCost) })
+  if (!user) throw new ApiError('conflict', 'That username is taken.')
+  await audit(c, 'user_created', { username: user.username, userId: user.id }, by)
+  c.header('Location', `/users/${user.id}`)
+  return c.json(user, 201)
+}
+
+/** The user a guarded change applied to, or the error it was refused with. */
+function changed(outcome: AccountOutcome): User {
+  if (outcome.ok) return outcome.user
+  if (outcome.reason === 'not_found') throw notFound()
+  throw new ApiError('conflict', 'This would leave no enabled admin; make another admin first.')
+}
+
+/** GET /users/me and the password change for everyone; the rest for admins (src/auth/policy.ts). */
 export const userRoutes = new Hono<AppEnv>()
-  .get('/me', doc({ tag: 'users', summary: 'The current user', auth: 'bearer', responses: { 200: { description: 'You.', schema: user } } }), bearer(), (c) => c.json(c.get('user')))
-  /** Any valid token may change its own user's password, but only with the current password. */
-  .post('/me/password', doc({ tag: 'users', summary: 'Change your password', auth: 'bearer', description: 'Ends all your sessions.', responses: { 204: { description: 'Changed; log in again.' } }, errors: ['too_many_attempts'] }), bearer(), validate('json', passwordChange), async (c) => {
+  .use(bearer())
+  .get('/me', allow('self'), (c) => c.json(c.get('user')))
+  /** Any live session may change its own user's password, but only with the current password. */
+  .post('/me/password', allow('self'), validate('json', passwordChange), async (c) => {
     const user = c.get('user')
     const { current_password, new_password } = c.req.valid('json')
     const problem = passwordProblem(new_password)
@@ -28,5 +52,33 @@ export const userRoutes = new Hono<AppEnv>()
     const hash = await hashPassword(new_password, config(c.env).bcryptCost)
     await c.env.DB.batch([setPasswordHash(c.env.DB, user.id, hash), revokeUserSessions(c.env.DB, user.id, nowSeconds())])
     await audit(c, 'password_change', { username: user.username, userId: user.id })
+    return c.body(null, 204)
+  })
+
+  .post('/', allow('users.write'), validate('json', userCreate), (c) => createUser(c, c.req.valid('json'), `by ${c.get('user').username}`))
+  .get('/', allow('users.read'), validate('query', userListQuery), async (c) => c.json(await listUsers(c.env.DB, c.req.valid('query'))))
+  .get('/:id', allow('users.read'), async (c) => {
+    const user = await findUserById(c.env.DB, c.req.param('id'))
+    if (!user) throw notFound()
+    return c.json(user)
+  })
+  .patch('/:id', allow('users.write'), validate('json', userPatch), async (c) => {
+    const { password, ...fields } = c.req.valid('json')
+    const actor = c.get('user')
+    if (fields.role !== undefined || fields.scopes !== undefined) {
+      const target = await findUserById(c.env.DB, c.req.param('id'))
+      if (!target) throw notFound()
+      if (!mayAssign({ ...actor, scopes: c.get('scopes') }, target, fields)) throw new ApiError('forbidden', 'Nobody may raise their own role or scopes.')
+    }
+    const passwordHash = password === undefined ? undefined : await hashPassword(password, config(c.env).bcryptCost)
+    const user = changed(await changeUser(c.env.DB, c.req.param('id'), { ...fields, passwordHash }))
+    // Names the fields, never their values: one of them may be a password.
+    const what = [...Object.keys(fields), ...(password === undefined ? [] : ['password'])].join(', ')
+    await audit(c, 'user_updated', { username: user.username, userId: user.id }, `by ${actor.username}: ${what}`)
+    return c.json(user)
+  })
+  .delete('/:id', allow('users.write'), async (c) => {
+    const user = changed(await removeUser(c.env.DB, c.req.param('id')))
+    await audit(c, 'user_deleted', { username: user.username, userId: user.id }, `by ${c.get('user').username}`)
     return c.body(null, 204)
   })

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest'
+import { decide, mayAssign, type Action, type Decision } from '../../src/auth/policy'
+
+const ME = 'me'
+const OTHER = 'other'
+
+// role × token scopes × whose data → decision. Every action appears with each role, with and
+// without its scope, and on own and on others' data.
+const TABLE: [Action, 'user' | 'admin', string, string, Decision][] = [
+  ['todos.read', 'user', 'read', ME, 'allow'],
+  ['todos.read', 'user', 'read', OTHER, 'forbidden'],
+  ['todos.read', 'user', 'write', ME, 'insufficient_scope'],
+  ['todos.read', 'admin', 'read', OTHER, 'allow'],
+  ['todos.read', 'admin', 'write', OTHER, 'insufficient_scope'],
+  ['todos.write', 'user', 'write', ME, 'allow'],
+  ['todos.write', 'user', 'read', ME, 'insufficient_scope'],
+  ['todos.write', 'user', 'write', OTHER, 'forbidden'],
+  ['todos.write', 'admin', 'read write', OTHER, 'forbidden'],
+  ['self', 'user', '', ME, 'allow'],
+  ['self', 'admin', '', OTHER, 'forbidden'],
+  ['users.read', 'user', 'read write', OTHER, 'forbidden'],
+  ['users.read', 'user', 'read write', ME, 'forbidden'],
+  ['users.read', 'admin', 'read', OTHER, 'allow'],
+  ['users.read', 'admin', 'write', OTHER, 'insufficient_scope'],
+  ['users.write', 'user', 'read write', ME, 'forbidden'],
+  ['users.write', 'admin', 'write', OTHER, 'allow'],
+  ['users.write', 'admin', 'read', OTHER, 'insufficient_scope'],
+  ['audit.read', 'user', 'read write', ME, 'forbidden'],
+  ['audit.read', 'admin', 'read', ME, 'allow'],
+  ['audit.read', 'admin', '', ME, 'insufficient_scope'],
+]
+
+describe('policy.decide', () => {
+  it.each(TABLE)('%s by %s with scopes "%s" on data of %s → %s', (action, role, scopes, owner, expected) => {
+    expect(decide({ id: ME, role, scopes: scopes.split(' ').filter(Boolean) }, action, owner)).toBe(expected)
+  })
+
+  it('defaults to the actor’s own data', () => {
+    expect(decide({ id: ME, role: 'user', scopes: ['write'] }, 'todos.write')).toBe('allow')
+  })
+})
+
+describe('policy.mayAssign', () => {
+  const admin = { id: ME, role: 'admin' as const, scopes: ['read', 'write'] }
+
+  it('lets an admin set any role and scopes on someone else', () => {
+    expect(mayAssign(admin, { id: OTHER, role: 'user', scopes: [] }, { role: 'admin', scopes: ['read', 'write'] })).toBe(true)
+  })
+
+  it('lets an admin drop their own role or scopes', () => {
+    expect(mayAssign(admin, { id: ME, role: 'admin', scopes: ['read', 'write'] }, { role: 'user', scopes: ['read'] })).toBe(true)
+  })
+
+  it('refuses an admin adding a scope to themselves', () => {
+    expect(mayAssign(admin, { id: ME, role: 'admin', scopes: ['write'] }, { scopes: ['read', 'write'] })).toBe(false)
+  })
+
+  it('refuses a user raising their own role, and any user assigning anything', () => {
+    const user = { id: ME, role: 'user' as const, scopes: ['read', 'write'] }
+    expect(mayAssign(user, { id: ME, role: 'user', scopes: ['read', 'write'] }, { role: 'admin' })).toBe(false)
+    expect(mayAssign(user, { id: OTHER, role: 'user', scopes: [] }, { scopes: ['read'] })).toBe(false)
+  })
+})
