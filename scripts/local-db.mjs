@@ -9,14 +9,24 @@ import bcrypt from 'bcryptjs'
 const require = createRequire(import.meta.url)
 const WRANGLER = join(dirname(require.resolve('wrangler/package.json')), 'bin', 'wrangler.js')
 
-/** Runs wrangler on this Node (the project's own, ≥ 22, when started through npm). */
-export function wrangler(args, { quiet = false } = {}) {
+/**
+ * Runs wrangler on this Node (the project's own, ≥ 22, when started through npm) and resolves to
+ * its exit code. `capture` collects stdout instead, resolving to `{ code, stdout }`; stdin is then
+ * not shared, so a caller that read the terminal keeps it.
+ */
+export function wrangler(args, { quiet = false, capture = false } = {}) {
   return new Promise((resolve, reject) => {
     // The app never reads request.cf, so don't make wrangler fetch one (it fails offline, noisily).
     const env = { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env }
-    const child = spawn(process.execPath, [WRANGLER, ...args], { env, stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit' })
+    const stdio = capture ? ['ignore', 'pipe', 'inherit'] : quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit'
+    const child = spawn(process.execPath, [WRANGLER, ...args], { env, stdio })
+    let stdout = ''
+    child.stdout?.setEncoding('utf8').on('data', (chunk) => (stdout += chunk))
     child.on('error', reject)
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)))
+    child.on('close', (exit, signal) => {
+      const code = exit ?? (signal ? 1 : 0)
+      resolve(capture ? { code, stdout } : code)
+    })
   })
 }
 

@@ -1,34 +1,57 @@
 import { nowSeconds } from '../auth/crypto'
+import { auditUserEvent, type Attribution } from './audit'
 import { revokeUserSessions } from './sessions'
-import { deleteUser, findUserById, toUser, updateUser, type User, type UserChange, type UserRow } from './users'
+import { deleteUser, insertUser, leavesAnEnabledAdmin, toUser, updateUser, type NewUser, type User, type UserChange, type UserRow } from './users'
 
 /**
- * Changes to an account together with what they entail, each one D1 transaction. Shared by the
- * admin API and the operator CLI (scripts/user.mjs), so nothing here may need the Workers runtime.
+ * Account changes with everything they entail — ending sessions, the audit event — as one D1
+ * transaction, so none of it happens without the rest. Shared by the admin API and the operator
+ * CLI (scripts/user.mjs, over `wrangler d1 execute`), so nothing here may need the Workers runtime.
  */
 
-export type AccountOutcome = { ok: true; user: User } | { ok: false; reason: 'not_found' | 'last_admin' }
+export type AccountOutcome = { ok: true; user: User } | { ok: false; reason: 'taken' | 'not_found' | 'last_admin' }
 
-/** A new password or disabling ends every session of the user; a new role or scopes counts at the next request anyway. */
+type PublicRow = Omit<UserRow, 'password_hash'>
+
+/** Appended to each batch: whether the user exists afterwards tells a refused write from a missing user. */
+const exists = (db: D1Database, id: string) => db.prepare('SELECT 1 AS found FROM users WHERE id = ?1').bind(id)
+
+export async function createUser(db: D1Database, u: NewUser, by: Attribution): Promise<AccountOutcome> {
+  const id = crypto.randomUUID()
+  // The event's row exists only if the insert took; a taken username leaves neither.
+  const [inserted] = await db.batch<PublicRow>([insertUser(db, id, u), auditUserEvent(db, 'user_created', id, by, '1')])
+  const row = inserted?.results[0]
+  return row ? { ok: true, user: toUser(row) } : { ok: false, reason: 'taken' }
+}
+
+/** A new password or disabling ends every session; a new role or scopes counts at the next request anyway. */
 const endsSessions = (change: UserChange): boolean => change.passwordHash !== undefined || change.disabled === true
 
-/** Why a guarded write touched no row: the user is gone, or it would have removed the last enabled admin. */
-const refused = async (db: D1Database, id: string): Promise<AccountOutcome> => ({
-  ok: false,
-  reason: (await findUserById(db, id)) ? 'last_admin' : 'not_found',
-})
-
-export async function changeUser(db: D1Database, id: string, change: UserChange): Promise<AccountOutcome> {
+/**
+ * Applies `change` unless it would leave no enabled admin. `updatedAt` stamps the row, so the
+ * statements after the guarded update can tell whether it took effect.
+ */
+export async function changeUser(db: D1Database, id: string, change: UserChange, by: Attribution): Promise<AccountOutcome> {
   const updatedAt = new Date().toISOString()
-  const statements = [updateUser(db, id, change, updatedAt)]
-  if (endsSessions(change)) statements.push(revokeUserSessions(db, id, nowSeconds(), updatedAt))
-  const [updated] = await db.batch<Omit<UserRow, 'password_hash'>>(statements)
-  const row = updated?.results[0]
-  return row ? { ok: true, user: toUser(row) } : refused(db, id)
+  const results = await db.batch<PublicRow>([
+    updateUser(db, id, change, updatedAt),
+    ...(endsSessions(change) ? [revokeUserSessions(db, id, nowSeconds(), updatedAt)] : []),
+    auditUserEvent(db, 'user_updated', id, by, 'updated_at = ?7', updatedAt),
+    exists(db, id),
+  ])
+  return outcome(results[0]?.results[0], results.at(-1)?.results.length)
 }
 
-/** Deletes the user; their todos, sessions and refresh tokens go by ON DELETE CASCADE. */
-export async function removeUser(db: D1Database, id: string): Promise<AccountOutcome> {
-  const row = await deleteUser(db, id).first<Omit<UserRow, 'password_hash'>>()
-  return row ? { ok: true, user: toUser(row) } : refused(db, id)
+/** Deletes the user unless they are the last enabled admin; todos, sessions and refresh tokens go by ON DELETE CASCADE. */
+export async function removeUser(db: D1Database, id: string, by: Attribution): Promise<AccountOutcome> {
+  const [, deleted, after] = await db.batch<PublicRow>([
+    // Written just before the delete, under the delete's own guard, so it records exactly a delete that happens.
+    auditUserEvent(db, 'user_deleted', id, by, leavesAnEnabledAdmin()),
+    deleteUser(db, id),
+    exists(db, id),
+  ])
+  return outcome(deleted?.results[0], after?.results.length)
 }
+
+const outcome = (row: PublicRow | undefined, stillThere: number | undefined): AccountOutcome =>
+  row ? { ok: true, user: toUser(row) } : { ok: false, reason: stillThere ? 'last_admin' : 'not_found' }

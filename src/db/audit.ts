@@ -14,21 +14,29 @@ export type AuditEvent =
   | 'user_updated'
   | 'user_deleted'
 
-export type AuditRecord = {
-  event: AuditEvent
-  username?: string | null
-  userId?: string | null
-  ip?: string | null
-  userAgent?: string | null
-  /** Free text for the operator, e.g. who made a change. Never a password or a token. */
-  detail?: string | null
+/** Who did it and from where, for events an admin or an operator causes. Never a password or a token. */
+export type Attribution = { ip?: string | null; userAgent?: string | null; detail?: string | null }
+
+const INSERT = 'INSERT INTO audit_events (at, event, username, user_id, ip, user_agent, detail)'
+const attribution = (a: Attribution) => [a.ip ?? null, a.userAgent?.slice(0, 256) ?? null, a.detail ?? null]
+const nowSeconds = () => Math.floor(Date.now() / 1000)
+
+/**
+ * An event about the user row `userId`, to batch with the change it records: the username comes
+ * from the row, and nothing is written unless the row matches `where` when the statement runs,
+ * which is how it follows the outcome of a guarded change. `where` may refer to ?7 (`arg`).
+ */
+export function auditUserEvent(db: D1Database, event: AuditEvent, userId: string, by: Attribution, where: string, arg?: string) {
+  const stmt = db.prepare(`${INSERT} SELECT ?1, ?2, username, id, ?3, ?4, ?5 FROM users WHERE id = ?6 AND (${where})`)
+  return arg === undefined ? stmt.bind(nowSeconds(), event, ...attribution(by), userId) : stmt.bind(nowSeconds(), event, ...attribution(by), userId, arg)
 }
 
-/** The insert for one event, to run alone or to batch with the change it records. */
-export const auditStatement = (db: D1Database, r: AuditRecord) =>
-  db
-    .prepare('INSERT INTO audit_events (at, event, username, user_id, ip, user_agent, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)')
-    .bind(Math.floor(Date.now() / 1000), r.event, r.username ?? null, r.userId ?? null, r.ip ?? null, r.userAgent?.slice(0, 256) ?? null, r.detail ?? null)
+/** Where a request came from, as the audit trail records it. */
+export const requestAttribution = (c: Context<AppEnv>, detail?: string): Attribution => ({
+  ip: c.req.header('CF-Connecting-IP'),
+  userAgent: c.req.header('User-Agent'),
+  detail,
+})
 
 /**
  * Records a security event of a request: who, what, from where — never a password or a token.
@@ -36,7 +44,13 @@ export const auditStatement = (db: D1Database, r: AuditRecord) =>
  * shown to the client. Only auth events are audited, so this is never on the todo routes' hot path.
  */
 export async function audit(c: Context<AppEnv>, event: AuditEvent, who: { username?: string | null; userId?: string | null }, detail?: string): Promise<void> {
-  const stmt = auditStatement(c.env.DB, { event, ...who, ip: c.req.header('CF-Connecting-IP'), userAgent: c.req.header('User-Agent'), detail })
+  const stmt = c.env.DB.prepare(`${INSERT} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`).bind(
+    nowSeconds(),
+    event,
+    who.username ?? null,
+    who.userId ?? null,
+    ...attribution(requestAttribution(c, detail)),
+  )
   await stmt.run().catch((err: unknown) => console.error('audit write failed:', err))
 }
 

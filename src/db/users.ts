@@ -67,19 +67,17 @@ export type NewUser = {
   scopes?: readonly string[]
 }
 
-/** Inserts a user; returns null when the username (case-insensitively) is taken. */
-export async function insertUser(db: D1Database, u: NewUser): Promise<User | null> {
+/** Inserts a user under `id`; RETURNING gives no row when the username (case-insensitively) is taken. */
+export const insertUser = (db: D1Database, id: string, u: NewUser) => {
   const now = new Date().toISOString()
-  const row = await db
+  return db
     .prepare(
       `INSERT INTO users (id, username, password_hash, name, email, role, scopes, disabled, created_at, updated_at)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)
        ON CONFLICT (username) DO NOTHING
        RETURNING ${USER_COLUMNS}`,
     )
-    .bind(crypto.randomUUID(), u.username, u.passwordHash, u.name ?? '', u.email ?? '', u.role ?? 'user', (u.scopes ?? ['read', 'write']).join(' '), now)
-    .first<UserRow>()
-  return row && toUser(row)
+    .bind(id, u.username, u.passwordHash, u.name ?? '', u.email ?? '', u.role ?? 'user', (u.scopes ?? ['read', 'write']).join(' '), now)
 }
 
 /** Replaces a password hash without touching updated_at semantics of the profile. */
@@ -101,7 +99,7 @@ export async function listUsers(db: D1Database, page: { limit: number; offset: n
  * Evaluated inside the writing statement, which SQLite runs alone, so two concurrent requests
  * cannot each remove "the other" last admin.
  */
-const leavesAnEnabledAdmin = (after?: { role: string; disabled: string }) =>
+export const leavesAnEnabledAdmin = (after?: { role: string; disabled: string }) =>
   `(${after ? `(${after.role} = 'admin' AND ${after.disabled} = 0) OR ` : ''}NOT (role = 'admin' AND disabled = 0)
     OR EXISTS (SELECT 1 FROM users AS other WHERE other.role = 'admin' AND other.disabled = 0 AND other.id <> users.id))`
 

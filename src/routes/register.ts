@@ -3,7 +3,7 @@ import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { registration } from '../schemas/users'
 import { validate } from '../schemas/validate'
-import { createUser } from './users'
+import { respondCreated } from './users'
 
 /**
  * POST /auth/register: self-registration, only when ALLOW_SIGNUP is "true". Otherwise the route
@@ -16,5 +16,5 @@ export const registerRoutes = new Hono<AppEnv>().post(
     await next()
   },
   validate('json', registration),
-  (c) => createUser(c, c.req.valid('json'), 'self-registration'),
+  (c) => respondCreated(c, c.req.valid('json'), 'self-registration'),
 )

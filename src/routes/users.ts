@@ -1,10 +1,10 @@
 import { Hono, type Context } from 'hono'
 import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
-import { changeUser, removeUser, type AccountOutcome } from '../db/accounts'
-import { audit } from '../db/audit'
+import { changeUser, createUser, removeUser, type AccountOutcome } from '../db/accounts'
+import { audit, requestAttribution } from '../db/audit'
 import { revokeUserSessions } from '../db/sessions'
-import { findUserById, insertUser, listUsers, setPasswordHash, type NewUser, type User } from '../db/users'
+import { findUserById, listUsers, setPasswordHash, type NewUser, type User } from '../db/users'
 import { nowSeconds } from '../auth/crypto'
 import { checkPassword } from '../auth/login'
 import { allow, bearer } from '../auth/middleware'
@@ -16,23 +16,23 @@ import { validate } from '../schemas/validate'
 
 const notFound = () => new ApiError('not_found', 'No such user.')
 
+/** The user an account change applied to, or the error it was refused with. */
+function applied(outcome: AccountOutcome): User {
+  if (outcome.ok) return outcome.user
+  if (outcome.reason === 'not_found') throw notFound()
+  if (outcome.reason === 'taken') throw new ApiError('conflict', 'That username is taken.')
+  throw new ApiError('conflict', 'This would leave no enabled admin; make another admin first.')
+}
+
 /**
  * Creates a user and answers 201 with it, or 409 when the username is taken (case-insensitively).
  * Shared by POST /users and POST /auth/register; `by` says who did it, for the audit trail.
  */
-export async function createUser(c: Context<AppEnv>, { password, ...fields }: Omit<NewUser, 'passwordHash'> & { password: string }, by: string) {
-  const user = await insertUser(c.env.DB, { ...fields, passwordHash: await hashPassword(password, config(c.env).bcryptCost) })
-  if (!user) throw new ApiError('conflict', 'That username is taken.')
-  await audit(c, 'user_created', { username: user.username, userId: user.id }, by)
+export async function respondCreated(c: Context<AppEnv>, { password, ...fields }: Omit<NewUser, 'passwordHash'> & { password: string }, by: string) {
+  const passwordHash = await hashPassword(password, config(c.env).bcryptCost)
+  const user = applied(await createUser(c.env.DB, { ...fields, passwordHash }, requestAttribution(c, by)))
   c.header('Location', `/users/${user.id}`)
   return c.json(user, 201)
-}
-
-/** The user a guarded change applied to, or the error it was refused with. */
-function changed(outcome: AccountOutcome): User {
-  if (outcome.ok) return outcome.user
-  if (outcome.reason === 'not_found') throw notFound()
-  throw new ApiError('conflict', 'This would leave no enabled admin; make another admin first.')
 }
 
 /** GET /users/me and the password change for everyone; the rest for admins (src/auth/policy.ts). */
@@ -55,7 +55,7 @@ export const userRoutes = new Hono<AppEnv>()
     return c.body(null, 204)
   })
 
-  .post('/', allow('users.write'), validate('json', userCreate), (c) => createUser(c, c.req.valid('json'), `by ${c.get('user').username}`))
+  .post('/', allow('users.write'), validate('json', userCreate), (c) => respondCreated(c, c.req.valid('json'), `by ${c.get('user').username}`))
   .get('/', allow('users.read'), validate('query', userListQuery), async (c) => c.json(await listUsers(c.env.DB, c.req.valid('query'))))
   .get('/:id', allow('users.read'), async (c) => {
     const user = await findUserById(c.env.DB, c.req.param('id'))
@@ -71,14 +71,12 @@ export const userRoutes = new Hono<AppEnv>()
       if (!mayAssign({ ...actor, scopes: c.get('scopes') }, target, fields)) throw new ApiError('forbidden', 'Nobody may raise their own role or scopes.')
     }
     const passwordHash = password === undefined ? undefined : await hashPassword(password, config(c.env).bcryptCost)
-    const user = changed(await changeUser(c.env.DB, c.req.param('id'), { ...fields, passwordHash }))
-    // Names the fields, never their values: one of them may be a password.
-    const what = [...Object.keys(fields), ...(password === undefined ? [] : ['password'])].join(', ')
-    await audit(c, 'user_updated', { username: user.username, userId: user.id }, `by ${actor.username}: ${what}`)
-    return c.json(user)
+    // The audit names the fields, never their values: one of them may be a password.
+    const what = [...Object.keys(fields), ...(passwordHash ? ['password'] : [])].join(', ')
+    const by = requestAttribution(c, `by ${actor.username}: ${what}`)
+    return c.json(applied(await changeUser(c.env.DB, c.req.param('id'), { ...fields, passwordHash }, by)))
   })
   .delete('/:id', allow('users.write'), async (c) => {
-    const user = changed(await removeUser(c.env.DB, c.req.param('id')))
-    await audit(c, 'user_deleted', { username: user.username, userId: user.id }, `by ${c.get('user').username}`)
+    applied(await removeUser(c.env.DB, c.req.param('id'), requestAttribution(c, `by ${c.get('user').username}`)))
     return c.body(null, 204)
   })

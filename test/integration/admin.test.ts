@@ -266,8 +266,10 @@ describe('the last enabled admin', () => {
       expect(res.status).toBe(409)
       expect(await res.json()).toMatchObject({ error: 'conflict' })
     }
-    // Nothing changed, and the refused disable did not end the admin's own sessions.
+    // Nothing changed, the refused disable did not end the admin's own sessions, nothing was audited.
     expect(await (await call('/users/me', bearer(token))).json()).toMatchObject({ role: 'admin', disabled: false })
+    const events = await env.DB.prepare("SELECT event FROM audit_events WHERE user_id = ?1 AND event LIKE 'user_%'").bind(admin.id).all()
+    expect(events.results).toEqual([])
     // Changes that keep them an enabled admin are fine.
     expect((await call(`/users/${admin.id}`, json('PATCH', { name: 'Still here', disabled: false }, token))).status).toBe(200)
   })
