@@ -13,8 +13,9 @@ describe('POST /auth/register', () => {
     const res = await call('/auth/register', json('POST', { username: uniqueName(), password: PASSWORD }))
     expect(res.status).toBe(404)
     expect(await res.json()).toEqual({ error: 'not_found', error_description: 'No such resource.' })
-    // Even an invalid body is not looked at.
+    // Neither an invalid body nor another method gives the route away.
     expect((await call('/auth/register', json('POST', {}))).status).toBe(404)
+    expect((await call('/auth/register')).status).toBe(404)
   })
 
   it('creates a user with role user and scopes read write when ALLOW_SIGNUP is on', async () => {
@@ -26,6 +27,14 @@ describe('POST /auth/register', () => {
     expect(res.headers.get('Location')).toBe(`/users/${user.id}`)
     expect(res.headers.get('Cache-Control')).toBe('no-store')
     expect(await login({ username, password: PASSWORD })).toMatchObject({ scope: 'read write' })
+    const event = await env.DB.prepare("SELECT detail FROM audit_events WHERE event = 'user_created' AND user_id = ?1").bind(user.id).first('detail')
+    expect(event).toBe('self-registration')
+  })
+
+  it('answers other methods with 405 when it is on', async () => {
+    const res = await createApp().request('/auth/register', {}, { ...env, ALLOW_SIGNUP: 'true' })
+    expect(res.status).toBe(405)
+    expect(res.headers.get('Allow')).toBe('POST')
   })
 
   it('does not let a registrant choose a role, scopes or anything else', async () => {
