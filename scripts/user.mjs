@@ -30,7 +30,7 @@ registerHooks({
 const { config } = await import('../src/env.ts')
 const { hashPassword } = await import('../src/auth/passwords.ts')
 const { newPassword, userCreate } = await import('../src/schemas/users.ts')
-const { findUserByUsername, listUsers } = await import('../src/db/users.ts')
+const { listUsers, userByUsername } = await import('../src/db/users.ts')
 const { changeUser, createUser, removeUser } = await import('../src/db/accounts.ts')
 
 class UsageError extends Error {}
@@ -114,7 +114,7 @@ async function main() {
   // The production cost, parsed as the Worker parses it; wrangler is imported only when needed, it is large.
   const bcryptCost = async () => config((await import('wrangler')).unstable_readConfig({ config: 'wrangler.toml' }).vars).bcryptCost
   const by = (what) => ({ userAgent: 'todo-auth user CLI', detail: `by ${operator()} with the user CLI${what ? `: ${what}` : ''}` })
-  const existing = async () => (await findUserByUsername(db, username)) ?? fail(`no user named ${username}`)
+  const existing = async () => (await userByUsername(db, username).first()) ?? fail(`no user named ${username}`)
   /** The user an account change applied to; else the reason, and exit. */
   const applied = (outcome) => {
     if (outcome.ok) return outcome.user

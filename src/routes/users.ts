@@ -7,7 +7,7 @@ import { revokeUserSessions } from '../db/sessions'
 import { findUserById, listUsers, setPasswordHash, type NewUser, type User } from '../db/users'
 import { nowSeconds } from '../auth/crypto'
 import { checkPassword } from '../auth/login'
-import { allow, bearer } from '../auth/middleware'
+import { allow } from '../auth/middleware'
 import { hashPassword, passwordProblem } from '../auth/passwords'
 import { mayAssign } from '../auth/policy'
 import { passwordChange } from '../schemas/auth'
@@ -37,7 +37,6 @@ export async function respondCreated(c: Context<AppEnv>, { password, ...fields }
 
 /** GET /users/me and the password change for everyone; the rest for admins (src/auth/policy.ts). */
 export const userRoutes = new Hono<AppEnv>()
-  .use(bearer())
   .get('/me', allow('self'), (c) => c.json(c.get('user')))
   /** Any live session may change its own user's password, but only with the current password. */
   .post('/me/password', allow('self'), validate('json', passwordChange), async (c) => {
