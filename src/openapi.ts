@@ -163,7 +163,7 @@ export function openApiPaths(routes: readonly RouterRoute[]): Record<string, Rec
 
 /** The whole OpenAPI 3.1 document; `origin` is the issuer, so the token URL is the discovery document's. */
 export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: string) {
-  const scopes = { read: 'Read your own todos.', write: 'Create, change and delete your own todos.' } satisfies Record<Scope, string>
+  const scopes = { read: 'Read your own todos; admins also read users and the audit trail.', write: 'Create, change and delete your own todos; admins also manage users.' } satisfies Record<Scope, string>
   return {
     openapi: '3.1.1',
     info: {

@@ -1,18 +1,20 @@
 import type { Context } from 'hono'
 import type { AppEnv } from '../env'
 
-export type AuditEvent =
-  | 'login_success'
-  | 'login_failure'
-  | 'lockout'
-  | 'refresh'
-  | 'refresh_reuse_detected'
-  | 'revoke'
-  | 'logout'
-  | 'password_change'
-  | 'user_created'
-  | 'user_updated'
-  | 'user_deleted'
+export const AUDIT_EVENTS = [
+  'login_success',
+  'login_failure',
+  'lockout',
+  'refresh',
+  'refresh_reuse_detected',
+  'revoke',
+  'logout',
+  'password_change',
+  'user_created',
+  'user_updated',
+  'user_deleted',
+] as const
+export type AuditEvent = (typeof AUDIT_EVENTS)[number]
 
 /** Who did it and from where, for events an admin or an operator causes. Never a password or a token. */
 export type Attribution = { ip?: string | null; userAgent?: string | null; detail?: string | null }

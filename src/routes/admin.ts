@@ -2,9 +2,11 @@ import { Hono } from 'hono'
 import type { AppEnv } from '../env'
 import { listAudit } from '../db/audit'
 import { allow } from '../auth/middleware'
+import { doc } from '../openapi'
+import { auditList } from '../schemas/responses'
 import { auditQuery } from '../schemas/users'
 import { validate } from '../schemas/validate'
 
 export const adminRoutes = new Hono<AppEnv>()
   /** The security events, newest first; `username` narrows to one account. */
-  .get('/audit', allow('audit.read'), validate('query', auditQuery), async (c) => c.json(await listAudit(c.env.DB, c.req.valid('query'))))
+  .get('/audit', doc({ tag: 'users', summary: 'The audit trail, newest first', auth: 'bearer', scope: 'read', description: 'Admins only. `username` narrows it to one account (any case).', responses: { 200: { description: 'The events.', schema: auditList } }, errors: ['forbidden'] }), allow('audit.read'), validate('query', auditQuery), async (c) => c.json(await listAudit(c.env.DB, c.req.valid('query'))))

@@ -1,6 +1,8 @@
 import { Hono } from 'hono'
 import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
+import { doc } from '../openapi'
+import { user } from '../schemas/responses'
 import { registration } from '../schemas/users'
 import { validate } from '../schemas/validate'
 import { respondCreated } from './users'
@@ -15,4 +17,4 @@ export const registerRoutes = new Hono<AppEnv>()
     if (!config(c.env).allowSignup) throw new ApiError('not_found', 'No such resource.')
     await next()
   })
-  .post('/register', validate('json', registration), (c) => respondCreated(c, c.req.valid('json'), 'self-registration'))
+  .post('/register', doc({ tag: 'auth', summary: 'Register (when ALLOW_SIGNUP is on)', description: 'Role `user`, scopes `read write`. 404 on every method while self-registration is off.', responses: { 201: { description: 'The new user.', schema: user, headers: { Location: "The new user's URL." } } }, errors: ['not_found', 'conflict'] }), validate('json', registration), (c) => respondCreated(c, c.req.valid('json'), 'self-registration'))

@@ -8,9 +8,11 @@ import { findUserById, listUsers, setPasswordHash, type NewUser, type User } fro
 import { nowSeconds } from '../auth/crypto'
 import { checkPassword } from '../auth/login'
 import { allow } from '../auth/middleware'
+import { doc } from '../openapi'
 import { hashPassword, passwordProblem } from '../auth/passwords'
 import { mayAssign } from '../auth/policy'
 import { passwordChange } from '../schemas/auth'
+import { user as userSchema, userList } from '../schemas/responses'
 import { userCreate, userListQuery, userPatch } from '../schemas/users'
 import { validate } from '../schemas/validate'
 
@@ -37,9 +39,9 @@ export async function respondCreated(c: Context<AppEnv>, { password, ...fields }
 
 /** GET /users/me and the password change for everyone; the rest for admins (src/auth/policy.ts). */
 export const userRoutes = new Hono<AppEnv>()
-  .get('/me', allow('self'), (c) => c.json(c.get('user')))
+  .get('/me', doc({ tag: 'users', summary: 'The current user', auth: 'bearer', responses: { 200: { description: 'You.', schema: userSchema } } }), allow('self'), (c) => c.json(c.get('user')))
   /** Any live session may change its own user's password, but only with the current password. */
-  .post('/me/password', allow('self'), validate('json', passwordChange), async (c) => {
+  .post('/me/password', doc({ tag: 'users', summary: 'Change your password', auth: 'bearer', description: 'Ends all your sessions.', responses: { 204: { description: 'Changed; log in again.' } }, errors: ['too_many_attempts'] }), allow('self'), validate('json', passwordChange), async (c) => {
     const user = c.get('user')
     const { current_password, new_password } = c.req.valid('json')
     const problem = passwordProblem(new_password)
@@ -54,14 +56,14 @@ export const userRoutes = new Hono<AppEnv>()
     return c.body(null, 204)
   })
 
-  .post('/', allow('users.write'), validate('json', userCreate), (c) => respondCreated(c, c.req.valid('json'), `by ${c.get('user').username}`))
-  .get('/', allow('users.read'), validate('query', userListQuery), async (c) => c.json(await listUsers(c.env.DB, c.req.valid('query'))))
-  .get('/:id', allow('users.read'), async (c) => {
+  .post('/', doc({ tag: 'users', summary: 'Create a user', auth: 'bearer', scope: 'write', description: 'Admins only. Role `user` and scopes `read write` unless given.', responses: { 201: { description: 'The new user.', schema: userSchema, headers: { Location: "The new user's URL." } } }, errors: ['forbidden', 'conflict'] }), allow('users.write'), validate('json', userCreate), (c) => respondCreated(c, c.req.valid('json'), `by ${c.get('user').username}`))
+  .get('/', doc({ tag: 'users', summary: 'List users, oldest first', auth: 'bearer', scope: 'read', description: 'Admins only.', responses: { 200: { description: 'The users.', schema: userList } }, errors: ['forbidden'] }), allow('users.read'), validate('query', userListQuery), async (c) => c.json(await listUsers(c.env.DB, c.req.valid('query'))))
+  .get('/:id', doc({ tag: 'users', summary: 'Get one user', auth: 'bearer', scope: 'read', description: 'Admins only.', responses: { 200: { description: 'The user.', schema: userSchema } }, errors: ['forbidden'] }), allow('users.read'), async (c) => {
     const user = await findUserById(c.env.DB, c.req.param('id'))
     if (!user) throw notFound()
     return c.json(user)
   })
-  .patch('/:id', allow('users.write'), validate('json', userPatch), async (c) => {
+  .patch('/:id', doc({ tag: 'users', summary: 'Change a user', auth: 'bearer', scope: 'write', description: 'Admins only; nobody raises their own role or scopes. A new password or disabling ends all their sessions. 409 when it would leave no enabled admin.', responses: { 200: { description: 'The changed user.', schema: userSchema } }, errors: ['forbidden', 'conflict'] }), allow('users.write'), validate('json', userPatch), async (c) => {
     const { password, ...fields } = c.req.valid('json')
     const actor = c.get('user')
     if (fields.role !== undefined || fields.scopes !== undefined) {
@@ -75,7 +77,7 @@ export const userRoutes = new Hono<AppEnv>()
     const by = requestAttribution(c, `by ${actor.username}: ${what}`)
     return c.json(applied(await changeUser(c.env.DB, c.req.param('id'), { ...fields, passwordHash }, by)))
   })
-  .delete('/:id', allow('users.write'), async (c) => {
+  .delete('/:id', doc({ tag: 'users', summary: 'Delete a user and their todos', auth: 'bearer', scope: 'write', description: 'Admins only. 409 for the last enabled admin.', responses: { 204: { description: 'Deleted, with their todos and sessions.' } }, errors: ['forbidden', 'conflict'] }), allow('users.write'), async (c) => {
     applied(await removeUser(c.env.DB, c.req.param('id'), requestAttribution(c, `by ${c.get('user').username}`)))
     return c.body(null, 204)
   })

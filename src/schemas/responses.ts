@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { AUDIT_EVENTS } from '../db/audit'
 import { STATUS, type ErrorCode } from '../errors'
 import { SCOPES } from './common'
 import { todo } from './todos'
@@ -24,6 +25,19 @@ export const user = z.object({
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
 })
+
+export const userList = z.array(user)
+
+export const auditList = z.array(
+  z.object({
+    at: z.iso.datetime(),
+    event: z.enum(AUDIT_EVENTS),
+    username: z.string().nullable(),
+    ip: z.string().nullable().describe('From CF-Connecting-IP; null for changes made with the user CLI.'),
+    user_agent: z.string().nullable(),
+    detail: z.string().nullable().describe('Who made an account change and which fields it touched; never a value.'),
+  }),
+)
 
 export const tokenPair = z.object({
   access_token: z.string(),

@@ -60,26 +60,3 @@ export const auditQuery = z.strictObject({
   ...paging,
   username: param().min(1).max(64).optional(),
 })
-
-/** A user as every /users response shows it. */
-export const user = z.object({
-  id: z.string(),
-  username: z.string(),
-  name: z.string(),
-  email: z.string(),
-  role: z.enum(ROLES),
-  scopes: z.array(z.enum(SCOPES)),
-  disabled: z.boolean(),
-  created_at: z.string(),
-  updated_at: z.string(),
-})
-
-/** One entry of GET /admin/audit. */
-export const auditEntry = z.object({
-  at: z.string(),
-  event: z.string(),
-  username: z.string().nullable(),
-  ip: z.string().nullable(),
-  user_agent: z.string().nullable(),
-  detail: z.string().nullable(),
-})

@@ -3,7 +3,8 @@ import type { z } from 'zod'
 import { createApp } from '../../src/app'
 import type { Todo } from '../../src/db/todos'
 import type { User } from '../../src/db/users'
-import type { apiError, greeting, tokenPair, user } from '../../src/schemas/responses'
+import type { AuditEntry } from '../../src/db/audit'
+import type { apiError, auditList, greeting, tokenPair, user } from '../../src/schemas/responses'
 import type { todo } from '../../src/schemas/todos'
 import { call, login, makeUser, type TokenPair } from '../helpers'
 
@@ -91,7 +92,8 @@ describe('GET /openapi.json', () => {
   })
 
   it('matches the app: operations that need "write" refuse a read-only token', async () => {
-    const { access_token }: TokenPair = await login(await makeUser(), 'read')
+    // An admin's token, so that on the admin routes too only the scope can refuse.
+    const { access_token }: TokenPair = await login(await makeUser({ role: 'admin' }), 'read')
     // Only operations that name a scope: the others include POST /auth/logout, which would end the session.
     const scoped = operations(await fetchDocument()).flatMap(({ path, method, op }) => {
       const scope = op.security?.[0]?.oauth2?.[0]
@@ -112,6 +114,7 @@ it('documents responses with the types the routes return', () => {
   expectTypeOf<z.infer<typeof todo>>().toExtend<Todo>()
   expectTypeOf<Todo>().toExtend<z.infer<typeof todo>>()
   expectTypeOf<z.infer<typeof user>>().toEqualTypeOf<User>()
+  expectTypeOf<z.infer<typeof auditList>>().toEqualTypeOf<AuditEntry[]>()
   expectTypeOf<z.infer<typeof tokenPair>>().toExtend<TokenPair>()
   expectTypeOf<z.infer<typeof greeting>>().toEqualTypeOf<{ message: string; username: string }>()
   expectTypeOf<z.infer<typeof apiError>['error']>().toEqualTypeOf<import('../../src/errors').ErrorCode>()
