@@ -8,8 +8,8 @@ import type { Role, User } from '../db/users'
  * user's role and ownership allow it (what the user may do). Scopes come from the token narrowed
  * to what the user holds today, so a demotion or a removed scope counts at the next request.
  *
- * This module is plain TypeScript with no Worker imports: the operator CLI (scripts/user.mjs)
- * applies the same rules from Node.
+ * The operator CLI (scripts/user.mjs) stands outside this table: whoever can run it holds the
+ * database credentials. It shares the rules on the data instead (schemas, last-admin guard).
  */
 
 export type Action =
