@@ -29,7 +29,9 @@ const endsSessions = (change: UserChange): boolean => change.passwordHash !== un
 
 /**
  * Applies `change` unless it would leave no enabled admin. `updatedAt` stamps the row, so the
- * statements after the guarded update can tell whether it took effect.
+ * statements after the guarded update can tell whether it took effect. (Only another change to the
+ * same user in the same millisecond could carry the same stamp; the cost would be a spurious event
+ * or sessions ended once too often, never a change let through.)
  */
 export async function changeUser(db: D1Database, id: string, change: UserChange, by: Attribution): Promise<AccountOutcome> {
   const updatedAt = new Date().toISOString()
