@@ -175,7 +175,8 @@ describe('tampered and malformed tokens are refused', () => {
     ['signature truncated by one character', (t) => t.slice(0, -1)],
     ['signature truncated to half', (t) => { const i = t.lastIndexOf('.'); return t.slice(0, i + Math.floor((t.length - i) / 2)) }],
     ['signature removed', (t) => t.slice(0, t.lastIndexOf('.') + 1)],
-    ['signature with its last character changed', (t) => t.slice(0, -1) + (t.endsWith('A') ? 'B' : 'A')],
+    // Not the last character: of its 6 bits only the top 2 are signature (the rest is padding).
+    ['signature with its first character changed', (t) => { const i = t.lastIndexOf('.') + 1; return `${t.slice(0, i)}${t[i] === 'A' ? 'B' : 'A'}${t.slice(i + 1)}` }],
     ['signature with padding and junk', (t) => `${t}==!!`],
     ['only two segments', (t) => t.slice(0, t.lastIndexOf('.'))],
     ['four segments', (t) => `${t}.${t.split('.')[2]}`],
