@@ -34,7 +34,7 @@ const inputs = new WeakMap<object, Input>()
  * @example
  * ```ts
  * .post('/', doc({ tag: 'todos', summary: 'Create a todo', auth: 'bearer', scope: 'write',
- *   responses: { 201: { description: 'The new todo.', schema: todo } } }), authorized('write'), validate('json', todoCreate), …)
+ *   responses: { 201: { description: 'The new todo.', schema: todo } } }), allow('todos.write'), validate('json', todoCreate), …)
  * ```
  */
 export function doc(route: RouteDoc): MiddlewareHandler {

@@ -96,19 +96,6 @@ const insufficientScope = (scope: string) =>
   new ApiError('insufficient_scope', `This request needs the "${scope}" scope.`, { headers: bearerChallenge('insufficient_scope', scope) })
 
 /**
- * A valid Bearer token holding `scope`, else 401 / 403 insufficient_scope (RFC 6750 §3.1).
- * Attached per route rather than with `use`, so a wrong method is a 405 before it is a 401.
- */
-export const authorized = (scope: 'read' | 'write'): MiddlewareHandler<AppEnv> => every(bearer(), requireScope(scope))
-
-function requireScope(scope: 'read' | 'write'): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    if (!c.get('scopes').includes(scope)) throw insufficientScope(scope)
-    await next()
-  }
-}
-
-/**
  * Asks the policy whether the authenticated request may perform `action` on data owned by
  * `ownerId` (default: the user's own), and answers 403 `insufficient_scope` or `forbidden` if not.
  */
@@ -120,8 +107,9 @@ export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string):
 }
 
 /**
- * A valid Bearer token whose request the policy allows `action` on its own user's data, per route
- * like `authorized`. For actions on someone else's data, call `authorize` with the owner.
+ * A valid Bearer token whose request the policy allows `action` on its own user's data.
+ * Attached per route rather than with `use`, so a wrong method is a 405 before it is a 401.
+ * For actions on someone else's data, call `authorize` with the owner.
  */
 export const allow = (action: Action): MiddlewareHandler<AppEnv> =>
   every(bearer(), async (c, next) => {

@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import type { AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { createTodo, deleteTodo, getTodo, listTodos, updateTodo } from '../db/todos'
-import { authorize, authorized } from '../auth/middleware'
+import { allow, authorize } from '../auth/middleware'
 import { doc } from '../openapi'
 import { todo as todoSchema, todoCreate, todoListQuery, todoPatch } from '../schemas/todos'
 import { todoList } from '../schemas/responses'
@@ -12,27 +12,27 @@ import { validate } from '../schemas/validate'
 const notFound = () => new ApiError('not_found', 'No such todo.')
 
 export const todoRoutes = new Hono<AppEnv>()
-  .get('/', doc({ tag: 'todos', summary: 'List your todos, newest first', auth: 'bearer', scope: 'read', description: "An admin may pass `user_id` to list another user's.", responses: { 200: { description: 'The todos.', schema: todoList } }, errors: ['forbidden'] }), authorized('read'), validate('query', todoListQuery), async (c) => {
+  .get('/', doc({ tag: 'todos', summary: 'List your todos, newest first', auth: 'bearer', scope: 'read', description: "An admin may pass `user_id` to list another user's.", responses: { 200: { description: 'The todos.', schema: todoList } }, errors: ['forbidden'] }), allow('todos.read'), validate('query', todoListQuery), async (c) => {
     const { user_id: ownerId = c.get('user').id, ...options } = c.req.valid('query')
     authorize(c, 'todos.read', ownerId)
     return c.json(await listTodos(c.env.DB, ownerId, options))
   })
-  .post('/', doc({ tag: 'todos', summary: 'Create a todo', auth: 'bearer', scope: 'write', responses: { 201: { description: 'The new todo.', schema: todoSchema, headers: { Location: "The new todo's URL." } } } }), authorized('write'), validate('json', todoCreate), async (c) => {
+  .post('/', doc({ tag: 'todos', summary: 'Create a todo', auth: 'bearer', scope: 'write', responses: { 201: { description: 'The new todo.', schema: todoSchema, headers: { Location: "The new todo's URL." } } } }), allow('todos.write'), validate('json', todoCreate), async (c) => {
     const todo = await createTodo(c.env.DB, c.get('user').id, c.req.valid('json'))
     c.header('Location', `/api/todos/${todo.id}`)
     return c.json(todo, 201)
   })
-  .get('/:id', doc({ tag: 'todos', summary: 'Get one todo', auth: 'bearer', scope: 'read', responses: { 200: { description: 'The todo.', schema: todoSchema } } }), authorized('read'), async (c) => {
+  .get('/:id', doc({ tag: 'todos', summary: 'Get one todo', auth: 'bearer', scope: 'read', responses: { 200: { description: 'The todo.', schema: todoSchema } } }), allow('todos.read'), async (c) => {
     const todo = await getTodo(c.env.DB, c.get('user').id, c.req.param('id'))
     if (!todo) throw notFound()
     return c.json(todo)
   })
-  .patch('/:id', doc({ tag: 'todos', summary: 'Change a todo', auth: 'bearer', scope: 'write', responses: { 200: { description: 'The changed todo.', schema: todoSchema } } }), authorized('write'), validate('json', todoPatch), async (c) => {
+  .patch('/:id', doc({ tag: 'todos', summary: 'Change a todo', auth: 'bearer', scope: 'write', responses: { 200: { description: 'The changed todo.', schema: todoSchema } } }), allow('todos.write'), validate('json', todoPatch), async (c) => {
     const todo = await updateTodo(c.env.DB, c.get('user').id, c.req.param('id'), c.req.valid('json'))
     if (!todo) throw notFound()
     return c.json(todo)
   })
-  .delete('/:id', doc({ tag: 'todos', summary: 'Delete a todo', auth: 'bearer', scope: 'write', responses: { 204: { description: 'Deleted.' } } }), authorized('write'), async (c) => {
+  .delete('/:id', doc({ tag: 'todos', summary: 'Delete a todo', auth: 'bearer', scope: 'write', responses: { 204: { description: 'Deleted.' } } }), allow('todos.write'), async (c) => {
     if (!(await deleteTodo(c.env.DB, c.get('user').id, c.req.param('id')))) throw notFound()
     return c.body(null, 204)
   })
