@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 
 /** A form or query parameter: a single string. Sent twice, hono hands us an array. */
 export const param = () =>
