@@ -1,11 +1,11 @@
-import { decode, sign, verify } from 'hono/jwt'
+import { decode, verify } from 'hono/jwt'
 import type { JWTPayload } from 'hono/utils/jwt/types'
 import { encodeBase64Url } from 'hono/utils/encode'
 import { type Bindings, type Config, issuerFor } from '../env'
 import { ApiError } from '../errors'
 
 /**
- * Access tokens: HS256 JWTs signed with WebCrypto HMAC through hono/jwt.
+ * Access tokens: HS256 JWTs, signed here with WebCrypto HMAC and verified by hono/jwt.
  *
  * Key rotation: every token names its key in `kid`, derived from the secret itself (an HMAC of a
  * fixed label, so the kid reveals nothing about the key). JWT_SECRET signs and verifies;
@@ -18,18 +18,19 @@ const MIN_SECRET_BYTES = 32
 /** Clock skew tolerated on iat/nbf, per ../shared/API.md §4. */
 const LEEWAY_SECONDS = 60
 
-type Key = { kid: string; jwk: JsonWebKey & { kid: string; alg: typeof ALG }; key: CryptoKey }
+type Key = { kid: string; key: CryptoKey }
 export type Keyring = { current: Key; previous?: Key }
 
 const encoder = new TextEncoder()
 const toBase64Url = (bytes: Uint8Array) => encodeBase64Url(bytes.buffer as ArrayBuffer).replace(/=+$/, '')
+const jsonPart = (value: object) => toBase64Url(encoder.encode(JSON.stringify(value)))
 
 async function importKey(secret: string): Promise<Key> {
   const raw = encoder.encode(secret)
   const key = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
   const label = await crypto.subtle.sign('HMAC', key, encoder.encode('todo-auth key id'))
   const kid = toBase64Url(new Uint8Array(label)).slice(0, 16)
-  return { kid, key, jwk: { kty: 'oct', k: toBase64Url(raw), alg: ALG, kid } }
+  return { kid, key }
 }
 
 const usable = (secret: string | undefined): secret is string =>
@@ -88,7 +89,11 @@ export async function signAccessToken(
     exp: iat + cfg.accessTokenTtl,
     jti: crypto.randomUUID(),
   }
-  return sign(payload, current.jwk, ALG)
+  // Signed here rather than with hono's sign(): that one puts a kid in the header only when given
+  // a JWK, which it then re-imports on every call; this uses the key imported once per isolate.
+  const signingInput = `${jsonPart({ alg: ALG, typ: 'JWT', kid: current.kid })}.${jsonPart(payload)}`
+  const signature = await crypto.subtle.sign('HMAC', current.key, encoder.encode(signingInput))
+  return `${signingInput}.${toBase64Url(new Uint8Array(signature))}`
 }
 
 /** The verifying key a token names, or null for a token we did not sign. */

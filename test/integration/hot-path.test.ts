@@ -1,0 +1,86 @@
+import { env } from 'cloudflare:test'
+import bcrypt from 'bcryptjs'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createApp } from '../../src/app'
+import { recordD1 } from '../d1-recorder'
+import { bearer, form, json, makeUser, type TokenPair } from '../helpers'
+
+// The cost of the check in front of every Bearer request, per docs/performance.md: at most two
+// D1 round trips (the session/user check and the data), no bcrypt, no key import.
+
+const ORIGIN = 'https://todo.test'
+const app = createApp()
+
+/** One request through the app with a D1 that records its round trips. */
+async function send(path: string, init: RequestInit = {}) {
+  const recorder = recordD1(env.DB)
+  const res = await app.request(`${ORIGIN}${path}`, init, { ...env, DB: recorder.db })
+  return { res, trips: recorder.trips }
+}
+
+async function loginThroughApp(username: string, password: string): Promise<TokenPair> {
+  const { res } = await send('/auth/token', form({ grant_type: 'password', username, password }))
+  expect(res.status).toBe(200)
+  return res.json()
+}
+
+async function newTodo(token: string): Promise<string> {
+  const { res } = await send('/api/todos', json('POST', { title: 'round trips' }, token))
+  expect(res.status).toBe(201)
+  return ((await res.json()) as { id: string }).id
+}
+
+afterEach(() => vi.restoreAllMocks())
+
+describe('an authenticated request', () => {
+  const routes: [string, (token: string) => Promise<[string, RequestInit, number]>][] = [
+    ['lists todos', async (t) => ['/api/todos', bearer(t), 200]],
+    ['creates a todo', async (t) => ['/api/todos', json('POST', { title: 'x' }, t), 201]],
+    ['reads a todo', async (t) => [`/api/todos/${await newTodo(t)}`, bearer(t), 200]],
+    ['updates a todo', async (t) => [`/api/todos/${await newTodo(t)}`, json('PATCH', { completed: true }, t), 200]],
+    ['deletes a todo', async (t) => [`/api/todos/${await newTodo(t)}`, bearer(t, { method: 'DELETE' }), 204]],
+    ['reads the current user', async (t) => ['/users/me', bearer(t), 200]],
+  ]
+
+  it.each(routes)('%s in at most two D1 round trips', async (_name, request) => {
+    const user = await makeUser()
+    const { access_token } = await loginThroughApp(user.username, user.password)
+    const [path, init, status] = await request(access_token)
+
+    const { res, trips } = await send(path, init)
+
+    expect(res.status).toBe(status)
+    expect(trips.length, `round trips: ${JSON.stringify(trips)}`).toBeGreaterThanOrEqual(1)
+    expect(trips.length, `round trips: ${JSON.stringify(trips)}`).toBeLessThanOrEqual(2)
+  })
+
+  it('checks no password and imports no key', async () => {
+    const user = await makeUser()
+    const tokens = await loginThroughApp(user.username, user.password)
+    const importKey = vi.spyOn(crypto.subtle, 'importKey')
+    const compare = vi.spyOn(bcrypt, 'compare')
+    const hash = vi.spyOn(bcrypt, 'hash')
+
+    const id = await newTodo(tokens.access_token)
+    expect((await send(`/api/todos/${id}`, bearer(tokens.access_token))).res.status).toBe(200)
+    expect((await send('/users/me', bearer(tokens.access_token))).res.status).toBe(200)
+
+    expect(importKey).not.toHaveBeenCalled()
+    expect(compare).not.toHaveBeenCalled()
+    expect(hash).not.toHaveBeenCalled()
+  })
+})
+
+describe('issuing tokens', () => {
+  it('signs with the key imported once per isolate', async () => {
+    const user = await makeUser()
+    const first = await loginThroughApp(user.username, user.password)
+    const importKey = vi.spyOn(crypto.subtle, 'importKey')
+
+    const { res } = await send('/auth/token', form({ grant_type: 'refresh_token', refresh_token: first.refresh_token }))
+    expect(res.status).toBe(200)
+    expect((await send('/users/me', bearer(((await res.json()) as TokenPair).access_token))).res.status).toBe(200)
+
+    expect(importKey).not.toHaveBeenCalled()
+  })
+})
