@@ -24,9 +24,11 @@ CREATE TABLE todos (
   created_at  TEXT NOT NULL,
   updated_at  TEXT NOT NULL
 );
--- The owner's list, newest first, optionally filtered by completion.
-CREATE INDEX todos_owner_created ON todos (owner_id, created_at DESC);
-CREATE INDEX todos_owner_completed_created ON todos (owner_id, completed, created_at DESC);
+-- The owner's list, newest first, optionally filtered by completion. Ascending on purpose: read
+-- backwards, (created_at, rowid) comes out exactly in the list's ORDER BY created_at DESC, rowid
+-- DESC, with no sort step (a DESC index would need one for the rowid tie-break).
+CREATE INDEX todos_owner_created ON todos (owner_id, created_at);
+CREATE INDEX todos_owner_completed_created ON todos (owner_id, completed, created_at);
 
 -- One row per login. Every access and refresh token carries or points to its session, so
 -- revoking the row ends all of them at once.
@@ -40,6 +42,9 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_user ON sessions (user_id);
 CREATE INDEX sessions_expires ON sessions (expires_at);
+-- With sessions_expires, lets the hourly purge find revoked sessions without a full scan; partial,
+-- so live sessions (nearly all rows) cost it nothing.
+CREATE INDEX sessions_revoked ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;
 
 -- Every refresh token ever issued, by SHA-256 only. A used token stays (used_at set) until its
 -- session is purged, so that presenting it again is recognised as reuse.

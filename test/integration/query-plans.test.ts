@@ -1,0 +1,81 @@
+import { env } from 'cloudflare:test'
+import { describe, expect, it } from 'vitest'
+import { createApp } from '../../src/app'
+import { purgeExpired } from '../../src/maintenance'
+import { recordD1 } from '../d1-recorder'
+import { basicHeader, bearer, form, json, makeUser, type TokenPair } from '../helpers'
+
+// Every statement the Worker sends to D1 while serving a tour of the API is explained with
+// EXPLAIN QUERY PLAN; none may scan a whole table. docs/query-plans.md shows the plans
+// (`npx vitest run test/integration/query-plans.test.ts` prints them).
+
+const ORIGIN = 'https://todo.test'
+
+/** A whole-table scan, directly or through an index (SCAN CONSTANT ROW, a SELECT 1, is not one). */
+const FULL_SCAN = /^\s*SCAN \w+( USING (COVERING )?INDEX \w+)?$/
+
+async function tourOfTheApi(): Promise<Set<string>> {
+  const recorder = recordD1(env.DB)
+  const app = createApp()
+  const bindings = { ...env, DB: recorder.db }
+  const send = async (path: string, init: RequestInit = {}) => app.request(`${ORIGIN}${path}`, init, bindings)
+  const token = async (fields: Record<string, string>) => (await (await send('/auth/token', form(fields))).json()) as TokenPair
+
+  const user = await makeUser()
+  const admin = await makeUser({ role: 'admin' })
+  await send('/auth/token', form({ grant_type: 'password', username: user.username, password: 'wrong password' }))
+  await send('/profile', { headers: { Authorization: basicHeader(user.username, user.password) } })
+  const first = await token({ grant_type: 'password', username: user.username, password: user.password })
+  const tokens = await token({ grant_type: 'refresh_token', refresh_token: first.refresh_token, scope: 'read' })
+  await send('/auth/token', form({ grant_type: 'refresh_token', refresh_token: first.refresh_token })) // reuse
+  const live = await token({ grant_type: 'password', username: user.username, password: user.password })
+  const created = (await (await send('/api/todos', json('POST', { title: 'plan' }, live.access_token))).json()) as { id: string }
+  await send('/api/todos', bearer(live.access_token))
+  await send('/api/todos?completed=true', bearer(live.access_token))
+  await send(`/api/todos/${created.id}`, bearer(live.access_token))
+  await send(`/api/todos/${created.id}`, json('PATCH', { completed: true }, live.access_token))
+  await send(`/api/todos/${created.id}`, bearer(live.access_token, { method: 'DELETE' }))
+  await send('/users/me', bearer(live.access_token))
+  const adminTokens = await token({ grant_type: 'password', username: admin.username, password: admin.password })
+  await send(`/api/todos?user_id=${user.id}`, bearer(adminTokens.access_token))
+  await send('/auth/revoke', form({ token: tokens.access_token }))
+  await send('/auth/revoke', form({ token: live.refresh_token }))
+  await send('/auth/logout', bearer(adminTokens.access_token))
+  const again = await token({ grant_type: 'password', username: user.username, password: user.password })
+  await send('/users/me/password', json('POST', { current_password: user.password, new_password: 'another long password' }, again.access_token))
+  await send('/healthz')
+  await purgeExpired(bindings)
+  return new Set(recorder.trips.flat())
+}
+
+/** The plan's lines, indented by depth as the sqlite3 shell prints them. */
+async function explain(sql: string): Promise<string[]> {
+  const params = Math.max(0, ...[...sql.matchAll(/\?(\d+)/g)].map((m) => Number(m[1])))
+  const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+    .bind(...Array(params).fill(null))
+    .all<{ id: number; parent: number; detail: string }>()
+  const depth = new Map<number, number>([[0, -1]])
+  return results.map((row) => {
+    const d = (depth.get(row.parent) ?? -1) + 1
+    depth.set(row.id, d)
+    return `${'  '.repeat(d)}${row.detail}`
+  })
+}
+
+const oneLine = (sql: string) => sql.replace(/\s+/g, ' ').trim()
+
+describe('query plans', () => {
+  it('use an index for every statement the API sends', async () => {
+    const statements = [...(await tourOfTheApi())].filter((sql) => sql !== '?').sort()
+    const report: string[] = []
+    const scans: string[] = []
+    for (const sql of statements) {
+      const plan = await explain(sql)
+      report.push(`${oneLine(sql)}\n${plan.map((l) => `  ${l}`).join('\n')}`)
+      if (plan.some((line) => FULL_SCAN.test(line))) scans.push(oneLine(sql))
+    }
+    console.log(report.join('\n\n'))
+    expect(statements.length).toBeGreaterThan(10)
+    expect(scans).toEqual([])
+  })
+})
