@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import { secureHeaders } from 'hono/secure-headers'
+import { BOOKMARK_HEADER, readReplication } from './db/replication'
 import { config, type AppEnv } from './env'
 import { ApiError, JSON_CONTENT_TYPE, methodNotAllowedResponse, onError, onNotFound } from './errors'
 import { adminRoutes } from './routes/admin'
@@ -43,9 +44,9 @@ export function createApp() {
   // from an origin not in CORS_ORIGINS gets no CORS header at all.
   const allowedCors = cors({
     origin: (origin) => origin,
-    allowHeaders: ['Authorization', 'Content-Type'],
+    allowHeaders: ['Authorization', 'Content-Type', BOOKMARK_HEADER],
     allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
-    exposeHeaders: ['Location', 'Retry-After', 'WWW-Authenticate'],
+    exposeHeaders: ['Location', 'Retry-After', 'WWW-Authenticate', BOOKMARK_HEADER],
     maxAge: 600,
   })
   app.use(async (c, next) => {
@@ -63,6 +64,7 @@ export function createApp() {
     }),
   )
   app.use(methodNotAllowed({ app, onMethodNotAllowed: (_c, methods) => methodNotAllowedResponse(methods) }))
+  app.use(readReplication())
 
   const routes = app
     .route('/', metaRoutes)

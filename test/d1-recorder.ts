@@ -7,12 +7,15 @@ export type D1Recorder = {
   db: D1Database
   /** One entry per round trip: the SQL of its statement(s). */
   trips: string[][]
+  /** What each withSession call was given: a constraint or a bookmark. */
+  sessions: (string | undefined)[]
 }
 
 const EXECUTE = new Set(['first', 'all', 'run', 'raw'])
 
 export function recordD1(real: D1Database): D1Recorder {
   const trips: string[][] = []
+  const sessions: (string | undefined)[] = []
   // A batch must receive the real statements: workerd checks their type.
   const unwrapped = new WeakMap<object, { stmt: D1PreparedStatement; sql: string }>()
 
@@ -45,11 +48,16 @@ export function recordD1(real: D1Database): D1Recorder {
             return target.batch(real.map((r) => r.stmt))
           }
         }
-        if (prop === 'withSession') return (...args: Parameters<D1Database['withSession']>) => wrapDatabase((target as D1Database).withSession(...args))
+        if (prop === 'withSession') {
+          return (constraintOrBookmark?: string) => {
+            sessions.push(constraintOrBookmark)
+            return wrapDatabase((target as D1Database).withSession(constraintOrBookmark))
+          }
+        }
         const value = Reflect.get(target, prop, target)
         return typeof value === 'function' ? value.bind(target) : value
       },
     })
 
-  return { db: wrapDatabase(real), trips }
+  return { db: wrapDatabase(real), trips, sessions }
 }

@@ -58,7 +58,7 @@ describe('common rules', () => {
   })
 
   it('reports 503 when D1 does not answer', async () => {
-    const broken = { prepare: () => ({ first: () => Promise.reject(new Error('D1 down')) }) } as unknown as D1Database
+    const broken = { prepare: () => ({ first: () => Promise.reject(new Error('D1 down')) }), withSession: () => broken, getBookmark: () => null } as unknown as D1Database
     const res = await createApp().request('/healthz', {}, { ...env, DB: broken })
     expect(res.status).toBe(503)
     expect(await res.json()).toEqual({ error: 'temporarily_unavailable', error_description: expect.any(String) })
@@ -83,8 +83,16 @@ describe('common rules', () => {
   it('hides the cause of an unexpected failure', async () => {
     const user = await makeUser()
     const { access_token } = await login(user)
-    const failing = new Proxy(env.DB, {
-      get: (target, prop) => (prop === 'prepare' ? (sql: string) => (sql.includes('FROM todos') ? { bind: () => ({ all: () => Promise.reject(new Error('SQLITE_INTERNAL: secret detail')) }) } : target.prepare(sql)) : Reflect.get(target, prop)),
+    // Requests use D1 through a session (src/db/replication.ts): this fake is its own session.
+    const failing: D1Database = new Proxy(env.DB, {
+      get: (target, prop) => {
+        if (prop === 'withSession') return () => failing
+        if (prop === 'getBookmark') return () => null
+        if (prop === 'prepare') {
+          return (sql: string) => (sql.includes('FROM todos') ? { bind: () => ({ all: () => Promise.reject(new Error('SQLITE_INTERNAL: secret detail')) }) } : target.prepare(sql))
+        }
+        return Reflect.get(target, prop)
+      },
     })
     const res = await createApp().request('https://todo.test/api/todos', bearer(access_token), { ...env, DB: failing })
     expect(res.status).toBe(500)

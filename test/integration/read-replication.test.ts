@@ -1,0 +1,62 @@
+import { env } from 'cloudflare:test'
+import { describe, expect, it } from 'vitest'
+import { createApp } from '../../src/app'
+import { recordD1 } from '../d1-recorder'
+import { bearer, call, json, login, makeUser } from '../helpers'
+
+const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/
+
+/** The D1 session a request through the app was given. */
+async function sessionFor(init: RequestInit & { path?: string } = {}, bindings: Partial<typeof env> = {}) {
+  const recorder = recordD1(env.DB)
+  const res = await createApp().request(`https://todo.test${init.path ?? '/healthz'}`, init, { ...env, ...bindings, DB: recorder.db })
+  return { res, sessions: recorder.sessions }
+}
+
+describe('D1 read replication', () => {
+  it('returns a bookmark, and a read that sends it back sees the write', async () => {
+    const { access_token } = await login(await makeUser())
+    const created = await call('/api/todos', json('POST', { title: 'written on the primary' }, access_token))
+    expect(created.status).toBe(201)
+    const bookmark = created.headers.get('x-d1-bookmark')
+    expect(bookmark).toMatch(BOOKMARK)
+    const { id } = (await created.json()) as { id: string }
+
+    const read = await call(`/api/todos/${id}`, bearer(access_token, { headers: { 'x-d1-bookmark': bookmark! } }))
+    expect(read.status).toBe(200)
+    expect(await read.json()).toMatchObject({ id, title: 'written on the primary' })
+    expect(read.headers.get('x-d1-bookmark')! >= bookmark!).toBe(true)
+  })
+
+  it('continues the session of the bookmark the client sends', async () => {
+    const bookmark = (await call('/healthz')).headers.get('x-d1-bookmark')!
+    const { sessions } = await sessionFor({ headers: { 'x-d1-bookmark': bookmark } })
+    expect(sessions).toEqual([bookmark])
+  })
+
+  it('lets reads start on any replica and writes on the primary when no bookmark is sent', async () => {
+    expect((await sessionFor({ method: 'GET' })).sessions).toEqual(['first-unconstrained'])
+    expect((await sessionFor({ method: 'HEAD' })).sessions).toEqual(['first-unconstrained'])
+    expect((await sessionFor({ method: 'POST', path: '/auth/revoke' })).sessions).toEqual(['first-primary'])
+  })
+
+  it('treats a malformed bookmark as absent', async () => {
+    for (const malformed of ['garbage', 'first-primary', '00000000-00000001', `${'0'.repeat(8)}-${'0'.repeat(8)}-${'0'.repeat(8)}-${'0'.repeat(32)}x`]) {
+      const { res, sessions } = await sessionFor({ headers: { 'x-d1-bookmark': malformed } })
+      expect(res.status).toBe(200)
+      expect(sessions).toEqual(['first-unconstrained'])
+    }
+  })
+
+  it('lets browsers send and read the bookmark across origins', async () => {
+    const origin = 'https://app.example'
+    const { res } = await sessionFor({ headers: { Origin: origin } }, { CORS_ORIGINS: origin })
+    expect(res.headers.get('Access-Control-Expose-Headers')).toContain('x-d1-bookmark')
+    const preflight = await createApp().request(
+      'https://todo.test/api/todos',
+      { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'x-d1-bookmark' } },
+      { ...env, CORS_ORIGINS: origin },
+    )
+    expect(preflight.headers.get('Access-Control-Allow-Headers')).toContain('x-d1-bookmark')
+  })
+})
