@@ -2,8 +2,8 @@
 // `npm run size` (and the last step of `npm test`): builds the Worker exactly as `wrangler deploy`
 // would upload it and fails when its gzip size exceeds the budget. The size is measured the way
 // wrangler reports "Total Upload … gzip": every uploaded module concatenated, then gzipped.
-// The budget is ours, far below the platform's limits (3 MiB free, 10 MiB paid): a smaller script
-// starts faster in a cold isolate, and every request of a new isolate pays for it.
+// The budget is ours, far below the platform's size limits: a smaller script starts faster in a
+// cold isolate, and the first request of every new isolate waits for it.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
