@@ -9,10 +9,14 @@ const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/
 
 /**
  * D1 read replication through the Sessions API: all of a request's queries run in one D1 session,
- * so they may be served by read replicas without the client ever reading older data than it has
- * already seen. The session continues the bookmark the client sends back in `x-d1-bookmark`;
- * without one, reads (GET, HEAD) may start on any replica and writes start on the primary. The
- * response carries the session's latest bookmark, for the client to send with its next request.
+ * so reads may be served by replicas without a client ever reading older data than it has seen.
+ *
+ * - A read (GET, HEAD) continues the bookmark the client sends back in `x-d1-bookmark`, or may
+ *   start on any replica when it sends none.
+ * - Any other request starts on the primary, bookmark or not: the primary is never behind a
+ *   bookmark, and its Bearer check then sees every revocation, so a revoked token cannot write
+ *   by presenting an old bookmark that steers the check to a lagging replica.
+ * - The response carries the session's latest bookmark, for the client's next request.
  *
  * A malformed bookmark is treated as absent, not refused: it is a consistency hint, and handing an
  * arbitrary string to D1 would turn a client's mistake into our 500.
@@ -27,7 +31,8 @@ export function readReplication(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const sent = c.req.header(BOOKMARK_HEADER)
     const reading = c.req.method === 'GET' || c.req.method === 'HEAD'
-    const session = c.env.DB.withSession(sent !== undefined && BOOKMARK.test(sent) ? sent : reading ? 'first-unconstrained' : 'first-primary')
+    const start = !reading ? 'first-primary' : sent !== undefined && BOOKMARK.test(sent) ? sent : 'first-unconstrained'
+    const session = c.env.DB.withSession(start)
     c.env = { ...c.env, DB: session as unknown as D1Database }
     await next()
     const bookmark = session.getBookmark()
