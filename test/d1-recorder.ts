@@ -43,7 +43,11 @@ export function recordD1(real: D1Database): D1Recorder {
         if (prop === 'prepare') return (sql: string) => wrapStatement(target.prepare(sql), sql)
         if (prop === 'batch') {
           return (statements: D1PreparedStatement[]) => {
-            const real = statements.map((s) => unwrapped.get(s) ?? { stmt: s, sql: '?' })
+            const real = statements.map((s) => {
+              const found = unwrapped.get(s)
+              if (!found) throw new Error('a batched statement was prepared outside the recorded binding')
+              return found
+            })
             trips.push(real.map((r) => r.sql))
             return target.batch(real.map((r) => r.stmt))
           }
