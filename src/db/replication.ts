@@ -16,7 +16,10 @@ const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/
  * - Any other request starts on the primary, bookmark or not: the primary is never behind a
  *   bookmark, and its Bearer check then sees every revocation, so a revoked token cannot write
  *   by presenting an old bookmark that steers the check to a lagging replica.
- * - The response carries the session's latest bookmark, for the client's next request.
+ * - A successful response carries the session's latest bookmark, for the client's next request.
+ *   Errors carry none: they wrote nothing the client will want to read back, and a bookmark is a
+ *   position in the database's history that moves with every write, so it would make otherwise
+ *   identical failures (an unknown user, a wrong password) differ.
  *
  * A malformed bookmark is treated as absent, not refused: it is a consistency hint, and handing an
  * arbitrary string to D1 would turn a client's mistake into our 500.
@@ -36,6 +39,6 @@ export function readReplication(): MiddlewareHandler<AppEnv> {
     c.env = { ...c.env, DB: session as unknown as D1Database }
     await next()
     const bookmark = session.getBookmark()
-    if (bookmark) c.res.headers.set(BOOKMARK_HEADER, bookmark)
+    if (bookmark && c.res.ok) c.res.headers.set(BOOKMARK_HEADER, bookmark)
   }
 }

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app'
 import { recordD1 } from '../d1-recorder'
-import { bearer, call, json, login, makeUser } from '../helpers'
+import { bearer, call, form, json, login, makeUser, uniqueName } from '../helpers'
 
 const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/
 
@@ -39,6 +39,12 @@ describe('D1 read replication', () => {
     const bookmark = (await call('/healthz')).headers.get('x-d1-bookmark')!
     expect((await sessionFor({ method: 'POST', path: '/auth/revoke' })).sessions).toEqual(['first-primary'])
     expect((await sessionFor({ method: 'POST', path: '/auth/revoke', headers: { 'x-d1-bookmark': bookmark } })).sessions).toEqual(['first-primary'])
+  })
+
+  it('gives no bookmark with an error, so that identical failures stay identical', async () => {
+    const res = await call('/auth/token', form({ grant_type: 'password', username: uniqueName('nobody'), password: 'not a password' }))
+    expect(res.status).toBe(400)
+    expect(res.headers.get('x-d1-bookmark')).toBeNull()
   })
 
   it('treats a malformed bookmark as absent', async () => {
