@@ -18,6 +18,7 @@ async function send(path: string, init: RequestInit = {}) {
   return { res, trips: recorder.trips }
 }
 
+/** Logs in through this file's app, whose modules (key cache, bcrypt) are the ones the spies watch. */
 async function loginThroughApp(username: string, password: string): Promise<TokenPair> {
   const { res } = await send('/auth/token', form({ grant_type: 'password', username, password }))
   expect(res.status).toBe(200)
