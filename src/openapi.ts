@@ -1,6 +1,7 @@
 import type { MiddlewareHandler, ValidationTargets } from 'hono'
 import type { RouterRoute } from 'hono/types'
-import { z, type ZodType } from 'zod'
+import * as z from 'zod'
+import type { ZodType } from 'zod'
 import { STATUS, type ErrorCode } from './errors'
 import type { Scope } from './schemas/common'
 import { apiError } from './schemas/responses'

@@ -35,10 +35,18 @@ export function readReplication(): MiddlewareHandler<AppEnv> {
     const sent = c.req.header(BOOKMARK_HEADER)
     const reading = c.req.method === 'GET' || c.req.method === 'HEAD'
     const start = !reading ? 'first-primary' : sent !== undefined && BOOKMARK.test(sent) ? sent : 'first-unconstrained'
-    const session = c.env.DB.withSession(start)
-    c.env = { ...c.env, DB: session as unknown as D1Database }
+    const { DB: binding, ...env } = c.env
+    // Opened on first use: a request that never touches D1 (the OpenAPI document) needs none.
+    let session: D1DatabaseSession | undefined
+    c.env = {
+      ...env,
+      get DB() {
+        session ??= binding.withSession(start)
+        return session as unknown as D1Database
+      },
+    }
     await next()
-    const bookmark = session.getBookmark()
+    const bookmark = session?.getBookmark()
     if (bookmark && c.res.ok) c.res.headers.set(BOOKMARK_HEADER, bookmark)
   }
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import { AUDIT_EVENTS } from '../db/audit'
 import { STATUS, type ErrorCode } from '../errors'
 import { SCOPES } from './common'

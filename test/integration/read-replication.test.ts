@@ -37,13 +37,21 @@ describe('D1 read replication', () => {
 
   it('starts every other request on the primary, so its token check sees every revocation', async () => {
     const bookmark = (await call('/healthz')).headers.get('x-d1-bookmark')!
-    expect((await sessionFor({ method: 'POST', path: '/auth/revoke' })).sessions).toEqual(['first-primary'])
-    expect((await sessionFor({ method: 'POST', path: '/auth/revoke', headers: { 'x-d1-bookmark': bookmark } })).sessions).toEqual(['first-primary'])
+    const revoke = form({ token: 'not a token' })
+    expect((await sessionFor({ ...revoke, path: '/auth/revoke' })).sessions).toEqual(['first-primary'])
+    expect((await sessionFor({ ...revoke, path: '/auth/revoke', headers: { ...revoke.headers, 'x-d1-bookmark': bookmark } })).sessions).toEqual(['first-primary'])
   })
 
   it('gives no bookmark with an error, so that identical failures stay identical', async () => {
     const res = await call('/auth/token', form({ grant_type: 'password', username: uniqueName('nobody'), password: 'not a password' }))
     expect(res.status).toBe(400)
+    expect(res.headers.get('x-d1-bookmark')).toBeNull()
+  })
+
+  it('opens no session for a request that does not touch D1', async () => {
+    const { res, sessions } = await sessionFor({ path: '/.well-known/oauth-authorization-server' })
+    expect(res.status).toBe(200)
+    expect(sessions).toEqual([])
     expect(res.headers.get('x-d1-bookmark')).toBeNull()
   })
 
