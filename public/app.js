@@ -29,8 +29,19 @@ let tokens = null
 /** The refresh in flight: whoever needs a new access token meanwhile waits for this one. */
 let refreshing = null
 
+/**
+ * The last D1 bookmark the server gave (docs/performance.md), sent back with every request so
+ * that, with read replicas, a list never shows data older than what this page just wrote.
+ */
+let bookmark = null
+const withBookmark = (headers) => (bookmark ? { ...headers, 'x-d1-bookmark': bookmark } : headers)
+const keepBookmark = (res) => {
+  bookmark = res.headers.get('x-d1-bookmark') ?? bookmark
+  return res
+}
+
 async function requestTokens(params) {
-  const res = await fetch('/auth/token', { method: 'POST', body: new URLSearchParams(params) })
+  const res = keepBookmark(await fetch('/auth/token', { method: 'POST', body: new URLSearchParams(params) }))
   if (!res.ok) throw await failure(res)
   keep(await res.json())
 }
@@ -66,12 +77,14 @@ function refresh() {
 
 /** A Bearer request; on a 401 it refreshes once (unless someone already did) and tries again. */
 async function api(method, path, body) {
-  const send = (access) =>
-    fetch(path, {
-      method,
-      headers: { Authorization: `Bearer ${access}`, ...(body && { 'Content-Type': 'application/json' }) },
-      body: body && JSON.stringify(body),
-    })
+  const send = async (access) =>
+    keepBookmark(
+      await fetch(path, {
+        method,
+        headers: withBookmark({ Authorization: `Bearer ${access}`, ...(body && { 'Content-Type': 'application/json' }) }),
+        body: body && JSON.stringify(body),
+      }),
+    )
   await refreshing
   if (!tokens) throw sessionEnded()
   const used = tokens.access
