@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import * as z from 'zod'
 import { passwordProblem } from '../auth/passwords'
 import { param, paging, SCOPES, username } from './common'
 
