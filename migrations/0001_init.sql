@@ -14,6 +14,10 @@ CREATE TABLE users (
   created_at    TEXT NOT NULL,
   updated_at    TEXT NOT NULL
 );
+-- The admin list, oldest first: walked in order, so a page reads only its own rows.
+CREATE INDEX users_created ON users (created_at);
+-- "Another enabled admin exists", checked by every user update and delete.
+CREATE INDEX users_role ON users (role, disabled);
 
 CREATE TABLE todos (
   id          TEXT PRIMARY KEY,
@@ -79,5 +83,7 @@ CREATE TABLE audit_events (
   user_agent TEXT,
   detail     TEXT
 );
-CREATE INDEX audit_events_at ON audit_events (at DESC);
-CREATE INDEX audit_events_username_at ON audit_events (username COLLATE NOCASE, at DESC);
+-- Newest first, optionally for one username; ascending and read backwards, as for todos, so that
+-- the id tie-break (the rowid) needs no sort.
+CREATE INDEX audit_events_at ON audit_events (at);
+CREATE INDEX audit_events_username_at ON audit_events (username COLLATE NOCASE, at);
