@@ -34,17 +34,22 @@ async function newTodo(token: string): Promise<string> {
 afterEach(() => vi.restoreAllMocks())
 
 describe('an authenticated request', () => {
-  const routes: [string, (token: string) => Promise<[string, RequestInit, number]>][] = [
-    ['lists todos', async (t) => ['/api/todos', bearer(t), 200]],
-    ['creates a todo', async (t) => ['/api/todos', json('POST', { title: 'x' }, t), 201]],
-    ['reads a todo', async (t) => [`/api/todos/${await newTodo(t)}`, bearer(t), 200]],
-    ['updates a todo', async (t) => [`/api/todos/${await newTodo(t)}`, json('PATCH', { completed: true }, t), 200]],
-    ['deletes a todo', async (t) => [`/api/todos/${await newTodo(t)}`, bearer(t, { method: 'DELETE' }), 204]],
-    ['reads the current user', async (t) => ['/users/me', bearer(t), 200]],
+  const routes: [string, 'user' | 'admin', (token: string) => Promise<[string, RequestInit, number]>][] = [
+    ['lists todos', 'user', async (t) => ['/api/todos', bearer(t), 200]],
+    ['creates a todo', 'user', async (t) => ['/api/todos', json('POST', { title: 'x' }, t), 201]],
+    ['reads a todo', 'user', async (t) => [`/api/todos/${await newTodo(t)}`, bearer(t), 200]],
+    ['updates a todo', 'user', async (t) => [`/api/todos/${await newTodo(t)}`, json('PATCH', { completed: true }, t), 200]],
+    ['deletes a todo', 'user', async (t) => [`/api/todos/${await newTodo(t)}`, bearer(t, { method: 'DELETE' }), 204]],
+    ['reads the current user', 'user', async (t) => ['/users/me', bearer(t), 200]],
+    ['lists users', 'admin', async (t) => ['/users', bearer(t), 200]],
+    ['reads a user', 'admin', async (t) => [`/users/${(await makeUser()).id}`, bearer(t), 200]],
+    ['updates a user', 'admin', async (t) => [`/users/${(await makeUser()).id}`, json('PATCH', { name: 'Renamed' }, t), 200]],
+    ['deletes a user', 'admin', async (t) => [`/users/${(await makeUser()).id}`, bearer(t, { method: 'DELETE' }), 204]],
+    ['reads the audit trail', 'admin', async (t) => ['/admin/audit', bearer(t), 200]],
   ]
 
-  it.each(routes)('%s in at most two D1 round trips', async (_name, request) => {
-    const user = await makeUser()
+  it.each(routes)('%s in at most two D1 round trips', async (_name, role, request) => {
+    const user = await makeUser({ role })
     const { access_token } = await loginThroughApp(user.username, user.password)
     const [path, init, status] = await request(access_token)
 
