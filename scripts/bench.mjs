@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: the production bundle served by workerd through Miniflare's API, with a fresh
 // local D1 under .bench/, loaded with autocannon over loopback. No wrangler dev proxy in the path:
-// on a 2-core machine it alone caps throughput at a few hundred requests per second.
+// on this 2-core machine it halves the requests per second (docs/performance.md).
 //
 //   npm run bench               build, migrate, seed, load every route, compare login failures
 //   npm run bench -- --serve    build, migrate, seed the demo users, serve on BENCH_PORT and wait
