@@ -67,5 +67,15 @@ export function config(env: Bindings): Config {
   return cfg
 }
 
+/**
+ * `env` with its D1 binding replaced for one request (./db/replication.ts), sharing the config
+ * already parsed for `env` instead of parsing the vars again on every request.
+ */
+export function withDatabase(env: Bindings, db: () => D1Database): Bindings {
+  const derived = Object.defineProperty({ ...env }, 'DB', { get: db, enumerable: true })
+  parsed.set(derived, config(env))
+  return derived
+}
+
 /** The issuer is the configured ISSUER, else the origin the request came in on. */
 export const issuerFor = (cfg: Config, requestUrl: string): string => cfg.issuer ?? new URL(requestUrl).origin

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono'
-import type { AppEnv } from '../env'
+import { withDatabase, type AppEnv } from '../env'
 
 /** Carries a D1 bookmark to the client and back; the name Cloudflare's own examples use. */
 export const BOOKMARK_HEADER = 'x-d1-bookmark'
@@ -25,9 +25,10 @@ const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/
  * arbitrary string to D1 would turn a client's mistake into our 500.
  *
  * The session replaces `c.env.DB` for this request only: Hono's `c.env` belongs to the request's
- * Context, so reassigning it changes nothing shared. Every route and query helper then uses the
- * session without knowing it, routes added later included; the alternative, a `db` context
- * variable, would change every call site. A session has `prepare` and `batch`, all the app uses.
+ * Context, so reassigning it changes nothing shared (`withDatabase` copies the bindings and keeps
+ * their parsed config). Every route and query helper then uses the session without knowing it,
+ * routes added later included; the alternative, a `db` context variable, would change every call
+ * site. A session has `prepare` and `batch`, all the app uses.
  * Database-wide jobs (the purge cron) do not pass through here and use the binding itself.
  */
 export function readReplication(): MiddlewareHandler<AppEnv> {
@@ -35,16 +36,13 @@ export function readReplication(): MiddlewareHandler<AppEnv> {
     const sent = c.req.header(BOOKMARK_HEADER)
     const reading = c.req.method === 'GET' || c.req.method === 'HEAD'
     const start = !reading ? 'first-primary' : sent !== undefined && BOOKMARK.test(sent) ? sent : 'first-unconstrained'
-    const { DB: binding, ...env } = c.env
+    const binding = c.env.DB
     // Opened on first use: a request that never touches D1 (the OpenAPI document) needs none.
     let session: D1DatabaseSession | undefined
-    c.env = {
-      ...env,
-      get DB() {
-        session ??= binding.withSession(start)
-        return session as unknown as D1Database
-      },
-    }
+    c.env = withDatabase(c.env, () => {
+      session ??= binding.withSession(start)
+      return session as unknown as D1Database
+    })
     await next()
     const bookmark = session?.getBookmark()
     if (bookmark && c.res.ok) c.res.headers.set(BOOKMARK_HEADER, bookmark)
