@@ -11,11 +11,12 @@ const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/
  * D1 read replication through the Sessions API: all of a request's queries run in one D1 session,
  * so reads may be served by replicas without a client ever reading older data than it has seen.
  *
- * - A read (GET, HEAD) continues the bookmark the client sends back in `x-d1-bookmark`, or may
- *   start on any replica when it sends none.
- * - Any other request starts on the primary, bookmark or not: the primary is never behind a
- *   bookmark, and its Bearer check then sees every revocation, so a revoked token cannot write
- *   by presenting an old bookmark that steers the check to a lagging replica.
+ * - A read (GET, HEAD) that sends back a bookmark in `x-d1-bookmark` continues it, so it may be
+ *   served by a replica that has caught up with that point.
+ * - Every other request starts on the primary: a read without a bookmark (a client that does not
+ *   play along must still see its own login and every revocation — correct by default, replicas
+ *   by opt-in), and every write, bookmark or not, so a revoked token cannot write by presenting an
+ *   old bookmark that steers its Bearer check to a lagging replica.
  * - A successful response carries the session's latest bookmark, for the client's next request.
  *   Errors carry none: they wrote nothing the client will want to read back, and a bookmark is a
  *   position in the database's history that moves with every write, so it would make otherwise
@@ -35,7 +36,7 @@ export function readReplication(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const sent = c.req.header(BOOKMARK_HEADER)
     const reading = c.req.method === 'GET' || c.req.method === 'HEAD'
-    const start = !reading ? 'first-primary' : sent !== undefined && BOOKMARK.test(sent) ? sent : 'first-unconstrained'
+    const start = reading && sent !== undefined && BOOKMARK.test(sent) ? sent : 'first-primary'
     const binding = c.env.DB
     // Opened on first use: a request that never touches D1 (the OpenAPI document) needs none.
     let session: D1DatabaseSession | undefined
