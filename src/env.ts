@@ -1,5 +1,5 @@
 import type { JWTPayload } from 'hono/utils/jwt/types'
-import type { SessionUser } from './db/users'
+import type { User } from './db/users'
 
 /**
  * Bindings come from `wrangler types` (worker-configuration.d.ts, JWT_SECRET included as a
@@ -12,7 +12,7 @@ export type Bindings = Env & {
 
 /** What the auth middlewares hand to the routes. */
 export type Variables = {
-  user: SessionUser
+  user: User
   /** The access token's session id; absent for HTTP Basic. */
   sessionId?: string
   /** Scopes this request may use: the token's scope narrowed to what the user still holds. */

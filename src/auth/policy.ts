@@ -13,18 +13,20 @@ import type { Role, User } from '../db/users'
  */
 
 export type Action =
-  | 'todos.read' // list, read own todos; an admin lists anyone's (?user_id=)
+  | 'todos.read' // list, read own todos
+  | 'todos.list_any' // list anyone's todos (?user_id=)
   | 'todos.write' // create, change, delete own todos
   | 'self' // GET /users/me, POST /users/me/password
   | 'users.read' // GET /users, GET /users/{id}
   | 'users.write' // POST /users, PATCH /users/{id}, DELETE /users/{id}
   | 'audit.read' // GET /admin/audit
 
-/** Whose data an action may touch: only the actor's own, anyone's for admins, or admins only. */
-type Audience = 'owner' | 'owner_or_admin' | 'admin'
+/** Who may perform an action: the owner of the data (the actor's own), or admins only. */
+type Audience = 'owner' | 'admin'
 
 export const RULES: Readonly<Record<Action, { scope: 'read' | 'write' | null; audience: Audience }>> = {
-  'todos.read': { scope: 'read', audience: 'owner_or_admin' },
+  'todos.read': { scope: 'read', audience: 'owner' },
+  'todos.list_any': { scope: 'read', audience: 'admin' },
   'todos.write': { scope: 'write', audience: 'owner' },
   // Any live session may see and re-secure its own account, whatever it was scoped to.
   self: { scope: null, audience: 'owner' },
@@ -42,9 +44,7 @@ export type Decision = 'allow' | 'insufficient_scope' | 'forbidden'
 export function decide(actor: Actor, action: Action, ownerId: string = actor.id): Decision {
   const rule = RULES[action]
   if (rule.scope && !actor.scopes.includes(rule.scope)) return 'insufficient_scope'
-  const isAdmin = actor.role === 'admin'
-  const isOwner = actor.id === ownerId
-  const allowed = rule.audience === 'owner' ? isOwner : rule.audience === 'admin' ? isAdmin : isOwner || isAdmin
+  const allowed = rule.audience === 'owner' ? actor.id === ownerId : actor.role === 'admin'
   return allowed ? 'allow' : 'forbidden'
 }
 

@@ -1,6 +1,6 @@
 import { decode, verify } from 'hono/jwt'
 import type { JWTPayload } from 'hono/utils/jwt/types'
-import { encodeBase64Url } from 'hono/utils/encode'
+import { nowSeconds, toBase64Url } from './crypto'
 import { type Bindings, type Config, issuerFor } from '../env'
 import { ApiError } from '../errors'
 
@@ -22,7 +22,6 @@ type Key = { kid: string; key: CryptoKey }
 export type Keyring = { current: Key; previous?: Key }
 
 const encoder = new TextEncoder()
-const toBase64Url = (bytes: Uint8Array) => encodeBase64Url(bytes.buffer as ArrayBuffer).replace(/=+$/, '')
 const jsonPart = (value: object) => toBase64Url(encoder.encode(JSON.stringify(value)))
 
 async function importKey(secret: string): Promise<Key> {
@@ -80,7 +79,7 @@ export async function signAccessToken(
   claims: Pick<AccessClaims, 'sub' | 'username' | 'sid' | 'scope' | 'role'>,
 ): Promise<string> {
   const { current } = await keyring(env)
-  const iat = Math.floor(Date.now() / 1000)
+  const iat = nowSeconds()
   const payload: AccessClaims = {
     iss: issuerFor(cfg, requestUrl),
     aud: cfg.audience,
@@ -129,7 +128,7 @@ const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFi
  * `allowExpired` is for revocation only: ending a session with an expired token is harmless.
  */
 export function checkClaims(p: JWTPayload, { allowExpired = false } = {}): AccessClaims | null {
-  const now = Math.floor(Date.now() / 1000)
+  const now = nowSeconds()
   if (!isTime(p.exp) || (p.exp <= now && !allowExpired)) return null
   if (!isTime(p.iat) || p.iat > now + LEEWAY_SECONDS) return null
   if (p.nbf !== undefined && (!isTime(p.nbf) || p.nbf > now + LEEWAY_SECONDS)) return null

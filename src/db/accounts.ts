@@ -33,12 +33,18 @@ const endsSessions = (change: UserChange): boolean => change.passwordHash !== un
  * same user in the same millisecond could carry the same stamp; the cost would be a spurious event
  * or sessions ended once too often, never a change let through.)
  */
-export async function changeUser(db: D1Database, id: string, change: UserChange, by: Attribution): Promise<AccountOutcome> {
+export async function changeUser(
+  db: D1Database,
+  id: string,
+  change: UserChange,
+  by: Attribution,
+  event: 'user_updated' | 'password_change' = 'user_updated',
+): Promise<AccountOutcome> {
   const updatedAt = new Date().toISOString()
   const results = await db.batch<PublicRow>([
     updateUser(db, id, change, updatedAt),
     ...(endsSessions(change) ? [revokeUserSessions(db, id, nowSeconds(), updatedAt)] : []),
-    auditUserEvent(db, 'user_updated', id, by, 'updated_at = ?7', updatedAt),
+    auditUserEvent(db, event, id, by, 'updated_at = ?7', updatedAt),
     exists(db, id),
   ])
   return outcome(results[0]?.results[0], results.at(-1)?.results.length)

@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import type { AppEnv } from '../env'
+import { nowSeconds } from '../auth/crypto'
 
 export const AUDIT_EVENTS = [
   'login_success',
@@ -21,7 +22,6 @@ export type Attribution = { ip?: string | null; userAgent?: string | null; detai
 
 const INSERT = 'INSERT INTO audit_events (at, event, username, user_id, ip, user_agent, detail)'
 const attribution = (a: Attribution) => [a.ip ?? null, a.userAgent?.slice(0, 256) ?? null, a.detail ?? null]
-const nowSeconds = () => Math.floor(Date.now() / 1000)
 
 /**
  * An event about the user row `userId`, to batch with the change it records: the username comes

@@ -47,8 +47,8 @@ export type Rotation =
  * the same transaction only when this request's claim took. Presenting a token that was already
  * used is reuse (RFC 9700 §4.14): the whole session is revoked.
  */
-export async function rotateRefreshToken(db: D1Database, oldHash: string, newHash: string, now: number): Promise<Rotation> {
-  const [, , claimed] = await db.batch<{ session_id: string; scope: string } & UserRow>([
+export async function rotateRefreshToken(db: D1Database, oldHash: string, newHash: string, now: number, narrowTo?: string): Promise<Rotation> {
+  const claimed = (await db.batch<{ session_id: string; scope: string } & UserRow>([
     db
       .prepare(
         `UPDATE refresh_tokens SET used_at = ?2, replaced_by = ?3
@@ -63,6 +63,10 @@ export async function rotateRefreshToken(db: D1Database, oldHash: string, newHas
          SELECT ?3, session_id, ?2 FROM refresh_tokens WHERE token_hash = ?1 AND replaced_by = ?3`,
       )
       .bind(oldHash, now, newHash),
+    // A narrower scope is the session's from now on: a later refresh cannot widen it back.
+    ...(narrowTo === undefined
+      ? []
+      : [db.prepare('UPDATE sessions SET scope = ?2 WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?1)').bind(newHash, narrowTo)]),
     db
       .prepare(
         `SELECT s.id AS session_id, s.scope, ${userColumns('u')}
@@ -70,7 +74,7 @@ export async function rotateRefreshToken(db: D1Database, oldHash: string, newHas
          WHERE r.token_hash = ?1`,
       )
       .bind(newHash),
-  ])
+  ])).at(-1)
   const row = claimed?.results[0]
   if (row) return { kind: 'rotated', session: { sessionId: row.session_id, scope: row.scope, user: toUser(row) } }
 

@@ -26,9 +26,6 @@ export type User = {
   updated_at: string
 }
 
-/** The authenticated user the middlewares hand to routes. */
-export type SessionUser = User
-
 const COLUMNS = ['id', 'username', 'name', 'email', 'role', 'scopes', 'disabled', 'created_at', 'updated_at']
 
 /** The public columns of users, optionally qualified by a table alias for joins. */
@@ -79,10 +76,6 @@ export const insertUser = (db: D1Database, id: string, u: NewUser) => {
     )
     .bind(id, u.username, u.passwordHash, u.name ?? '', u.email ?? '', u.role ?? 'user', (u.scopes ?? ['read', 'write']).join(' '), now)
 }
-
-/** Replaces a password hash without touching updated_at semantics of the profile. */
-export const setPasswordHash = (db: D1Database, userId: string, hash: string) =>
-  db.prepare('UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1').bind(userId, hash, new Date().toISOString())
 
 /** All users, oldest first, so that pages stay put while users are added. */
 export async function listUsers(db: D1Database, page: { limit: number; offset: number }): Promise<User[]> {

@@ -3,13 +3,13 @@ import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { audit } from '../db/audit'
 import { createSession, revokeSession, rotateRefreshToken, sessionOfRefreshToken } from '../db/sessions'
-import { toUser, type User } from '../db/users'
+import { parseScopes, toUser, type User } from '../db/users'
 import { nowSeconds, randomToken, sha256Hex } from '../auth/crypto'
 import { checkPassword } from '../auth/login'
 import { bearer } from '../auth/middleware'
 import { doc } from '../openapi'
 import { grantScope, parseScopeParam } from '../auth/scopes'
-import { signAccessToken, verifyForRevocation } from '../auth/tokens'
+import { keyring, signAccessToken, verifyForRevocation } from '../auth/tokens'
 import { revokeRequest, tokenRequest } from '../schemas/auth'
 import { emptyObject, tokenPair } from '../schemas/responses'
 import { validate } from '../schemas/validate'
@@ -28,6 +28,8 @@ const TOKEN_DESCRIPTION =
 
 export const authRoutes = new Hono<AppEnv>()
   .post('/token', doc({ tag: 'auth', summary: 'Log in (password grant) or refresh (refresh_token grant)', description: TOKEN_DESCRIPTION, responses: { 200: { description: 'A new token pair.', schema: tokenPair } }, errors: ['invalid_grant', 'unsupported_grant_type', 'invalid_scope', 'too_many_attempts'] }), validate('form', tokenRequest), async (c) => {
+    // A server that cannot sign must not change anything either: no session, no rotation.
+    await keyring(c.env)
     const form = c.req.valid('form')
     const grantType = form.grant_type ?? (form.username !== undefined && form.password !== undefined ? 'password' : undefined)
     const asked = parseScopeParam(form.scope)
@@ -59,18 +61,19 @@ export const authRoutes = new Hono<AppEnv>()
         const granted = await c.env.DB.prepare('SELECT s.scope FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = ?1')
           .bind(oldHash)
           .first<{ scope: string }>()
-        if (granted) grantScope(asked, granted.scope.split(' '))
+        if (granted) grantScope(asked, parseScopes(granted.scope))
       }
       const refreshToken = randomToken()
-      const result = await rotateRefreshToken(c.env.DB, oldHash, await sha256Hex(refreshToken), nowSeconds())
+      const narrowTo = asked?.join(' ')
+      const result = await rotateRefreshToken(c.env.DB, oldHash, await sha256Hex(refreshToken), nowSeconds(), narrowTo)
       if (result.kind === 'reused') {
         await audit(c, 'refresh_reuse_detected', { username: result.username, userId: result.userId }, `session ${result.sessionId} revoked`)
         throw invalidGrant('The refresh token is invalid, expired or revoked.')
       }
       if (result.kind === 'invalid') throw invalidGrant('The refresh token is invalid, expired or revoked.')
       const { user, sessionId } = result.session
-      // The session's grant, narrowed by the request, and by what the user still holds today.
-      const scope = (asked ?? result.session.scope.split(' ')).filter((s) => user.scopes.includes(s)).join(' ')
+      // The session's grant (narrowed for good if asked), and only what the user still holds today.
+      const scope = parseScopes(result.session.scope).filter((s) => user.scopes.includes(s)).join(' ')
       await audit(c, 'refresh', { username: user.username, userId: user.id })
       return tokenResponse(c, user, sessionId, scope, refreshToken)
     }

@@ -3,13 +3,11 @@ import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { changeUser, createUser, removeUser, type AccountOutcome } from '../db/accounts'
 import { audit, requestAttribution } from '../db/audit'
-import { revokeUserSessions } from '../db/sessions'
-import { findUserById, listUsers, setPasswordHash, type NewUser, type User } from '../db/users'
-import { nowSeconds } from '../auth/crypto'
+import { findUserById, listUsers, type NewUser, type User } from '../db/users'
 import { checkPassword } from '../auth/login'
 import { allow } from '../auth/middleware'
 import { doc } from '../openapi'
-import { hashPassword, passwordProblem } from '../auth/passwords'
+import { hashPassword } from '../auth/passwords'
 import { mayAssign } from '../auth/policy'
 import { passwordChange } from '../schemas/auth'
 import { user as userSchema, userList } from '../schemas/responses'
@@ -44,15 +42,12 @@ export const userRoutes = new Hono<AppEnv>()
   .post('/me/password', doc({ tag: 'users', summary: 'Change your password', auth: 'bearer', description: 'Ends all your sessions.', responses: { 204: { description: 'Changed; log in again.' } }, errors: ['too_many_attempts'] }), allow('self'), validate('json', passwordChange), async (c) => {
     const user = c.get('user')
     const { current_password, new_password } = c.req.valid('json')
-    const problem = passwordProblem(new_password)
-    if (problem) throw new ApiError('invalid_request', 'The new password is not acceptable.', { issues: [{ path: 'new_password', message: problem }] })
     if (!(await checkPassword(c, user.username, current_password))) {
       await audit(c, 'login_failure', { username: user.username, userId: user.id }, 'password change')
       throw new ApiError('invalid_request', 'The current password is incorrect.', { issues: [{ path: 'current_password', message: 'Incorrect.' }] })
     }
-    const hash = await hashPassword(new_password, config(c.env).bcryptCost)
-    await c.env.DB.batch([setPasswordHash(c.env.DB, user.id, hash), revokeUserSessions(c.env.DB, user.id, nowSeconds())])
-    await audit(c, 'password_change', { username: user.username, userId: user.id })
+    const passwordHash = await hashPassword(new_password, config(c.env).bcryptCost)
+    applied(await changeUser(c.env.DB, user.id, { passwordHash }, requestAttribution(c), 'password_change'))
     return c.body(null, 204)
   })
 

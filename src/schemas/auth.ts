@@ -1,5 +1,6 @@
 import * as z from 'zod'
 import { param } from './common'
+import { newPassword } from './users'
 
 /**
  * POST /auth/token and /auth/revoke bodies. Unrecognised parameters are ignored (RFC 6749 §3.2),
@@ -23,5 +24,5 @@ export const revokeRequest = z.object({
 
 export const passwordChange = z.strictObject({
   current_password: z.string().min(1).max(1024),
-  new_password: z.string().max(1024),
+  new_password: newPassword,
 })

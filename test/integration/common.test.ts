@@ -78,6 +78,18 @@ describe('common rules', () => {
     const text = await res.text()
     expect(JSON.parse(text)).toEqual({ error: 'server_error', error_description: expect.any(String) })
     expect(text).not.toMatch(/JWT_SECRET|access_token/)
+    // Nothing happened either: no session, no login recorded.
+    const sessions = await env.DB.prepare('SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?1').bind(user.id).first<{ n: number }>()
+    expect(sessions?.n).toBe(0)
+    const logins = await env.DB.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE user_id = ?1 AND event = 'login_success'").bind(user.id).first<{ n: number }>()
+    expect(logins?.n).toBe(0)
+  })
+
+  it('does not spend a refresh token when JWT_SECRET is missing', async () => {
+    const tokens = await login(await makeUser())
+    const refreshing = { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }) }
+    expect((await createApp().request('https://todo.test/auth/token', refreshing, { ...env, JWT_SECRET: undefined })).status).toBe(500)
+    expect((await createApp().request('https://todo.test/auth/token', { ...refreshing, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }) }, env)).status).toBe(200)
   })
 
   it('hides the cause of an unexpected failure', async () => {

@@ -51,10 +51,14 @@ describe('refresh tokens', () => {
     await expectSessionEnded(first)
   })
 
-  it('gives exactly one new pair to two concurrent refreshes with the same token', async () => {
+  it('gives exactly one new pair to two concurrent refreshes with the same token, then ends the session as reuse', async () => {
     const tokens = await login(await makeUser())
     const results = await Promise.all([refresh(tokens.refresh_token), refresh(tokens.refresh_token)])
     expect(results.map((r) => r.status).sort()).toEqual([200, 400])
+    // The loser presented a token that was already used: RFC 9700 reuse detection, so the
+    // winner's pair dies too. A client must never send one refresh token twice.
+    const winner = await results.find((r) => r.status === 200)!.json<TokenPair>()
+    await expectSessionEnded(winner)
   })
 
   it('stores refresh tokens only as SHA-256 hashes', async () => {
@@ -80,6 +84,14 @@ describe('refresh tokens', () => {
     const narrowed = await (await refresh(full.refresh_token, 'read')).json<TokenPair>()
     expect(narrowed.scope).toBe('read')
     expect((await call('/api/todos', json('POST', { title: 'x' }, narrowed.access_token))).status).toBe(403)
+  })
+
+  it('keeps a narrowed scope: a later refresh without scope does not widen it back', async () => {
+    const full = await login(await makeUser())
+    const narrowed = await (await refresh(full.refresh_token, 'read')).json<TokenPair>()
+    const later = await refresh(narrowed.refresh_token)
+    expect(later.status).toBe(200)
+    expect((await later.json<TokenPair>()).scope).toBe('read')
   })
 
   it('refuses an unknown refresh token', async () => {
@@ -252,6 +264,20 @@ describe('key rotation', () => {
     expect((await request('/api/todos', bearer(fresh.access_token), rotated)).status).toBe(200)
     // The old deployment does not know the new key.
     expect((await call('/api/todos', bearer(fresh.access_token))).status).toBe(401)
+  })
+
+  it('ignores a JWT_SECRET_PREVIOUS shorter than 32 bytes, so a weak old key verifies nothing', async () => {
+    const WEAK = 'short-old-key'
+    // The kid the weak key would have, were it loaded (src/auth/tokens.ts derives kids this way).
+    const weakKey = await crypto.subtle.importKey('raw', new TextEncoder().encode(WEAK), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+    const label = new Uint8Array(await crypto.subtle.sign('HMAC', weakKey, new TextEncoder().encode('todo-auth key id')))
+    const kid = btoa(String.fromCharCode(...label)).replace(/\+/g, '-').replace(/\//g, '_').slice(0, 16)
+    const forged = await sign({ ...decode((await login(await makeUser())).access_token).payload }, { kty: 'oct', k: b64url(WEAK), alg: 'HS256', kid } as JsonWebKey)
+    const res = await request('/api/todos', bearer(forged), { ...env, JWT_SECRET_PREVIOUS: WEAK })
+    expect(res.status).toBe(401)
+    // And the service keeps working with its current key.
+    const t = await login(await makeUser())
+    expect((await request('/api/todos', bearer(t.access_token), { ...env, JWT_SECRET_PREVIOUS: WEAK })).status).toBe(200)
   })
 
   it('refuses old tokens once the previous key is dropped', async () => {

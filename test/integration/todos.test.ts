@@ -177,6 +177,9 @@ describe('/api/todos', () => {
     const refused = await call(`/api/todos?user_id=${owner.user.id}`, bearer(peer.token))
     expect(refused.status).toBe(403)
     expect((await refused.json<{ error: string }>()).error).toBe('forbidden')
+    // Naming even oneself is the admin's privilege.
+    const own = await call(`/api/todos?user_id=${owner.user.id}`, bearer(owner.token))
+    expect(own.status).toBe(403)
   })
 
   it('stores SQL metacharacters literally', async () => {
