@@ -17,6 +17,8 @@ export type Variables = {
   sessionId?: string
   /** Scopes this request may use: the token's scope narrowed to what the user still holds. */
   scopes: readonly string[]
+  /** The D1 binding itself, for reads that must see the primary (src/db/replication.ts). */
+  primary?: D1Database
   /** Set by hono's jwt middleware; read only through checkClaims. */
   jwtPayload: JWTPayload
 }

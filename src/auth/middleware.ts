@@ -5,6 +5,7 @@ import { HTTPException } from 'hono/http-exception'
 import { jwt } from 'hono/jwt'
 import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
+import { authDatabase } from '../db/replication'
 import { findLiveSessionUser } from '../db/sessions'
 import { toUser } from '../db/users'
 import { nowSeconds } from './crypto'
@@ -83,7 +84,7 @@ export function bearer(): MiddlewareHandler<AppEnv> {
     const claims = checkClaims(c.get('jwtPayload'))
     if (!claims) throw invalidToken()
 
-    const user = await findLiveSessionUser(c.env.DB, claims.sid, claims.sub, nowSeconds())
+    const user = await findLiveSessionUser(authDatabase(c), claims.sid, claims.sub, nowSeconds())
     if (!user) throw invalidToken()
     c.set('user', user)
     c.set('sessionId', claims.sid)

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { withDatabase, type AppEnv } from '../env'
 
 /** Carries a D1 bookmark to the client and back; the name Cloudflare's own examples use. */
@@ -31,6 +31,8 @@ const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/
  * routes added later included; the alternative, a `db` context variable, would change every call
  * site. A session has `prepare` and `batch`, all the app uses.
  * Database-wide jobs (the purge cron) do not pass through here and use the binding itself.
+ *
+ * Authentication never reads a replica: see `authDatabase`.
  */
 export function readReplication(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -38,6 +40,7 @@ export function readReplication(): MiddlewareHandler<AppEnv> {
     const reading = c.req.method === 'GET' || c.req.method === 'HEAD'
     const start = reading && sent !== undefined && BOOKMARK.test(sent) ? sent : 'first-primary'
     const binding = c.env.DB
+    c.set('primary', binding)
     // Opened on first use: a request that never touches D1 (the OpenAPI document) needs none.
     let session: D1DatabaseSession | undefined
     c.env = withDatabase(c.env, () => {
@@ -49,3 +52,12 @@ export function readReplication(): MiddlewareHandler<AppEnv> {
     if (bookmark && c.res.ok) c.res.headers.set(BOOKMARK_HEADER, bookmark)
   }
 }
+
+/**
+ * Where authentication reads (the Bearer session check, the password check and its lock state):
+ * the primary, always. A bookmark only promises data no older than the client's own writes; a
+ * logout, a revocation, a disabled account or a lockout is someone else's write, and must count on
+ * the very next request (API.md §3, §5) even when that request's data comes from a replica.
+ * A query on the binding itself, outside any session, goes to the primary.
+ */
+export const authDatabase = (c: Context<AppEnv>): D1Database => c.get('primary') ?? c.env.DB

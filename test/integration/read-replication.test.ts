@@ -29,6 +29,26 @@ describe('D1 read replication', () => {
     expect(read.headers.get('x-d1-bookmark')! >= bookmark!).toBe(true)
   })
 
+  it('checks the token on the primary even when the read continues a bookmark on a replica', async () => {
+    const { access_token } = await login(await makeUser())
+    const bookmark = (await call('/api/todos', bearer(access_token))).headers.get('x-d1-bookmark')!
+    // A replica that has not seen this login yet: its session check finds no session row.
+    const bind = <T extends object>(target: T, prop: string | symbol) => {
+      const value = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+    const laggingReplica = (session: D1DatabaseSession) =>
+      new Proxy(session, {
+        get: (target, prop) =>
+          prop === 'prepare' ? (sql: string) => target.prepare(sql.includes('FROM sessions s JOIN users u') ? 'SELECT ?1, ?2, ?3 WHERE 0' : sql) : bind(target, prop),
+      })
+    const db = new Proxy(env.DB, {
+      get: (target, prop) => (prop === 'withSession' ? (b?: string) => laggingReplica(target.withSession(b)) : bind(target, prop)),
+    })
+    const res = await createApp().request('https://todo.test/api/todos', bearer(access_token, { headers: { 'x-d1-bookmark': bookmark } }), { ...env, DB: db })
+    expect(res.status).toBe(200)
+  })
+
   it('continues the bookmark a read sends, and starts a read without one on the primary', async () => {
     const bookmark = (await call('/healthz')).headers.get('x-d1-bookmark')!
     expect((await sessionFor({ headers: { 'x-d1-bookmark': bookmark } })).sessions).toEqual([bookmark])
