@@ -96,14 +96,8 @@ export const leavesAnEnabledAdmin = (after?: { role: string; disabled: string })
   `(${after ? `(${after.role} = 'admin' AND ${after.disabled} = 0) OR ` : ''}NOT (role = 'admin' AND disabled = 0)
     OR EXISTS (SELECT 1 FROM users AS other WHERE other.role = 'admin' AND other.disabled = 0 AND other.id <> users.id))`
 
-export type UserChange = {
-  name?: string
-  email?: string
-  role?: Role
-  scopes?: readonly string[]
-  disabled?: boolean
-  passwordHash?: string
-}
+/** Any of a new user's fields but the username, which never changes, plus enabling/disabling. */
+export type UserChange = Partial<Omit<NewUser, 'username'>> & { disabled?: boolean }
 
 /**
  * Applies the fields given, unless that would leave no enabled admin. Returns the changed row,
