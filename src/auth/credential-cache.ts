@@ -27,6 +27,8 @@ async function entryKey(username: string, password: string): Promise<string> {
 }
 
 export type RememberedCredential = {
+  /** True when these credentials were verified within the TTL, against whatever hash. */
+  recalled(): boolean
   /** True when these credentials were verified within the TTL against exactly this hash. */
   verifiedAgainst(passwordHash: string): boolean
   remember(passwordHash: string): void
@@ -34,12 +36,14 @@ export type RememberedCredential = {
 
 export async function credentialCache(username: string, password: string): Promise<RememberedCredential> {
   const key = await entryKey(username, password)
+  const live = () => {
+    const entry = entries.get(key)
+    if (entry && entry.expires <= Date.now()) entries.delete(key)
+    return entry !== undefined && entry.expires > Date.now() ? entry : undefined
+  }
   return {
-    verifiedAgainst(passwordHash) {
-      const entry = entries.get(key)
-      if (entry && entry.expires <= Date.now()) entries.delete(key)
-      return entry !== undefined && entry.expires > Date.now() && entry.passwordHash === passwordHash
-    },
+    recalled: () => live() !== undefined,
+    verifiedAgainst: (passwordHash) => live()?.passwordHash === passwordHash,
     remember(passwordHash) {
       entries.delete(key)
       if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!)

@@ -1,22 +1,29 @@
 import type { Context } from 'hono'
 import { config, type AppEnv } from '../env'
+import { auditEvent } from '../db/audit'
 import { userByUsername, type UserRow } from '../db/users'
+import { USERNAME } from '../schemas/common'
 import { credentialCache } from './credential-cache'
 import { dummyHash, hashCost, hashPassword, verifyPassword } from './passwords'
-import { attemptFor, clearUserCounter, type Counter, readCounters, recordFailure, refuseWhileLocked } from './throttle'
+import { admit, charge, locksStarted, passwordAttempt, readLocks, refuseWhileLocked, settleSuccess } from './throttle'
 
 /**
- * The one place a password is checked (/auth/token, /profile, /users/me/password).
+ * The one place a password is checked (/auth/token, /profile, /users/me/password), throttled and
+ * audited here for all three.
  *
- * - Throttled (./throttle.ts): a locked username or client address is a 429 `too_many_attempts`
- *   before any compare; each failure is counted. The lock state is read in the same D1 batch as
- *   the user, so a check costs one round trip, plus one batch of writes after a failure.
+ * - Throttled (./throttle.ts): the attempt is charged in the D1 batch that reads the user, before
+ *   the compare; a locked username or client address is a 429 `too_many_attempts`. After the
+ *   compare, one more batch: a failure's audit events, or a success's counter reset, audit event
+ *   and re-hash.
  * - Unknown users and disabled accounts pay a compare against a dummy hash of the configured cost,
  *   so all failures look and take the same. Returns null for any failure: the caller cannot tell
  *   which, by design.
+ * - Audited as login_success / login_failure, with the request path as detail. A failure records
+ *   the typed username only if it could be one: users type passwords into the username field.
  * - A hash made at another cost is re-hashed on success.
- * - `remember` (HTTP Basic only) skips the compare for credentials verified within the last minute
- *   against the hash the row still holds (./credential-cache.ts).
+ * - `remember` (HTTP Basic only): credentials verified within the last minute against the hash the
+ *   row still holds (./credential-cache.ts) cost no compare, no charge and no audit event — a
+ *   Basic client resends them with every request, and that path must not write to D1.
  */
 export async function checkPassword(
   c: Context<AppEnv>,
@@ -26,30 +33,38 @@ export async function checkPassword(
 ): Promise<UserRow | null> {
   const cfg = config(c.env)
   const db = c.env.DB
-  const attempt = attemptFor(c, username)
-  const [userResult, counterResult] = await db.batch([userByUsername(db, username), readCounters(db, attempt)])
-  const user = (userResult?.results[0] as UserRow | undefined) ?? null
-  const counters = (counterResult?.results ?? []) as Counter[]
-  refuseWhileLocked(attempt, counters)
-
-  const usable = user !== null && user.disabled === 0
+  const attempt = passwordAttempt(c, username)
   const cache = remember ? await credentialCache(username, password) : null
-  const ok =
-    (usable && cache?.verifiedAgainst(user.password_hash)) ||
-    (await verifyPassword(password, usable ? user.password_hash : dummyHash(cfg.bcryptCost)))
+
+  if (cache?.recalled()) {
+    const [found, locks] = await db.batch([userByUsername(db, username), readLocks(db, attempt)])
+    refuseWhileLocked(attempt, (locks?.results ?? []) as { locked_until: number }[])
+    const user = found?.results[0] as UserRow | undefined
+    if (user?.disabled === 0 && cache.verifiedAgainst(user.password_hash)) return user
+    // The user changed since: check the password like any other attempt.
+  }
+
+  const [found, ...charging] = await db.batch([userByUsername(db, username), ...charge(db, attempt)])
+  const charged = admit(attempt, charging)
+  const user = (found?.results[0] as UserRow | undefined) ?? null
+  const usable = user !== null && user.disabled === 0
+  const ok = await verifyPassword(password, usable ? user.password_hash : dummyHash(cfg.bcryptCost))
+
   if (!ok || !usable) {
-    await recordFailure(c, attempt, username)
+    const who = { username: user?.username ?? (USERNAME.test(username) ? username : null), userId: user?.id }
+    const events = [auditEvent(c, 'login_failure', who, c.req.path), ...locksStarted(attempt, charged).map((lock) => auditEvent(c, 'lockout', who, lock))]
+    // The answer is a failure either way; a lost audit write is logged, not shown.
+    await db.batch(events).catch((err: unknown) => console.error('audit write failed:', err))
     return null
   }
 
   let passwordHash = user.password_hash
-  const writes = [clearUserCounter(db, attempt, counters)]
+  const writes = [...settleSuccess(db, attempt, charged), auditEvent(c, 'login_success', { username: user.username, userId: user.id }, c.req.path)]
   if (hashCost(passwordHash) !== cfg.bcryptCost) {
     passwordHash = await hashPassword(password, cfg.bcryptCost)
     writes.push(db.prepare('UPDATE users SET password_hash = ?2 WHERE id = ?1 AND password_hash = ?3').bind(user.id, passwordHash, user.password_hash))
   }
-  const statements = writes.filter((s) => s !== null)
-  if (statements.length > 0) await db.batch(statements)
+  await db.batch(writes)
   cache?.remember(passwordHash)
   return user
 }

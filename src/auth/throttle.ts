@@ -1,110 +1,150 @@
 import type { Context } from 'hono'
 import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
-import { audit } from '../db/audit'
 
 /**
- * Brute-force throttling of password checks, kept in D1 (table login_failures) so that it holds
- * across isolates and colos.
+ * Brute-force throttling, kept in D1 (table login_failures) so that it holds across isolates and
+ * colos. A password check (./login.ts) is charged to two keys:
  *
- * - Per username, lowercased so that case variants share one counter, and whether or not the user
- *   exists: LOGIN_MAX_FAILURES failures lock it for LOGIN_LOCKOUT_SECONDS, doubled for each
- *   further lockout and capped at 15 minutes. A success deletes the counter; failures count for a
- *   day from the first one, and the hourly purge deletes counters idle for a day, lockouts and all.
- * - Per client address (CF-Connecting-IP, which the edge sets; X-Forwarded-For is client input):
- *   more than 100 failures in 15 minutes lock the address for 15 minutes. Without the header
- *   (local development) there is no address to count.
+ * - the username, lowercased so that case variants share one counter, and whether or not the user
+ *   exists: the LOGIN_MAX_FAILURES-th attempt since the last success locks it for
+ *   LOGIN_LOCKOUT_SECONDS, doubled for each further lockout and capped at 15 minutes. A success
+ *   deletes the counter; the hourly purge deletes counters idle for a day, lockouts and all.
+ * - the client address (CF-Connecting-IP, which the edge sets; X-Forwarded-For is client input):
+ *   the 101st attempt in 15 minutes locks it for 15 minutes. A success only refunds its own charge,
+ *   so one valid account cannot wipe a spray's failures. Without the header (local development)
+ *   there is no address to count.
  *
- * A locked key answers 429 before any password is compared, correct password or not, and attempts
- * made while locked are not counted: a lock neither reveals the password nor extends itself.
- * Every update is relative (failures + 1) and one batch, so concurrent failures are all counted.
+ * A self-registration (../routes/register.ts) is charged to `signup:<address>`, 10 an hour.
+ *
+ * An attempt is charged BEFORE its password is compared (or hashed), in the batch that reads the
+ * user, so that concurrent attempts cannot all see "unlocked": each count is a relative update,
+ * and the attempt whose count reaches the limit starts the lock there and then. That attempt is
+ * still compared (the 5th wrong password is a 400, the 6th a 429); if it succeeds, the success
+ * lifts the lock it started. However many attempts arrive at once, at most the limit are compared.
+ * An attempt that finds any of its keys locked is refused with 429 and counted against none: a
+ * lock neither reveals the password nor extends itself.
  */
-
-const MAX_LOCK_SECONDS = 900
 
 type Rule = {
-  /** The failure that starts a lock. */
-  lockAt: number
-  /** Failures older than this no longer count. */
+  /** The attempt that starts a lock. */
+  limit: number
+  /** Attempts older than this no longer count. */
   windowSeconds: number
-  /** The first lock's length; each further lock doubles it, up to MAX_LOCK_SECONDS. */
+  /** The first lock's length; each further lock doubles it, up to maxLockSeconds. */
   lockSeconds: number
+  maxLockSeconds: number
+  /** What a success does to the counter: forget it all, or take back only its own attempt. */
+  onSuccess: 'forget' | 'refund'
+  /** Names the key in the lockout audit event. */
+  what: string
 }
 
-const IP_RULE: Rule = { lockAt: 101, windowSeconds: 900, lockSeconds: 900 }
+const IP_RULE: Rule = { limit: 101, windowSeconds: 900, lockSeconds: 900, maxLockSeconds: 900, onSuccess: 'refund', what: 'client address' }
+const SIGNUP_RULE: Rule = { limit: 10, windowSeconds: 3600, lockSeconds: 3600, maxLockSeconds: 3600, onSuccess: 'refund', what: 'sign-ups from the client address' }
 
-/** One password check's counters: the keys it is charged to and the time it is judged at. */
-export type Attempt = {
-  userKey: string
-  ipKey: string | null
-  userRule: Rule
-  now: number
-}
+/** The keys one attempt is charged to, at most two, and the time it is judged at. */
+export type Attempt = { keys: { key: string; rule: Rule }[]; now: number }
 
-export type Counter = { key: string; locked_until: number }
+/** What charging did to each of the attempt's keys. */
+export type Charge = { windowStart: number; startedLock: number | null }[]
 
-export function attemptFor(c: Context<AppEnv>, username: string): Attempt {
+// An address is at most 45 characters; a longer header is not from the edge, and must not grow keys.
+const clientAddress = (c: Context<AppEnv>) => c.req.header('CF-Connecting-IP')?.trim().slice(0, 64) || null
+
+const attempt = (keys: Attempt['keys']): Attempt => ({ keys, now: Math.floor(Date.now() / 1000) })
+
+export function passwordAttempt(c: Context<AppEnv>, username: string): Attempt {
   const cfg = config(c.env)
-  // An address is at most 45 characters; a longer header is not from the edge, and must not grow keys.
-  const ip = c.req.header('CF-Connecting-IP')?.trim().slice(0, 64)
-  return {
-    userKey: `user:${username.toLowerCase()}`,
-    ipKey: ip ? `ip:${ip}` : null,
-    userRule: { lockAt: cfg.loginMaxFailures, windowSeconds: 86_400, lockSeconds: cfg.loginLockoutSeconds },
-    now: Math.floor(Date.now() / 1000),
-  }
+  const ip = clientAddress(c)
+  const userRule: Rule = { limit: cfg.loginMaxFailures, windowSeconds: 86_400, lockSeconds: cfg.loginLockoutSeconds, maxLockSeconds: 900, onSuccess: 'forget', what: 'username' }
+  return attempt([{ key: `user:${username.toLowerCase()}`, rule: userRule }, ...(ip ? [{ key: `ip:${ip}`, rule: IP_RULE }] : [])])
 }
 
-/** Reads an attempt's counters; meant to ride in the same batch as the user lookup. */
-export const readCounters = (db: D1Database, a: Attempt) =>
-  db.prepare('SELECT key, locked_until FROM login_failures WHERE key IN (?1, ?2)').bind(a.userKey, a.ipKey)
-
-/** 429 with Retry-After while the username or the address is locked. */
-export function refuseWhileLocked(a: Attempt, counters: Counter[]): void {
-  const lockedUntil = Math.max(0, ...counters.map((r) => r.locked_until))
-  if (lockedUntil > a.now) {
-    throw new ApiError('too_many_attempts', 'Too many failed attempts; try again later.', {
-      headers: { 'Retry-After': String(lockedUntil - a.now) },
-    })
-  }
+/** Null without a client address: then there is nothing to count registrations by. */
+export function signupAttempt(c: Context<AppEnv>): Attempt | null {
+  const ip = clientAddress(c)
+  return ip ? attempt([{ key: `signup:${ip}`, rule: SIGNUP_RULE }]) : null
 }
 
-/** A success forgets the username's failures; no write at all when there were none. */
-export const clearUserCounter = (db: D1Database, a: Attempt, counters: Counter[]) =>
-  counters.some((r) => r.key === a.userKey) ? db.prepare('DELETE FROM login_failures WHERE key = ?1').bind(a.userKey) : null
+const keysOf = (a: Attempt) => [a.keys[0]!.key, a.keys[1]?.key ?? null]
 
-// The failure count including this one: a window that has passed starts again at 1.
-const COUNT = '(CASE WHEN window_start + ?4 <= ?2 THEN 0 ELSE failures END) + 1'
-const LOCKS = `(${COUNT} >= ?3)`
-/**
- * Counts one failure against a key, starting a lock (and resetting the count) when it reaches the
- * rule's limit. Rows already locked are left alone, so RETURNING yields a future locked_until
- * exactly when this failure started the lock. SET expressions all read the row as it was.
- */
-const COUNT_FAILURE = `UPDATE login_failures SET
-    window_start = CASE WHEN window_start + ?4 <= ?2 THEN ?2 ELSE window_start END,
-    failures = CASE WHEN ${LOCKS} THEN 0 ELSE ${COUNT} END,
-    locked_until = CASE WHEN ${LOCKS} THEN ?2 + min(?5 << min(lockouts, 10), ${MAX_LOCK_SECONDS}) ELSE locked_until END,
-    lockouts = lockouts + ${LOCKS},
+const tooManyAttempts = (seconds: number) =>
+  new ApiError('too_many_attempts', 'Too many failed attempts; try again later.', { headers: { 'Retry-After': String(Math.max(1, seconds)) } })
+
+/** Reads the locks on an attempt's keys, writing nothing: for credentials that need no compare. */
+export const readLocks = (db: D1Database, a: Attempt) => db.prepare('SELECT locked_until FROM login_failures WHERE key IN (?1, ?2)').bind(...keysOf(a))
+
+/** 429 with Retry-After while any of the attempt's keys is locked. */
+export function refuseWhileLocked(a: Attempt, locks: { locked_until: number }[]): void {
+  const lockedUntil = Math.max(0, ...locks.map((r) => r.locked_until))
+  if (lockedUntil > a.now) throw tooManyAttempts(lockedUntil - a.now)
+}
+
+// ?1 key, ?2 now, ?3 and ?4 the attempt's keys. Every count of an attempt carries the same guard,
+// and no lock is started until all are counted, so either all of its keys are charged or none.
+const UNLOCKED = 'NOT EXISTS (SELECT 1 FROM login_failures WHERE key IN (?3, ?4) AND locked_until > ?2)'
+const COUNT = `UPDATE login_failures SET
+    failures = CASE WHEN window_start + ?5 <= ?2 THEN 1 ELSE failures + 1 END,
+    window_start = CASE WHEN window_start + ?5 <= ?2 THEN ?2 ELSE window_start END,
     updated_at = ?2
-  WHERE key = ?1 AND locked_until <= ?2
+  WHERE key = ?1 AND ${UNLOCKED}
+  RETURNING window_start`
+// Unlocked rows always hold fewer than `limit` failures, so this matches only a count just reached.
+const LOCK = `UPDATE login_failures SET
+    failures = 0,
+    locked_until = ?2 + min(?3 << min(lockouts, 10), ?4),
+    lockouts = lockouts + 1
+  WHERE key = ?1 AND failures >= ?5
   RETURNING locked_until`
 
-function countFailure(db: D1Database, key: string, rule: Rule, now: number): D1PreparedStatement[] {
+/**
+ * The statements that charge an attempt: meant to ride in one batch (one transaction) after the
+ * user lookup. Hand their results to `admit`.
+ */
+export function charge(db: D1Database, a: Attempt): D1PreparedStatement[] {
+  const [k1, k2] = keysOf(a)
   return [
-    db.prepare('INSERT INTO login_failures (key, window_start, updated_at) VALUES (?1, ?2, ?2) ON CONFLICT (key) DO NOTHING').bind(key, now),
-    db.prepare(COUNT_FAILURE).bind(key, now, rule.lockAt, rule.windowSeconds, rule.lockSeconds),
+    ...a.keys.map(({ key }) => db.prepare('INSERT INTO login_failures (key, window_start, updated_at) VALUES (?1, ?2, ?2) ON CONFLICT (key) DO NOTHING').bind(key, a.now)),
+    ...a.keys.map(({ key, rule }) => db.prepare(COUNT).bind(key, a.now, k1, k2, rule.windowSeconds)),
+    ...a.keys.map(({ key, rule }) => db.prepare(LOCK).bind(key, a.now, rule.lockSeconds, rule.maxLockSeconds, rule.limit)),
+    readLocks(db, a),
   ]
 }
 
-/** Charges a failed check to the username and the address (one batch), auditing any lock it starts. */
-export async function recordFailure(c: Context<AppEnv>, a: Attempt, username: string): Promise<void> {
-  const db = c.env.DB
-  const [, userCount, , ipCount] = await db.batch<{ locked_until: number }>([
-    ...countFailure(db, a.userKey, a.userRule, a.now),
-    ...(a.ipKey ? countFailure(db, a.ipKey, IP_RULE, a.now) : []),
-  ])
-  const lockedFor = (count: typeof userCount) => (count?.results[0]?.locked_until ?? 0) - a.now
-  if (lockedFor(userCount) > 0) await audit(c, 'lockout', { username }, `username locked for ${lockedFor(userCount)} s`)
-  if (lockedFor(ipCount) > 0) await audit(c, 'lockout', { username }, `client address locked for ${lockedFor(ipCount)} s`)
+/** The attempt's charge, or a 429 when it was refused for a lock. */
+export function admit(a: Attempt, results: D1Result[]): Charge {
+  const n = a.keys.length
+  const rows = (i: number) => results[i]?.results ?? []
+  if (rows(n).length === 0) {
+    const locks = rows(3 * n) as { locked_until: number }[]
+    throw tooManyAttempts(Math.max(0, ...locks.map((r) => r.locked_until)) - a.now)
+  }
+  return a.keys.map((_, i) => ({
+    windowStart: (rows(n + i)[0] as { window_start: number }).window_start,
+    startedLock: (rows(2 * n + i)[0] as { locked_until: number } | undefined)?.locked_until ?? null,
+  }))
 }
+
+// ?1 key, ?2 the window the attempt was counted in, ?3 the lock it started (or -1), ?4 the limit.
+// Undoes the attempt's count, or the lock it started, unless later attempts have moved on.
+const REFUND = `UPDATE login_failures SET
+    failures = CASE WHEN locked_until = ?3 THEN ?4 - 1 ELSE failures - 1 END,
+    lockouts = lockouts - (locked_until = ?3),
+    locked_until = CASE WHEN locked_until = ?3 THEN 0 ELSE locked_until END
+  WHERE key = ?1 AND (locked_until = ?3 OR (window_start = ?2 AND failures > 0))`
+
+/** The writes a successful check makes to its counters; to batch with its other writes. */
+export const settleSuccess = (db: D1Database, a: Attempt, charged: Charge): D1PreparedStatement[] =>
+  a.keys.map(({ key, rule }, i) =>
+    rule.onSuccess === 'forget'
+      ? db.prepare('DELETE FROM login_failures WHERE key = ?1').bind(key)
+      : db.prepare(REFUND).bind(key, charged[i]!.windowStart, charged[i]!.startedLock ?? -1, rule.limit),
+  )
+
+/** For the audit trail: the locks this attempt started, e.g. "username locked for 60 s". */
+export const locksStarted = (a: Attempt, charged: Charge): string[] =>
+  a.keys.flatMap(({ rule }, i) => {
+    const until = charged[i]!.startedLock
+    return until === null ? [] : [`${rule.what} locked for ${until - a.now} s`]
+  })

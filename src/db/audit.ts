@@ -40,20 +40,19 @@ export const requestAttribution = (c: Context<AppEnv>, detail?: string): Attribu
   detail,
 })
 
+/** The statement recording a security event of a request, to batch with the writes it goes with. */
+export const auditEvent = (c: Context<AppEnv>, event: AuditEvent, who: { username?: string | null; userId?: string | null }, detail?: string) =>
+  c.env.DB.prepare(`${INSERT} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`).bind(nowSeconds(), event, who.username ?? null, who.userId ?? null, ...attribution(requestAttribution(c, detail)))
+
 /**
- * Records a security event of a request: who, what, from where — never a password or a token.
+ * Records security events of a request: who, what, from where — never a password or a token.
  * Awaited, so the trail is complete when the response leaves; a failed write is logged, not
  * shown to the client. Only auth events are audited, so this is never on the todo routes' hot path.
  */
 export async function audit(c: Context<AppEnv>, event: AuditEvent, who: { username?: string | null; userId?: string | null }, detail?: string): Promise<void> {
-  const stmt = c.env.DB.prepare(`${INSERT} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`).bind(
-    nowSeconds(),
-    event,
-    who.username ?? null,
-    who.userId ?? null,
-    ...attribution(requestAttribution(c, detail)),
-  )
-  await stmt.run().catch((err: unknown) => console.error('audit write failed:', err))
+  await auditEvent(c, event, who, detail)
+    .run()
+    .catch((err: unknown) => console.error('audit write failed:', err))
 }
 
 export type AuditEntry = { at: string; event: AuditEvent; username: string | null; ip: string | null; user_agent: string | null; detail: string | null }

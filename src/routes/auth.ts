@@ -40,16 +40,12 @@ export const authRoutes = new Hono<AppEnv>()
         throw new ApiError('invalid_request', 'username and password are required for the password grant.')
       }
       const row = await checkPassword(c, form.username, form.password)
-      if (!row) {
-        await audit(c, 'login_failure', { username: form.username })
-        throw invalidGrant('Incorrect username or password.')
-      }
+      if (!row) throw invalidGrant('Incorrect username or password.')
       const user = toUser(row)
       const scope = grantScope(asked, user.scopes)
       const refreshToken = randomToken()
       const now = nowSeconds()
       const sessionId = await createSession(c.env.DB, user.id, scope, await sha256Hex(refreshToken), now, cfg.refreshTokenTtl)
-      await audit(c, 'login_success', { username: user.username, userId: user.id })
       return tokenResponse(c, user, sessionId, scope, refreshToken)
     }
 

@@ -15,12 +15,13 @@ import { userCreate, userListQuery, userPatch } from '../schemas/users'
 import { validate } from '../schemas/validate'
 
 const notFound = () => new ApiError('not_found', 'No such user.')
+export const usernameTaken = () => new ApiError('conflict', 'That username is taken.')
 
 /** The user an account change applied to, or the error it was refused with. */
 function applied(outcome: AccountOutcome): User {
   if (outcome.ok) return outcome.user
   if (outcome.reason === 'not_found') throw notFound()
-  if (outcome.reason === 'taken') throw new ApiError('conflict', 'That username is taken.')
+  if (outcome.reason === 'taken') throw usernameTaken()
   throw new ApiError('conflict', 'This would leave no enabled admin; make another admin first.')
 }
 
@@ -43,7 +44,6 @@ export const userRoutes = new Hono<AppEnv>()
     const user = c.get('user')
     const { current_password, new_password } = c.req.valid('json')
     if (!(await checkPassword(c, user.username, current_password))) {
-      await audit(c, 'login_failure', { username: user.username, userId: user.id }, 'password change')
       throw new ApiError('invalid_request', 'The current password is incorrect.', { issues: [{ path: 'current_password', message: 'Incorrect.' }] })
     }
     const passwordHash = await hashPassword(new_password, config(c.env).bcryptCost)

@@ -14,6 +14,8 @@ export const intParam = (min: number, max: number) =>
 export const SCOPES = ['read', 'write'] as const
 export type Scope = (typeof SCOPES)[number]
 
-export const username = z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, 'Must be 3–64 characters of A–Z, a–z, 0–9, ".", "_" or "-".')
+/** The username rule; also decides whether a typed username may be written to the audit trail. */
+export const USERNAME = /^[A-Za-z0-9._-]{3,64}$/
+export const username = z.string().regex(USERNAME, 'Must be 3–64 characters of A–Z, a–z, 0–9, ".", "_" or "-".')
 
 export const paging = { limit: intParam(1, 500).default(100), offset: intParam(0, 1_000_000_000).default(0) }

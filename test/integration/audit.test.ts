@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import worker from '../../src/index'
-import { bearer, call, form, json, login, makeUser, uniqueName } from '../helpers'
+import { basicHeader, bearer, call, form, json, login, makeUser, uniqueName } from '../helpers'
 
 type Entry = { at: string; event: string; username: string | null; ip: string | null; user_agent: string | null; detail: string | null }
 
@@ -62,8 +62,69 @@ describe('the audit trail', () => {
     const third = await login(user)
     await call('/users/me/password', json('POST', { current_password: user.password, new_password: 'a new password 1' }, third.access_token))
 
-    const events = (await auditOf(await adminToken(), `username=${user.username}`)).map((e) => e.event)
-    expect(events).toEqual(['password_change', 'login_success', 'revoke', 'login_success', 'logout', 'login_failure', 'login_success'])
+    const events = (await auditOf(await adminToken(), `username=${user.username}`)).map((e) => [e.event, e.detail])
+    expect(events).toEqual([
+      ['password_change', null],
+      ['login_success', '/users/me/password'],
+      ['login_success', '/auth/token'],
+      ['revoke', null],
+      ['login_success', '/auth/token'],
+      ['logout', null],
+      ['login_failure', '/users/me/password'],
+      ['login_success', '/auth/token'],
+    ])
+  })
+
+  it('records every password check in one place: the token endpoint, HTTP Basic and the password change', async () => {
+    const user = await makeUser()
+    const basic = (password: string) => call('/profile', withClient({ headers: { Authorization: basicHeader(user.username, password) } }))
+    const change = (current: string, token: string) => call('/users/me/password', withClient(json('POST', { current_password: current, new_password: 'a new password 1' }, token)))
+    expect((await call('/auth/token', withClient(form({ username: user.username.toUpperCase(), password: 'wrong' })))).status).toBe(400)
+    expect((await basic('wrong')).status).toBe(401)
+    expect((await basic(user.password)).status).toBe(200)
+    const { access_token } = await login(user)
+    expect((await change('wrong', access_token)).status).toBe(400)
+
+    const entries = await auditOf(await adminToken(), `username=${user.username}`)
+    expect(entries.map((e) => [e.event, e.detail, e.username])).toEqual([
+      ['login_failure', '/users/me/password', user.username],
+      ['login_success', '/auth/token', user.username],
+      ['login_success', '/profile', user.username],
+      ['login_failure', '/profile', user.username],
+      ['login_failure', '/auth/token', user.username],
+    ])
+    expect(entries.slice(2).every((e) => e.ip === FROM['CF-Connecting-IP'] && e.user_agent === FROM['User-Agent'])).toBe(true)
+  })
+
+  it('writes no event for HTTP Basic credentials served from the credential cache: only a compare is audited', async () => {
+    const user = await makeUser()
+    const basic = () => call('/profile', { headers: { Authorization: basicHeader(user.username, user.password) } })
+    for (let i = 0; i < 3; i++) expect((await basic()).status).toBe(200)
+    const { results } = await env.DB.prepare('SELECT event FROM audit_events WHERE username = ?1').bind(user.username).all()
+    expect(results).toEqual([{ event: 'login_success' }])
+  })
+
+  it.each([
+    ['a password typed as the username', 'Hunter2 is my password'],
+    ['a string with a "!"', 'Winter2026!'],
+    ['a string of 65 characters', 'a'.repeat(65)],
+    ['a string of 2 characters', 'ab'],
+  ])('stores no username for a failed login whose username could not be one: %s', async (_, typed) => {
+    const ua = `audit-test/${crypto.randomUUID()}`
+    await call('/auth/token', { ...form({ username: typed, password: 'whatever it is' }), headers: { ...form({}).headers, 'User-Agent': ua } })
+    await call('/profile', { headers: { Authorization: basicHeader(typed, 'whatever it is'), 'User-Agent': ua } })
+    const { results } = await env.DB.prepare('SELECT event, username, detail FROM audit_events WHERE user_agent = ?1 ORDER BY id').bind(ua).all()
+    expect(results).toEqual([
+      { event: 'login_failure', username: null, detail: '/auth/token' },
+      { event: 'login_failure', username: null, detail: '/profile' },
+    ])
+  })
+
+  it('stores a typed username that could be one, known or not', async () => {
+    const typed = uniqueName('No.such_user-')
+    await call('/auth/token', withClient(form({ username: typed, password: 'whatever it is' })))
+    const entries = await auditOf(await adminToken(), `username=${typed}`)
+    expect(entries.map((e) => [e.event, e.username])).toEqual([['login_failure', typed]])
   })
 
   it('never stores a password or a token', async () => {

@@ -1,12 +1,21 @@
 import { env } from 'cloudflare:test'
-import { describe, expect, it } from 'vitest'
+import bcrypt from 'bcryptjs'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../src/app'
 import { call, json, login, makeUser, uniqueName } from '../helpers'
 
 const PASSWORD = 'a perfectly fine password'
 
 /** The same app with ALLOW_SIGNUP on, as `npm run dev` runs it; wrangler.toml keeps it off. */
-const withSignup = (body: unknown) => createApp().request('/auth/register', json('POST', body), { ...env, ALLOW_SIGNUP: 'true' })
+const withSignup = (body: unknown, headers: Record<string, string> = {}) => {
+  const init = json('POST', body)
+  return createApp().request('/auth/register', { ...init, headers: { ...(init.headers as Record<string, string>), ...headers } }, { ...env, ALLOW_SIGNUP: 'true' })
+}
+
+afterEach(() => {
+  vi.restoreAllMocks()
+  vi.useRealTimers()
+})
 
 describe('POST /auth/register', () => {
   it('is 404, as if it did not exist, while ALLOW_SIGNUP is off (the default)', async () => {
@@ -54,5 +63,32 @@ describe('POST /auth/register', () => {
     const weak = await withSignup({ username: uniqueName(), password: 'qwertyuiop' })
     expect(weak.status).toBe(400)
     expect(await weak.json()).toMatchObject({ issues: [{ path: 'password', message: 'Password is too common.' }] })
+  })
+})
+
+describe('POST /auth/register is throttled per client address', () => {
+  it('allows 10 registrations an hour from one address, then 429 before any bcrypt hash', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const from = { 'CF-Connecting-IP': '198.51.100.23' }
+    const hash = vi.spyOn(bcrypt, 'hash')
+    const existing = await makeUser()
+    // A taken username is refused before hashing, and still counts.
+    expect((await withSignup({ username: existing.username, password: PASSWORD }, from)).status).toBe(409)
+    expect(hash).not.toHaveBeenCalled()
+    for (let i = 0; i < 9; i++) expect((await withSignup({ username: uniqueName('burst'), password: PASSWORD }, from)).status).toBe(201)
+    expect(hash).toHaveBeenCalledTimes(9)
+
+    const refused = await withSignup({ username: uniqueName('burst'), password: PASSWORD }, from)
+    expect(refused.status).toBe(429)
+    expect(refused.headers.get('Retry-After')).toBe('3600')
+    expect(await refused.json()).toMatchObject({ error: 'too_many_attempts' })
+    expect(hash).toHaveBeenCalledTimes(9)
+    const audited = await env.DB.prepare("SELECT detail FROM audit_events WHERE event = 'lockout' AND ip = ?1").bind(from['CF-Connecting-IP']).all()
+    expect(audited.results).toEqual([{ detail: 'sign-ups from the client address locked for 3600 s' }])
+
+    // Another address is not affected; this one may register again after the hour.
+    expect((await withSignup({ username: uniqueName('other'), password: PASSWORD }, { 'CF-Connecting-IP': '198.51.100.24' })).status).toBe(201)
+    vi.setSystemTime(Date.now() + 3_600_000)
+    expect((await withSignup({ username: uniqueName('later'), password: PASSWORD }, from)).status).toBe(201)
   })
 })

@@ -1,14 +1,17 @@
 import { env } from 'cloudflare:test'
 import bcrypt from 'bcryptjs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createApp } from '../../src/app'
 import { config } from '../../src/env'
 import { COMMON_PASSWORDS } from '../../src/auth/common-passwords'
 import { credentialCache } from '../../src/auth/credential-cache'
 import { dummyHash, utf8Length } from '../../src/auth/passwords'
+import { recordD1 } from '../d1-recorder'
 import { basicHeader, call, form, json, login, makeUser, uniqueName } from '../helpers'
 
 afterEach(() => {
   vi.useRealTimers()
+  vi.restoreAllMocks()
 })
 
 /** Everything a client can see of a response. */
@@ -174,6 +177,47 @@ describe('remembered Basic credentials end at once', () => {
     const u = await rememberedUser()
     for (let i = 0; i < 5; i++) await tokenAttempt(u.username, `wrong-${i}`)
     expect((await profileAttempt(u.username, u.password)).status).toBe(429)
+  })
+})
+
+describe('repeated HTTP Basic credentials are served from the cache', () => {
+  // This file's app, whose modules (bcryptjs, the cache) are the ones the spy and the test share.
+  const app = createApp()
+  const profile = async (username: string, password: string) => {
+    const recorder = recordD1(env.DB)
+    const res = await app.request('https://todo.test/profile', { headers: { Authorization: basicHeader(username, password) } }, { ...env, DB: recorder.db })
+    return { status: res.status, sql: recorder.trips }
+  }
+  const spyOnCompare = () => vi.spyOn(bcrypt, 'compare')
+
+  it('with no compare and one read-only round trip for the second identical request', async () => {
+    const u = await makeUser()
+    const compare = spyOnCompare()
+    const first = await profile(u.username, u.password)
+    expect(first.status).toBe(200)
+    expect(compare).toHaveBeenCalledTimes(1)
+    // The miss: the user read with the attempt's charge, then the success's counter reset and audit event.
+    expect(first.sql).toHaveLength(2)
+
+    const second = await profile(u.username, u.password)
+    expect(second.status).toBe(200)
+    expect(compare).toHaveBeenCalledTimes(1)
+    expect(second.sql).toHaveLength(1)
+    expect(second.sql.flat().every((sql) => sql.startsWith('SELECT'))).toBe(true)
+  })
+
+  it.each([
+    ['the password changes', (u: { id: string }) => env.DB.prepare("UPDATE users SET password_hash = ?2 WHERE id = ?1").bind(u.id, bcrypt.hashSync('a brand new passphrase', 4)).run(), 401, 1],
+    ['the user is disabled', (u: { id: string }) => env.DB.prepare('UPDATE users SET disabled = 1 WHERE id = ?1').bind(u.id).run(), 401, 1],
+    // Locked: refused before any compare, and still refused from the cache.
+    ['the username is locked', (u: { username: string }) => env.DB.prepare("INSERT INTO login_failures (key, window_start, locked_until, updated_at) VALUES (?1, 0, ?2, 0)").bind(`user:${u.username}`, Math.floor(Date.now() / 1000) + 60).run(), 429, 0],
+  ] as const)('but not once %s', async (_, change, status, compares) => {
+    const u = await makeUser()
+    expect((await profile(u.username, u.password)).status).toBe(200)
+    await change(u)
+    const compare = spyOnCompare()
+    expect((await profile(u.username, u.password)).status).toBe(status)
+    expect(compare).toHaveBeenCalledTimes(compares)
   })
 })
 

@@ -142,6 +142,16 @@ describe('per-address ceiling', () => {
     expect((await tryLogin(u.username, u.password, ip)).status).toBe(200)
   })
 
+  it('does not count successes: each refunds its own attempt, even the 101st, whose lock it lifts', async () => {
+    const ip = { 'CF-Connecting-IP': '203.0.113.99' }
+    const u = await makeUser()
+    for (let i = 0; i < 100; i++) expect((await tryLogin(uniqueName('spray'), 'Summer2026!', ip)).status).toBe(400)
+    for (let i = 0; i < 3; i++) expect((await tryLogin(u.username, u.password, ip)).status).toBe(200)
+    // …but a success does not wipe the failures either: the next one is the 101st.
+    expect((await tryLogin(uniqueName('spray'), 'Summer2026!', ip)).status).toBe(400)
+    await expectLocked(await tryLogin(u.username, u.password, ip), 900)
+  })
+
   it('reads the address from CF-Connecting-IP only, never X-Forwarded-For', async () => {
     const u = await makeUser()
     for (let i = 0; i < 101; i++) {
@@ -149,5 +159,36 @@ describe('per-address ceiling', () => {
       await tryLogin(uniqueName('xff'), 'wrong', { 'X-Forwarded-For': '192.0.2.55', 'CF-Connecting-IP': `2001:db8::${i.toString(16)}` })
     }
     expect((await tryLogin(u.username, u.password, { 'X-Forwarded-For': '192.0.2.55', 'CF-Connecting-IP': '2001:db8::ffff' })).status).toBe(200)
+  })
+})
+
+describe('attempts are charged before the compare', () => {
+  it('lets a burst of 12 concurrent guesses make at most LOGIN_MAX_FAILURES compares; the rest are 429', async () => {
+    const u = await makeUser()
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => tryLogin(u.username, `wrong-${i}`)))
+    expect(answers.map((r) => r.status).sort()).toEqual([...Array(5).fill(400), ...Array(7).fill(429)])
+    for (const res of answers.filter((r) => r.status === 429)) await expectLocked(res, 60)
+    await expectLocked(await tryLogin(u.username, u.password), 60)
+    const lockouts = await env.DB.prepare("SELECT detail FROM audit_events WHERE event = 'lockout' AND username = ?1").bind(u.username).all()
+    expect(lockouts.results).toEqual([{ detail: 'username locked for 60 s' }])
+  })
+
+  it('lets the attempt that reaches the limit succeed, and the success lifts the lock it started', async () => {
+    const u = await makeUser()
+    await failTimes(4, u.username)
+    expect((await tryLogin(u.username, u.password)).status).toBe(200)
+    await failTimes(4, u.username)
+  })
+
+  it('counts an attempt refused for a locked username against no key, not even the address', async () => {
+    const ip = { 'CF-Connecting-IP': '192.0.2.201' }
+    const u = await makeUser()
+    await failTimes(5, u.username, ip)
+    for (let i = 0; i < 10; i++) await expectLocked(await tryLogin(u.username, 'still guessing', ip))
+    const counters = await env.DB.prepare('SELECT key, failures, lockouts FROM login_failures WHERE key IN (?1, ?2) ORDER BY key').bind(`user:${u.username}`, 'ip:192.0.2.201').all()
+    expect(counters.results).toEqual([
+      { key: 'ip:192.0.2.201', failures: 5, lockouts: 0 },
+      { key: `user:${u.username}`, failures: 0, lockouts: 1 },
+    ])
   })
 })
