@@ -28,7 +28,8 @@ async function tourOfTheApi(): Promise<Set<string>> {
   const user = await makeUser()
   const admin = await makeUser({ role: 'admin' })
   await send('/auth/token', form({ grant_type: 'password', username: user.username, password: 'wrong password' }))
-  await send('/profile', { headers: { Authorization: basicHeader(user.username, user.password) } })
+  // With a client address, so that its counter's statements (the charge, a success's refund) are explained too.
+  await send('/profile', { headers: { Authorization: basicHeader(user.username, user.password), 'CF-Connecting-IP': '192.0.2.1' } })
   const first = await token({ grant_type: 'password', username: user.username, password: user.password })
   const tokens = await token({ grant_type: 'refresh_token', refresh_token: first.refresh_token, scope: 'read' })
   await send('/auth/token', form({ grant_type: 'refresh_token', refresh_token: first.refresh_token })) // reuse
@@ -49,7 +50,8 @@ async function tourOfTheApi(): Promise<Set<string>> {
   await send(`/users/${staff.id}`, bearer(adminTokens.access_token, { method: 'DELETE' }))
   await send('/admin/audit', bearer(adminTokens.access_token))
   await send(`/admin/audit?username=${user.username}`, bearer(adminTokens.access_token))
-  await send('/auth/register', json('POST', { username: uniqueName('self'), password: 'a long enough password' }))
+  const signup = json('POST', { username: uniqueName('self'), password: 'a long enough password' })
+  await send('/auth/register', { ...signup, headers: { ...(signup.headers as Record<string, string>), 'CF-Connecting-IP': '192.0.2.1' } })
   await send('/auth/revoke', form({ token: tokens.access_token }))
   await send('/auth/revoke', form({ token: live.refresh_token }))
   await send('/auth/logout', bearer(adminTokens.access_token))
