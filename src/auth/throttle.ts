@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
+import { USERNAME } from '../schemas/common'
 
 /**
  * Brute-force throttling, kept in D1 (table login_failures) so that it holds across isolates and
@@ -10,6 +11,8 @@ import { ApiError } from '../errors'
  *   exists: the LOGIN_MAX_FAILURES-th attempt since the last success locks it for
  *   LOGIN_LOCKOUT_SECONDS, doubled for each further lockout and capped at 15 minutes. A success
  *   deletes the counter; the hourly purge deletes counters idle for a day, lockouts and all.
+ *   Strings that break the username rule share the one key `user:(invalid)`: none can log in, and
+ *   a password typed into the username field must not be stored here either.
  * - the client address (CF-Connecting-IP, which the edge sets; X-Forwarded-For is client input):
  *   the 101st attempt in 15 minutes locks it for 15 minutes. A success only refunds its own charge,
  *   so one valid account cannot wipe a spray's failures. Without the header (local development)
@@ -34,13 +37,14 @@ type Rule = {
   /** The first lock's length; each further lock doubles it, up to maxLockSeconds. */
   lockSeconds: number
   maxLockSeconds: number
-  /** What a success does to the counter: forget it all, or take back only its own attempt. */
+  /** What a successful password check does to the counter: forget it all, or take back its own attempt. */
   onSuccess: 'forget' | 'refund'
   /** Names the key in the lockout audit event. */
   what: string
 }
 
 const IP_RULE: Rule = { limit: 101, windowSeconds: 900, lockSeconds: 900, maxLockSeconds: 900, onSuccess: 'refund', what: 'client address' }
+// Every registration counts, successful or not: it is the bcrypt hash that is being limited.
 const SIGNUP_RULE: Rule = { limit: 10, windowSeconds: 3600, lockSeconds: 3600, maxLockSeconds: 3600, onSuccess: 'refund', what: 'sign-ups from the client address' }
 
 /** The keys one attempt is charged to, at most two, and the time it is judged at. */
@@ -58,7 +62,8 @@ export function passwordAttempt(c: Context<AppEnv>, username: string): Attempt {
   const cfg = config(c.env)
   const ip = clientAddress(c)
   const userRule: Rule = { limit: cfg.loginMaxFailures, windowSeconds: 86_400, lockSeconds: cfg.loginLockoutSeconds, maxLockSeconds: 900, onSuccess: 'forget', what: 'username' }
-  return attempt([{ key: `user:${username.toLowerCase()}`, rule: userRule }, ...(ip ? [{ key: `ip:${ip}`, rule: IP_RULE }] : [])])
+  const name = USERNAME.test(username) ? username.toLowerCase() : '(invalid)'
+  return attempt([{ key: `user:${name}`, rule: userRule }, ...(ip ? [{ key: `ip:${ip}`, rule: IP_RULE }] : [])])
 }
 
 /** Null without a client address: then there is nothing to count registrations by. */
