@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import { config, type AppEnv } from '../env'
 import { auditEvent } from '../db/audit'
+import { authDatabase } from '../db/replication'
 import { userByUsername, type UserRow } from '../db/users'
 import { USERNAME } from '../schemas/common'
 import { credentialCache } from './credential-cache'
@@ -32,7 +33,8 @@ export async function checkPassword(
   { remember = false }: { remember?: boolean } = {},
 ): Promise<UserRow | null> {
   const cfg = config(c.env)
-  const db = c.env.DB
+  // The primary, even for a read that continues a bookmark: a lock or a new password must count at once.
+  const db = authDatabase(c)
   const attempt = passwordAttempt(c, username)
   const cache = remember ? await credentialCache(username, password) : null
 
@@ -52,14 +54,14 @@ export async function checkPassword(
 
   if (!ok || !usable) {
     const who = { username: user?.username ?? (USERNAME.test(username) ? username : null), userId: user?.id }
-    const events = [auditEvent(c, 'login_failure', who, c.req.path), ...locksStarted(attempt, charged).map((lock) => auditEvent(c, 'lockout', who, lock))]
+    const events = [auditEvent(db, c, 'login_failure', who, c.req.path), ...locksStarted(attempt, charged).map((lock) => auditEvent(db, c, 'lockout', who, lock))]
     // The answer is a failure either way; a lost audit write is logged, not shown.
     await db.batch(events).catch((err: unknown) => console.error('audit write failed:', err))
     return null
   }
 
   let passwordHash = user.password_hash
-  const writes = [...settleSuccess(db, attempt, charged), auditEvent(c, 'login_success', { username: user.username, userId: user.id }, c.req.path)]
+  const writes = [...settleSuccess(db, attempt, charged), auditEvent(db, c, 'login_success', { username: user.username, userId: user.id }, c.req.path)]
   if (hashCost(passwordHash) !== cfg.bcryptCost) {
     passwordHash = await hashPassword(password, cfg.bcryptCost)
     writes.push(db.prepare('UPDATE users SET password_hash = ?2 WHERE id = ?1 AND password_hash = ?3').bind(user.id, passwordHash, user.password_hash))

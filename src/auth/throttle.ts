@@ -11,8 +11,9 @@ import { USERNAME } from '../schemas/common'
  *   exists: the LOGIN_MAX_FAILURES-th attempt since the last success locks it for
  *   LOGIN_LOCKOUT_SECONDS, doubled for each further lockout and capped at 15 minutes. A success
  *   deletes the counter; the hourly purge deletes counters idle for a day, lockouts and all.
- *   Strings that break the username rule share the one key `user:(invalid)`: none can log in, and
- *   a password typed into the username field must not be stored here either.
+ *   A string that breaks the username rule has no counter: no user can have it, so there is
+ *   nothing to protect, and it may be a password typed into the username field, which must not
+ *   be stored. The address still counts it.
  * - the client address (CF-Connecting-IP, which the edge sets; X-Forwarded-For is client input):
  *   the 101st attempt in 15 minutes locks it for 15 minutes. A success only refunds its own charge,
  *   so one valid account cannot wipe a spray's failures. Without the header (local development)
@@ -47,7 +48,7 @@ const IP_RULE: Rule = { limit: 101, windowSeconds: 900, lockSeconds: 900, maxLoc
 // Every registration counts, successful or not: it is the bcrypt hash that is being limited.
 const SIGNUP_RULE: Rule = { limit: 10, windowSeconds: 3600, lockSeconds: 3600, maxLockSeconds: 3600, onSuccess: 'refund', what: 'sign-ups from the client address' }
 
-/** The keys one attempt is charged to, at most two, and the time it is judged at. */
+/** The keys one attempt is charged to, none to two, and the time it is judged at. */
 export type Attempt = { keys: { key: string; rule: Rule }[]; now: number }
 
 /** What charging did to each of the attempt's keys. */
@@ -62,8 +63,10 @@ export function passwordAttempt(c: Context<AppEnv>, username: string): Attempt {
   const cfg = config(c.env)
   const ip = clientAddress(c)
   const userRule: Rule = { limit: cfg.loginMaxFailures, windowSeconds: 86_400, lockSeconds: cfg.loginLockoutSeconds, maxLockSeconds: 900, onSuccess: 'forget', what: 'username' }
-  const name = USERNAME.test(username) ? username.toLowerCase() : '(invalid)'
-  return attempt([{ key: `user:${name}`, rule: userRule }, ...(ip ? [{ key: `ip:${ip}`, rule: IP_RULE }] : [])])
+  return attempt([
+    ...(USERNAME.test(username) ? [{ key: `user:${username.toLowerCase()}`, rule: userRule }] : []),
+    ...(ip ? [{ key: `ip:${ip}`, rule: IP_RULE }] : []),
+  ])
 }
 
 /** Null without a client address: then there is nothing to count registrations by. */
@@ -72,7 +75,7 @@ export function signupAttempt(c: Context<AppEnv>): Attempt | null {
   return ip ? attempt([{ key: `signup:${ip}`, rule: SIGNUP_RULE }]) : null
 }
 
-const keysOf = (a: Attempt) => [a.keys[0]!.key, a.keys[1]?.key ?? null]
+const keysOf = (a: Attempt) => [a.keys[0]?.key ?? null, a.keys[1]?.key ?? null]
 
 const tooManyAttempts = (seconds: number) =>
   new ApiError('too_many_attempts', 'Too many failed attempts; try again later.', { headers: { 'Retry-After': String(Math.max(1, seconds)) } })
@@ -109,6 +112,7 @@ const LOCK = `UPDATE login_failures SET
  */
 export function charge(db: D1Database, a: Attempt): D1PreparedStatement[] {
   const [k1, k2] = keysOf(a)
+  if (a.keys.length === 0) return []
   return [
     ...a.keys.map(({ key }) => db.prepare('INSERT INTO login_failures (key, window_start, updated_at) VALUES (?1, ?2, ?2) ON CONFLICT (key) DO NOTHING').bind(key, a.now)),
     ...a.keys.map(({ key, rule }) => db.prepare(COUNT).bind(key, a.now, k1, k2, rule.windowSeconds)),
@@ -121,7 +125,7 @@ export function charge(db: D1Database, a: Attempt): D1PreparedStatement[] {
 export function admit(a: Attempt, results: D1Result[]): Charge {
   const n = a.keys.length
   const rows = (i: number) => results[i]?.results ?? []
-  if (rows(n).length === 0) {
+  if (n > 0 && rows(n).length === 0) {
     const locks = rows(3 * n) as { locked_until: number }[]
     throw tooManyAttempts(Math.max(0, ...locks.map((r) => r.locked_until)) - a.now)
   }

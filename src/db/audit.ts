@@ -40,9 +40,9 @@ export const requestAttribution = (c: Context<AppEnv>, detail?: string): Attribu
   detail,
 })
 
-/** The statement recording a security event of a request, to batch with the writes it goes with. */
-export const auditEvent = (c: Context<AppEnv>, event: AuditEvent, who: { username?: string | null; userId?: string | null }, detail?: string) =>
-  c.env.DB.prepare(`${INSERT} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`).bind(nowSeconds(), event, who.username ?? null, who.userId ?? null, ...attribution(requestAttribution(c, detail)))
+/** The statement recording a security event of a request, to batch on `db` with the writes it goes with. */
+export const auditEvent = (db: D1Database, c: Context<AppEnv>, event: AuditEvent, who: { username?: string | null; userId?: string | null }, detail?: string) =>
+  db.prepare(`${INSERT} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`).bind(nowSeconds(), event, who.username ?? null, who.userId ?? null, ...attribution(requestAttribution(c, detail)))
 
 /**
  * Records security events of a request: who, what, from where — never a password or a token.
@@ -50,7 +50,7 @@ export const auditEvent = (c: Context<AppEnv>, event: AuditEvent, who: { usernam
  * shown to the client. Only auth events are audited, so this is never on the todo routes' hot path.
  */
 export async function audit(c: Context<AppEnv>, event: AuditEvent, who: { username?: string | null; userId?: string | null }, detail?: string): Promise<void> {
-  await auditEvent(c, event, who, detail)
+  await auditEvent(c.env.DB, c, event, who, detail)
     .run()
     .catch((err: unknown) => console.error('audit write failed:', err))
 }

@@ -49,6 +49,32 @@ describe('D1 read replication', () => {
     expect(res.status).toBe(200)
   })
 
+  it('checks remembered HTTP Basic credentials and their lock on the primary, bookmark or not', async () => {
+    const app = createApp()
+    const u = await makeUser()
+    const basic = { Authorization: `Basic ${btoa(`${u.username}:${u.password}`)}` }
+    const first = await app.request('https://todo.test/profile', { headers: basic }, env)
+    expect(first.status).toBe(200)
+    const bookmark = first.headers.get('x-d1-bookmark')!
+    await env.DB.prepare('INSERT INTO login_failures (key, window_start, locked_until, updated_at) VALUES (?1, 0, ?2, 0)')
+      .bind(`user:${u.username}`, Math.floor(Date.now() / 1000) + 60)
+      .run()
+    // A replica that has not seen the lock: its lock read finds nothing.
+    const bind = <T extends object>(target: T, prop: string | symbol) => {
+      const value = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+    const laggingReplica = (session: D1DatabaseSession) =>
+      new Proxy(session, {
+        get: (target, prop) => (prop === 'prepare' ? (sql: string) => target.prepare(sql.includes('FROM login_failures') ? 'SELECT ?1, ?2 WHERE 0' : sql) : bind(target, prop)),
+      })
+    const db = new Proxy(env.DB, {
+      get: (target, prop) => (prop === 'withSession' ? (b?: string) => laggingReplica(target.withSession(b)) : bind(target, prop)),
+    })
+    const res = await app.request('https://todo.test/profile', { headers: { ...basic, 'x-d1-bookmark': bookmark } }, { ...env, DB: db })
+    expect(res.status).toBe(429)
+  })
+
   it('continues the bookmark a read sends, and starts a read without one on the primary', async () => {
     const bookmark = (await call('/healthz')).headers.get('x-d1-bookmark')!
     expect((await sessionFor({ headers: { 'x-d1-bookmark': bookmark } })).sessions).toEqual([bookmark])
