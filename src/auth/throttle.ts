@@ -42,11 +42,15 @@ type Rule = {
   onSuccess: 'forget' | 'refund'
   /** Names the key in the lockout audit event. */
   what: string
+  /** The 429's description. */
+  refusal: string
 }
 
-const IP_RULE: Rule = { limit: 101, windowSeconds: 900, lockSeconds: 900, maxLockSeconds: 900, onSuccess: 'refund', what: 'client address' }
+const FAILED = 'Too many failed attempts; try again later.'
+
+const IP_RULE: Rule = { limit: 101, windowSeconds: 900, lockSeconds: 900, maxLockSeconds: 900, onSuccess: 'refund', what: 'client address', refusal: FAILED }
 // Every registration counts, successful or not: it is the bcrypt hash that is being limited.
-const SIGNUP_RULE: Rule = { limit: 10, windowSeconds: 3600, lockSeconds: 3600, maxLockSeconds: 3600, onSuccess: 'refund', what: 'sign-ups from the client address' }
+const SIGNUP_RULE: Rule = { limit: 10, windowSeconds: 3600, lockSeconds: 3600, maxLockSeconds: 3600, onSuccess: 'refund', what: 'sign-ups from the client address', refusal: 'Too many registrations from this address; try again later.' }
 
 /** The keys one attempt is charged to, none to two, and the time it is judged at. */
 export type Attempt = { keys: { key: string; rule: Rule }[]; now: number }
@@ -62,7 +66,7 @@ const attempt = (keys: Attempt['keys']): Attempt => ({ keys, now: Math.floor(Dat
 export function passwordAttempt(c: Context<AppEnv>, username: string): Attempt {
   const cfg = config(c.env)
   const ip = clientAddress(c)
-  const userRule: Rule = { limit: cfg.loginMaxFailures, windowSeconds: 86_400, lockSeconds: cfg.loginLockoutSeconds, maxLockSeconds: 900, onSuccess: 'forget', what: 'username' }
+  const userRule: Rule = { limit: cfg.loginMaxFailures, windowSeconds: 86_400, lockSeconds: cfg.loginLockoutSeconds, maxLockSeconds: 900, onSuccess: 'forget', what: 'username', refusal: FAILED }
   return attempt([
     ...(USERNAME.test(username) ? [{ key: `user:${username.toLowerCase()}`, rule: userRule }] : []),
     ...(ip ? [{ key: `ip:${ip}`, rule: IP_RULE }] : []),
@@ -77,8 +81,8 @@ export function signupAttempt(c: Context<AppEnv>): Attempt | null {
 
 const keysOf = (a: Attempt) => [a.keys[0]?.key ?? null, a.keys[1]?.key ?? null]
 
-const tooManyAttempts = (seconds: number) =>
-  new ApiError('too_many_attempts', 'Too many failed attempts; try again later.', { headers: { 'Retry-After': String(Math.max(1, seconds)) } })
+const tooManyAttempts = (a: Attempt, seconds: number) =>
+  new ApiError('too_many_attempts', a.keys[0]?.rule.refusal ?? FAILED, { headers: { 'Retry-After': String(Math.max(1, seconds)) } })
 
 /** Reads the locks on an attempt's keys, writing nothing: for credentials that need no compare. */
 export const readLocks = (db: D1Database, a: Attempt) => db.prepare('SELECT locked_until FROM login_failures WHERE key IN (?1, ?2)').bind(...keysOf(a))
@@ -86,7 +90,7 @@ export const readLocks = (db: D1Database, a: Attempt) => db.prepare('SELECT lock
 /** 429 with Retry-After while any of the attempt's keys is locked. */
 export function refuseWhileLocked(a: Attempt, locks: { locked_until: number }[]): void {
   const lockedUntil = Math.max(0, ...locks.map((r) => r.locked_until))
-  if (lockedUntil > a.now) throw tooManyAttempts(lockedUntil - a.now)
+  if (lockedUntil > a.now) throw tooManyAttempts(a, lockedUntil - a.now)
 }
 
 // ?1 key, ?2 now, ?3 and ?4 the attempt's keys. Every count of an attempt carries the same guard,
@@ -127,7 +131,7 @@ export function admit(a: Attempt, results: D1Result[]): Charge {
   const rows = (i: number) => results[i]?.results ?? []
   if (n > 0 && rows(n).length === 0) {
     const locks = rows(3 * n) as { locked_until: number }[]
-    throw tooManyAttempts(Math.max(0, ...locks.map((r) => r.locked_until)) - a.now)
+    throw tooManyAttempts(a, Math.max(0, ...locks.map((r) => r.locked_until)) - a.now)
   }
   return a.keys.map((_, i) => ({
     windowStart: (rows(n + i)[0] as { window_start: number }).window_start,

@@ -81,7 +81,7 @@ describe('POST /auth/register is throttled per client address', () => {
     const refused = await withSignup({ username: uniqueName('burst'), password: PASSWORD }, from)
     expect(refused.status).toBe(429)
     expect(refused.headers.get('Retry-After')).toBe('3600')
-    expect(await refused.json()).toMatchObject({ error: 'too_many_attempts' })
+    expect(await refused.json()).toEqual({ error: 'too_many_attempts', error_description: 'Too many registrations from this address; try again later.' })
     expect(hash).toHaveBeenCalledTimes(9)
     const audited = await env.DB.prepare("SELECT detail FROM audit_events WHERE event = 'lockout' AND ip = ?1").bind(from['CF-Connecting-IP']).all()
     expect(audited.results).toEqual([{ detail: 'sign-ups from the client address locked for 3600 s' }])
