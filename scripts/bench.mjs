@@ -86,12 +86,21 @@ async function login(username) {
   return res.json()
 }
 
+// Password grants rotate over one user per connection: concurrent checks for ONE username are
+// throttled by design (more than LOGIN_MAX_FAILURES in flight meet the lock; docs/security.md).
+const loginNames = Array.from({ length: CONNECTIONS }, (_, i) => `bench-login-${i}`)
+
 /** Bench users (one hash, made once) and the todos the list route returns. */
 async function seed(mf) {
   const db = await mf.getD1Database('DB')
   const hash = bcrypt.hashSync(PASSWORD, BCRYPT_COST)
   const now = new Date().toISOString()
-  const names = ['bench-reader', 'bench-writer', ...Array.from({ length: FAILURE_SAMPLES }, (_, i) => `bench-known-${i}`)]
+  const names = [
+    'bench-reader',
+    'bench-writer',
+    ...loginNames,
+    ...Array.from({ length: FAILURE_SAMPLES }, (_, i) => `bench-known-${i}`),
+  ]
   const ids = Object.fromEntries(names.map((n) => [n, crypto.randomUUID()]))
   await db.batch([
     ...names.map((n) =>
@@ -132,12 +141,22 @@ async function loadRoutes() {
     }),
   )
   results.push(await load('GET /profile (Basic, same credentials)', '/profile', { headers: { Authorization: `Basic ${btoa(`bench-reader:${PASSWORD}`)}` } }))
-  const password = tokenForm({ grant_type: 'password', username: 'bench-writer', password: PASSWORD })
-  results.push(await load('POST /auth/token (password)', '/auth/token', { method: 'POST', ...password }))
+  let next = 0
+  results.push(
+    await load('POST /auth/token (password)', '/auth/token', {
+      requests: [
+        {
+          method: 'POST',
+          headers: tokenForm({}).headers,
+          setupRequest: (req) => ({ ...req, body: new URLSearchParams({ grant_type: 'password', username: loginNames[next++ % loginNames.length], password: PASSWORD }).toString() }),
+        },
+      ],
+    }),
+  )
 
   // Each refresh token works once, so every connection keeps a rotation chain going: a request
   // takes a live token from the pool and its response puts the successor back.
-  const pool = await Promise.all(Array.from({ length: CONNECTIONS }, () => login('bench-writer').then((t) => t.refresh_token)))
+  const pool = await Promise.all(loginNames.map((name) => login(name).then((t) => t.refresh_token)))
   results.push(
     await load('POST /auth/token (refresh)', '/auth/token', {
       requests: [

@@ -8,12 +8,20 @@
  *   stored hash is still that one. The caller has just read the row (and checked that the user is
  *   enabled and not locked), so a password change, disabling, deletion or lockout ends it at once.
  * - At most TTL_MS old and MAX_ENTRIES many; the oldest goes first.
+ * - Concurrent checks of the same credentials in this isolate take turns (`takeTurn`): a client that opens several requests at once with the same Basic
+ *   credentials pays one compare and one throttling charge — the others then find the entry —
+ *   rather than looking like a burst of guesses and meeting the lock. They wait by polling, not by
+ *   awaiting the first request's promise: workerd cancels a request that awaits a promise of
+ *   another request which ends (or is cancelled) before settling it.
  */
 
 const TTL_MS = 60_000
 const MAX_ENTRIES = 1_000
 
 const entries = new Map<string, { passwordHash: string; expires: number }>()
+const inFlight = new Set<string>()
+const POLL_MS = 10
+const MAX_WAIT_MS = 2_000
 // Generated on first use: Workers allow no randomness at global scope.
 let hmacKey: Promise<CryptoKey> | undefined
 
@@ -32,6 +40,11 @@ export type RememberedCredential = {
   /** True when these credentials were verified within the TTL against exactly this hash. */
   verifiedAgainst(passwordHash: string): boolean
   remember(passwordHash: string): void
+  /**
+   * Waits until no other check of these credentials runs in this isolate (at most 2 s), then
+   * claims the turn; call the function it returns when done.
+   */
+  takeTurn(): Promise<() => void>
 }
 
 export async function credentialCache(username: string, password: string): Promise<RememberedCredential> {
@@ -48,6 +61,14 @@ export async function credentialCache(username: string, password: string): Promi
       entries.delete(key)
       if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!)
       entries.set(key, { passwordHash, expires: Date.now() + TTL_MS })
+    },
+    async takeTurn() {
+      for (let waited = 0; inFlight.has(key) && waited < MAX_WAIT_MS; waited += POLL_MS) {
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+      }
+      // Claimed in the same synchronous step as the last look, so no other request slips in between.
+      inFlight.add(key)
+      return () => inFlight.delete(key)
     },
   }
 }

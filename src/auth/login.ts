@@ -4,9 +4,9 @@ import { auditEvent } from '../db/audit'
 import { authDatabase } from '../db/replication'
 import { userByUsername, type UserRow } from '../db/users'
 import { USERNAME } from '../schemas/common'
-import { credentialCache } from './credential-cache'
+import { credentialCache, type RememberedCredential } from './credential-cache'
 import { dummyHash, hashCost, hashPassword, verifyPassword } from './passwords'
-import { admit, charge, locksStarted, passwordAttempt, readLocks, refuseWhileLocked, settleSuccess } from './throttle'
+import { admit, type Attempt, charge, locksStarted, passwordAttempt, readLocks, refuseWhileLocked, settleSuccess } from './throttle'
 
 /**
  * The one place a password is checked (/auth/token, /profile, /users/me/password), throttled and
@@ -24,7 +24,8 @@ import { admit, charge, locksStarted, passwordAttempt, readLocks, refuseWhileLoc
  * - A hash made at another cost is re-hashed on success.
  * - `remember` (HTTP Basic only): credentials verified within the last minute against the hash the
  *   row still holds (./credential-cache.ts) cost no compare, no charge and no audit event — a
- *   Basic client resends them with every request, and that path must not write to D1.
+ *   Basic client resends them with every request, and that path must not write to D1. Concurrent
+ *   checks of the same credentials in one isolate take turns, so all but the first find the entry.
  */
 export async function checkPassword(
   c: Context<AppEnv>,
@@ -32,20 +33,35 @@ export async function checkPassword(
   password: string,
   { remember = false }: { remember?: boolean } = {},
 ): Promise<UserRow | null> {
-  const cfg = config(c.env)
   // The primary, even for a read that continues a bookmark: a lock or a new password must count at once.
   const db = authDatabase(c)
   const attempt = passwordAttempt(c, username)
   const cache = remember ? await credentialCache(username, password) : null
 
-  if (cache?.recalled()) {
+  /** The user, when these exact credentials were verified within the minute against the hash it still holds. */
+  const recalled = async (): Promise<UserRow | null> => {
+    if (!cache?.recalled()) return null
     const [found, locks] = await db.batch([userByUsername(db, username), readLocks(db, attempt)])
     refuseWhileLocked(attempt, (locks?.results ?? []) as { locked_until: number }[])
     const user = found?.results[0] as UserRow | undefined
-    if (user?.disabled === 0 && cache.verifiedAgainst(user.password_hash)) return user
-    // The user changed since: check the password like any other attempt.
+    return user?.disabled === 0 && cache.verifiedAgainst(user.password_hash) ? user : null
   }
+  if (!cache) return compare(c, db, attempt, username, password, null)
 
+  const hit = await recalled()
+  if (hit) return hit
+  const release = await cache.takeTurn()
+  try {
+    // Whoever held the turn may just have verified these credentials.
+    return (await recalled()) ?? (await compare(c, db, attempt, username, password, cache))
+  } finally {
+    release()
+  }
+}
+
+/** The charged, audited bcrypt compare behind checkPassword. */
+async function compare(c: Context<AppEnv>, db: D1Database, attempt: Attempt, username: string, password: string, cache: RememberedCredential | null): Promise<UserRow | null> {
+  const cfg = config(c.env)
   const [found, ...charging] = await db.batch([userByUsername(db, username), ...charge(db, attempt)])
   const charged = admit(attempt, charging)
   const user = (found?.results[0] as UserRow | undefined) ?? null

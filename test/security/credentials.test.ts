@@ -206,6 +206,15 @@ describe('repeated HTTP Basic credentials are served from the cache', () => {
     expect(second.sql.flat().every((sql) => sql.startsWith('SELECT'))).toBe(true)
   })
 
+  it('takes turns for concurrent identical requests: one compare, one charge, no 429', async () => {
+    const u = await makeUser()
+    const compare = spyOnCompare()
+    // More than LOGIN_MAX_FAILURES at once: charged separately, the excess would meet the lock.
+    const answers = await Promise.all(Array.from({ length: 8 }, () => profile(u.username, u.password)))
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200))
+    expect(compare).toHaveBeenCalledTimes(1)
+  })
+
   it.each([
     ['the password changes', (u: { id: string }) => env.DB.prepare("UPDATE users SET password_hash = ?2 WHERE id = ?1").bind(u.id, bcrypt.hashSync('a brand new passphrase', 4)).run(), 401, 1],
     ['the user is disabled', (u: { id: string }) => env.DB.prepare('UPDATE users SET disabled = 1 WHERE id = ?1').bind(u.id).run(), 401, 1],
