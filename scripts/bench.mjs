@@ -19,6 +19,9 @@ import { Miniflare } from 'miniflare'
 import { unstable_readConfig } from 'wrangler'
 import { buildBundle, bundleSize } from './bundle-size.mjs'
 import { setupLocalDatabase } from './local-db.mjs'
+import './src-modules.mjs'
+
+const { insertUser } = await import('../src/db/users.ts')
 
 const PORT = Number(process.env.BENCH_PORT ?? 8788)
 const ORIGIN = `http://127.0.0.1:${PORT}`
@@ -94,7 +97,6 @@ const loginNames = Array.from({ length: CONNECTIONS }, (_, i) => `bench-login-${
 async function seed(mf) {
   const db = await mf.getD1Database('DB')
   const hash = bcrypt.hashSync(PASSWORD, BCRYPT_COST)
-  const now = new Date().toISOString()
   const names = [
     'bench-reader',
     'bench-writer',
@@ -103,11 +105,7 @@ async function seed(mf) {
   ]
   const ids = Object.fromEntries(names.map((n) => [n, crypto.randomUUID()]))
   await db.batch([
-    ...names.map((n) =>
-      db
-        .prepare(`INSERT INTO users (id, username, password_hash, name, email, role, scopes, disabled, created_at, updated_at) VALUES (?1, ?2, ?3, ?2, '', 'user', 'read write', 0, ?4, ?4)`)
-        .bind(ids[n], n, hash, now),
-    ),
+    ...names.map((n) => insertUser(db, ids[n], { username: n, passwordHash: hash, name: n })),
     ...Array.from({ length: TODOS_LISTED }, (_, i) =>
       db
         .prepare(`INSERT INTO todos (id, owner_id, title, description, completed, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)`)

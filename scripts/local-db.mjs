@@ -1,10 +1,8 @@
 // The local D1 that `wrangler dev` uses (.wrangler/state): migrate it and seed the demo users.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import bcrypt from 'bcryptjs'
+import './src-modules.mjs'
 
 const require = createRequire(import.meta.url)
 const WRANGLER = join(dirname(require.resolve('wrangler/package.json')), 'bin', 'wrangler.js')
@@ -41,24 +39,17 @@ export const DEMO_USERS = [
   { username: 'admin', password: 'secret', name: 'Administrator', email: 'admin@example.com', role: 'admin' },
 ]
 
-const sqlString = (s) => `'${String(s).replaceAll("'", "''")}'`
+/** Production's default cost: the demo users log in as slowly as real ones. */
+const DEMO_BCRYPT_COST = 10
 
 export async function setupLocalDatabase({ persistTo } = {}) {
-  const persist = persistTo ? ['--persist-to', persistTo] : []
-  await mustRun(['d1', 'migrations', 'apply', 'DB', '--local', ...persist])
-  const now = new Date().toISOString()
-  const rows = DEMO_USERS.map((u) =>
-    [crypto.randomUUID(), u.username, bcrypt.hashSync(u.password, 10), u.name, u.email, u.role, 'read write', 0, now, now].map((v) => (typeof v === 'number' ? v : sqlString(v))).join(', '),
+  await mustRun(['d1', 'migrations', 'apply', 'DB', '--local', ...(persistTo ? ['--persist-to', persistTo] : [])])
+  // The Worker's own insert (ON CONFLICT DO NOTHING) through wrangler: no SQL of our own to get wrong.
+  const [{ wranglerD1 }, { insertUser }, { hashPassword }] = await Promise.all([import('./d1.mjs'), import('../src/db/users.ts'), import('../src/auth/passwords.ts')])
+  const db = wranglerD1({ persistTo })
+  const rows = await Promise.all(
+    DEMO_USERS.map(async ({ password, ...u }) => insertUser(db, crypto.randomUUID(), { ...u, passwordHash: await hashPassword(password, DEMO_BCRYPT_COST) })),
   )
-  const sql = rows
-    .map((values) => `INSERT INTO users (id, username, password_hash, name, email, role, scopes, disabled, created_at, updated_at) VALUES (${values}) ON CONFLICT (username) DO NOTHING;`)
-    .join('\n')
-  const dir = mkdtempSync(join(tmpdir(), 'todo-auth-seed-'))
-  try {
-    writeFileSync(join(dir, 'seed.sql'), sql)
-    await mustRun(['d1', 'execute', 'DB', '--local', ...persist, '--file', join(dir, 'seed.sql')])
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  await db.batch(rows)
   console.log('dev: local D1 migrated; demo users alice/wonderland and admin/secret present')
 }

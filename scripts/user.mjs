@@ -3,10 +3,10 @@
 // admin. It applies the Worker's own rules, imported from src/ rather than copied: the zod schemas
 // (username, password policy, roles, scopes), bcrypt at BCRYPT_COST from wrangler.toml, and the
 // queries, including the last-admin guard and ending sessions on a new password or disabling.
-import { registerHooks } from 'node:module'
 import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
 import { wranglerD1 } from './d1.mjs'
+import './src-modules.mjs'
 
 const USAGE = `Usage: npm run user -- <command> [--remote | --persist-to DIR]
 
@@ -21,12 +21,6 @@ Passwords are read from the terminal without echo, or from stdin when it is not 
 (one line), never from an argument. The target is the local D1 of \`npm run dev\` unless
 --remote (the deployed D1; wrangler must be logged in) or --persist-to (another local state dir).`
 
-// src/ uses extensionless relative imports (bundler style). Node strips the types itself; this
-// tells it to try ".ts" for them. Only plain modules are imported, none that needs workerd.
-registerHooks({
-  resolve: (specifier, context, nextResolve) =>
-    nextResolve(/^\.\.?\//.test(specifier) && context.parentURL?.endsWith('.ts') && !/\.\w+$/.test(specifier) ? `${specifier}.ts` : specifier, context),
-})
 const { config } = await import('../src/env.ts')
 const { hashPassword } = await import('../src/auth/passwords.ts')
 const { newPassword, userCreate } = await import('../src/schemas/users.ts')
