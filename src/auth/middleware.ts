@@ -7,7 +7,7 @@ import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { authDatabase } from '../db/replication'
 import { findLiveSessionUser } from '../db/sessions'
-import { toUser } from '../db/users'
+import { parseScopes, toUser } from '../db/users'
 import { nowSeconds } from './crypto'
 import { checkPassword } from './login'
 import { decide, RULES, type Action } from './policy'
@@ -88,7 +88,7 @@ export function bearer(): MiddlewareHandler<AppEnv> {
     if (!user) throw invalidToken()
     c.set('user', user)
     c.set('sessionId', claims.sid)
-    c.set('scopes', claims.scope.split(' ').filter((s) => user.scopes.includes(s)))
+    c.set('scopes', parseScopes(claims.scope).filter((s) => user.scopes.includes(s)))
     await next()
   }
 }

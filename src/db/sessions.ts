@@ -100,9 +100,12 @@ export const revokeSession = (db: D1Database, sessionId: string, now: number) =>
     .bind(sessionId, now)
     .first<{ user_id: string; username: string }>()
 
-/** The session a refresh token (used or not) belongs to. */
-export const sessionOfRefreshToken = async (db: D1Database, tokenHash: string): Promise<string | null> =>
-  (await db.prepare('SELECT session_id FROM refresh_tokens WHERE token_hash = ?1').bind(tokenHash).first<{ session_id: string }>())?.session_id ?? null
+/** The session a refresh token (used or not) belongs to, with the scope it grants. */
+export const sessionOfRefreshToken = (db: D1Database, tokenHash: string) =>
+  db
+    .prepare('SELECT s.id, s.scope FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = ?1')
+    .bind(tokenHash)
+    .first<{ id: string; scope: string }>()
 
 /**
  * Ends every session of a user: a statement to batch with the change that requires it. With

@@ -54,10 +54,8 @@ export const authRoutes = new Hono<AppEnv>()
       const oldHash = await sha256Hex(form.refresh_token)
       if (asked) {
         // Checked before rotating, so a refused narrowing does not cost the client its token.
-        const granted = await c.env.DB.prepare('SELECT s.scope FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = ?1')
-          .bind(oldHash)
-          .first<{ scope: string }>()
-        if (granted) grantScope(asked, parseScopes(granted.scope))
+        const session = await sessionOfRefreshToken(c.env.DB, oldHash)
+        if (session) grantScope(asked, parseScopes(session.scope))
       }
       const refreshToken = randomToken()
       const narrowTo = asked?.join(' ')
@@ -83,7 +81,7 @@ export const authRoutes = new Hono<AppEnv>()
     const { token } = c.req.valid('form')
     const cfg = config(c.env)
     const claims = token.split('.').length === 3 ? await verifyForRevocation(c.env, cfg, c.req.url, token) : null
-    const sessionId = claims ? claims.sid : await sessionOfRefreshToken(c.env.DB, await sha256Hex(token))
+    const sessionId = claims ? claims.sid : (await sessionOfRefreshToken(c.env.DB, await sha256Hex(token)))?.id
     const revoked = sessionId ? await revokeSession(c.env.DB, sessionId, nowSeconds()) : null
     if (revoked) await audit(c, 'revoke', { username: revoked.username, userId: revoked.user_id })
     return c.json({})
