@@ -64,7 +64,7 @@ export const userRoutes = new Hono<AppEnv>()
     if (fields.role !== undefined || fields.scopes !== undefined) {
       const target = await findUserById(c.env.DB, c.req.param('id'))
       if (!target) throw notFound()
-      if (!mayAssign({ ...actor, scopes: c.get('scopes') }, target, fields)) throw new ApiError('forbidden', 'Nobody may raise their own role or scopes.')
+      if (!mayAssign(actor, target, fields)) throw new ApiError('forbidden', 'Nobody may raise their own role or scopes.')
     }
     const passwordHash = password === undefined ? undefined : await hashPassword(password, config(c.env).bcryptCost)
     // The audit names the fields, never their values: one of them may be a password.
