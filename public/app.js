@@ -22,7 +22,8 @@ class ApiError extends Error {
 }
 
 const failure = async (res) => new ApiError(res.status, await res.json().catch(() => null))
-const sessionEnded = () => new ApiError(401, { error_description: 'Your session has ended. Please log in again.' })
+const sessionEnded = () =>
+  new ApiError(401, { error_description: 'Your session has ended. Please log in again.' })
 
 /** @type {{ access: string, refresh: string, timer: number } | null} */
 let tokens = null
@@ -41,7 +42,9 @@ const keepBookmark = (res) => {
 }
 
 async function requestTokens(params) {
-  const res = keepBookmark(await fetch('/auth/token', { method: 'POST', body: new URLSearchParams(params) }))
+  const res = keepBookmark(
+    await fetch('/auth/token', { method: 'POST', body: new URLSearchParams(params) }),
+  )
   if (!res.ok) throw await failure(res)
   keep(await res.json())
 }
@@ -51,7 +54,10 @@ function keep({ access_token, refresh_token, expires_in }) {
   // Refresh a minute before the access token expires (halfway, for short lifetimes), so requests
   // rarely meet a 401; a timer that fires late (a sleeping laptop) is covered by the 401 retry.
   const early = Math.min(60, expires_in / 2)
-  const timer = setTimeout(() => refresh().catch((err) => say(err.message)), (expires_in - early) * 1000)
+  const timer = setTimeout(
+    () => refresh().catch((err) => say(err.message)),
+    (expires_in - early) * 1000,
+  )
   tokens = { access: access_token, refresh: refresh_token, timer }
 }
 
@@ -81,7 +87,10 @@ async function api(method, path, body) {
     keepBookmark(
       await fetch(path, {
         method,
-        headers: withBookmark({ Authorization: `Bearer ${access}`, ...(body && { 'Content-Type': 'application/json' }) }),
+        headers: withBookmark({
+          Authorization: `Bearer ${access}`,
+          ...(body && { 'Content-Type': 'application/json' }),
+        }),
         body: body && JSON.stringify(body),
       }),
     )
@@ -176,7 +185,11 @@ $('login-form').addEventListener('submit', (event) => {
   event.preventDefault()
   act(async () => {
     const password = $('password')
-    await requestTokens({ grant_type: 'password', username: $('username').value, password: password.value })
+    await requestTokens({
+      grant_type: 'password',
+      username: $('username').value,
+      password: password.value,
+    })
     password.value = ''
     const [user, todos] = await Promise.all([api('GET', '/users/me'), api('GET', '/api/todos')])
     showTodos(user, todos)

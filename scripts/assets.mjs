@@ -11,4 +11,5 @@ const from = dirname(require.resolve('swagger-ui-dist/package.json'))
 const to = join(import.meta.dirname, '..', 'public', 'vendor', 'swagger-ui')
 
 mkdirSync(to, { recursive: true })
-for (const file of ['swagger-ui-bundle.js', 'swagger-ui.css', 'LICENSE', 'NOTICE']) copyFileSync(join(from, file), join(to, file))
+for (const file of ['swagger-ui-bundle.js', 'swagger-ui.css', 'LICENSE', 'NOTICE'])
+  copyFileSync(join(from, file), join(to, file))

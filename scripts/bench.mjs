@@ -42,7 +42,13 @@ const wranglerConfig = unstable_readConfig({ config: 'wrangler.toml' })
 const text = (value) => ({ type: 'text', value: String(value) })
 
 /** Shared Miniflare options: loopback only, no dev registry, telemetry or request log. */
-const isolated = { host: '127.0.0.1', enableDevRegistry: false, telemetry: { enabled: false }, logRequests: false, cf: false }
+const isolated = {
+  host: '127.0.0.1',
+  enableDevRegistry: false,
+  telemetry: { enabled: false },
+  logRequests: false,
+  cf: false,
+}
 
 /** A Worker as wrangler.toml describes it, from one ES module (path → name in the manifest). */
 const worker = (name, modules, env = {}) => ({
@@ -53,7 +59,9 @@ const worker = (name, modules, env = {}) => ({
     manifest: {
       mainModule: Object.keys(modules)[0],
       modulesRoot: DIST,
-      modules: Object.fromEntries(Object.entries(modules).map(([n, contents]) => [n, { type: 'esm', contents }])),
+      modules: Object.fromEntries(
+        Object.entries(modules).map(([n, contents]) => [n, { type: 'esm', contents }]),
+      ),
     },
     env,
   },
@@ -73,19 +81,26 @@ async function startServer() {
     port: PORT,
     // The layout `wrangler d1 … --persist-to .bench/state` writes, so both see the same database.
     resourcePersistencePath: resolve(STATE, 'v3'),
-    workers: [worker('todo-auth', { 'index.js': readFileSync(resolve(DIST, 'index.js'), 'utf8') }, env)],
+    workers: [
+      worker('todo-auth', { 'index.js': readFileSync(resolve(DIST, 'index.js'), 'utf8') }, env),
+    ],
   })
   await mf.ready
   return mf
 }
 
-const post = (path, body, headers = {}) => fetch(`${ORIGIN}${path}`, { method: 'POST', headers, body })
-const tokenForm = (fields) => ({ body: new URLSearchParams(fields).toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded' } })
+const post = (path, body, headers = {}) =>
+  fetch(`${ORIGIN}${path}`, { method: 'POST', headers, body })
+const tokenForm = (fields) => ({
+  body: new URLSearchParams(fields).toString(),
+  headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+})
 
 async function login(username) {
   const { body, headers } = tokenForm({ grant_type: 'password', username, password: PASSWORD })
   const res = await post('/auth/token', body, headers)
-  if (res.status !== 200) throw new Error(`bench login as ${username}: ${res.status} ${await res.text()}`)
+  if (res.status !== 200)
+    throw new Error(`bench login as ${username}: ${res.status} ${await res.text()}`)
   return res.json()
 }
 
@@ -108,17 +123,33 @@ async function seed(mf) {
     ...names.map((n) => insertUser(db, ids[n], { username: n, passwordHash: hash, name: n })),
     ...Array.from({ length: TODOS_LISTED }, (_, i) =>
       db
-        .prepare(`INSERT INTO todos (id, owner_id, title, description, completed, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)`)
-        .bind(crypto.randomUUID(), ids['bench-reader'], `Todo number ${i}`, 'A description of moderate length.', i % 2, new Date(Date.now() - i * 1000).toISOString()),
+        .prepare(
+          `INSERT INTO todos (id, owner_id, title, description, completed, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)`,
+        )
+        .bind(
+          crypto.randomUUID(),
+          ids['bench-reader'],
+          `Todo number ${i}`,
+          'A description of moderate length.',
+          i % 2,
+          new Date(Date.now() - i * 1000).toISOString(),
+        ),
     ),
   ])
 }
 
 /** Drives one route for DURATION_SECONDS; a non-2xx answer means the bench is wrong, so it fails. */
 async function load(title, path, opts = {}) {
-  const result = await autocannon({ url: `${ORIGIN}${path}`, connections: CONNECTIONS, duration: DURATION_SECONDS, ...opts })
+  const result = await autocannon({
+    url: `${ORIGIN}${path}`,
+    connections: CONNECTIONS,
+    duration: DURATION_SECONDS,
+    ...opts,
+  })
   if (result.non2xx > 0 || result.errors > 0) {
-    throw new Error(`${title}: ${result.non2xx} non-2xx answers, ${result.errors} errors (${JSON.stringify(result.statusCodeStats)})`)
+    throw new Error(
+      `${title}: ${result.non2xx} non-2xx answers, ${result.errors} errors (${JSON.stringify(result.statusCodeStats)})`,
+    )
   }
   return { title, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 }
 }
@@ -128,9 +159,16 @@ async function loadRoutes() {
   const writer = await login('bench-writer')
   const auth = (t) => ({ Authorization: `Bearer ${t.access_token}` })
   // Unmeasured: a fresh isolate first compiles the app and warms D1's page cache.
-  await autocannon({ url: `${ORIGIN}/api/todos`, connections: CONNECTIONS, duration: 3, headers: auth(reader) })
+  await autocannon({
+    url: `${ORIGIN}/api/todos`,
+    connections: CONNECTIONS,
+    duration: 3,
+    headers: auth(reader),
+  })
   const results = []
-  results.push(await load(`GET /api/todos (${TODOS_LISTED} todos)`, '/api/todos', { headers: auth(reader) }))
+  results.push(
+    await load(`GET /api/todos (${TODOS_LISTED} todos)`, '/api/todos', { headers: auth(reader) }),
+  )
   results.push(
     await load('POST /api/todos', '/api/todos', {
       method: 'POST',
@@ -138,7 +176,11 @@ async function loadRoutes() {
       body: JSON.stringify({ title: 'Benchmark todo', description: 'Created under load.' }),
     }),
   )
-  results.push(await load('GET /profile (Basic, same credentials)', '/profile', { headers: { Authorization: `Basic ${btoa(`bench-reader:${PASSWORD}`)}` } }))
+  results.push(
+    await load('GET /profile (Basic, same credentials)', '/profile', {
+      headers: { Authorization: `Basic ${btoa(`bench-reader:${PASSWORD}`)}` },
+    }),
+  )
   let next = 0
   results.push(
     await load('POST /auth/token (password)', '/auth/token', {
@@ -146,7 +188,14 @@ async function loadRoutes() {
         {
           method: 'POST',
           headers: tokenForm({}).headers,
-          setupRequest: (req) => ({ ...req, body: new URLSearchParams({ grant_type: 'password', username: loginNames[next++ % loginNames.length], password: PASSWORD }).toString() }),
+          setupRequest: (req) => ({
+            ...req,
+            body: new URLSearchParams({
+              grant_type: 'password',
+              username: loginNames[next++ % loginNames.length],
+              password: PASSWORD,
+            }).toString(),
+          }),
         },
       ],
     }),
@@ -162,7 +211,13 @@ async function loadRoutes() {
           method: 'POST',
           path: '/auth/token',
           headers: tokenForm({}).headers,
-          setupRequest: (req) => ({ ...req, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: pool.pop() ?? 'exhausted' }).toString() }),
+          setupRequest: (req) => ({
+            ...req,
+            body: new URLSearchParams({
+              grant_type: 'refresh_token',
+              refresh_token: pool.pop() ?? 'exhausted',
+            }).toString(),
+          }),
           onResponse: (status, body) => status === 200 && pool.push(JSON.parse(body).refresh_token),
         },
       ],
@@ -179,7 +234,11 @@ async function loadRoutes() {
 async function compareFailures() {
   const times = { unknown: [], known: [] }
   const attempt = async (group, username) => {
-    const { body, headers } = tokenForm({ grant_type: 'password', username, password: 'not the password' })
+    const { body, headers } = tokenForm({
+      grant_type: 'password',
+      username,
+      password: 'not the password',
+    })
     const started = performance.now()
     const res = await post('/auth/token', body, headers)
     const answer = `${res.status} ${await res.text()}`
@@ -191,7 +250,8 @@ async function compareFailures() {
     answers.add(await attempt('unknown', `bench-nobody-${i}`))
     answers.add(await attempt('known', `bench-known-${i}`))
   }
-  if (answers.size !== 1) throw new Error(`failures were not answered alike: ${[...answers].join(' | ')}`)
+  if (answers.size !== 1)
+    throw new Error(`failures were not answered alike: ${[...answers].join(' | ')}`)
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length
   return { unknown: mean(times.unknown), known: mean(times.known), answer: [...answers][0] }
 }
@@ -212,7 +272,11 @@ export default {
   },
 }`
   const bcryptjs = readFileSync(fileURLToPath(import.meta.resolve('bcryptjs')), 'utf8')
-  const mf = new Miniflare({ ...isolated, port: 0, workers: [worker('bcrypt', { 'hasher.js': hasher, bcryptjs })] })
+  const mf = new Miniflare({
+    ...isolated,
+    port: 0,
+    workers: [worker('bcrypt', { 'hasher.js': hasher, bcryptjs })],
+  })
   try {
     const timings = async (cost, samples) => {
       const times = []
@@ -243,12 +307,17 @@ const loadAverage = () => loadavg()[0].toFixed(2)
 const args = process.argv.slice(2)
 
 if (args.includes('--bcrypt')) {
-  console.log(`bench: bcryptjs in workerd (compatibility_date ${wranglerConfig.compatibility_date}), ${cpus().length} CPUs, load ${loadAverage()}, ${BCRYPT_SAMPLES} hashes per cost`)
+  console.log(
+    `bench: bcryptjs in workerd (compatibility_date ${wranglerConfig.compatibility_date}), ${cpus().length} CPUs, load ${loadAverage()}, ${BCRYPT_SAMPLES} hashes per cost`,
+  )
   console.log(`cost ${'min ms'.padStart(7)} ${'median'.padStart(7)}`)
-  for (const r of await measureBcrypt()) console.log(`${String(r.cost).padStart(4)} ${ms(r.min)} ${ms(r.median)}`)
+  for (const r of await measureBcrypt())
+    console.log(`${String(r.cost).padStart(4)} ${ms(r.min)} ${ms(r.median)}`)
 } else if (args.includes('--serve')) {
   const mf = await startServer()
-  console.log(`bench: serving the production bundle on ${ORIGIN} (demo users alice/wonderland, admin/secret); Ctrl-C stops it`)
+  console.log(
+    `bench: serving the production bundle on ${ORIGIN} (demo users alice/wonderland, admin/secret); Ctrl-C stops it`,
+  )
   const stop = () => mf.dispose().then(() => process.exit(0))
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
@@ -257,16 +326,29 @@ if (args.includes('--bcrypt')) {
   const mf = await startServer()
   try {
     const { kib, gzipKib } = bundleSize(DIST)
-    console.log(`bench: bundle ${kib.toFixed(1)} KiB (gzip ${gzipKib.toFixed(1)} KiB); ${cpus().length} CPUs, load ${loadAverage()}; node ${process.version}; ${CONNECTIONS} connections, ${DURATION_SECONDS} s per route`)
+    console.log(
+      `bench: bundle ${kib.toFixed(1)} KiB (gzip ${gzipKib.toFixed(1)} KiB); ${cpus().length} CPUs, load ${loadAverage()}; node ${process.version}; ${CONNECTIONS} connections, ${DURATION_SECONDS} s per route`,
+    )
     await seed(mf)
     const results = await loadRoutes()
     const failures = await compareFailures()
     const baseline = results[0].rps
-    console.log(`\n${'route'.padEnd(40)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)}  cost vs list`)
-    for (const r of results) console.log(`${r.title.padEnd(40)} ${ms(r.rps)} ${ms(r.p50)} ${ms(r.p99)}  ${(baseline / r.rps).toFixed(1).padStart(6)}x`)
-    console.log(`\nfailed password grants, ${FAILURE_SAMPLES} of each, all answered ${failures.answer}`)
-    console.log(`  unknown user: mean ${failures.unknown.toFixed(1)} ms; known user, wrong password: mean ${failures.known.toFixed(1)} ms; ratio ${(failures.known / failures.unknown).toFixed(3)}`)
-    console.log(`\nbench: done in ${((performance.now() - started) / 1000).toFixed(0)} s; load ${loadAverage()}`)
+    console.log(
+      `\n${'route'.padEnd(40)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)}  cost vs list`,
+    )
+    for (const r of results)
+      console.log(
+        `${r.title.padEnd(40)} ${ms(r.rps)} ${ms(r.p50)} ${ms(r.p99)}  ${(baseline / r.rps).toFixed(1).padStart(6)}x`,
+      )
+    console.log(
+      `\nfailed password grants, ${FAILURE_SAMPLES} of each, all answered ${failures.answer}`,
+    )
+    console.log(
+      `  unknown user: mean ${failures.unknown.toFixed(1)} ms; known user, wrong password: mean ${failures.known.toFixed(1)} ms; ratio ${(failures.known / failures.unknown).toFixed(3)}`,
+    )
+    console.log(
+      `\nbench: done in ${((performance.now() - started) / 1000).toFixed(0)} s; load ${loadAverage()}`,
+    )
   } finally {
     await mf.dispose()
   }

@@ -33,7 +33,9 @@ if (import.meta.main) {
     await buildBundle(outdir)
     const { kib, gzipKib } = bundleSize(outdir)
     const verdict = gzipKib <= BUDGET_KIB ? 'within' : 'OVER'
-    console.log(`bundle: ${kib.toFixed(2)} KiB, gzip ${gzipKib.toFixed(2)} KiB (${verdict} the ${BUDGET_KIB} KiB budget)`)
+    console.log(
+      `bundle: ${kib.toFixed(2)} KiB, gzip ${gzipKib.toFixed(2)} KiB (${verdict} the ${BUDGET_KIB} KiB budget)`,
+    )
     if (gzipKib > BUDGET_KIB) process.exitCode = 1
   } finally {
     rmSync(outdir, { recursive: true, force: true })

@@ -30,19 +30,25 @@ function literal(value) {
  *   (in wrangler's default state directory unless `persistTo` names another).
  */
 export function wranglerD1({ remote = false, persistTo } = {}) {
-  const where = remote ? ['--remote'] : ['--local', ...(persistTo ? ['--persist-to', persistTo] : [])]
+  const where = remote
+    ? ['--remote']
+    : ['--local', ...(persistTo ? ['--persist-to', persistTo] : [])]
 
   /** Runs the statements in order; locally wrangler runs them as one D1 batch (one transaction). */
   async function execute(statements) {
     const sql = statements.map((s) => renderSql(s.sql, s.params)).join(';\n')
-    const { code, stdout } = await wrangler(['d1', 'execute', 'DB', ...where, '--json', '--command', sql], { capture: true })
+    const { code, stdout } = await wrangler(
+      ['d1', 'execute', 'DB', ...where, '--json', '--command', sql],
+      { capture: true },
+    )
     let output
     try {
       output = JSON.parse(stdout)
     } catch {
       throw new Error(`wrangler d1 execute exited with ${code} and no JSON output`)
     }
-    if (code !== 0 || !Array.isArray(output)) throw new Error(`D1 refused the statement: ${output?.error?.text ?? `exit code ${code}`}`)
+    if (code !== 0 || !Array.isArray(output))
+      throw new Error(`D1 refused the statement: ${output?.error?.text ?? `exit code ${code}`}`)
     return output.map((r) => ({ results: r.results ?? [], success: r.success, meta: r.meta ?? {} }))
   }
 

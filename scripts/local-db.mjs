@@ -16,7 +16,11 @@ export function wrangler(args, { quiet = false, capture = false } = {}) {
   return new Promise((resolve, reject) => {
     // The app never reads request.cf, so don't make wrangler fetch one (it fails offline, noisily).
     const env = { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env }
-    const stdio = capture ? ['ignore', 'pipe', 'inherit'] : quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit'
+    const stdio = capture
+      ? ['ignore', 'pipe', 'inherit']
+      : quiet
+        ? ['ignore', 'ignore', 'inherit']
+        : 'inherit'
     const child = spawn(process.execPath, [WRANGLER, ...args], { env, stdio })
     let stdout = ''
     child.stdout?.setEncoding('utf8').on('data', (chunk) => (stdout += chunk))
@@ -35,20 +39,48 @@ async function mustRun(args) {
 
 /** Demo users of ../shared/API.md §2. Inserted only if absent, so reruns keep their changes. */
 export const DEMO_USERS = [
-  { username: 'alice', password: 'wonderland', name: 'Alice Sharpe', email: 'asharpe@example.com', role: 'user' },
-  { username: 'admin', password: 'secret', name: 'Administrator', email: 'admin@example.com', role: 'admin' },
+  {
+    username: 'alice',
+    password: 'wonderland',
+    name: 'Alice Sharpe',
+    email: 'asharpe@example.com',
+    role: 'user',
+  },
+  {
+    username: 'admin',
+    password: 'secret',
+    name: 'Administrator',
+    email: 'admin@example.com',
+    role: 'admin',
+  },
 ]
 
 /** Production's default cost: the demo users log in as slowly as real ones. */
 const DEMO_BCRYPT_COST = 10
 
 export async function setupLocalDatabase({ persistTo } = {}) {
-  await mustRun(['d1', 'migrations', 'apply', 'DB', '--local', ...(persistTo ? ['--persist-to', persistTo] : [])])
+  await mustRun([
+    'd1',
+    'migrations',
+    'apply',
+    'DB',
+    '--local',
+    ...(persistTo ? ['--persist-to', persistTo] : []),
+  ])
   // The Worker's own insert (ON CONFLICT DO NOTHING) through wrangler: no SQL of our own to get wrong.
-  const [{ wranglerD1 }, { insertUser }, { hashPassword }] = await Promise.all([import('./d1.mjs'), import('../src/db/users.ts'), import('../src/auth/passwords.ts')])
+  const [{ wranglerD1 }, { insertUser }, { hashPassword }] = await Promise.all([
+    import('./d1.mjs'),
+    import('../src/db/users.ts'),
+    import('../src/auth/passwords.ts'),
+  ])
   const db = wranglerD1({ persistTo })
   const rows = await Promise.all(
-    DEMO_USERS.map(async ({ password, ...u }) => insertUser(db, crypto.randomUUID(), { ...u, passwordHash: await hashPassword(password, DEMO_BCRYPT_COST) })),
+    DEMO_USERS.map(async ({ password, ...u }) =>
+      insertUser(db, crypto.randomUUID(), {
+        ...u,
+        passwordHash: await hashPassword(password, DEMO_BCRYPT_COST),
+      }),
+    ),
   )
   await db.batch(rows)
   console.log('dev: local D1 migrated; demo users alice/wonderland and admin/secret present')

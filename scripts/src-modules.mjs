@@ -6,5 +6,10 @@ import { registerHooks } from 'node:module'
 
 registerHooks({
   resolve: (specifier, context, nextResolve) =>
-    nextResolve(/^\.\.?\//.test(specifier) && context.parentURL?.endsWith('.ts') && !/\.\w+$/.test(specifier) ? `${specifier}.ts` : specifier, context),
+    nextResolve(
+      /^\.\.?\//.test(specifier) && context.parentURL?.endsWith('.ts') && !/\.\w+$/.test(specifier)
+        ? `${specifier}.ts`
+        : specifier,
+      context,
+    ),
 })

@@ -36,7 +36,8 @@ function fail(message) {
 }
 
 /** zod issues as "field: message" lines. */
-const explain = (error) => error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('\n  ')
+const explain = (error) =>
+  error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('\n  ')
 
 /** One line from a terminal, not echoed. Backspace edits; Ctrl-C and Ctrl-D abort. */
 function promptHidden(question) {
@@ -97,23 +98,36 @@ async function main() {
   })
   const [command, username, ...extra] = positionals
   if (opts.help) return console.log(USAGE)
-  if (!COMMANDS.includes(command)) throw new UsageError(command ? `unknown command ${command}` : 'give a command')
+  if (!COMMANDS.includes(command))
+    throw new UsageError(command ? `unknown command ${command}` : 'give a command')
   if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`)
   if (command !== 'list' && !username) throw new UsageError(`${command} needs a username`)
   if (command === 'list' && username) throw new UsageError('list takes no username')
-  if (command !== 'add' && ['role', 'scopes', 'name', 'email'].some((o) => opts[o] !== undefined)) throw new UsageError('--role, --scopes, --name and --email belong to add')
-  if (opts.remote && opts['persist-to']) throw new UsageError('--persist-to is for the local D1 only')
+  if (command !== 'add' && ['role', 'scopes', 'name', 'email'].some((o) => opts[o] !== undefined))
+    throw new UsageError('--role, --scopes, --name and --email belong to add')
+  if (opts.remote && opts['persist-to'])
+    throw new UsageError('--persist-to is for the local D1 only')
 
   const db = wranglerD1({ remote: opts.remote, persistTo: opts['persist-to'] })
   // The production cost, parsed as the Worker parses it; wrangler is imported only when needed, it is large.
-  const bcryptCost = async () => config((await import('wrangler')).unstable_readConfig({ config: 'wrangler.toml' }).vars).bcryptCost
-  const by = (what) => ({ userAgent: 'todo-auth user CLI', detail: `by ${operator()} with the user CLI${what ? `: ${what}` : ''}` })
-  const existing = async () => (await userByUsername(db, username).first()) ?? fail(`no user named ${username}`)
+  const bcryptCost = async () =>
+    config((await import('wrangler')).unstable_readConfig({ config: 'wrangler.toml' }).vars)
+      .bcryptCost
+  const by = (what) => ({
+    userAgent: 'todo-auth user CLI',
+    detail: `by ${operator()} with the user CLI${what ? `: ${what}` : ''}`,
+  })
+  const existing = async () =>
+    (await userByUsername(db, username).first()) ?? fail(`no user named ${username}`)
   /** The user an account change applied to; else the reason, and exit. */
   const applied = (outcome) => {
     if (outcome.ok) return outcome.user
     if (outcome.reason === 'taken') fail(`the username ${username} is taken`)
-    fail(outcome.reason === 'last_admin' ? `${username} is the last enabled admin; make another admin first` : `no user named ${username}`)
+    fail(
+      outcome.reason === 'last_admin'
+        ? `${username} is the last enabled admin; make another admin first`
+        : `no user named ${username}`,
+    )
   }
 
   switch (command) {
@@ -127,16 +141,39 @@ async function main() {
       })
       if (!fields.success) fail(`refused:\n  ${explain(fields.error)}`)
       const password = await readPassword()
-      const user = applied(await createUser(db, { ...fields.data, passwordHash: await hashPassword(password, await bcryptCost()) }, by()))
-      return console.log(`added ${user.username} (role ${user.role}, scopes ${user.scopes.join(' ') || 'none'}, id ${user.id})`)
+      const user = applied(
+        await createUser(
+          db,
+          { ...fields.data, passwordHash: await hashPassword(password, await bcryptCost()) },
+          by(),
+        ),
+      )
+      return console.log(
+        `added ${user.username} (role ${user.role}, scopes ${user.scopes.join(' ') || 'none'}, id ${user.id})`,
+      )
     }
     case 'list': {
       const rows = []
-      for (let page; !page || page.length === 500; rows.push(...page)) page = await listUsers(db, { limit: 500, offset: rows.length })
-      const table = rows.map((u) => [u.username, u.role, u.scopes.join(' ') || '-', u.disabled ? 'disabled' : 'enabled', u.name || '-', u.email || '-', u.id])
+      for (let page; !page || page.length === 500; rows.push(...page))
+        page = await listUsers(db, { limit: 500, offset: rows.length })
+      const table = rows.map((u) => [
+        u.username,
+        u.role,
+        u.scopes.join(' ') || '-',
+        u.disabled ? 'disabled' : 'enabled',
+        u.name || '-',
+        u.email || '-',
+        u.id,
+      ])
       const header = ['USERNAME', 'ROLE', 'SCOPES', 'STATUS', 'NAME', 'EMAIL', 'ID']
       const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)))
-      for (const row of [header, ...table]) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd())
+      for (const row of [header, ...table])
+        console.log(
+          row
+            .map((cell, i) => cell.padEnd(widths[i]))
+            .join('  ')
+            .trimEnd(),
+        )
       return
     }
     case 'set-password': {
@@ -147,8 +184,19 @@ async function main() {
     }
     case 'disable':
     case 'enable': {
-      const user = applied(await changeUser(db, (await existing()).id, { disabled: command === 'disable' }, by('disabled')))
-      return console.log(user.disabled ? `disabled ${user.username}; their sessions have ended` : `enabled ${user.username}`)
+      const user = applied(
+        await changeUser(
+          db,
+          (await existing()).id,
+          { disabled: command === 'disable' },
+          by('disabled'),
+        ),
+      )
+      return console.log(
+        user.disabled
+          ? `disabled ${user.username}; their sessions have ended`
+          : `enabled ${user.username}`,
+      )
     }
     case 'delete': {
       const user = applied(await removeUser(db, (await existing()).id, by()))

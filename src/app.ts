@@ -5,7 +5,13 @@ import { methodNotAllowed } from 'hono/method-not-allowed'
 import { secureHeaders } from 'hono/secure-headers'
 import { BOOKMARK_HEADER, readReplication } from './db/replication'
 import { config, type AppEnv } from './env'
-import { ApiError, JSON_CONTENT_TYPE, methodNotAllowedResponse, onError, onNotFound } from './errors'
+import {
+  ApiError,
+  JSON_CONTENT_TYPE,
+  methodNotAllowedResponse,
+  onError,
+  onNotFound,
+} from './errors'
 import { adminRoutes } from './routes/admin'
 import { authRoutes } from './routes/auth'
 import { metaRoutes } from './routes/meta'
@@ -26,7 +32,8 @@ export function createApp() {
   // Outermost first: these also see the responses onError and notFound produce.
   app.use(async (c, next) => {
     await next()
-    if (c.res.headers.get('Content-Type') === 'application/json') c.res.headers.set('Content-Type', JSON_CONTENT_TYPE)
+    if (c.res.headers.get('Content-Type') === 'application/json')
+      c.res.headers.set('Content-Type', JSON_CONTENT_TYPE)
     if (PRIVATE_PATHS.test(c.req.path)) {
       c.res.headers.set('Cache-Control', 'no-store')
       c.res.headers.set('Pragma', 'no-cache')
@@ -59,11 +66,19 @@ export function createApp() {
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => {
-        throw new ApiError('payload_too_large', `The request body is larger than ${MAX_BODY_BYTES} bytes.`)
+        throw new ApiError(
+          'payload_too_large',
+          `The request body is larger than ${MAX_BODY_BYTES} bytes.`,
+        )
       },
     }),
   )
-  app.use(methodNotAllowed({ app, onMethodNotAllowed: (_c, methods) => methodNotAllowedResponse(methods) }))
+  app.use(
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (_c, methods) => methodNotAllowedResponse(methods),
+    }),
+  )
   app.use(readReplication())
 
   const routes = app

@@ -40,7 +40,9 @@ export type Config = {
 
 const int = (raw: string | undefined, fallback: number, min: number, max: number): number => {
   const n = Number(raw)
-  return raw !== undefined && raw.trim() !== '' && Number.isInteger(n) && n >= min && n <= max ? n : fallback
+  return raw !== undefined && raw.trim() !== '' && Number.isInteger(n) && n >= min && n <= max
+    ? n
+    : fallback
 }
 
 const parsed = new WeakMap<object, Config>()
@@ -60,7 +62,10 @@ export function config(env: Bindings): Config {
       bcryptCost: int(env.BCRYPT_COST, 10, 4, 15),
       loginMaxFailures: int(env.LOGIN_MAX_FAILURES, 5, 1, 100),
       loginLockoutSeconds: int(env.LOGIN_LOCKOUT_SECONDS, 60, 1, 900),
-      corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+      corsOrigins: (env.CORS_ORIGINS ?? '')
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
       allowSignup: env.ALLOW_SIGNUP === 'true',
       auditRetentionDays: int(env.AUDIT_RETENTION_DAYS, 90, 1, 3650),
     }
@@ -80,4 +85,5 @@ export function withDatabase(env: Bindings, db: () => D1Database): Bindings {
 }
 
 /** The issuer is the configured ISSUER, else the origin the request came in on. */
-export const issuerFor = (cfg: Config, requestUrl: string): string => cfg.issuer ?? new URL(requestUrl).origin
+export const issuerFor = (cfg: Config, requestUrl: string): string =>
+  cfg.issuer ?? new URL(requestUrl).origin

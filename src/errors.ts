@@ -45,7 +45,11 @@ export class ApiError extends Error {
 }
 
 export function errorResponse(err: ApiError): Response {
-  const body = { error: err.code, error_description: err.description, ...(err.extra.issues && { issues: err.extra.issues }) }
+  const body = {
+    error: err.code,
+    error_description: err.description,
+    ...(err.extra.issues && { issues: err.extra.issues }),
+  }
   return new Response(JSON.stringify(body), {
     status: err.status,
     headers: { 'Content-Type': JSON_CONTENT_TYPE, ...err.extra.headers },
@@ -76,7 +80,8 @@ function fromHttpException(err: HTTPException): ApiError {
 
 export const onError: ErrorHandler = (err) => {
   if (err instanceof ApiError) {
-    if (err.status >= 500 && err.extra.cause !== undefined) console.error(`${err.code}:`, err.extra.cause)
+    if (err.status >= 500 && err.extra.cause !== undefined)
+      console.error(`${err.code}:`, err.extra.cause)
     return errorResponse(err)
   }
   if (err instanceof HTTPException) {
@@ -89,10 +94,13 @@ export const onError: ErrorHandler = (err) => {
   return errorResponse(serverError())
 }
 
-export const onNotFound: NotFoundHandler = () => errorResponse(new ApiError('not_found', 'No such resource.'))
+export const onNotFound: NotFoundHandler = () =>
+  errorResponse(new ApiError('not_found', 'No such resource.'))
 
 export const methodNotAllowedResponse = (methods: string[]): Response => {
-  const res = errorResponse(new ApiError('method_not_allowed', 'This method is not allowed on this path.'))
+  const res = errorResponse(
+    new ApiError('method_not_allowed', 'This method is not allowed on this path.'),
+  )
   res.headers.set('Allow', methods.join(', '))
   return res
 }

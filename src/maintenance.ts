@@ -9,7 +9,10 @@ export async function purgeExpired(env: Bindings): Promise<void> {
   const cfg = config(env)
   await env.DB.batch([
     ...purgeSessions(env.DB, now),
-    env.DB.prepare('DELETE FROM login_failures WHERE updated_at < ?1 AND locked_until < ?2').bind(now - 86_400, now),
+    env.DB.prepare('DELETE FROM login_failures WHERE updated_at < ?1 AND locked_until < ?2').bind(
+      now - 86_400,
+      now,
+    ),
     purgeAudit(env.DB, now, cfg.auditRetentionDays),
   ])
 }

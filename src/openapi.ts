@@ -45,12 +45,19 @@ export function doc(route: RouteDoc): MiddlewareHandler {
 }
 
 /** Remembers which schema a validator checks; `validate()` calls it for every validator it makes. */
-export function documentInput<Validator extends object>(target: keyof ValidationTargets, schema: ZodType, validator: Validator): Validator {
+export function documentInput<Validator extends object>(
+  target: keyof ValidationTargets,
+  schema: ZodType,
+  validator: Validator,
+): Validator {
   inputs.set(validator, { target, schema })
   return validator
 }
 
-type JsonSchema = { properties?: Record<string, object>; required?: string[] } & Record<string, unknown>
+type JsonSchema = { properties?: Record<string, object>; required?: string[] } & Record<
+  string,
+  unknown
+>
 
 const jsonSchema = (schema: ZodType, io: 'input' | 'output'): JsonSchema => {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' })
@@ -60,9 +67,18 @@ const jsonSchema = (schema: ZodType, io: 'input' | 'output'): JsonSchema => {
 const ERROR_REF = { $ref: '#/components/schemas/Error' }
 const json = (schema: object) => ({ 'application/json': { schema } })
 const headerObjects = (headers: [name: string, description: string][]) =>
-  headers.length > 0 ? { headers: Object.fromEntries(headers.map(([name, description]) => [name, { description, schema: { type: 'string' } }])) } : {}
+  headers.length > 0
+    ? {
+        headers: Object.fromEntries(
+          headers.map(([name, description]) => [name, { description, schema: { type: 'string' } }]),
+        ),
+      }
+    : {}
 
-const CHALLENGE: [string, string] = ['WWW-Authenticate', 'The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3).']
+const CHALLENGE: [string, string] = [
+  'WWW-Authenticate',
+  'The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3).',
+]
 
 /** Headers that come with an error code, as API.md §1, §3 and §7 promise. */
 const ERROR_HEADERS: Partial<Record<ErrorCode, [string, string]>> = {
@@ -82,7 +98,12 @@ function operation(path: string, route: RouteDoc, validators: Input[]) {
   const errors = new Set<ErrorCode>(route.errors)
   const pathParams = [...path.matchAll(/:(\w+)/g)].map((m) => m[1]!)
   if (pathParams.length > 0) errors.add('not_found')
-  const parameters: object[] = pathParams.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }))
+  const parameters: object[] = pathParams.map((name) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: { type: 'string' },
+  }))
   let requestBody: object | undefined
 
   for (const { target, schema } of validators) {
@@ -94,14 +115,20 @@ function operation(path: string, route: RouteDoc, validators: Input[]) {
       errors.add('unsupported_media_type').add('payload_too_large')
     } else if (target === 'query') {
       for (const [name, schema] of Object.entries(input.properties ?? {})) {
-        parameters.push({ name, in: 'query', required: input.required?.includes(name) ?? false, schema })
+        parameters.push({
+          name,
+          in: 'query',
+          required: input.required?.includes(name) ?? false,
+          schema,
+        })
       }
     } else {
       throw new Error(`openapi: validate('${target}', …) is not documented yet (${path})`)
     }
   }
 
-  if (route.auth === 'basic') errors.add('unauthorized').add('invalid_credentials').add('too_many_attempts')
+  if (route.auth === 'basic')
+    errors.add('unauthorized').add('invalid_credentials').add('too_many_attempts')
   if (route.auth === 'bearer') errors.add('unauthorized').add('invalid_token')
   if (route.scope) errors.add('insufficient_scope')
 
@@ -121,13 +148,25 @@ function operation(path: string, route: RouteDoc, validators: Input[]) {
     responses[status] = {
       description: codes.map((code) => `\`${code}\``).join(', '),
       // One header object per name: several codes may share a challenge.
-      ...headerObjects([...new Map(codes.flatMap((code) => (ERROR_HEADERS[code] ? [ERROR_HEADERS[code]] : []))).entries()]),
+      ...headerObjects([
+        ...new Map(
+          codes.flatMap((code) => (ERROR_HEADERS[code] ? [ERROR_HEADERS[code]] : [])),
+        ).entries(),
+      ]),
       content: json(ERROR_REF),
     }
   }
-  responses.default = { description: 'Any other error (`method_not_allowed`, `server_error`, …), in the same shape.', content: json(ERROR_REF) }
+  responses.default = {
+    description: 'Any other error (`method_not_allowed`, `server_error`, …), in the same shape.',
+    content: json(ERROR_REF),
+  }
 
-  const security = route.auth === 'basic' ? [{ basicAuth: [] }] : route.auth === 'bearer' ? [{ oauth2: route.scope ? [route.scope] : [] }, { bearerAuth: [] }] : undefined
+  const security =
+    route.auth === 'basic'
+      ? [{ basicAuth: [] }]
+      : route.auth === 'bearer'
+        ? [{ oauth2: route.scope ? [route.scope] : [] }, { bearerAuth: [] }]
+        : undefined
   return {
     tags: [route.tag],
     summary: route.summary,
@@ -140,8 +179,13 @@ function operation(path: string, route: RouteDoc, validators: Input[]) {
 }
 
 /** The `paths` object for every route that carries a `doc()`, with the schemas of its validators. */
-export function openApiPaths(routes: readonly RouterRoute[]): Record<string, Record<string, object>> {
-  const found = new Map<string, { path: string; method: string; route?: RouteDoc; validators: Input[] }>()
+export function openApiPaths(
+  routes: readonly RouterRoute[],
+): Record<string, Record<string, object>> {
+  const found = new Map<
+    string,
+    { path: string; method: string; route?: RouteDoc; validators: Input[] }
+  >()
   for (const { path, method, handler } of routes) {
     if (method === 'ALL') continue // middleware registered with use()
     const key = `${method} ${path}`
@@ -157,14 +201,20 @@ export function openApiPaths(routes: readonly RouterRoute[]): Record<string, Rec
   for (const { path, method, route, validators } of found.values()) {
     if (!route) continue // test/integration/openapi.test.ts fails on any such route
     const openApiPath = path.replace(/:(\w+)(\{[^}]*\})?/g, '{$1}')
-    paths[openApiPath] = { ...paths[openApiPath], [method.toLowerCase()]: operation(path, route, validators) }
+    paths[openApiPath] = {
+      ...paths[openApiPath],
+      [method.toLowerCase()]: operation(path, route, validators),
+    }
   }
   return paths
 }
 
 /** The whole OpenAPI 3.1 document; `origin` is the issuer, so the token URL is the discovery document's. */
 export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: string) {
-  const scopes = { read: 'Read your own todos; admins also read users and the audit trail.', write: 'Create, change and delete your own todos; admins also manage users.' } satisfies Record<Scope, string>
+  const scopes = {
+    read: 'Read your own todos; admins also read users and the audit trail.',
+    write: 'Create, change and delete your own todos; admins also manage users.',
+  } satisfies Record<Scope, string>
   return {
     openapi: '3.1.1',
     info: {
@@ -188,11 +238,27 @@ export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: 
       securitySchemes: {
         oauth2: {
           type: 'oauth2',
-          description: 'Resource owner password flow; send the access token as `Authorization: Bearer …`.',
-          flows: { password: { tokenUrl: `${origin}/auth/token`, refreshUrl: `${origin}/auth/token`, scopes } },
+          description:
+            'Resource owner password flow; send the access token as `Authorization: Bearer …`.',
+          flows: {
+            password: {
+              tokenUrl: `${origin}/auth/token`,
+              refreshUrl: `${origin}/auth/token`,
+              scopes,
+            },
+          },
         },
-        bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from POST /auth/token.' },
-        basicAuth: { type: 'http', scheme: 'basic', description: 'Username and password; only GET /profile.' },
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'An access token from POST /auth/token.',
+        },
+        basicAuth: {
+          type: 'http',
+          scheme: 'basic',
+          description: 'Username and password; only GET /profile.',
+        },
       },
     },
   }

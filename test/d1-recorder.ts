@@ -22,7 +22,8 @@ export function recordD1(real: D1Database): D1Recorder {
   const wrapStatement = (stmt: D1PreparedStatement, sql: string): D1PreparedStatement => {
     const proxy = new Proxy(stmt, {
       get(target, prop) {
-        if (prop === 'bind') return (...values: unknown[]) => wrapStatement(target.bind(...values), sql)
+        if (prop === 'bind')
+          return (...values: unknown[]) => wrapStatement(target.bind(...values), sql)
         const value = Reflect.get(target, prop, target)
         if (typeof prop === 'string' && EXECUTE.has(prop)) {
           return (...args: unknown[]) => {
@@ -45,7 +46,8 @@ export function recordD1(real: D1Database): D1Recorder {
           return (statements: D1PreparedStatement[]) => {
             const real = statements.map((s) => {
               const found = unwrapped.get(s)
-              if (!found) throw new Error('a batched statement was prepared outside the recorded binding')
+              if (!found)
+                throw new Error('a batched statement was prepared outside the recorded binding')
               return found
             })
             trips.push(real.map((r) => r.sql))

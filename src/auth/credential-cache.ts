@@ -28,9 +28,15 @@ let hmacKey: Promise<CryptoKey> | undefined
 const encoder = new TextEncoder()
 
 async function entryKey(username: string, password: string): Promise<string> {
-  hmacKey ??= crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, false, ['sign']) as Promise<CryptoKey>
+  hmacKey ??= crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+  ]) as Promise<CryptoKey>
   // Length-prefixed, so that no two (username, password) pairs give the same input.
-  const mac = await crypto.subtle.sign('HMAC', await hmacKey, encoder.encode(`${username.length}:${username}:${password}`))
+  const mac = await crypto.subtle.sign(
+    'HMAC',
+    await hmacKey,
+    encoder.encode(`${username.length}:${username}:${password}`),
+  )
   return String.fromCharCode(...new Uint8Array(mac))
 }
 
@@ -47,7 +53,10 @@ export type RememberedCredential = {
   takeTurn(): Promise<() => void>
 }
 
-export async function credentialCache(username: string, password: string): Promise<RememberedCredential> {
+export async function credentialCache(
+  username: string,
+  password: string,
+): Promise<RememberedCredential> {
   const key = await entryKey(username, password)
   const live = () => {
     const entry = entries.get(key)

@@ -3,7 +3,8 @@ import { encodeBase64Url } from 'hono/utils/encode'
 const encoder = new TextEncoder()
 
 /** Unpadded base64url, as JWTs and our opaque tokens use. */
-export const toBase64Url = (bytes: Uint8Array): string => encodeBase64Url(bytes.buffer as ArrayBuffer).replace(/=+$/, '')
+export const toBase64Url = (bytes: Uint8Array): string =>
+  encodeBase64Url(bytes.buffer as ArrayBuffer).replace(/=+$/, '')
 
 /** An opaque bearer secret: 256 random bits, base64url. */
 export const randomToken = (): string => toBase64Url(crypto.getRandomValues(new Uint8Array(32)))

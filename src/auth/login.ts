@@ -6,7 +6,16 @@ import { userByUsername, type UserRow } from '../db/users'
 import { USERNAME } from '../schemas/common'
 import { credentialCache, type RememberedCredential } from './credential-cache'
 import { dummyHash, hashCost, hashPassword, verifyPassword } from './passwords'
-import { admit, type Attempt, charge, locksStarted, passwordAttempt, readLocks, refuseWhileLocked, settleSuccess } from './throttle'
+import {
+  admit,
+  type Attempt,
+  charge,
+  locksStarted,
+  passwordAttempt,
+  readLocks,
+  refuseWhileLocked,
+  settleSuccess,
+} from './throttle'
 
 /**
  * The one place a password is checked (/auth/token, /profile, /users/me/password), throttled and
@@ -60,27 +69,50 @@ export async function checkPassword(
 }
 
 /** The charged, audited bcrypt compare behind checkPassword. */
-async function compare(c: Context<AppEnv>, db: D1Database, attempt: Attempt, username: string, password: string, cache: RememberedCredential | null): Promise<UserRow | null> {
+async function compare(
+  c: Context<AppEnv>,
+  db: D1Database,
+  attempt: Attempt,
+  username: string,
+  password: string,
+  cache: RememberedCredential | null,
+): Promise<UserRow | null> {
   const cfg = config(c.env)
-  const [found, ...charging] = await db.batch([userByUsername(db, username), ...charge(db, attempt)])
+  const [found, ...charging] = await db.batch([
+    userByUsername(db, username),
+    ...charge(db, attempt),
+  ])
   const charged = admit(attempt, charging)
   const user = (found?.results[0] as UserRow | undefined) ?? null
   const usable = user !== null && user.disabled === 0
   const ok = await verifyPassword(password, usable ? user.password_hash : dummyHash(cfg.bcryptCost))
 
   if (!ok || !usable) {
-    const who = { username: user?.username ?? (USERNAME.test(username) ? username : null), userId: user?.id }
-    const events = [auditEvent(db, c, 'login_failure', who, c.req.path), ...locksStarted(attempt, charged).map((lock) => auditEvent(db, c, 'lockout', who, lock))]
+    const who = {
+      username: user?.username ?? (USERNAME.test(username) ? username : null),
+      userId: user?.id,
+    }
+    const events = [
+      auditEvent(db, c, 'login_failure', who, c.req.path),
+      ...locksStarted(attempt, charged).map((lock) => auditEvent(db, c, 'lockout', who, lock)),
+    ]
     // The answer is a failure either way; a lost audit write is logged, not shown.
     await db.batch(events).catch((err: unknown) => console.error('audit write failed:', err))
     return null
   }
 
   let passwordHash = user.password_hash
-  const writes = [...settleSuccess(db, attempt, charged), auditEvent(db, c, 'login_success', { username: user.username, userId: user.id }, c.req.path)]
+  const writes = [
+    ...settleSuccess(db, attempt, charged),
+    auditEvent(db, c, 'login_success', { username: user.username, userId: user.id }, c.req.path),
+  ]
   if (hashCost(passwordHash) !== cfg.bcryptCost) {
     passwordHash = await hashPassword(password, cfg.bcryptCost)
-    writes.push(db.prepare('UPDATE users SET password_hash = ?2 WHERE id = ?1 AND password_hash = ?3').bind(user.id, passwordHash, user.password_hash))
+    writes.push(
+      db
+        .prepare('UPDATE users SET password_hash = ?2 WHERE id = ?1 AND password_hash = ?3')
+        .bind(user.id, passwordHash, user.password_hash),
+    )
   }
   await db.batch(writes)
   cache?.remember(passwordHash)

@@ -44,8 +44,12 @@ export function basic(): MiddlewareHandler<AppEnv> {
     } catch (err) {
       if (!(err instanceof HTTPException) || err.status !== 401) throw err
       throw checked
-        ? new ApiError('invalid_credentials', 'Incorrect username or password.', { headers: BASIC_CHALLENGE })
-        : new ApiError('unauthorized', 'HTTP Basic credentials are required.', { headers: BASIC_CHALLENGE })
+        ? new ApiError('invalid_credentials', 'Incorrect username or password.', {
+            headers: BASIC_CHALLENGE,
+          })
+        : new ApiError('unauthorized', 'HTTP Basic credentials are required.', {
+            headers: BASIC_CHALLENGE,
+          })
     }
     await next()
   }
@@ -56,7 +60,10 @@ const bearerChallenge = (error?: 'invalid_token' | 'insufficient_scope', scope?:
     'WWW-Authenticate': `Bearer realm="${REALM}"${error ? `, error="${error}"` : ''}${scope ? `, scope="${scope}"` : ''}`,
   }) as const
 
-const invalidToken = () => new ApiError('invalid_token', 'The access token is invalid, expired or revoked.', { headers: bearerChallenge('invalid_token') })
+const invalidToken = () =>
+  new ApiError('invalid_token', 'The access token is invalid, expired or revoked.', {
+    headers: bearerChallenge('invalid_token'),
+  })
 
 /**
  * Bearer JWTs through hono's jwt middleware, plus what it leaves out: the key chosen by `kid`
@@ -68,13 +75,21 @@ export function bearer(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const header = c.req.header('Authorization')
     const match = header?.match(/^Bearer +([^\s]+) *$/i)
-    if (!match?.[1]) throw new ApiError('unauthorized', 'A Bearer access token is required.', { headers: bearerChallenge() })
+    if (!match?.[1])
+      throw new ApiError('unauthorized', 'A Bearer access token is required.', {
+        headers: bearerChallenge(),
+      })
     const token = match[1]
 
     const cfg = config(c.env)
     const key = keyFor(await keyring(c.env), token)
     if (!key) throw invalidToken()
-    const verify = jwt({ secret: key, alg: ALG, realm: REALM, verification: verification(cfg, c.req.url) })
+    const verify = jwt({
+      secret: key,
+      alg: ALG,
+      realm: REALM,
+      verification: verification(cfg, c.req.url),
+    })
     try {
       await verify(c, async () => {})
     } catch (err) {
@@ -88,13 +103,18 @@ export function bearer(): MiddlewareHandler<AppEnv> {
     if (!user) throw invalidToken()
     c.set('user', user)
     c.set('sessionId', claims.sid)
-    c.set('scopes', parseScopes(claims.scope).filter((s) => user.scopes.includes(s)))
+    c.set(
+      'scopes',
+      parseScopes(claims.scope).filter((s) => user.scopes.includes(s)),
+    )
     await next()
   }
 }
 
 const insufficientScope = (scope: string) =>
-  new ApiError('insufficient_scope', `This request needs the "${scope}" scope.`, { headers: bearerChallenge('insufficient_scope', scope) })
+  new ApiError('insufficient_scope', `This request needs the "${scope}" scope.`, {
+    headers: bearerChallenge('insufficient_scope', scope),
+  })
 
 /**
  * Asks the policy whether the authenticated request may perform `action` on data owned by
@@ -102,7 +122,11 @@ const insufficientScope = (scope: string) =>
  */
 export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string): void {
   const user = c.get('user')
-  const decision = decide({ id: user.id, role: user.role, scopes: c.get('scopes') }, action, ownerId)
+  const decision = decide(
+    { id: user.id, role: user.role, scopes: c.get('scopes') },
+    action,
+    ownerId,
+  )
   if (decision === 'insufficient_scope') throw insufficientScope(RULES[action].scope!)
   if (decision === 'forbidden') throw new ApiError('forbidden', 'You are not allowed to do this.')
 }

@@ -12,12 +12,14 @@ export const utf8Length = (s: string): number => encoder.encode(s).byteLength
 export function passwordProblem(password: string): string | null {
   const bytes = utf8Length(password)
   if (bytes < PASSWORD_MIN_BYTES) return `Password must be at least ${PASSWORD_MIN_BYTES} bytes.`
-  if (bytes > PASSWORD_MAX_BYTES) return `Password must be at most ${PASSWORD_MAX_BYTES} bytes of UTF-8.`
+  if (bytes > PASSWORD_MAX_BYTES)
+    return `Password must be at most ${PASSWORD_MAX_BYTES} bytes of UTF-8.`
   if (COMMON_PASSWORDS.has(password.toLowerCase())) return 'Password is too common.'
   return null
 }
 
-export const hashPassword = (password: string, cost: number): Promise<string> => bcrypt.hash(password, cost)
+export const hashPassword = (password: string, cost: number): Promise<string> =>
+  bcrypt.hash(password, cost)
 
 export const hashCost = (hash: string): number => bcrypt.getRounds(hash)
 
@@ -27,7 +29,8 @@ export const hashCost = (hash: string): number => bcrypt.getRounds(hash)
  * usernames and disabled accounts, so they take as long as a wrong password.
  */
 const DUMMY_SALT_AND_HASH = 'Eb4H9JbtBNwXBM6nIoL.P.t8xnDwEC2nFspq4PYtYPnou5vPXay4W'
-export const dummyHash = (cost: number): string => `$2b$${String(cost).padStart(2, '0')}$${DUMMY_SALT_AND_HASH}`
+export const dummyHash = (cost: number): string =>
+  `$2b$${String(cost).padStart(2, '0')}$${DUMMY_SALT_AND_HASH}`
 
 /**
  * Compares in bcrypt's own time: bcryptjs's compare does the full key schedule and then a

@@ -24,7 +24,9 @@ export type Action =
 /** Who may perform an action: the owner of the data (the actor's own), or admins only. */
 type Audience = 'owner' | 'admin'
 
-export const RULES: Readonly<Record<Action, { scope: 'read' | 'write' | null; audience: Audience }>> = {
+export const RULES: Readonly<
+  Record<Action, { scope: 'read' | 'write' | null; audience: Audience }>
+> = {
   'todos.read': { scope: 'read', audience: 'owner' },
   'todos.list_any': { scope: 'read', audience: 'admin' },
   'todos.write': { scope: 'write', audience: 'owner' },
@@ -54,7 +56,11 @@ const RANK: Record<Role, number> = { user: 0, admin: 1 }
  * May `actor` give `target` this role and these scopes? Only admins assign roles and scopes, and
  * nobody raises their own: on themselves an admin may only keep or drop a role or a scope.
  */
-export function mayAssign(actor: Pick<User, 'id' | 'role'>, target: Pick<User, 'id' | 'role' | 'scopes'>, next: { role?: Role; scopes?: readonly string[] }): boolean {
+export function mayAssign(
+  actor: Pick<User, 'id' | 'role'>,
+  target: Pick<User, 'id' | 'role' | 'scopes'>,
+  next: { role?: Role; scopes?: readonly string[] },
+): boolean {
   if (actor.role !== 'admin') return false
   if (actor.id !== target.id) return true
   const raisesRole = next.role !== undefined && RANK[next.role] > RANK[target.role]

@@ -6,7 +6,11 @@ export function parseScopeParam(raw: string | undefined): Scope[] | undefined {
   if (raw === undefined) return undefined
   const asked = raw.split(' ').filter(Boolean)
   const unknown = asked.filter((s) => !(SCOPES as readonly string[]).includes(s))
-  if (unknown.length > 0) throw new ApiError('invalid_scope', 'Unknown scope requested; known scopes are "read" and "write".')
+  if (unknown.length > 0)
+    throw new ApiError(
+      'invalid_scope',
+      'Unknown scope requested; known scopes are "read" and "write".',
+    )
   return SCOPES.filter((s) => asked.includes(s))
 }
 

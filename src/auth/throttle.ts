@@ -48,9 +48,25 @@ type Rule = {
 
 const FAILED = 'Too many failed attempts; try again later.'
 
-const IP_RULE: Rule = { limit: 101, windowSeconds: 900, lockSeconds: 900, maxLockSeconds: 900, onSuccess: 'refund', what: 'client address', refusal: FAILED }
+const IP_RULE: Rule = {
+  limit: 101,
+  windowSeconds: 900,
+  lockSeconds: 900,
+  maxLockSeconds: 900,
+  onSuccess: 'refund',
+  what: 'client address',
+  refusal: FAILED,
+}
 // Every registration counts, successful or not: it is the bcrypt hash that is being limited.
-const SIGNUP_RULE: Rule = { limit: 10, windowSeconds: 3600, lockSeconds: 3600, maxLockSeconds: 3600, onSuccess: 'refund', what: 'sign-ups from the client address', refusal: 'Too many registrations from this address; try again later.' }
+const SIGNUP_RULE: Rule = {
+  limit: 10,
+  windowSeconds: 3600,
+  lockSeconds: 3600,
+  maxLockSeconds: 3600,
+  onSuccess: 'refund',
+  what: 'sign-ups from the client address',
+  refusal: 'Too many registrations from this address; try again later.',
+}
 
 /** The keys one attempt is charged to, none to two, and the time it is judged at. */
 export type Attempt = { keys: { key: string; rule: Rule }[]; now: number }
@@ -59,14 +75,23 @@ export type Attempt = { keys: { key: string; rule: Rule }[]; now: number }
 export type Charge = { windowStart: number; startedLock: number | null }[]
 
 // An address is at most 45 characters; a longer header is not from the edge, and must not grow keys.
-const clientAddress = (c: Context<AppEnv>) => c.req.header('CF-Connecting-IP')?.trim().slice(0, 64) || null
+const clientAddress = (c: Context<AppEnv>) =>
+  c.req.header('CF-Connecting-IP')?.trim().slice(0, 64) || null
 
 const attempt = (keys: Attempt['keys']): Attempt => ({ keys, now: Math.floor(Date.now() / 1000) })
 
 export function passwordAttempt(c: Context<AppEnv>, username: string): Attempt {
   const cfg = config(c.env)
   const ip = clientAddress(c)
-  const userRule: Rule = { limit: cfg.loginMaxFailures, windowSeconds: 86_400, lockSeconds: cfg.loginLockoutSeconds, maxLockSeconds: 900, onSuccess: 'forget', what: 'username', refusal: FAILED }
+  const userRule: Rule = {
+    limit: cfg.loginMaxFailures,
+    windowSeconds: 86_400,
+    lockSeconds: cfg.loginLockoutSeconds,
+    maxLockSeconds: 900,
+    onSuccess: 'forget',
+    what: 'username',
+    refusal: FAILED,
+  }
   return attempt([
     ...(USERNAME.test(username) ? [{ key: `user:${username.toLowerCase()}`, rule: userRule }] : []),
     ...(ip ? [{ key: `ip:${ip}`, rule: IP_RULE }] : []),
@@ -82,10 +107,13 @@ export function signupAttempt(c: Context<AppEnv>): Attempt | null {
 const keysOf = (a: Attempt) => [a.keys[0]?.key ?? null, a.keys[1]?.key ?? null]
 
 const tooManyAttempts = (a: Attempt, seconds: number) =>
-  new ApiError('too_many_attempts', a.keys[0]?.rule.refusal ?? FAILED, { headers: { 'Retry-After': String(Math.max(1, seconds)) } })
+  new ApiError('too_many_attempts', a.keys[0]?.rule.refusal ?? FAILED, {
+    headers: { 'Retry-After': String(Math.max(1, seconds)) },
+  })
 
 /** Reads the locks on an attempt's keys, writing nothing: for credentials that need no compare. */
-export const readLocks = (db: D1Database, a: Attempt) => db.prepare('SELECT locked_until FROM login_failures WHERE key IN (?1, ?2)').bind(...keysOf(a))
+export const readLocks = (db: D1Database, a: Attempt) =>
+  db.prepare('SELECT locked_until FROM login_failures WHERE key IN (?1, ?2)').bind(...keysOf(a))
 
 /** 429 with Retry-After while any of the attempt's keys is locked. */
 export function refuseWhileLocked(a: Attempt, locks: { locked_until: number }[]): void {
@@ -95,7 +123,8 @@ export function refuseWhileLocked(a: Attempt, locks: { locked_until: number }[])
 
 // ?1 key, ?2 now, ?3 and ?4 the attempt's keys. Every count of an attempt carries the same guard,
 // and no lock is started until all are counted, so either all of its keys are charged or none.
-const UNLOCKED = 'NOT EXISTS (SELECT 1 FROM login_failures WHERE key IN (?3, ?4) AND locked_until > ?2)'
+const UNLOCKED =
+  'NOT EXISTS (SELECT 1 FROM login_failures WHERE key IN (?3, ?4) AND locked_until > ?2)'
 const COUNT = `UPDATE login_failures SET
     failures = CASE WHEN window_start + ?5 <= ?2 THEN 1 ELSE failures + 1 END,
     window_start = CASE WHEN window_start + ?5 <= ?2 THEN ?2 ELSE window_start END,
@@ -118,9 +147,19 @@ export function charge(db: D1Database, a: Attempt): D1PreparedStatement[] {
   const [k1, k2] = keysOf(a)
   if (a.keys.length === 0) return []
   return [
-    ...a.keys.map(({ key }) => db.prepare('INSERT INTO login_failures (key, window_start, updated_at) VALUES (?1, ?2, ?2) ON CONFLICT (key) DO NOTHING').bind(key, a.now)),
-    ...a.keys.map(({ key, rule }) => db.prepare(COUNT).bind(key, a.now, k1, k2, rule.windowSeconds)),
-    ...a.keys.map(({ key, rule }) => db.prepare(LOCK).bind(key, a.now, rule.lockSeconds, rule.maxLockSeconds, rule.limit)),
+    ...a.keys.map(({ key }) =>
+      db
+        .prepare(
+          'INSERT INTO login_failures (key, window_start, updated_at) VALUES (?1, ?2, ?2) ON CONFLICT (key) DO NOTHING',
+        )
+        .bind(key, a.now),
+    ),
+    ...a.keys.map(({ key, rule }) =>
+      db.prepare(COUNT).bind(key, a.now, k1, k2, rule.windowSeconds),
+    ),
+    ...a.keys.map(({ key, rule }) =>
+      db.prepare(LOCK).bind(key, a.now, rule.lockSeconds, rule.maxLockSeconds, rule.limit),
+    ),
     readLocks(db, a),
   ]
 }
@@ -152,7 +191,9 @@ export const settleSuccess = (db: D1Database, a: Attempt, charged: Charge): D1Pr
   a.keys.map(({ key, rule }, i) =>
     rule.onSuccess === 'forget'
       ? db.prepare('DELETE FROM login_failures WHERE key = ?1').bind(key)
-      : db.prepare(REFUND).bind(key, charged[i]!.windowStart, charged[i]!.startedLock ?? -1, rule.limit),
+      : db
+          .prepare(REFUND)
+          .bind(key, charged[i]!.windowStart, charged[i]!.startedLock ?? -1, rule.limit),
   )
 
 /** For the audit trail: the locks this attempt started, e.g. "username locked for 60 s". */

@@ -26,7 +26,10 @@ const jsonPart = (value: object) => toBase64Url(encoder.encode(JSON.stringify(va
 
 async function importKey(secret: string): Promise<Key> {
   const raw = encoder.encode(secret)
-  const key = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
+  const key = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+    'verify',
+  ])
   const label = await crypto.subtle.sign('HMAC', key, encoder.encode('todo-auth key id'))
   const kid = toBase64Url(new Uint8Array(label)).slice(0, 16)
   return { kid, key }
@@ -53,7 +56,10 @@ export function keyring(env: Bindings): Promise<Keyring> {
       // A weak old key would let forged tokens in; dropping it only shortens the rotation overlap.
       console.error(`JWT_SECRET_PREVIOUS is shorter than ${MIN_SECRET_BYTES} bytes and is ignored`)
     }
-    ring = Promise.all([importKey(current), usable(previous) ? importKey(previous) : undefined]).then(([c, p]) => ({ current: c, previous: p }))
+    ring = Promise.all([
+      importKey(current),
+      usable(previous) ? importKey(previous) : undefined,
+    ]).then(([c, p]) => ({ current: c, previous: p }))
     keyrings.set(cacheKey, ring)
   }
   return ring
@@ -143,11 +149,19 @@ export function checkClaims(p: JWTPayload, { allowExpired = false } = {}): Acces
  * Verification for token revocation: the signature, issuer and audience must hold, expiry need
  * not. Null when the token is not ours.
  */
-export async function verifyForRevocation(env: Bindings, cfg: Config, requestUrl: string, token: string): Promise<AccessClaims | null> {
+export async function verifyForRevocation(
+  env: Bindings,
+  cfg: Config,
+  requestUrl: string,
+  token: string,
+): Promise<AccessClaims | null> {
   const key = keyFor(await keyring(env), token)
   if (!key) return null
   try {
-    return checkClaims(await verify(token, key, { alg: ALG, ...verification(cfg, requestUrl), exp: false }), { allowExpired: true })
+    return checkClaims(
+      await verify(token, key, { alg: ALG, ...verification(cfg, requestUrl), exp: false }),
+      { allowExpired: true },
+    )
   } catch {
     return null
   }

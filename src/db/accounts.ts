@@ -1,7 +1,17 @@
 import { nowSeconds } from '../auth/crypto'
 import { auditUserEvent, type Attribution } from './audit'
 import { revokeUserSessions } from './sessions'
-import { deleteUser, insertUser, leavesAnEnabledAdmin, toUser, updateUser, type NewUser, type User, type UserChange, type UserRow } from './users'
+import {
+  deleteUser,
+  insertUser,
+  leavesAnEnabledAdmin,
+  toUser,
+  updateUser,
+  type NewUser,
+  type User,
+  type UserChange,
+  type UserRow,
+} from './users'
 
 /**
  * Account changes with everything they entail — ending sessions, the audit event — as one D1
@@ -9,23 +19,34 @@ import { deleteUser, insertUser, leavesAnEnabledAdmin, toUser, updateUser, type 
  * CLI (scripts/user.mjs, over `wrangler d1 execute`), so nothing here may need the Workers runtime.
  */
 
-export type AccountOutcome = { ok: true; user: User } | { ok: false; reason: 'taken' | 'not_found' | 'last_admin' }
+export type AccountOutcome =
+  | { ok: true; user: User }
+  | { ok: false; reason: 'taken' | 'not_found' | 'last_admin' }
 
 type PublicRow = Omit<UserRow, 'password_hash'>
 
 /** Appended to each batch: whether the user exists afterwards tells a refused write from a missing user. */
-const exists = (db: D1Database, id: string) => db.prepare('SELECT 1 AS found FROM users WHERE id = ?1').bind(id)
+const exists = (db: D1Database, id: string) =>
+  db.prepare('SELECT 1 AS found FROM users WHERE id = ?1').bind(id)
 
-export async function createUser(db: D1Database, u: NewUser, by: Attribution): Promise<AccountOutcome> {
+export async function createUser(
+  db: D1Database,
+  u: NewUser,
+  by: Attribution,
+): Promise<AccountOutcome> {
   const id = crypto.randomUUID()
   // The event's row exists only if the insert took; a taken username leaves neither.
-  const [inserted] = await db.batch<PublicRow>([insertUser(db, id, u), auditUserEvent(db, 'user_created', id, by, '1')])
+  const [inserted] = await db.batch<PublicRow>([
+    insertUser(db, id, u),
+    auditUserEvent(db, 'user_created', id, by, '1'),
+  ])
   const row = inserted?.results[0]
   return row ? { ok: true, user: toUser(row) } : { ok: false, reason: 'taken' }
 }
 
 /** A new password or disabling ends every session; a new role or scopes counts at the next request anyway. */
-const endsSessions = (change: UserChange): boolean => change.passwordHash !== undefined || change.disabled === true
+const endsSessions = (change: UserChange): boolean =>
+  change.passwordHash !== undefined || change.disabled === true
 
 /**
  * Applies `change` unless it would leave no enabled admin. `updatedAt` stamps the row, so the
@@ -51,7 +72,11 @@ export async function changeUser(
 }
 
 /** Deletes the user unless they are the last enabled admin; todos, sessions and refresh tokens go by ON DELETE CASCADE. */
-export async function removeUser(db: D1Database, id: string, by: Attribution): Promise<AccountOutcome> {
+export async function removeUser(
+  db: D1Database,
+  id: string,
+  by: Attribution,
+): Promise<AccountOutcome> {
   const [, deleted, after] = await db.batch<PublicRow>([
     // Written just before the delete, under the delete's own guard, so it records exactly a delete that happens.
     auditUserEvent(db, 'user_deleted', id, by, leavesAnEnabledAdmin()),
@@ -62,4 +87,6 @@ export async function removeUser(db: D1Database, id: string, by: Attribution): P
 }
 
 const outcome = (row: PublicRow | undefined, stillThere: number | undefined): AccountOutcome =>
-  row ? { ok: true, user: toUser(row) } : { ok: false, reason: stillThere ? 'last_admin' : 'not_found' }
+  row
+    ? { ok: true, user: toUser(row) }
+    : { ok: false, reason: stillThere ? 'last_admin' : 'not_found' }

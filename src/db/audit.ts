@@ -21,16 +21,31 @@ export type AuditEvent = (typeof AUDIT_EVENTS)[number]
 export type Attribution = { ip?: string | null; userAgent?: string | null; detail?: string | null }
 
 const INSERT = 'INSERT INTO audit_events (at, event, username, user_id, ip, user_agent, detail)'
-const attribution = (a: Attribution) => [a.ip ?? null, a.userAgent?.slice(0, 256) ?? null, a.detail ?? null]
+const attribution = (a: Attribution) => [
+  a.ip ?? null,
+  a.userAgent?.slice(0, 256) ?? null,
+  a.detail ?? null,
+]
 
 /**
  * An event about the user row `userId`, to batch with the change it records: the username comes
  * from the row, and nothing is written unless the row matches `where` when the statement runs,
  * which is how it follows the outcome of a guarded change. `where` may refer to ?7 (`arg`).
  */
-export function auditUserEvent(db: D1Database, event: AuditEvent, userId: string, by: Attribution, where: string, arg?: string) {
-  const stmt = db.prepare(`${INSERT} SELECT ?1, ?2, username, id, ?3, ?4, ?5 FROM users WHERE id = ?6 AND (${where})`)
-  return arg === undefined ? stmt.bind(nowSeconds(), event, ...attribution(by), userId) : stmt.bind(nowSeconds(), event, ...attribution(by), userId, arg)
+export function auditUserEvent(
+  db: D1Database,
+  event: AuditEvent,
+  userId: string,
+  by: Attribution,
+  where: string,
+  arg?: string,
+) {
+  const stmt = db.prepare(
+    `${INSERT} SELECT ?1, ?2, username, id, ?3, ?4, ?5 FROM users WHERE id = ?6 AND (${where})`,
+  )
+  return arg === undefined
+    ? stmt.bind(nowSeconds(), event, ...attribution(by), userId)
+    : stmt.bind(nowSeconds(), event, ...attribution(by), userId, arg)
 }
 
 /** Where a request came from, as the audit trail records it. */
@@ -41,28 +56,62 @@ export const requestAttribution = (c: Context<AppEnv>, detail?: string): Attribu
 })
 
 /** The statement recording a security event of a request, to batch on `db` with the writes it goes with. */
-export const auditEvent = (db: D1Database, c: Context<AppEnv>, event: AuditEvent, who: { username?: string | null; userId?: string | null }, detail?: string) =>
-  db.prepare(`${INSERT} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`).bind(nowSeconds(), event, who.username ?? null, who.userId ?? null, ...attribution(requestAttribution(c, detail)))
+export const auditEvent = (
+  db: D1Database,
+  c: Context<AppEnv>,
+  event: AuditEvent,
+  who: { username?: string | null; userId?: string | null },
+  detail?: string,
+) =>
+  db
+    .prepare(`${INSERT} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`)
+    .bind(
+      nowSeconds(),
+      event,
+      who.username ?? null,
+      who.userId ?? null,
+      ...attribution(requestAttribution(c, detail)),
+    )
 
 /**
  * Records security events of a request: who, what, from where — never a password or a token.
  * Awaited, so the trail is complete when the response leaves; a failed write is logged, not
  * shown to the client. Only auth events are audited, so this is never on the todo routes' hot path.
  */
-export async function audit(c: Context<AppEnv>, event: AuditEvent, who: { username?: string | null; userId?: string | null }, detail?: string): Promise<void> {
+export async function audit(
+  c: Context<AppEnv>,
+  event: AuditEvent,
+  who: { username?: string | null; userId?: string | null },
+  detail?: string,
+): Promise<void> {
   await auditEvent(c.env.DB, c, event, who, detail)
     .run()
     .catch((err: unknown) => console.error('audit write failed:', err))
 }
 
-export type AuditEntry = { at: string; event: AuditEvent; username: string | null; ip: string | null; user_agent: string | null; detail: string | null }
+export type AuditEntry = {
+  at: string
+  event: AuditEvent
+  username: string | null
+  ip: string | null
+  user_agent: string | null
+  detail: string | null
+}
 
 /** Events newest first, optionally for one username (case-insensitive, as usernames are). */
-export async function listAudit(db: D1Database, q: { limit: number; offset: number; username?: string }): Promise<AuditEntry[]> {
+export async function listAudit(
+  db: D1Database,
+  q: { limit: number; offset: number; username?: string },
+): Promise<AuditEntry[]> {
   // Two shapes rather than `?3 IS NULL OR …`, so that the filtered one can use the (username, at) index.
   const filter = q.username === undefined ? '' : 'WHERE username = ?3 COLLATE NOCASE'
-  const stmt = db.prepare(`SELECT at, event, username, ip, user_agent, detail FROM audit_events ${filter} ORDER BY at DESC, id DESC LIMIT ?1 OFFSET ?2`)
-  const bound = q.username === undefined ? stmt.bind(q.limit, q.offset) : stmt.bind(q.limit, q.offset, q.username)
+  const stmt = db.prepare(
+    `SELECT at, event, username, ip, user_agent, detail FROM audit_events ${filter} ORDER BY at DESC, id DESC LIMIT ?1 OFFSET ?2`,
+  )
+  const bound =
+    q.username === undefined
+      ? stmt.bind(q.limit, q.offset)
+      : stmt.bind(q.limit, q.offset, q.username)
   const { results } = await bound.all<Omit<AuditEntry, 'at'> & { at: number }>()
   return results.map((r) => ({ ...r, at: new Date(r.at * 1000).toISOString() }))
 }

@@ -30,13 +30,19 @@ export async function listTodos(db: D1Database, ownerId: string, o: ListOptions)
     `SELECT ${COLUMNS} FROM todos WHERE owner_id = ?1 ${filter}
      ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3`,
   )
-  const bound = o.completed === undefined ? stmt.bind(ownerId, o.limit, o.offset) : stmt.bind(ownerId, o.limit, o.offset, o.completed ? 1 : 0)
+  const bound =
+    o.completed === undefined
+      ? stmt.bind(ownerId, o.limit, o.offset)
+      : stmt.bind(ownerId, o.limit, o.offset, o.completed ? 1 : 0)
   const { results } = await bound.all<TodoRow>()
   return results.map(toTodo)
 }
 
 export async function getTodo(db: D1Database, ownerId: string, id: string): Promise<Todo | null> {
-  const row = await db.prepare(`SELECT ${COLUMNS} FROM todos WHERE id = ?1 AND owner_id = ?2`).bind(id, ownerId).first<TodoRow>()
+  const row = await db
+    .prepare(`SELECT ${COLUMNS} FROM todos WHERE id = ?1 AND owner_id = ?2`)
+    .bind(id, ownerId)
+    .first<TodoRow>()
   return row && toTodo(row)
 }
 
@@ -56,7 +62,12 @@ export async function createTodo(db: D1Database, ownerId: string, t: TodoInput):
 }
 
 /** Applies only the fields given; null when the todo is missing or someone else's. */
-export async function updateTodo(db: D1Database, ownerId: string, id: string, patch: Partial<TodoInput>): Promise<Todo | null> {
+export async function updateTodo(
+  db: D1Database,
+  ownerId: string,
+  id: string,
+  patch: Partial<TodoInput>,
+): Promise<Todo | null> {
   const row = await db
     .prepare(
       `UPDATE todos SET
@@ -66,12 +77,22 @@ export async function updateTodo(db: D1Database, ownerId: string, id: string, pa
          updated_at = ?6
        WHERE id = ?1 AND owner_id = ?2 RETURNING ${COLUMNS}`,
     )
-    .bind(id, ownerId, patch.title ?? null, patch.description ?? null, patch.completed === undefined ? null : patch.completed ? 1 : 0, new Date().toISOString())
+    .bind(
+      id,
+      ownerId,
+      patch.title ?? null,
+      patch.description ?? null,
+      patch.completed === undefined ? null : patch.completed ? 1 : 0,
+      new Date().toISOString(),
+    )
     .first<TodoRow>()
   return row && toTodo(row)
 }
 
 export async function deleteTodo(db: D1Database, ownerId: string, id: string): Promise<boolean> {
-  const res = await db.prepare('DELETE FROM todos WHERE id = ?1 AND owner_id = ?2').bind(id, ownerId).run()
+  const res = await db
+    .prepare('DELETE FROM todos WHERE id = ?1 AND owner_id = ?2')
+    .bind(id, ownerId)
+    .run()
   return res.meta.changes > 0
 }

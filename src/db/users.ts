@@ -26,10 +26,21 @@ export type User = {
   updated_at: string
 }
 
-const COLUMNS = ['id', 'username', 'name', 'email', 'role', 'scopes', 'disabled', 'created_at', 'updated_at']
+const COLUMNS = [
+  'id',
+  'username',
+  'name',
+  'email',
+  'role',
+  'scopes',
+  'disabled',
+  'created_at',
+  'updated_at',
+]
 
 /** The public columns of users, optionally qualified by a table alias for joins. */
-export const userColumns = (alias?: string): string => COLUMNS.map((c) => (alias ? `${alias}.${c}` : c)).join(', ')
+export const userColumns = (alias?: string): string =>
+  COLUMNS.map((c) => (alias ? `${alias}.${c}` : c)).join(', ')
 const USER_COLUMNS = userColumns()
 
 export const parseScopes = (scopes: string): string[] => scopes.split(' ').filter(Boolean)
@@ -51,7 +62,10 @@ export const userByUsername = (db: D1Database, username: string) =>
   db.prepare(`SELECT ${USER_COLUMNS}, password_hash FROM users WHERE username = ?1`).bind(username)
 
 export const findUserById = async (db: D1Database, id: string): Promise<User | null> => {
-  const row = await db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?1`).bind(id).first<UserRow>()
+  const row = await db
+    .prepare(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?1`)
+    .bind(id)
+    .first<UserRow>()
   return row && toUser(row)
 }
 
@@ -74,11 +88,23 @@ export const insertUser = (db: D1Database, id: string, u: NewUser) => {
        ON CONFLICT (username) DO NOTHING
        RETURNING ${USER_COLUMNS}`,
     )
-    .bind(id, u.username, u.passwordHash, u.name ?? '', u.email ?? '', u.role ?? 'user', (u.scopes ?? ['read', 'write']).join(' '), now)
+    .bind(
+      id,
+      u.username,
+      u.passwordHash,
+      u.name ?? '',
+      u.email ?? '',
+      u.role ?? 'user',
+      (u.scopes ?? ['read', 'write']).join(' '),
+      now,
+    )
 }
 
 /** All users, oldest first, so that pages stay put while users are added. */
-export async function listUsers(db: D1Database, page: { limit: number; offset: number }): Promise<User[]> {
+export async function listUsers(
+  db: D1Database,
+  page: { limit: number; offset: number },
+): Promise<User[]> {
   const { results } = await db
     .prepare(`SELECT ${USER_COLUMNS} FROM users ORDER BY created_at, rowid LIMIT ?1 OFFSET ?2`)
     .bind(page.limit, page.offset)
@@ -131,4 +157,8 @@ export const updateUser = (db: D1Database, id: string, change: UserChange, updat
 
 /** Deletes a user unless they are the last enabled admin; their todos and sessions go by cascade. */
 export const deleteUser = (db: D1Database, id: string) =>
-  db.prepare(`DELETE FROM users WHERE id = ?1 AND ${leavesAnEnabledAdmin()} RETURNING ${USER_COLUMNS}`).bind(id)
+  db
+    .prepare(
+      `DELETE FROM users WHERE id = ?1 AND ${leavesAnEnabledAdmin()} RETURNING ${USER_COLUMNS}`,
+    )
+    .bind(id)

@@ -9,4 +9,18 @@ import { validate } from '../schemas/validate'
 
 export const adminRoutes = new Hono<AppEnv>()
   /** The security events, newest first; `username` narrows to one account. */
-  .get('/audit', doc({ tag: 'users', summary: 'The audit trail, newest first', auth: 'bearer', scope: 'read', description: 'Admins only. `username` narrows it to one account (any case).', responses: { 200: { description: 'The events.', schema: auditList } }, errors: ['forbidden'] }), allow('audit.read'), validate('query', auditQuery), async (c) => c.json(await listAudit(c.env.DB, c.req.valid('query'))))
+  .get(
+    '/audit',
+    doc({
+      tag: 'users',
+      summary: 'The audit trail, newest first',
+      auth: 'bearer',
+      scope: 'read',
+      description: 'Admins only. `username` narrows it to one account (any case).',
+      responses: { 200: { description: 'The events.', schema: auditList } },
+      errors: ['forbidden'],
+    }),
+    allow('audit.read'),
+    validate('query', auditQuery),
+    async (c) => c.json(await listAudit(c.env.DB, c.req.valid('query'))),
+  )

@@ -7,9 +7,17 @@ import { openApiObject } from '../schemas/responses'
 /** GET /openapi.json for `app`: every route that carries a `doc()`, read from the app itself. */
 export function openApiRoutes(app: { routes: RouterRoute[] }) {
   let paths: ReturnType<typeof openApiPaths> | undefined
-  return new Hono<AppEnv>().get('/openapi.json', doc({ tag: 'meta', summary: 'This document', responses: { 200: { description: 'The OpenAPI 3.1 document.', schema: openApiObject } } }), (c) => {
-    // Built on first use, once every route is registered; only the origin differs per request.
-    paths ??= openApiPaths(app.routes)
-    return c.json(openApiDocument(paths, issuerFor(config(c.env), c.req.url)))
-  })
+  return new Hono<AppEnv>().get(
+    '/openapi.json',
+    doc({
+      tag: 'meta',
+      summary: 'This document',
+      responses: { 200: { description: 'The OpenAPI 3.1 document.', schema: openApiObject } },
+    }),
+    (c) => {
+      // Built on first use, once every route is registered; only the origin differs per request.
+      paths ??= openApiPaths(app.routes)
+      return c.json(openApiDocument(paths, issuerFor(config(c.env), c.req.url)))
+    },
+  )
 }

@@ -5,7 +5,17 @@ import { doc } from '../openapi'
 import { greeting } from '../schemas/responses'
 
 /** The chapter's HTTP Basic demo, checked against the users table. */
-export const profileRoutes = new Hono<AppEnv>().get('/', doc({ tag: 'users', summary: 'Greet the HTTP Basic user', auth: 'basic', responses: { 200: { description: 'A greeting.', schema: greeting } } }), basic(), (c) => {
-  const { username } = c.get('user')
-  return c.json({ message: `Hello, ${username}!`, username })
-})
+export const profileRoutes = new Hono<AppEnv>().get(
+  '/',
+  doc({
+    tag: 'users',
+    summary: 'Greet the HTTP Basic user',
+    auth: 'basic',
+    responses: { 200: { description: 'A greeting.', schema: greeting } },
+  }),
+  basic(),
+  (c) => {
+    const { username } = c.get('user')
+    return c.json({ message: `Hello, ${username}!`, username })
+  },
+)

@@ -24,14 +24,36 @@ export const registerRoutes = new Hono<AppEnv>()
     if (!config(c.env).allowSignup) throw new ApiError('not_found', 'No such resource.')
     await next()
   })
-  .post('/register', doc({ tag: 'auth', summary: 'Register (when ALLOW_SIGNUP is on)', description: 'Role `user`, scopes `read write`. 404 on every method while self-registration is off. At most 10 registrations an hour from one client address.', responses: { 201: { description: 'The new user.', schema: user, headers: { Location: "The new user's URL." } } }, errors: ['not_found', 'conflict', 'too_many_attempts'] }), validate('json', registration), async (c) => {
-    const body = c.req.valid('json')
-    const db = c.env.DB
-    const attempt = signupAttempt(c)
-    const [existing, ...charging] = await db.batch([userByUsername(db, body.username), ...(attempt ? charge(db, attempt) : [])])
-    if (attempt) {
-      for (const lock of locksStarted(attempt, admit(attempt, charging))) await audit(c, 'lockout', { username: body.username }, lock)
-    }
-    if (existing?.results.length) throw usernameTaken()
-    return respondCreated(c, body, 'self-registration')
-  })
+  .post(
+    '/register',
+    doc({
+      tag: 'auth',
+      summary: 'Register (when ALLOW_SIGNUP is on)',
+      description:
+        'Role `user`, scopes `read write`. 404 on every method while self-registration is off. At most 10 registrations an hour from one client address.',
+      responses: {
+        201: {
+          description: 'The new user.',
+          schema: user,
+          headers: { Location: "The new user's URL." },
+        },
+      },
+      errors: ['not_found', 'conflict', 'too_many_attempts'],
+    }),
+    validate('json', registration),
+    async (c) => {
+      const body = c.req.valid('json')
+      const db = c.env.DB
+      const attempt = signupAttempt(c)
+      const [existing, ...charging] = await db.batch([
+        userByUsername(db, body.username),
+        ...(attempt ? charge(db, attempt) : []),
+      ])
+      if (attempt) {
+        for (const lock of locksStarted(attempt, admit(attempt, charging)))
+          await audit(c, 'lockout', { username: body.username }, lock)
+      }
+      if (existing?.results.length) throw usernameTaken()
+      return respondCreated(c, body, 'self-registration')
+    },
+  )

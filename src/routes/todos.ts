@@ -12,28 +12,99 @@ import { validate } from '../schemas/validate'
 const notFound = () => new ApiError('not_found', 'No such todo.')
 
 export const todoRoutes = new Hono<AppEnv>()
-  .get('/', doc({ tag: 'todos', summary: 'List your todos, newest first', auth: 'bearer', scope: 'read', description: "An admin may pass `user_id` to list another user's.", responses: { 200: { description: 'The todos.', schema: todoList } }, errors: ['forbidden'] }), allow('todos.read'), validate('query', todoListQuery), async (c) => {
-    const { user_id: ownerId, ...options } = c.req.valid('query')
-    // Naming an owner at all is the admin's privilege (API.md §7), even when it names oneself.
-    if (ownerId !== undefined) authorize(c, 'todos.list_any')
-    return c.json(await listTodos(c.env.DB, ownerId ?? c.get('user').id, options))
-  })
-  .post('/', doc({ tag: 'todos', summary: 'Create a todo', auth: 'bearer', scope: 'write', responses: { 201: { description: 'The new todo.', schema: todoSchema, headers: { Location: "The new todo's URL." } } } }), allow('todos.write'), validate('json', todoCreate), async (c) => {
-    const todo = await createTodo(c.env.DB, c.get('user').id, c.req.valid('json'))
-    c.header('Location', `/api/todos/${todo.id}`)
-    return c.json(todo, 201)
-  })
-  .get('/:id', doc({ tag: 'todos', summary: 'Get one todo', auth: 'bearer', scope: 'read', responses: { 200: { description: 'The todo.', schema: todoSchema } } }), allow('todos.read'), async (c) => {
-    const todo = await getTodo(c.env.DB, c.get('user').id, c.req.param('id'))
-    if (!todo) throw notFound()
-    return c.json(todo)
-  })
-  .patch('/:id', doc({ tag: 'todos', summary: 'Change a todo', auth: 'bearer', scope: 'write', responses: { 200: { description: 'The changed todo.', schema: todoSchema } } }), allow('todos.write'), validate('json', todoPatch), async (c) => {
-    const todo = await updateTodo(c.env.DB, c.get('user').id, c.req.param('id'), c.req.valid('json'))
-    if (!todo) throw notFound()
-    return c.json(todo)
-  })
-  .delete('/:id', doc({ tag: 'todos', summary: 'Delete a todo', auth: 'bearer', scope: 'write', responses: { 204: { description: 'Deleted.' } } }), allow('todos.write'), async (c) => {
-    if (!(await deleteTodo(c.env.DB, c.get('user').id, c.req.param('id')))) throw notFound()
-    return c.body(null, 204)
-  })
+  .get(
+    '/',
+    doc({
+      tag: 'todos',
+      summary: 'List your todos, newest first',
+      auth: 'bearer',
+      scope: 'read',
+      description: "An admin may pass `user_id` to list another user's.",
+      responses: { 200: { description: 'The todos.', schema: todoList } },
+      errors: ['forbidden'],
+    }),
+    allow('todos.read'),
+    validate('query', todoListQuery),
+    async (c) => {
+      const { user_id: ownerId, ...options } = c.req.valid('query')
+      // Naming an owner at all is the admin's privilege (API.md §7), even when it names oneself.
+      if (ownerId !== undefined) authorize(c, 'todos.list_any')
+      return c.json(await listTodos(c.env.DB, ownerId ?? c.get('user').id, options))
+    },
+  )
+  .post(
+    '/',
+    doc({
+      tag: 'todos',
+      summary: 'Create a todo',
+      auth: 'bearer',
+      scope: 'write',
+      responses: {
+        201: {
+          description: 'The new todo.',
+          schema: todoSchema,
+          headers: { Location: "The new todo's URL." },
+        },
+      },
+    }),
+    allow('todos.write'),
+    validate('json', todoCreate),
+    async (c) => {
+      const todo = await createTodo(c.env.DB, c.get('user').id, c.req.valid('json'))
+      c.header('Location', `/api/todos/${todo.id}`)
+      return c.json(todo, 201)
+    },
+  )
+  .get(
+    '/:id',
+    doc({
+      tag: 'todos',
+      summary: 'Get one todo',
+      auth: 'bearer',
+      scope: 'read',
+      responses: { 200: { description: 'The todo.', schema: todoSchema } },
+    }),
+    allow('todos.read'),
+    async (c) => {
+      const todo = await getTodo(c.env.DB, c.get('user').id, c.req.param('id'))
+      if (!todo) throw notFound()
+      return c.json(todo)
+    },
+  )
+  .patch(
+    '/:id',
+    doc({
+      tag: 'todos',
+      summary: 'Change a todo',
+      auth: 'bearer',
+      scope: 'write',
+      responses: { 200: { description: 'The changed todo.', schema: todoSchema } },
+    }),
+    allow('todos.write'),
+    validate('json', todoPatch),
+    async (c) => {
+      const todo = await updateTodo(
+        c.env.DB,
+        c.get('user').id,
+        c.req.param('id'),
+        c.req.valid('json'),
+      )
+      if (!todo) throw notFound()
+      return c.json(todo)
+    },
+  )
+  .delete(
+    '/:id',
+    doc({
+      tag: 'todos',
+      summary: 'Delete a todo',
+      auth: 'bearer',
+      scope: 'write',
+      responses: { 204: { description: 'Deleted.' } },
+    }),
+    allow('todos.write'),
+    async (c) => {
+      if (!(await deleteTodo(c.env.DB, c.get('user').id, c.req.param('id')))) throw notFound()
+      return c.body(null, 204)
+    },
+  )

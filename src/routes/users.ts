@@ -29,50 +29,174 @@ function applied(outcome: AccountOutcome): User {
  * Creates a user and answers 201 with it, or 409 when the username is taken (case-insensitively).
  * Shared by POST /users and POST /auth/register; `by` says who did it, for the audit trail.
  */
-export async function respondCreated(c: Context<AppEnv>, { password, ...fields }: Omit<NewUser, 'passwordHash'> & { password: string }, by: string) {
+export async function respondCreated(
+  c: Context<AppEnv>,
+  { password, ...fields }: Omit<NewUser, 'passwordHash'> & { password: string },
+  by: string,
+) {
   const passwordHash = await hashPassword(password, config(c.env).bcryptCost)
-  const user = applied(await createUser(c.env.DB, { ...fields, passwordHash }, requestAttribution(c, by)))
+  const user = applied(
+    await createUser(c.env.DB, { ...fields, passwordHash }, requestAttribution(c, by)),
+  )
   c.header('Location', `/users/${user.id}`)
   return c.json(user, 201)
 }
 
 /** GET /users/me and the password change for everyone; the rest for admins (src/auth/policy.ts). */
 export const userRoutes = new Hono<AppEnv>()
-  .get('/me', doc({ tag: 'users', summary: 'The current user', auth: 'bearer', responses: { 200: { description: 'You.', schema: userSchema } } }), allow('self'), (c) => c.json(c.get('user')))
+  .get(
+    '/me',
+    doc({
+      tag: 'users',
+      summary: 'The current user',
+      auth: 'bearer',
+      responses: { 200: { description: 'You.', schema: userSchema } },
+    }),
+    allow('self'),
+    (c) => c.json(c.get('user')),
+  )
   /** Any live session may change its own user's password, but only with the current password. */
-  .post('/me/password', doc({ tag: 'users', summary: 'Change your password', auth: 'bearer', description: 'Ends all your sessions.', responses: { 204: { description: 'Changed; log in again.' } }, errors: ['too_many_attempts'] }), allow('self'), validate('json', passwordChange), async (c) => {
-    const user = c.get('user')
-    const { current_password, new_password } = c.req.valid('json')
-    if (!(await checkPassword(c, user.username, current_password))) {
-      throw new ApiError('invalid_request', 'The current password is incorrect.', { issues: [{ path: 'current_password', message: 'Incorrect.' }] })
-    }
-    const passwordHash = await hashPassword(new_password, config(c.env).bcryptCost)
-    applied(await changeUser(c.env.DB, user.id, { passwordHash }, requestAttribution(c), 'password_change'))
-    return c.body(null, 204)
-  })
+  .post(
+    '/me/password',
+    doc({
+      tag: 'users',
+      summary: 'Change your password',
+      auth: 'bearer',
+      description: 'Ends all your sessions.',
+      responses: { 204: { description: 'Changed; log in again.' } },
+      errors: ['too_many_attempts'],
+    }),
+    allow('self'),
+    validate('json', passwordChange),
+    async (c) => {
+      const user = c.get('user')
+      const { current_password, new_password } = c.req.valid('json')
+      if (!(await checkPassword(c, user.username, current_password))) {
+        throw new ApiError('invalid_request', 'The current password is incorrect.', {
+          issues: [{ path: 'current_password', message: 'Incorrect.' }],
+        })
+      }
+      const passwordHash = await hashPassword(new_password, config(c.env).bcryptCost)
+      applied(
+        await changeUser(
+          c.env.DB,
+          user.id,
+          { passwordHash },
+          requestAttribution(c),
+          'password_change',
+        ),
+      )
+      return c.body(null, 204)
+    },
+  )
 
-  .post('/', doc({ tag: 'users', summary: 'Create a user', auth: 'bearer', scope: 'write', description: 'Admins only. Role `user` and scopes `read write` unless given.', responses: { 201: { description: 'The new user.', schema: userSchema, headers: { Location: "The new user's URL." } } }, errors: ['forbidden', 'conflict'] }), allow('users.write'), validate('json', userCreate), (c) => respondCreated(c, c.req.valid('json'), `by ${c.get('user').username}`))
-  .get('/', doc({ tag: 'users', summary: 'List users, oldest first', auth: 'bearer', scope: 'read', description: 'Admins only.', responses: { 200: { description: 'The users.', schema: userList } }, errors: ['forbidden'] }), allow('users.read'), validate('query', userListQuery), async (c) => c.json(await listUsers(c.env.DB, c.req.valid('query'))))
-  .get('/:id', doc({ tag: 'users', summary: 'Get one user', auth: 'bearer', scope: 'read', description: 'Admins only.', responses: { 200: { description: 'The user.', schema: userSchema } }, errors: ['forbidden'] }), allow('users.read'), async (c) => {
-    const user = await findUserById(c.env.DB, c.req.param('id'))
-    if (!user) throw notFound()
-    return c.json(user)
-  })
-  .patch('/:id', doc({ tag: 'users', summary: 'Change a user', auth: 'bearer', scope: 'write', description: 'Admins only; nobody raises their own role or scopes. A new password or disabling ends all their sessions. 409 when it would leave no enabled admin.', responses: { 200: { description: 'The changed user.', schema: userSchema } }, errors: ['forbidden', 'conflict'] }), allow('users.write'), validate('json', userPatch), async (c) => {
-    const { password, ...fields } = c.req.valid('json')
-    const actor = c.get('user')
-    if (fields.role !== undefined || fields.scopes !== undefined) {
-      const target = await findUserById(c.env.DB, c.req.param('id'))
-      if (!target) throw notFound()
-      if (!mayAssign(actor, target, fields)) throw new ApiError('forbidden', 'Nobody may raise their own role or scopes.')
-    }
-    const passwordHash = password === undefined ? undefined : await hashPassword(password, config(c.env).bcryptCost)
-    // The audit names the fields, never their values: one of them may be a password.
-    const what = [...Object.keys(fields), ...(passwordHash ? ['password'] : [])].join(', ')
-    const by = requestAttribution(c, `by ${actor.username}: ${what}`)
-    return c.json(applied(await changeUser(c.env.DB, c.req.param('id'), { ...fields, passwordHash }, by)))
-  })
-  .delete('/:id', doc({ tag: 'users', summary: 'Delete a user and their todos', auth: 'bearer', scope: 'write', description: 'Admins only. 409 for the last enabled admin.', responses: { 204: { description: 'Deleted, with their todos and sessions.' } }, errors: ['forbidden', 'conflict'] }), allow('users.write'), async (c) => {
-    applied(await removeUser(c.env.DB, c.req.param('id'), requestAttribution(c, `by ${c.get('user').username}`)))
-    return c.body(null, 204)
-  })
+  .post(
+    '/',
+    doc({
+      tag: 'users',
+      summary: 'Create a user',
+      auth: 'bearer',
+      scope: 'write',
+      description: 'Admins only. Role `user` and scopes `read write` unless given.',
+      responses: {
+        201: {
+          description: 'The new user.',
+          schema: userSchema,
+          headers: { Location: "The new user's URL." },
+        },
+      },
+      errors: ['forbidden', 'conflict'],
+    }),
+    allow('users.write'),
+    validate('json', userCreate),
+    (c) => respondCreated(c, c.req.valid('json'), `by ${c.get('user').username}`),
+  )
+  .get(
+    '/',
+    doc({
+      tag: 'users',
+      summary: 'List users, oldest first',
+      auth: 'bearer',
+      scope: 'read',
+      description: 'Admins only.',
+      responses: { 200: { description: 'The users.', schema: userList } },
+      errors: ['forbidden'],
+    }),
+    allow('users.read'),
+    validate('query', userListQuery),
+    async (c) => c.json(await listUsers(c.env.DB, c.req.valid('query'))),
+  )
+  .get(
+    '/:id',
+    doc({
+      tag: 'users',
+      summary: 'Get one user',
+      auth: 'bearer',
+      scope: 'read',
+      description: 'Admins only.',
+      responses: { 200: { description: 'The user.', schema: userSchema } },
+      errors: ['forbidden'],
+    }),
+    allow('users.read'),
+    async (c) => {
+      const user = await findUserById(c.env.DB, c.req.param('id'))
+      if (!user) throw notFound()
+      return c.json(user)
+    },
+  )
+  .patch(
+    '/:id',
+    doc({
+      tag: 'users',
+      summary: 'Change a user',
+      auth: 'bearer',
+      scope: 'write',
+      description:
+        'Admins only; nobody raises their own role or scopes. A new password or disabling ends all their sessions. 409 when it would leave no enabled admin.',
+      responses: { 200: { description: 'The changed user.', schema: userSchema } },
+      errors: ['forbidden', 'conflict'],
+    }),
+    allow('users.write'),
+    validate('json', userPatch),
+    async (c) => {
+      const { password, ...fields } = c.req.valid('json')
+      const actor = c.get('user')
+      if (fields.role !== undefined || fields.scopes !== undefined) {
+        const target = await findUserById(c.env.DB, c.req.param('id'))
+        if (!target) throw notFound()
+        if (!mayAssign(actor, target, fields))
+          throw new ApiError('forbidden', 'Nobody may raise their own role or scopes.')
+      }
+      const passwordHash =
+        password === undefined ? undefined : await hashPassword(password, config(c.env).bcryptCost)
+      // The audit names the fields, never their values: one of them may be a password.
+      const what = [...Object.keys(fields), ...(passwordHash ? ['password'] : [])].join(', ')
+      const by = requestAttribution(c, `by ${actor.username}: ${what}`)
+      return c.json(
+        applied(await changeUser(c.env.DB, c.req.param('id'), { ...fields, passwordHash }, by)),
+      )
+    },
+  )
+  .delete(
+    '/:id',
+    doc({
+      tag: 'users',
+      summary: 'Delete a user and their todos',
+      auth: 'bearer',
+      scope: 'write',
+      description: 'Admins only. 409 for the last enabled admin.',
+      responses: { 204: { description: 'Deleted, with their todos and sessions.' } },
+      errors: ['forbidden', 'conflict'],
+    }),
+    allow('users.write'),
+    async (c) => {
+      applied(
+        await removeUser(
+          c.env.DB,
+          c.req.param('id'),
+          requestAttribution(c, `by ${c.get('user').username}`),
+        ),
+      )
+      return c.body(null, 204)
+    },
+  )

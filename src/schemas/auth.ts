@@ -6,8 +6,7 @@ import { newPassword } from './users'
  * POST /auth/token and /auth/revoke bodies. Unrecognised parameters are ignored (RFC 6749 §3.2),
  * empty ones count as omitted, duplicated ones are refused.
  */
-const optional = () =>
-  z.preprocess((v) => (v === '' ? undefined : v), param().max(4096).optional())
+const optional = () => z.preprocess((v) => (v === '' ? undefined : v), param().max(4096).optional())
 
 export const tokenRequest = z.object({
   grant_type: optional(),

@@ -33,9 +33,15 @@ export const auditList = z.array(
     at: z.iso.datetime(),
     event: z.enum(AUDIT_EVENTS),
     username: z.string().nullable(),
-    ip: z.string().nullable().describe('From CF-Connecting-IP; null for changes made with the user CLI.'),
+    ip: z
+      .string()
+      .nullable()
+      .describe('From CF-Connecting-IP; null for changes made with the user CLI.'),
     user_agent: z.string().nullable(),
-    detail: z.string().nullable().describe('Who made an account change and which fields it touched; never a value.'),
+    detail: z
+      .string()
+      .nullable()
+      .describe('Who made an account change and which fields it touched; never a value.'),
   }),
 )
 

@@ -14,7 +14,12 @@ export const newPassword = z
   })
 
 // Control characters have no place in a display name and would garble logs and terminals.
-const text = (max: number) => z.string().trim().max(max).regex(/^\P{Cc}*$/u, 'Must not contain control characters.')
+const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max)
+    .regex(/^\P{Cc}*$/u, 'Must not contain control characters.')
 
 const fields = {
   name: text(200),
@@ -52,7 +57,10 @@ export const userPatch = z
     disabled: fields.disabled.optional(),
     password: newPassword.optional(),
   })
-  .refine((p) => Object.keys(p).length > 0, 'Give at least one of name, email, role, scopes, disabled, password.')
+  .refine(
+    (p) => Object.keys(p).length > 0,
+    'Give at least one of name, email, role, scopes, disabled, password.',
+  )
 
 export const userListQuery = z.strictObject({ ...paging })
 

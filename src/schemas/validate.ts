@@ -23,7 +23,8 @@ async function requireUtf8(c: Context, target: keyof ValidationTargets): Promise
   const bytes = await c.req.arrayBuffer() // cached for the validator; a body over the limit throws 413 here
   try {
     const text = utf8.decode(bytes)
-    if (target === 'form') for (const pair of text.split('&')) decodeURIComponent(pair.replaceAll('+', ' '))
+    if (target === 'form')
+      for (const pair of text.split('&')) decodeURIComponent(pair.replaceAll('+', ' '))
   } catch {
     throw new ApiError('invalid_request', 'The request body is not valid UTF-8.')
   }
@@ -34,17 +35,25 @@ async function requireUtf8(c: Context, target: keyof ValidationTargets): Promise
  * with `issues`, a body of the wrong media type becomes 415, one that is not UTF-8 a 400. Its
  * schema is what GET /openapi.json documents for the request.
  */
-export const validate = <Target extends keyof ValidationTargets, Schema extends ZodType>(target: Target, schema: Schema) => {
+export const validate = <Target extends keyof ValidationTargets, Schema extends ZodType>(
+  target: Target,
+  schema: Schema,
+) => {
   const expected = EXPECTED[target]
   const check = zValidator(target, schema, (result, c) => {
     if (expected && !expected(mediaType(c.req.header('Content-Type')))) {
       throw new ApiError(
         'unsupported_media_type',
-        target === 'json' ? 'The body must be application/json.' : 'The body must be application/x-www-form-urlencoded.',
+        target === 'json'
+          ? 'The body must be application/json.'
+          : 'The body must be application/x-www-form-urlencoded.',
       )
     }
     if (!result.success) {
-      const issues: Issue[] = result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }))
+      const issues: Issue[] = result.error.issues.map((i) => ({
+        path: i.path.map(String).join('.'),
+        message: i.message,
+      }))
       throw new ApiError('invalid_request', 'The request is invalid.', { issues })
     }
   })

@@ -18,7 +18,9 @@ const db = wranglerD1({ persistTo: STATE })
 /** Runs `npm run user -- ...args` (minus npm) with `stdin` piped in; resolves to { code, stdout, stderr }. */
 function user(args, stdin = '') {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['scripts/user.mjs', ...args, '--persist-to', STATE], { stdio: 'pipe' })
+    const child = spawn(process.execPath, ['scripts/user.mjs', ...args, '--persist-to', STATE], {
+      stdio: 'pipe',
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (s) => (stdout += s))
@@ -33,29 +35,60 @@ function user(args, stdin = '') {
 async function stateOf(username) {
   const [users, events, sessions] = await db.batch([
     db.prepare('SELECT * FROM users WHERE username = ?1').bind(username),
-    db.prepare('SELECT event, detail, user_agent FROM audit_events WHERE username = ?1 ORDER BY id').bind(username),
-    db.prepare('SELECT s.revoked_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = ?1').bind(username),
+    db
+      .prepare('SELECT event, detail, user_agent FROM audit_events WHERE username = ?1 ORDER BY id')
+      .bind(username),
+    db
+      .prepare(
+        'SELECT s.revoked_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = ?1',
+      )
+      .bind(username),
   ])
-  return { row: users.results[0] ?? null, events: events.results, revoked: sessions.results.map((s) => s.revoked_at !== null) }
+  return {
+    row: users.results[0] ?? null,
+    events: events.results,
+    revoked: sessions.results.map((s) => s.revoked_at !== null),
+  }
 }
 
 /** A live session for the user, as a login would leave it. */
 const addSession = (username) =>
   db
-    .prepare("INSERT INTO sessions (id, user_id, scope, created_at, expires_at) SELECT ?2, id, 'read write', 1, 4000000000 FROM users WHERE username = ?1")
+    .prepare(
+      "INSERT INTO sessions (id, user_id, scope, created_at, expires_at) SELECT ?2, id, 'read write', 1, 4000000000 FROM users WHERE username = ?1",
+    )
     .bind(username, crypto.randomUUID())
 
 const ok = (res) => assert.equal(res.code, 0, res.stderr)
 
 before(async () => {
-  assert.equal(await wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', STATE], { quiet: true }), 0)
+  assert.equal(
+    await wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', STATE], {
+      quiet: true,
+    }),
+    0,
+  )
 })
 after(() => rmSync(STATE, { recursive: true, force: true }))
 
 describe('npm run user', () => {
   it('adds the first admin with the password from stdin, hashed at the production cost', async () => {
-    const name = "Ro'ot\"; DROP TABLE users; -- ?1"
-    const res = await user(['add', 'root', '--role', 'admin', '--scopes', 'write,read', '--name', name, '--email', 'root@example.com'], 'first admin password\n')
+    const name = 'Ro\'ot"; DROP TABLE users; -- ?1'
+    const res = await user(
+      [
+        'add',
+        'root',
+        '--role',
+        'admin',
+        '--scopes',
+        'write,read',
+        '--name',
+        name,
+        '--email',
+        'root@example.com',
+      ],
+      'first admin password\n',
+    )
     ok(res)
     assert.match(res.stdout, /^added root \(role admin, scopes read write, id [0-9a-f-]{36}\)$/m)
 
@@ -64,7 +97,9 @@ describe('npm run user', () => {
     assert.equal(row.scopes, 'read write')
     assert.equal(bcrypt.getRounds(row.password_hash), 10)
     assert.ok(bcrypt.compareSync('first admin password', row.password_hash))
-    assert.deepEqual(events, [{ event: 'user_created', detail: events[0].detail, user_agent: 'todo-auth user CLI' }])
+    assert.deepEqual(events, [
+      { event: 'user_created', detail: events[0].detail, user_agent: 'todo-auth user CLI' },
+    ])
     assert.match(events[0].detail, /^by .+ with the user CLI$/)
   })
 
@@ -72,7 +107,11 @@ describe('npm run user', () => {
     const refused = [
       [['add', 'no spaces allowed'], /username: /],
       [['add', 'weakling'], /password refused: Password is too common/, 'password123\n'],
-      [['add', 'toolong'], /password refused: Password must be at most 72 bytes/, `${'x'.repeat(73)}\n`],
+      [
+        ['add', 'toolong'],
+        /password refused: Password must be at most 72 bytes/,
+        `${'x'.repeat(73)}\n`,
+      ],
       [['add', 'twolines'], /one line/, 'long enough password\nand more\n'],
       [['add', 'bossy', '--role', 'owner'], /role: /],
       [['add', 'scoped', '--scopes', 'read,delete'], /scopes\.1: /],
@@ -106,7 +145,10 @@ describe('npm run user', () => {
     const { row, events, revoked } = await stateOf('root')
     assert.ok(bcrypt.compareSync('second admin password', row.password_hash))
     assert.deepEqual(revoked, [true])
-    assert.deepEqual(events.map((e) => e.event), ['user_created', 'user_updated'])
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['user_created', 'user_updated'],
+    )
     assert.match(events[1].detail, /: password$/)
     assert.doesNotMatch(JSON.stringify(events), /admin password/)
   })
@@ -119,7 +161,9 @@ describe('npm run user', () => {
     ok(await user(['add', 'second', '--role', 'admin'], 'another admin password\n'))
     await db.batch([
       addSession('root'),
-      db.prepare("INSERT INTO todos (id, owner_id, title, created_at, updated_at) SELECT 'cli-todo', id, 'x', '', '' FROM users WHERE username = 'root'"),
+      db.prepare(
+        "INSERT INTO todos (id, owner_id, title, created_at, updated_at) SELECT 'cli-todo', id, 'x', '', '' FROM users WHERE username = 'root'",
+      ),
     ])
     ok(await user(['disable', 'root']))
     const root = await stateOf('root')

@@ -21,11 +21,16 @@ let browser
 
 /** Starts `npm run dev` in its own process group, so that it and everything it spawned can be ended. */
 function startServer() {
-  server = spawn('npm', ['run', 'dev', '--', '--port', String(PORT), '--inspector-port', String(PORT + 1000)], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  for (const stream of [server.stdout, server.stderr]) stream.on('data', (chunk) => (serverOutput += chunk))
+  server = spawn(
+    'npm',
+    ['run', 'dev', '--', '--port', String(PORT), '--inspector-port', String(PORT + 1000)],
+    {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  for (const stream of [server.stdout, server.stderr])
+    stream.on('data', (chunk) => (serverOutput += chunk))
   // Even if the run dies halfway, the server does not outlive it.
   process.on('exit', stopServerNow)
 }
@@ -44,13 +49,15 @@ async function stopServer() {
   if (!server || server.exitCode !== null || server.signalCode !== null) return
   const exited = new Promise((resolve) => server.once('exit', resolve))
   stopServerNow()
-  if ((await Promise.race([exited, sleep(10_000, 'timeout')])) === 'timeout') process.kill(-server.pid, 'SIGKILL')
+  if ((await Promise.race([exited, sleep(10_000, 'timeout')])) === 'timeout')
+    process.kill(-server.pid, 'SIGKILL')
 }
 
 async function waitForHealth(timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`npm run dev exited with ${server.exitCode}:\n${serverOutput}`)
+    if (server.exitCode !== null)
+      throw new Error(`npm run dev exited with ${server.exitCode}:\n${serverOutput}`)
     try {
       if ((await fetch(`${BASE}/healthz`)).ok) return
     } catch {
@@ -62,13 +69,26 @@ async function waitForHealth(timeoutMs = 120_000) {
 }
 
 before(async () => {
-  const busy = await fetch(BASE).then(() => true, () => false)
-  if (busy) throw new Error(`something already answers on ${BASE}; stop it first, or this would test it`)
+  const busy = await fetch(BASE).then(
+    () => true,
+    () => false,
+  )
+  if (busy)
+    throw new Error(`something already answers on ${BASE}; stop it first, or this would test it`)
   startServer()
   await waitForHealth()
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
 })
 
@@ -84,8 +104,15 @@ async function openPage() {
   const problems = []
   page.on('console', (msg) => msg.type() === 'error' && problems.push(`console: ${msg.text()}`))
   page.on('pageerror', (err) => problems.push(`exception: ${err.message}`))
-  page.on('requestfailed', (req) => problems.push(`failed: ${req.method()} ${req.url()} ${req.failure()?.errorText}`))
-  page.on('response', (res) => res.status() >= 400 && problems.push(`${res.status()}: ${res.request().method()} ${res.url()}`))
+  page.on('requestfailed', (req) =>
+    problems.push(`failed: ${req.method()} ${req.url()} ${req.failure()?.errorText}`),
+  )
+  page.on(
+    'response',
+    (res) =>
+      res.status() >= 400 &&
+      problems.push(`${res.status()}: ${res.request().method()} ${res.url()}`),
+  )
   return { page, problems }
 }
 
@@ -121,7 +148,10 @@ test('alice logs in, adds and completes a todo, reloads, logs in again and logs 
   await page.reload()
   await page.getByRole('heading', { name: 'Log in' }).waitFor()
   assert.equal(await page.getByRole('heading', { name: 'Your todos' }).isVisible(), false)
-  assert.deepEqual(await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]), [0, 0, ''])
+  assert.deepEqual(
+    await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]),
+    [0, 0, ''],
+  )
   await logIn(page)
   assert.equal(await box.isChecked(), true)
 
@@ -140,7 +170,12 @@ test('the client refreshes its access token before it expires, and after a 401',
   await page.clock.install()
   await page.goto(`${BASE}/`)
   await logIn(page)
-  const refreshed = () => page.waitForResponse((res) => res.url() === `${BASE}/auth/token` && res.request().postData()?.includes('grant_type=refresh_token'))
+  const refreshed = () =>
+    page.waitForResponse(
+      (res) =>
+        res.url() === `${BASE}/auth/token` &&
+        res.request().postData()?.includes('grant_type=refresh_token'),
+    )
 
   // The access token lives 900 s; the client renews it a minute early.
   const early = refreshed()
@@ -148,7 +183,16 @@ test('the client refreshes its access token before it expires, and after a 401',
   assert.equal((await early).status(), 200)
 
   // A 401 (here: the next request to /api/todos, answered as if the token had expired) refreshes and retries.
-  await page.route(`${BASE}/api/todos`, (route) => route.fulfill({ status: 401, contentType: 'application/json', body: '{"error":"invalid_token","error_description":"expired"}' }), { times: 1 })
+  await page.route(
+    `${BASE}/api/todos`,
+    (route) =>
+      route.fulfill({
+        status: 401,
+        contentType: 'application/json',
+        body: '{"error":"invalid_token","error_description":"expired"}',
+      }),
+    { times: 1 },
+  )
   const afterUnauthorized = refreshed()
   const title = `After a 401 ${Date.now()}`
   await page.getByLabel('New todo').fill(title)
@@ -178,7 +222,9 @@ test('/docs loads from this origin alone, and Authorize logs in for "Try it out"
 
   const list = page.locator('#operations-todos-get_api_todos')
   await list.locator('.opblock-summary').click()
-  const todos = page.waitForResponse((res) => res.url().startsWith(`${BASE}/api/todos`) && res.request().method() === 'GET')
+  const todos = page.waitForResponse(
+    (res) => res.url().startsWith(`${BASE}/api/todos`) && res.request().method() === 'GET',
+  )
   await list.getByRole('button', { name: 'Execute' }).click()
   const res = await todos
   assert.equal(res.status(), 200)

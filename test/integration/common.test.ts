@@ -19,14 +19,18 @@ describe('common rules', () => {
   ])('sends the security headers on %s (%i) and no X-Powered-By', async (path, status) => {
     const res = await call(path)
     expect(res.status).toBe(status)
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(res.headers.get(name)).toBe(value)
+    for (const [name, value] of Object.entries(SECURITY_HEADERS))
+      expect(res.headers.get(name)).toBe(value)
     expect(res.headers.get('x-powered-by')).toBeNull()
     expect(res.headers.get('content-type')).toBe('application/json; charset=UTF-8')
   })
 
-  it.each(['/auth/token', '/users/me', '/api/todos', '/profile'])('marks %s as no-store', async (path) => {
-    expect((await call(path)).headers.get('cache-control')).toBe('no-store')
-  })
+  it.each(['/auth/token', '/users/me', '/api/todos', '/profile'])(
+    'marks %s as no-store',
+    async (path) => {
+      expect((await call(path)).headers.get('cache-control')).toBe('no-store')
+    },
+  )
 
   it('answers unknown routes with not_found', async () => {
     const res = await call('/api/nothing-here')
@@ -41,13 +45,21 @@ describe('common rules', () => {
     expect((await res.json<{ error: string }>()).error).toBe('method_not_allowed')
     const todo = await call('/api/todos/some-id', { method: 'PUT' })
     expect(todo.status).toBe(405)
-    expect(todo.headers.get('Allow')?.split(', ').sort()).toEqual(['DELETE', 'GET', 'HEAD', 'PATCH'])
+    expect(todo.headers.get('Allow')?.split(', ').sort()).toEqual([
+      'DELETE',
+      'GET',
+      'HEAD',
+      'PATCH',
+    ])
   })
 
   it('refuses bodies over 16 KiB with 413', async () => {
     const user = await makeUser()
     const { access_token } = await login(user)
-    const res = await call('/api/todos', json('POST', { title: 'x', description: 'y'.repeat(17 * 1024) }, access_token))
+    const res = await call(
+      '/api/todos',
+      json('POST', { title: 'x', description: 'y'.repeat(17 * 1024) }, access_token),
+    )
     expect(res.status).toBe(413)
     expect((await res.json<{ error: string }>()).error).toBe('payload_too_large')
   })
@@ -58,10 +70,17 @@ describe('common rules', () => {
   })
 
   it('reports 503 when D1 does not answer', async () => {
-    const broken = { prepare: () => ({ first: () => Promise.reject(new Error('D1 down')) }), withSession: () => broken, getBookmark: () => null } as unknown as D1Database
+    const broken = {
+      prepare: () => ({ first: () => Promise.reject(new Error('D1 down')) }),
+      withSession: () => broken,
+      getBookmark: () => null,
+    } as unknown as D1Database
     const res = await createApp().request('/healthz', {}, { ...env, DB: broken })
     expect(res.status).toBe(503)
-    expect(await res.json()).toEqual({ error: 'temporarily_unavailable', error_description: expect.any(String) })
+    expect(await res.json()).toEqual({
+      error: 'temporarily_unavailable',
+      error_description: expect.any(String),
+    })
   })
 
   it.each([
@@ -71,25 +90,66 @@ describe('common rules', () => {
     const user = await makeUser()
     const res = await createApp().request(
       '/auth/token',
-      { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username: user.username, password: user.password }) },
+      {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ username: user.username, password: user.password }),
+      },
       { ...env, JWT_SECRET: secret },
     )
     expect(res.status).toBe(500)
     const text = await res.text()
-    expect(JSON.parse(text)).toEqual({ error: 'server_error', error_description: expect.any(String) })
+    expect(JSON.parse(text)).toEqual({
+      error: 'server_error',
+      error_description: expect.any(String),
+    })
     expect(text).not.toMatch(/JWT_SECRET|access_token/)
     // Nothing happened either: no session, no login recorded.
-    const sessions = await env.DB.prepare('SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?1').bind(user.id).first<{ n: number }>()
+    const sessions = await env.DB.prepare('SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?1')
+      .bind(user.id)
+      .first<{ n: number }>()
     expect(sessions?.n).toBe(0)
-    const logins = await env.DB.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE user_id = ?1 AND event = 'login_success'").bind(user.id).first<{ n: number }>()
+    const logins = await env.DB.prepare(
+      "SELECT COUNT(*) AS n FROM audit_events WHERE user_id = ?1 AND event = 'login_success'",
+    )
+      .bind(user.id)
+      .first<{ n: number }>()
     expect(logins?.n).toBe(0)
   })
 
   it('does not spend a refresh token when JWT_SECRET is missing', async () => {
     const tokens = await login(await makeUser())
-    const refreshing = { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }) }
-    expect((await createApp().request('https://todo.test/auth/token', refreshing, { ...env, JWT_SECRET: undefined })).status).toBe(500)
-    expect((await createApp().request('https://todo.test/auth/token', { ...refreshing, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }) }, env)).status).toBe(200)
+    const refreshing = {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token,
+      }),
+    }
+    expect(
+      (
+        await createApp().request('https://todo.test/auth/token', refreshing, {
+          ...env,
+          JWT_SECRET: undefined,
+        })
+      ).status,
+    ).toBe(500)
+    expect(
+      (
+        await createApp().request(
+          'https://todo.test/auth/token',
+          {
+            ...refreshing,
+            body: new URLSearchParams({
+              grant_type: 'refresh_token',
+              refresh_token: tokens.refresh_token,
+            }),
+          },
+          env,
+        )
+      ).status,
+    ).toBe(200)
   })
 
   it('hides the cause of an unexpected failure', async () => {
@@ -101,15 +161,28 @@ describe('common rules', () => {
         if (prop === 'withSession') return () => failing
         if (prop === 'getBookmark') return () => null
         if (prop === 'prepare') {
-          return (sql: string) => (sql.includes('FROM todos') ? { bind: () => ({ all: () => Promise.reject(new Error('SQLITE_INTERNAL: secret detail')) }) } : target.prepare(sql))
+          return (sql: string) =>
+            sql.includes('FROM todos')
+              ? {
+                  bind: () => ({
+                    all: () => Promise.reject(new Error('SQLITE_INTERNAL: secret detail')),
+                  }),
+                }
+              : target.prepare(sql)
         }
         return Reflect.get(target, prop)
       },
     })
-    const res = await createApp().request('https://todo.test/api/todos', bearer(access_token), { ...env, DB: failing })
+    const res = await createApp().request('https://todo.test/api/todos', bearer(access_token), {
+      ...env,
+      DB: failing,
+    })
     expect(res.status).toBe(500)
     const text = await res.text()
-    expect(JSON.parse(text)).toEqual({ error: 'server_error', error_description: 'The server could not complete the request.' })
+    expect(JSON.parse(text)).toEqual({
+      error: 'server_error',
+      error_description: 'The server could not complete the request.',
+    })
     expect(text).not.toContain('SQLITE')
   })
 })

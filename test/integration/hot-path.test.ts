@@ -34,17 +34,37 @@ async function newTodo(token: string): Promise<string> {
 afterEach(() => vi.restoreAllMocks())
 
 describe('an authenticated request', () => {
-  const routes: [string, 'user' | 'admin', (token: string) => Promise<[string, RequestInit, number]>][] = [
+  const routes: [
+    string,
+    'user' | 'admin',
+    (token: string) => Promise<[string, RequestInit, number]>,
+  ][] = [
     ['lists todos', 'user', async (t) => ['/api/todos', bearer(t), 200]],
     ['creates a todo', 'user', async (t) => ['/api/todos', json('POST', { title: 'x' }, t), 201]],
     ['reads a todo', 'user', async (t) => [`/api/todos/${await newTodo(t)}`, bearer(t), 200]],
-    ['updates a todo', 'user', async (t) => [`/api/todos/${await newTodo(t)}`, json('PATCH', { completed: true }, t), 200]],
-    ['deletes a todo', 'user', async (t) => [`/api/todos/${await newTodo(t)}`, bearer(t, { method: 'DELETE' }), 204]],
+    [
+      'updates a todo',
+      'user',
+      async (t) => [`/api/todos/${await newTodo(t)}`, json('PATCH', { completed: true }, t), 200],
+    ],
+    [
+      'deletes a todo',
+      'user',
+      async (t) => [`/api/todos/${await newTodo(t)}`, bearer(t, { method: 'DELETE' }), 204],
+    ],
     ['reads the current user', 'user', async (t) => ['/users/me', bearer(t), 200]],
     ['lists users', 'admin', async (t) => ['/users', bearer(t), 200]],
     ['reads a user', 'admin', async (t) => [`/users/${(await makeUser()).id}`, bearer(t), 200]],
-    ['updates a user', 'admin', async (t) => [`/users/${(await makeUser()).id}`, json('PATCH', { name: 'Renamed' }, t), 200]],
-    ['deletes a user', 'admin', async (t) => [`/users/${(await makeUser()).id}`, bearer(t, { method: 'DELETE' }), 204]],
+    [
+      'updates a user',
+      'admin',
+      async (t) => [`/users/${(await makeUser()).id}`, json('PATCH', { name: 'Renamed' }, t), 200],
+    ],
+    [
+      'deletes a user',
+      'admin',
+      async (t) => [`/users/${(await makeUser()).id}`, bearer(t, { method: 'DELETE' }), 204],
+    ],
     ['reads the audit trail', 'admin', async (t) => ['/admin/audit', bearer(t), 200]],
   ]
 
@@ -83,9 +103,14 @@ describe('issuing tokens', () => {
     const first = await loginThroughApp(user.username, user.password)
     const importKey = vi.spyOn(crypto.subtle, 'importKey')
 
-    const { res } = await send('/auth/token', form({ grant_type: 'refresh_token', refresh_token: first.refresh_token }))
+    const { res } = await send(
+      '/auth/token',
+      form({ grant_type: 'refresh_token', refresh_token: first.refresh_token }),
+    )
     expect(res.status).toBe(200)
-    expect((await send('/users/me', bearer(((await res.json()) as TokenPair).access_token))).res.status).toBe(200)
+    expect(
+      (await send('/users/me', bearer(((await res.json()) as TokenPair).access_token))).res.status,
+    ).toBe(200)
 
     expect(importKey).not.toHaveBeenCalled()
   })

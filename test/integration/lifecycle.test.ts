@@ -1,4 +1,9 @@
-import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from 'cloudflare:test'
+import {
+  createExecutionContext,
+  createScheduledController,
+  env,
+  waitOnExecutionContext,
+} from 'cloudflare:test'
 import { decode, sign } from 'hono/jwt'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../src/app'
@@ -53,7 +58,10 @@ describe('refresh tokens', () => {
 
   it('gives exactly one new pair to two concurrent refreshes with the same token, then ends the session as reuse', async () => {
     const tokens = await login(await makeUser())
-    const results = await Promise.all([refresh(tokens.refresh_token), refresh(tokens.refresh_token)])
+    const results = await Promise.all([
+      refresh(tokens.refresh_token),
+      refresh(tokens.refresh_token),
+    ])
     expect(results.map((r) => r.status).sort()).toEqual([200, 400])
     // The loser presented a token that was already used: RFC 9700 reuse detection, so the
     // winner's pair dies too. A client must never send one refresh token twice.
@@ -63,11 +71,21 @@ describe('refresh tokens', () => {
 
   it('stores refresh tokens only as SHA-256 hashes', async () => {
     const tokens = await login(await makeUser())
-    const raw = await env.DB.prepare('SELECT COUNT(*) AS n FROM refresh_tokens WHERE token_hash = ?1').bind(tokens.refresh_token).first<{ n: number }>()
+    const raw = await env.DB.prepare(
+      'SELECT COUNT(*) AS n FROM refresh_tokens WHERE token_hash = ?1',
+    )
+      .bind(tokens.refresh_token)
+      .first<{ n: number }>()
     expect(raw?.n).toBe(0)
-    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(tokens.refresh_token)))
+    const digest = new Uint8Array(
+      await crypto.subtle.digest('SHA-256', new TextEncoder().encode(tokens.refresh_token)),
+    )
     const hex = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')
-    const hashed = await env.DB.prepare('SELECT COUNT(*) AS n FROM refresh_tokens WHERE token_hash = ?1').bind(hex).first<{ n: number }>()
+    const hashed = await env.DB.prepare(
+      'SELECT COUNT(*) AS n FROM refresh_tokens WHERE token_hash = ?1',
+    )
+      .bind(hex)
+      .first<{ n: number }>()
     expect(hashed?.n).toBe(1)
   })
 
@@ -83,7 +101,9 @@ describe('refresh tokens', () => {
     const full = await login(await makeUser())
     const narrowed = await (await refresh(full.refresh_token, 'read')).json<TokenPair>()
     expect(narrowed.scope).toBe('read')
-    expect((await call('/api/todos', json('POST', { title: 'x' }, narrowed.access_token))).status).toBe(403)
+    expect(
+      (await call('/api/todos', json('POST', { title: 'x' }, narrowed.access_token))).status,
+    ).toBe(403)
   })
 
   it('keeps a narrowed scope: a later refresh without scope does not widen it back', async () => {
@@ -122,15 +142,25 @@ describe('revocation and logout', () => {
 
   it('revokes the session of a refresh token', async () => {
     const tokens = await login(await makeUser())
-    expect((await call('/auth/revoke', form({ token: tokens.refresh_token, token_type_hint: 'refresh_token' }))).status).toBe(200)
+    expect(
+      (
+        await call(
+          '/auth/revoke',
+          form({ token: tokens.refresh_token, token_type_hint: 'refresh_token' }),
+        )
+      ).status,
+    ).toBe(200)
     await expectSessionEnded(tokens)
   })
 
-  it.each([['garbage'], ['a.b.c'], ['eyJhbGciOiJub25lIn0.e30.'], ['x'.repeat(4000)]])('answers 200 to revoking %s', async (token) => {
-    const res = await call('/auth/revoke', form({ token }))
-    expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({})
-  })
+  it.each([['garbage'], ['a.b.c'], ['eyJhbGciOiJub25lIn0.e30.'], ['x'.repeat(4000)]])(
+    'answers 200 to revoking %s',
+    async (token) => {
+      const res = await call('/auth/revoke', form({ token }))
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual({})
+    },
+  )
 
   it('refuses a revocation request without a token', async () => {
     const res = await call('/auth/revoke', form({}))
@@ -160,24 +190,52 @@ describe('changes to the user end their tokens on the next request', () => {
     const user = await makeUser()
     const a = await login(user)
     const b = await login(user)
-    const res = await call('/users/me/password', json('POST', { current_password: user.password, new_password: 'a brand new passphrase' }, a.access_token))
+    const res = await call(
+      '/users/me/password',
+      json(
+        'POST',
+        { current_password: user.password, new_password: 'a brand new passphrase' },
+        a.access_token,
+      ),
+    )
     expect(res.status).toBe(204)
     await expectSessionEnded(a)
     await expectSessionEnded(b)
-    expect((await call('/auth/token', form({ username: user.username, password: user.password }))).status).toBe(400)
-    await expectSessionLive(await login({ username: user.username, password: 'a brand new passphrase' }))
+    expect(
+      (await call('/auth/token', form({ username: user.username, password: user.password })))
+        .status,
+    ).toBe(400)
+    await expectSessionLive(
+      await login({ username: user.username, password: 'a brand new passphrase' }),
+    )
   })
 
   it('refuses a password change with a wrong current password or a weak new one', async () => {
     const user = await makeUser()
     const t = await login(user)
-    const wrong = await call('/users/me/password', json('POST', { current_password: 'not it at all', new_password: 'a brand new passphrase' }, t.access_token))
+    const wrong = await call(
+      '/users/me/password',
+      json(
+        'POST',
+        { current_password: 'not it at all', new_password: 'a brand new passphrase' },
+        t.access_token,
+      ),
+    )
     expect(wrong.status).toBe(400)
-    expect(await wrong.json()).toMatchObject({ error: 'invalid_request', issues: [{ path: 'current_password' }] })
+    expect(await wrong.json()).toMatchObject({
+      error: 'invalid_request',
+      issues: [{ path: 'current_password' }],
+    })
     for (const weak of ['short', 'password123', 'x'.repeat(73)]) {
-      const res = await call('/users/me/password', json('POST', { current_password: user.password, new_password: weak }, t.access_token))
+      const res = await call(
+        '/users/me/password',
+        json('POST', { current_password: user.password, new_password: weak }, t.access_token),
+      )
       expect(res.status).toBe(400)
-      expect(await res.json()).toMatchObject({ error: 'invalid_request', issues: [{ path: 'new_password' }] })
+      expect(await res.json()).toMatchObject({
+        error: 'invalid_request',
+        issues: [{ path: 'new_password' }],
+      })
     }
     await expectSessionLive(t)
   })
@@ -200,7 +258,9 @@ describe('changes to the user end their tokens on the next request', () => {
     const user = await makeUser()
     const t = await login(user)
     await env.DB.prepare("UPDATE users SET scopes = 'read' WHERE id = ?1").bind(user.id).run()
-    expect((await call('/api/todos', json('POST', { title: 'x' }, t.access_token))).status).toBe(403)
+    expect((await call('/api/todos', json('POST', { title: 'x' }, t.access_token))).status).toBe(
+      403,
+    )
     expect((await call('/api/todos', bearer(t.access_token))).status).toBe(200)
     expect((await (await refresh(t.refresh_token)).json<TokenPair>()).scope).toBe('read')
   })
@@ -240,7 +300,12 @@ describe('expiry', () => {
     const t = await login(user)
     const { header, payload } = decode(t.access_token)
     const { exp: _exp, ...withoutExp } = payload
-    const forged = await sign(withoutExp, { kty: 'oct', k: b64url(env.JWT_SECRET!), alg: 'HS256', kid: header.kid as string } as JsonWebKey)
+    const forged = await sign(withoutExp, {
+      kty: 'oct',
+      k: b64url(env.JWT_SECRET!),
+      alg: 'HS256',
+      kid: header.kid as string,
+    } as JsonWebKey)
     expect(decode(forged).header.kid).toBe(header.kid)
     const res = await call('/api/todos', bearer(forged))
     expect(res.status).toBe(401)
@@ -252,14 +317,21 @@ const b64url = (s: string) => btoa(s).replace(/\+/g, '-').replace(/\//g, '_').re
 describe('key rotation', () => {
   const NEW_SECRET = 'rotated-secret-fedcba9876543210fedcba9876543210'
   const rotated = { ...env, JWT_SECRET: NEW_SECRET, JWT_SECRET_PREVIOUS: env.JWT_SECRET }
-  const request = (path: string, init: RequestInit, bindings: object) => createApp().request(`https://todo.test${path}`, init, bindings)
+  const request = (path: string, init: RequestInit, bindings: object) =>
+    createApp().request(`https://todo.test${path}`, init, bindings)
 
   it('keeps old tokens working under JWT_SECRET_PREVIOUS and signs new ones with the new key', async () => {
     const user = await makeUser()
     const old = await login(user)
     expect((await request('/api/todos', bearer(old.access_token), rotated)).status).toBe(200)
 
-    const fresh = await (await request('/auth/token', form({ username: user.username, password: user.password }), rotated)).json<TokenPair>()
+    const fresh = await (
+      await request(
+        '/auth/token',
+        form({ username: user.username, password: user.password }),
+        rotated,
+      )
+    ).json<TokenPair>()
     expect(decode(fresh.access_token).header.kid).not.toBe(decode(old.access_token).header.kid)
     expect((await request('/api/todos', bearer(fresh.access_token), rotated)).status).toBe(200)
     // The old deployment does not know the new key.
@@ -269,20 +341,42 @@ describe('key rotation', () => {
   it('ignores a JWT_SECRET_PREVIOUS shorter than 32 bytes, so a weak old key verifies nothing', async () => {
     const WEAK = 'short-old-key'
     // The kid the weak key would have, were it loaded (src/auth/tokens.ts derives kids this way).
-    const weakKey = await crypto.subtle.importKey('raw', new TextEncoder().encode(WEAK), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
-    const label = new Uint8Array(await crypto.subtle.sign('HMAC', weakKey, new TextEncoder().encode('todo-auth key id')))
-    const kid = btoa(String.fromCharCode(...label)).replace(/\+/g, '-').replace(/\//g, '_').slice(0, 16)
-    const forged = await sign({ ...decode((await login(await makeUser())).access_token).payload }, { kty: 'oct', k: b64url(WEAK), alg: 'HS256', kid } as JsonWebKey)
+    const weakKey = await crypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(WEAK),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign'],
+    )
+    const label = new Uint8Array(
+      await crypto.subtle.sign('HMAC', weakKey, new TextEncoder().encode('todo-auth key id')),
+    )
+    const kid = btoa(String.fromCharCode(...label))
+      .replace(/\+/g, '-')
+      .replace(/\//g, '_')
+      .slice(0, 16)
+    const forged = await sign({ ...decode((await login(await makeUser())).access_token).payload }, {
+      kty: 'oct',
+      k: b64url(WEAK),
+      alg: 'HS256',
+      kid,
+    } as JsonWebKey)
     const res = await request('/api/todos', bearer(forged), { ...env, JWT_SECRET_PREVIOUS: WEAK })
     expect(res.status).toBe(401)
     // And the service keeps working with its current key.
     const t = await login(await makeUser())
-    expect((await request('/api/todos', bearer(t.access_token), { ...env, JWT_SECRET_PREVIOUS: WEAK })).status).toBe(200)
+    expect(
+      (await request('/api/todos', bearer(t.access_token), { ...env, JWT_SECRET_PREVIOUS: WEAK }))
+        .status,
+    ).toBe(200)
   })
 
   it('refuses old tokens once the previous key is dropped', async () => {
     const old = await login(await makeUser())
-    const res = await request('/api/todos', bearer(old.access_token), { ...env, JWT_SECRET: NEW_SECRET })
+    const res = await request('/api/todos', bearer(old.access_token), {
+      ...env,
+      JWT_SECRET: NEW_SECRET,
+    })
     expect(res.status).toBe(401)
     expect(await errorOf(res)).toBe('invalid_token')
   })
@@ -290,7 +384,12 @@ describe('key rotation', () => {
   it('refuses a token whose kid names no configured key, even if its signature is valid for another', async () => {
     const old = await login(await makeUser())
     const { payload } = decode(old.access_token)
-    const forged = await sign(payload, { kty: 'oct', k: b64url(env.JWT_SECRET!), alg: 'HS256', kid: 'some-other-kid' } as JsonWebKey)
+    const forged = await sign(payload, {
+      kty: 'oct',
+      k: b64url(env.JWT_SECRET!),
+      alg: 'HS256',
+      kid: 'some-other-kid',
+    } as JsonWebKey)
     expect((await call('/api/todos', bearer(forged))).status).toBe(401)
   })
 })
@@ -302,15 +401,21 @@ describe('purging expired sessions (cron)', () => {
     const revoked = await login(user)
     await call('/auth/logout', bearer(revoked.access_token, { method: 'POST' }))
     const expired = await login(user)
-    await env.DB.prepare('UPDATE sessions SET expires_at = 0 WHERE id = ?1').bind(decode(expired.access_token).payload.sid).run()
+    await env.DB.prepare('UPDATE sessions SET expires_at = 0 WHERE id = ?1')
+      .bind(decode(expired.access_token).payload.sid)
+      .run()
 
     const ctx = createExecutionContext()
     await worker.scheduled(createScheduledController({ cron: '17 * * * *' }), env, ctx)
     await waitOnExecutionContext(ctx)
 
-    const { results } = await env.DB.prepare('SELECT id FROM sessions WHERE user_id = ?1').bind(user.id).all<{ id: string }>()
+    const { results } = await env.DB.prepare('SELECT id FROM sessions WHERE user_id = ?1')
+      .bind(user.id)
+      .all<{ id: string }>()
     expect(results.map((r) => r.id)).toEqual([decode(live.access_token).payload.sid])
-    const orphans = await env.DB.prepare('SELECT COUNT(*) AS n FROM refresh_tokens WHERE session_id NOT IN (SELECT id FROM sessions)').first<{ n: number }>()
+    const orphans = await env.DB.prepare(
+      'SELECT COUNT(*) AS n FROM refresh_tokens WHERE session_id NOT IN (SELECT id FROM sessions)',
+    ).first<{ n: number }>()
     expect(orphans?.n).toBe(0)
     await expectSessionLive(live)
   })

@@ -12,12 +12,21 @@ type Operation = {
   security?: Record<string, string[]>[]
   parameters?: { name: string; in: string; required: boolean; schema: Record<string, unknown> }[]
   requestBody?: { content: Record<string, { schema: Record<string, unknown> }> }
-  responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }>; headers?: Record<string, unknown> }>
+  responses: Record<
+    string,
+    {
+      content?: Record<string, { schema: Record<string, unknown> }>
+      headers?: Record<string, unknown>
+    }
+  >
 }
 type Document = {
   openapi: string
   paths: Record<string, Record<string, Operation>>
-  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, Record<string, unknown>> }
+  components: {
+    schemas: Record<string, unknown>
+    securitySchemes: Record<string, Record<string, unknown>>
+  }
 }
 
 async function fetchDocument(): Promise<Document> {
@@ -27,7 +36,9 @@ async function fetchDocument(): Promise<Document> {
 }
 
 const operations = (doc: Document) =>
-  Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, op })))
+  Object.entries(doc.paths).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, op]) => ({ path, method, op })),
+  )
 
 /** A request for an operation with its path parameters filled in; the id matches nothing. */
 const requestFor = (path: string, method: string, headers: Record<string, string> = {}) =>
@@ -36,7 +47,9 @@ const requestFor = (path: string, method: string, headers: Record<string, string
 describe('GET /openapi.json', () => {
   it('describes every route the app has', async () => {
     const doc = await fetchDocument()
-    const described = new Set(operations(doc).map(({ path, method }) => `${method.toUpperCase()} ${path}`))
+    const described = new Set(
+      operations(doc).map(({ path, method }) => `${method.toUpperCase()} ${path}`),
+    )
     const routes = createApp()
       .routes.filter((r) => r.method !== 'ALL')
       .map((r) => `${r.method} ${r.path.replace(/:(\w+)(\{[^}]*\})?/g, '{$1}')}`)
@@ -49,10 +62,20 @@ describe('GET /openapi.json', () => {
     const { securitySchemes } = (await fetchDocument()).components
     expect(securitySchemes.oauth2).toMatchObject({
       type: 'oauth2',
-      flows: { password: { tokenUrl: 'https://todo.test/auth/token', refreshUrl: 'https://todo.test/auth/token', scopes: { read: expect.any(String), write: expect.any(String) } } },
+      flows: {
+        password: {
+          tokenUrl: 'https://todo.test/auth/token',
+          refreshUrl: 'https://todo.test/auth/token',
+          scopes: { read: expect.any(String), write: expect.any(String) },
+        },
+      },
     })
     expect(securitySchemes.basicAuth).toMatchObject({ type: 'http', scheme: 'basic' })
-    expect(securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+    expect(securitySchemes.bearerAuth).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+    })
   })
 
   it('gives every operation its error responses in the one error shape', async () => {
@@ -61,22 +84,50 @@ describe('GET /openapi.json', () => {
     const errorRef = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } }
     for (const { path, method, op } of operations(doc)) {
       expect(op.responses.default, `${method} ${path}`).toBeDefined()
-      const errors = Object.entries(op.responses).filter(([status]) => status === 'default' || Number(status) >= 400)
-      for (const [status, response] of errors) expect(response.content, `${method} ${path} ${status}`).toEqual(errorRef)
-      if (op.security) expect(op.responses['401']?.headers, `${method} ${path}`).toHaveProperty('WWW-Authenticate')
-      if (op.requestBody) expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['400', '413', '415']))
+      const errors = Object.entries(op.responses).filter(
+        ([status]) => status === 'default' || Number(status) >= 400,
+      )
+      for (const [status, response] of errors)
+        expect(response.content, `${method} ${path} ${status}`).toEqual(errorRef)
+      if (op.security)
+        expect(op.responses['401']?.headers, `${method} ${path}`).toHaveProperty('WWW-Authenticate')
+      if (op.requestBody)
+        expect(Object.keys(op.responses), `${method} ${path}`).toEqual(
+          expect.arrayContaining(['400', '413', '415']),
+        )
     }
   })
 
   it('documents requests with the schemas that validate them', async () => {
     const doc = await fetchDocument()
     const create = doc.paths['/api/todos']!.post!.requestBody!.content['application/json']!.schema
-    expect(create).toMatchObject({ required: ['title'], additionalProperties: false, properties: { title: { maxLength: 200 } } })
-    const token = doc.paths['/auth/token']!.post!.requestBody!.content['application/x-www-form-urlencoded']!.schema
-    expect(Object.keys(token.properties as object)).toEqual(['grant_type', 'username', 'password', 'scope', 'refresh_token'])
-    const query = doc.paths['/api/todos']!.get!.parameters!.map((p) => `${p.in}:${p.name}:${p.required}`)
-    expect(query).toEqual(['query:completed:false', 'query:limit:false', 'query:offset:false', 'query:user_id:false'])
-    expect(doc.paths['/api/todos/{id}']!.patch!.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }])
+    expect(create).toMatchObject({
+      required: ['title'],
+      additionalProperties: false,
+      properties: { title: { maxLength: 200 } },
+    })
+    const token =
+      doc.paths['/auth/token']!.post!.requestBody!.content['application/x-www-form-urlencoded']!
+        .schema
+    expect(Object.keys(token.properties as object)).toEqual([
+      'grant_type',
+      'username',
+      'password',
+      'scope',
+      'refresh_token',
+    ])
+    const query = doc.paths['/api/todos']!.get!.parameters!.map(
+      (p) => `${p.in}:${p.name}:${p.required}`,
+    )
+    expect(query).toEqual([
+      'query:completed:false',
+      'query:limit:false',
+      'query:offset:false',
+      'query:user_id:false',
+    ])
+    expect(doc.paths['/api/todos/{id}']!.patch!.parameters).toEqual([
+      { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+    ])
   })
 
   it('matches the app: secured operations refuse a request without credentials, public ones do not', async () => {
@@ -84,7 +135,9 @@ describe('GET /openapi.json', () => {
       const res = await requestFor(path, method)
       if (op.security) {
         expect(res.status, `${method} ${path}`).toBe(401)
-        expect(res.headers.get('WWW-Authenticate'), `${method} ${path}`).toMatch(op.security[0]!.basicAuth ? /^Basic / : /^Bearer /)
+        expect(res.headers.get('WWW-Authenticate'), `${method} ${path}`).toMatch(
+          op.security[0]!.basicAuth ? /^Basic / : /^Bearer /,
+        )
       } else {
         expect(res.status, `${method} ${path}`).not.toBe(401)
       }
@@ -117,5 +170,7 @@ it('documents responses with the types the routes return', () => {
   expectTypeOf<z.infer<typeof auditList>>().toEqualTypeOf<AuditEntry[]>()
   expectTypeOf<z.infer<typeof tokenPair>>().toExtend<TokenPair>()
   expectTypeOf<z.infer<typeof greeting>>().toEqualTypeOf<{ message: string; username: string }>()
-  expectTypeOf<z.infer<typeof apiError>['error']>().toEqualTypeOf<import('../../src/errors').ErrorCode>()
+  expectTypeOf<z.infer<typeof apiError>['error']>().toEqualTypeOf<
+    import('../../src/errors').ErrorCode
+  >()
 })

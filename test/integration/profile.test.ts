@@ -8,7 +8,10 @@ describe('GET /profile (HTTP Basic, the chapter’s demo)', () => {
     const res = await call('/profile')
     expect(res.status).toBe(401)
     expect(res.headers.get('WWW-Authenticate')).toBe(CHALLENGE)
-    expect(await res.json()).toEqual({ error: 'unauthorized', error_description: expect.any(String) })
+    expect(await res.json()).toEqual({
+      error: 'unauthorized',
+      error_description: expect.any(String),
+    })
   })
 
   it.each([
@@ -25,7 +28,9 @@ describe('GET /profile (HTTP Basic, the chapter’s demo)', () => {
 
   it('refuses a wrong password with invalid_credentials', async () => {
     const user = await makeUser()
-    const res = await call('/profile', { headers: { Authorization: basicHeader(user.username, 'wrong password!') } })
+    const res = await call('/profile', {
+      headers: { Authorization: basicHeader(user.username, 'wrong password!') },
+    })
     expect(res.status).toBe(401)
     expect(res.headers.get('WWW-Authenticate')).toBe(CHALLENGE)
     expect((await res.json<{ error: string }>()).error).toBe('invalid_credentials')
@@ -33,15 +38,22 @@ describe('GET /profile (HTTP Basic, the chapter’s demo)', () => {
 
   it('greets a valid login by name', async () => {
     const user = await makeUser()
-    const res = await call('/profile', { headers: { Authorization: basicHeader(user.username, user.password) } })
+    const res = await call('/profile', {
+      headers: { Authorization: basicHeader(user.username, user.password) },
+    })
     expect(res.status).toBe(200)
     expect(res.headers.get('Cache-Control')).toBe('no-store')
-    expect(await res.json()).toEqual({ message: `Hello, ${user.username}!`, username: user.username })
+    expect(await res.json()).toEqual({
+      message: `Hello, ${user.username}!`,
+      username: user.username,
+    })
   })
 
   it('accepts passwords with colons and any UTF-8', async () => {
     const user = await makeUser({ password: 'ü:ber:pässwörd:🔑' })
-    const res = await call('/profile', { headers: { Authorization: basicHeader(user.username, user.password) } })
+    const res = await call('/profile', {
+      headers: { Authorization: basicHeader(user.username, user.password) },
+    })
     expect(res.status).toBe(200)
   })
 
@@ -49,12 +61,14 @@ describe('GET /profile (HTTP Basic, the chapter’s demo)', () => {
     const user = await makeUser()
     const disabled = await makeUser({ disabled: true })
     const answers = await Promise.all(
-      [basicHeader('nobody-here', 'whatever123'), basicHeader(user.username, 'wrong password'), basicHeader(disabled.username, disabled.password)].map(
-        async (Authorization) => {
-          const res = await call('/profile', { headers: { Authorization } })
-          return { status: res.status, body: await res.text(), headers: [...res.headers].sort() }
-        },
-      ),
+      [
+        basicHeader('nobody-here', 'whatever123'),
+        basicHeader(user.username, 'wrong password'),
+        basicHeader(disabled.username, disabled.password),
+      ].map(async (Authorization) => {
+        const res = await call('/profile', { headers: { Authorization } })
+        return { status: res.status, body: await res.text(), headers: [...res.headers].sort() }
+      }),
     )
     expect(answers[0]!.status).toBe(401)
     expect(answers[1]).toEqual(answers[0])

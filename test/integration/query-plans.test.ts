@@ -16,47 +16,105 @@ const ORIGIN = 'https://todo.test'
  * a walk in the index's order reads only the page asked for). SCAN CONSTANT ROW is a SELECT 1.
  */
 const readsEverything = (sql: string, line: string) =>
-  /^\s*SCAN \w+$/.test(line) || (/^\s*SCAN \w+ USING (COVERING )?INDEX \w+$/.test(line) && !/\bLIMIT\b/.test(sql))
+  /^\s*SCAN \w+$/.test(line) ||
+  (/^\s*SCAN \w+ USING (COVERING )?INDEX \w+$/.test(line) && !/\bLIMIT\b/.test(sql))
 
 async function tourOfTheApi(): Promise<Set<string>> {
   const recorder = recordD1(env.DB)
   const app = createApp()
   const bindings = { ...env, DB: recorder.db, ALLOW_SIGNUP: 'true' }
-  const send = async (path: string, init: RequestInit = {}) => app.request(`${ORIGIN}${path}`, init, bindings)
-  const token = async (fields: Record<string, string>) => (await (await send('/auth/token', form(fields))).json()) as TokenPair
+  const send = async (path: string, init: RequestInit = {}) =>
+    app.request(`${ORIGIN}${path}`, init, bindings)
+  const token = async (fields: Record<string, string>) =>
+    (await (await send('/auth/token', form(fields))).json()) as TokenPair
 
   const user = await makeUser()
   const admin = await makeUser({ role: 'admin' })
-  await send('/auth/token', form({ grant_type: 'password', username: user.username, password: 'wrong password' }))
+  await send(
+    '/auth/token',
+    form({ grant_type: 'password', username: user.username, password: 'wrong password' }),
+  )
   // With a client address, so that its counter's statements (the charge, a success's refund) are explained too.
-  await send('/profile', { headers: { Authorization: basicHeader(user.username, user.password), 'CF-Connecting-IP': '192.0.2.1' } })
-  const first = await token({ grant_type: 'password', username: user.username, password: user.password })
-  const tokens = await token({ grant_type: 'refresh_token', refresh_token: first.refresh_token, scope: 'read' })
-  await send('/auth/token', form({ grant_type: 'refresh_token', refresh_token: first.refresh_token })) // reuse
-  const live = await token({ grant_type: 'password', username: user.username, password: user.password })
-  const created = (await (await send('/api/todos', json('POST', { title: 'plan' }, live.access_token))).json()) as { id: string }
+  await send('/profile', {
+    headers: {
+      Authorization: basicHeader(user.username, user.password),
+      'CF-Connecting-IP': '192.0.2.1',
+    },
+  })
+  const first = await token({
+    grant_type: 'password',
+    username: user.username,
+    password: user.password,
+  })
+  const tokens = await token({
+    grant_type: 'refresh_token',
+    refresh_token: first.refresh_token,
+    scope: 'read',
+  })
+  await send(
+    '/auth/token',
+    form({ grant_type: 'refresh_token', refresh_token: first.refresh_token }),
+  ) // reuse
+  const live = await token({
+    grant_type: 'password',
+    username: user.username,
+    password: user.password,
+  })
+  const created = (await (
+    await send('/api/todos', json('POST', { title: 'plan' }, live.access_token))
+  ).json()) as { id: string }
   await send('/api/todos', bearer(live.access_token))
   await send('/api/todos?completed=true', bearer(live.access_token))
   await send(`/api/todos/${created.id}`, bearer(live.access_token))
   await send(`/api/todos/${created.id}`, json('PATCH', { completed: true }, live.access_token))
   await send(`/api/todos/${created.id}`, bearer(live.access_token, { method: 'DELETE' }))
   await send('/users/me', bearer(live.access_token))
-  const adminTokens = await token({ grant_type: 'password', username: admin.username, password: admin.password })
+  const adminTokens = await token({
+    grant_type: 'password',
+    username: admin.username,
+    password: admin.password,
+  })
   await send(`/api/todos?user_id=${user.id}`, bearer(adminTokens.access_token))
-  const staff = (await (await send('/users', json('POST', { username: uniqueName('staff'), password: 'a long enough password' }, adminTokens.access_token))).json()) as { id: string }
+  const staff = (await (
+    await send(
+      '/users',
+      json(
+        'POST',
+        { username: uniqueName('staff'), password: 'a long enough password' },
+        adminTokens.access_token,
+      ),
+    )
+  ).json()) as { id: string }
   await send('/users?limit=10', bearer(adminTokens.access_token))
   await send(`/users/${staff.id}`, bearer(adminTokens.access_token))
-  await send(`/users/${staff.id}`, json('PATCH', { disabled: true, password: 'another long password' }, adminTokens.access_token))
+  await send(
+    `/users/${staff.id}`,
+    json('PATCH', { disabled: true, password: 'another long password' }, adminTokens.access_token),
+  )
   await send(`/users/${staff.id}`, bearer(adminTokens.access_token, { method: 'DELETE' }))
   await send('/admin/audit', bearer(adminTokens.access_token))
   await send(`/admin/audit?username=${user.username}`, bearer(adminTokens.access_token))
   const signup = json('POST', { username: uniqueName('self'), password: 'a long enough password' })
-  await send('/auth/register', { ...signup, headers: { ...(signup.headers as Record<string, string>), 'CF-Connecting-IP': '192.0.2.1' } })
+  await send('/auth/register', {
+    ...signup,
+    headers: { ...(signup.headers as Record<string, string>), 'CF-Connecting-IP': '192.0.2.1' },
+  })
   await send('/auth/revoke', form({ token: tokens.access_token }))
   await send('/auth/revoke', form({ token: live.refresh_token }))
   await send('/auth/logout', bearer(adminTokens.access_token))
-  const again = await token({ grant_type: 'password', username: user.username, password: user.password })
-  await send('/users/me/password', json('POST', { current_password: user.password, new_password: 'another long password' }, again.access_token))
+  const again = await token({
+    grant_type: 'password',
+    username: user.username,
+    password: user.password,
+  })
+  await send(
+    '/users/me/password',
+    json(
+      'POST',
+      { current_password: user.password, new_password: 'another long password' },
+      again.access_token,
+    ),
+  )
   await send('/healthz')
   await purgeExpired(bindings)
   return new Set(recorder.trips.flat())

@@ -8,22 +8,35 @@ import { bearer, call, form, json, login, makeUser, uniqueName } from '../helper
 const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/
 
 /** The D1 session a request through the app was given. */
-async function sessionFor(init: RequestInit & { path?: string } = {}, bindings: Partial<typeof env> = {}) {
+async function sessionFor(
+  init: RequestInit & { path?: string } = {},
+  bindings: Partial<typeof env> = {},
+) {
   const recorder = recordD1(env.DB)
-  const res = await createApp().request(`https://todo.test${init.path ?? '/healthz'}`, init, { ...env, ...bindings, DB: recorder.db })
+  const res = await createApp().request(`https://todo.test${init.path ?? '/healthz'}`, init, {
+    ...env,
+    ...bindings,
+    DB: recorder.db,
+  })
   return { res, sessions: recorder.sessions }
 }
 
 describe('D1 read replication', () => {
   it('returns a bookmark, and a read that sends it back sees the write', async () => {
     const { access_token } = await login(await makeUser())
-    const created = await call('/api/todos', json('POST', { title: 'written on the primary' }, access_token))
+    const created = await call(
+      '/api/todos',
+      json('POST', { title: 'written on the primary' }, access_token),
+    )
     expect(created.status).toBe(201)
     const bookmark = created.headers.get('x-d1-bookmark')
     expect(bookmark).toMatch(BOOKMARK)
     const { id } = (await created.json()) as { id: string }
 
-    const read = await call(`/api/todos/${id}`, bearer(access_token, { headers: { 'x-d1-bookmark': bookmark! } }))
+    const read = await call(
+      `/api/todos/${id}`,
+      bearer(access_token, { headers: { 'x-d1-bookmark': bookmark! } }),
+    )
     expect(read.status).toBe(200)
     expect(await read.json()).toMatchObject({ id, title: 'written on the primary' })
     expect(read.headers.get('x-d1-bookmark')! >= bookmark!).toBe(true)
@@ -40,12 +53,24 @@ describe('D1 read replication', () => {
     const laggingReplica = (session: D1DatabaseSession) =>
       new Proxy(session, {
         get: (target, prop) =>
-          prop === 'prepare' ? (sql: string) => target.prepare(sql.includes('FROM sessions s JOIN users u') ? 'SELECT ?1, ?2, ?3 WHERE 0' : sql) : bind(target, prop),
+          prop === 'prepare'
+            ? (sql: string) =>
+                target.prepare(
+                  sql.includes('FROM sessions s JOIN users u') ? 'SELECT ?1, ?2, ?3 WHERE 0' : sql,
+                )
+            : bind(target, prop),
       })
     const db = new Proxy(env.DB, {
-      get: (target, prop) => (prop === 'withSession' ? (b?: string) => laggingReplica(target.withSession(b)) : bind(target, prop)),
+      get: (target, prop) =>
+        prop === 'withSession'
+          ? (b?: string) => laggingReplica(target.withSession(b))
+          : bind(target, prop),
     })
-    const res = await createApp().request('https://todo.test/api/todos', bearer(access_token, { headers: { 'x-d1-bookmark': bookmark } }), { ...env, DB: db })
+    const res = await createApp().request(
+      'https://todo.test/api/todos',
+      bearer(access_token, { headers: { 'x-d1-bookmark': bookmark } }),
+      { ...env, DB: db },
+    )
     expect(res.status).toBe(200)
   })
 
@@ -56,7 +81,9 @@ describe('D1 read replication', () => {
     const first = await app.request('https://todo.test/profile', { headers: basic }, env)
     expect(first.status).toBe(200)
     const bookmark = first.headers.get('x-d1-bookmark')!
-    await env.DB.prepare('INSERT INTO login_failures (key, window_start, locked_until, updated_at) VALUES (?1, 0, ?2, 0)')
+    await env.DB.prepare(
+      'INSERT INTO login_failures (key, window_start, locked_until, updated_at) VALUES (?1, 0, ?2, 0)',
+    )
       .bind(`user:${u.username}`, Math.floor(Date.now() / 1000) + 60)
       .run()
     // A replica that has not seen the lock: its lock read finds nothing.
@@ -66,31 +93,59 @@ describe('D1 read replication', () => {
     }
     const laggingReplica = (session: D1DatabaseSession) =>
       new Proxy(session, {
-        get: (target, prop) => (prop === 'prepare' ? (sql: string) => target.prepare(sql.includes('FROM login_failures') ? 'SELECT ?1, ?2 WHERE 0' : sql) : bind(target, prop)),
+        get: (target, prop) =>
+          prop === 'prepare'
+            ? (sql: string) =>
+                target.prepare(sql.includes('FROM login_failures') ? 'SELECT ?1, ?2 WHERE 0' : sql)
+            : bind(target, prop),
       })
     const db = new Proxy(env.DB, {
-      get: (target, prop) => (prop === 'withSession' ? (b?: string) => laggingReplica(target.withSession(b)) : bind(target, prop)),
+      get: (target, prop) =>
+        prop === 'withSession'
+          ? (b?: string) => laggingReplica(target.withSession(b))
+          : bind(target, prop),
     })
-    const res = await app.request('https://todo.test/profile', { headers: { ...basic, 'x-d1-bookmark': bookmark } }, { ...env, DB: db })
+    const res = await app.request(
+      'https://todo.test/profile',
+      { headers: { ...basic, 'x-d1-bookmark': bookmark } },
+      { ...env, DB: db },
+    )
     expect(res.status).toBe(429)
   })
 
   it('continues the bookmark a read sends, and starts a read without one on the primary', async () => {
     const bookmark = (await call('/healthz')).headers.get('x-d1-bookmark')!
-    expect((await sessionFor({ headers: { 'x-d1-bookmark': bookmark } })).sessions).toEqual([bookmark])
-    expect((await sessionFor({ method: 'HEAD', headers: { 'x-d1-bookmark': bookmark } })).sessions).toEqual([bookmark])
+    expect((await sessionFor({ headers: { 'x-d1-bookmark': bookmark } })).sessions).toEqual([
+      bookmark,
+    ])
+    expect(
+      (await sessionFor({ method: 'HEAD', headers: { 'x-d1-bookmark': bookmark } })).sessions,
+    ).toEqual([bookmark])
     expect((await sessionFor({ method: 'GET' })).sessions).toEqual(['first-primary'])
   })
 
   it('starts every other request on the primary, so its token check sees every revocation', async () => {
     const bookmark = (await call('/healthz')).headers.get('x-d1-bookmark')!
     const revoke = form({ token: 'not a token' })
-    expect((await sessionFor({ ...revoke, path: '/auth/revoke' })).sessions).toEqual(['first-primary'])
-    expect((await sessionFor({ ...revoke, path: '/auth/revoke', headers: { ...revoke.headers, 'x-d1-bookmark': bookmark } })).sessions).toEqual(['first-primary'])
+    expect((await sessionFor({ ...revoke, path: '/auth/revoke' })).sessions).toEqual([
+      'first-primary',
+    ])
+    expect(
+      (
+        await sessionFor({
+          ...revoke,
+          path: '/auth/revoke',
+          headers: { ...revoke.headers, 'x-d1-bookmark': bookmark },
+        })
+      ).sessions,
+    ).toEqual(['first-primary'])
   })
 
   it('gives no bookmark with an error, so that identical failures stay identical', async () => {
-    const res = await call('/auth/token', form({ grant_type: 'password', username: uniqueName('nobody'), password: 'not a password' }))
+    const res = await call(
+      '/auth/token',
+      form({ grant_type: 'password', username: uniqueName('nobody'), password: 'not a password' }),
+    )
     expect(res.status).toBe(400)
     expect(res.headers.get('x-d1-bookmark')).toBeNull()
   })
@@ -111,7 +166,12 @@ describe('D1 read replication', () => {
   })
 
   it('treats a malformed bookmark as absent', async () => {
-    for (const malformed of ['garbage', 'first-primary', '00000000-00000001', `${'0'.repeat(8)}-${'0'.repeat(8)}-${'0'.repeat(8)}-${'0'.repeat(32)}x`]) {
+    for (const malformed of [
+      'garbage',
+      'first-primary',
+      '00000000-00000001',
+      `${'0'.repeat(8)}-${'0'.repeat(8)}-${'0'.repeat(8)}-${'0'.repeat(32)}x`,
+    ]) {
       const { res, sessions } = await sessionFor({ headers: { 'x-d1-bookmark': malformed } })
       expect(res.status).toBe(200)
       expect(sessions).toEqual(['first-primary'])
@@ -124,7 +184,14 @@ describe('D1 read replication', () => {
     expect(res.headers.get('Access-Control-Expose-Headers')).toContain('x-d1-bookmark')
     const preflight = await createApp().request(
       'https://todo.test/api/todos',
-      { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'x-d1-bookmark' } },
+      {
+        method: 'OPTIONS',
+        headers: {
+          Origin: origin,
+          'Access-Control-Request-Method': 'GET',
+          'Access-Control-Request-Headers': 'x-d1-bookmark',
+        },
+      },
       { ...env, CORS_ORIGINS: origin },
     )
     expect(preflight.headers.get('Access-Control-Allow-Headers')).toContain('x-d1-bookmark')

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import { bearer, call, json, login, makeUser } from '../helpers'
 
-type Todo = { id: string; title: string; description: string; completed: boolean; created_at: string; updated_at: string }
+type Todo = {
+  id: string
+  title: string
+  description: string
+  completed: boolean
+  created_at: string
+  updated_at: string
+}
 
 async function loggedIn(opts: Parameters<typeof makeUser>[0] = {}, scope?: string) {
   const user = await makeUser(opts)
@@ -26,7 +33,9 @@ describe('/api/todos', () => {
   it('refuses a bad token with invalid_token', async () => {
     const res = await call('/api/todos', bearer('not.a.token'))
     expect(res.status).toBe(401)
-    expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="todo-auth", error="invalid_token"')
+    expect(res.headers.get('WWW-Authenticate')).toBe(
+      'Bearer realm="todo-auth", error="invalid_token"',
+    )
     expect((await res.json<{ error: string }>()).error).toBe('invalid_token')
   })
 
@@ -41,7 +50,14 @@ describe('/api/todos', () => {
     const res = await call('/api/todos', json('POST', { title: 'Buy milk' }, token))
     expect(res.status).toBe(201)
     const todo = await res.json<Todo>()
-    expect(todo).toEqual({ id: expect.any(String), title: 'Buy milk', description: '', completed: false, created_at: expect.any(String), updated_at: todo.created_at })
+    expect(todo).toEqual({
+      id: expect.any(String),
+      title: 'Buy milk',
+      description: '',
+      completed: false,
+      created_at: expect.any(String),
+      updated_at: todo.created_at,
+    })
     expect(res.headers.get('Location')).toBe(`/api/todos/${todo.id}`)
     expect(new Date(todo.created_at).toISOString()).toBe(todo.created_at)
   })
@@ -59,7 +75,8 @@ describe('/api/todos', () => {
 
   it('filters by completion and pages with limit and offset', async () => {
     const { token } = await loggedIn()
-    for (const [i, completed] of [false, true, false, true, true].entries()) await addTodo(token, { title: `t${i}`, completed })
+    for (const [i, completed] of [false, true, false, true, true].entries())
+      await addTodo(token, { title: `t${i}`, completed })
     const done = await (await call('/api/todos?completed=true', bearer(token))).json<Todo[]>()
     expect(done.map((t) => t.title)).toEqual(['t4', 't3', 't1'])
     const open = await (await call('/api/todos?completed=false', bearer(token))).json<Todo[]>()
@@ -96,7 +113,11 @@ describe('/api/todos', () => {
     const patched = await call(`/api/todos/${todo.id}`, json('PATCH', { completed: true }, token))
     expect(patched.status).toBe(200)
     const after = await patched.json<Todo>()
-    expect(after).toMatchObject({ title: 'Write tests', description: 'all of them', completed: true })
+    expect(after).toMatchObject({
+      title: 'Write tests',
+      description: 'all of them',
+      completed: true,
+    })
     expect(after.updated_at >= todo.updated_at).toBe(true)
 
     const deleted = await call(`/api/todos/${todo.id}`, bearer(token, { method: 'DELETE' }))
@@ -112,11 +133,16 @@ describe('/api/todos', () => {
     for (const [method, body] of [['GET'], ['PATCH', { title: 'mine now' }], ['DELETE']] as const) {
       const init = body ? json(method, body, intruder.token) : bearer(intruder.token, { method })
       const theirs = await call(`/api/todos/${todo.id}`, init)
-      const missing = await call(`/api/todos/${crypto.randomUUID()}`, body ? json(method, body, intruder.token) : bearer(intruder.token, { method }))
+      const missing = await call(
+        `/api/todos/${crypto.randomUUID()}`,
+        body ? json(method, body, intruder.token) : bearer(intruder.token, { method }),
+      )
       expect(theirs.status).toBe(404)
       expect(await theirs.text()).toBe(await missing.text())
     }
-    expect(await (await call(`/api/todos/${todo.id}`, bearer(owner.token))).json()).toMatchObject({ title: 'private' })
+    expect(await (await call(`/api/todos/${todo.id}`, bearer(owner.token))).json()).toMatchObject({
+      title: 'private',
+    })
   })
 
   it.each([
@@ -139,14 +165,30 @@ describe('/api/todos', () => {
     const { token } = await loggedIn()
     const todo = await addTodo(token, { title: 'x' })
     expect((await call(`/api/todos/${todo.id}`, json('PATCH', {}, token))).status).toBe(400)
-    expect((await call(`/api/todos/${todo.id}`, json('PATCH', { id: 'new-id' }, token))).status).toBe(400)
+    expect(
+      (await call(`/api/todos/${todo.id}`, json('PATCH', { id: 'new-id' }, token))).status,
+    ).toBe(400)
   })
 
   it('refuses a body that is not JSON', async () => {
     const { token } = await loggedIn()
-    const wrongType = await call('/api/todos', bearer(token, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: '{"title":"x"}' }))
+    const wrongType = await call(
+      '/api/todos',
+      bearer(token, {
+        method: 'POST',
+        headers: { 'Content-Type': 'text/plain' },
+        body: '{"title":"x"}',
+      }),
+    )
     expect(wrongType.status).toBe(415)
-    const malformed = await call('/api/todos', bearer(token, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"title":' }))
+    const malformed = await call(
+      '/api/todos',
+      bearer(token, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{"title":',
+      }),
+    )
     expect(malformed.status).toBe(400)
     expect((await malformed.json<{ error: string }>()).error).toBe('invalid_request')
   })
@@ -155,14 +197,18 @@ describe('/api/todos', () => {
     const reader = await loggedIn({}, 'read')
     const denied = await call('/api/todos', json('POST', { title: 'x' }, reader.token))
     expect(denied.status).toBe(403)
-    expect(denied.headers.get('WWW-Authenticate')).toBe('Bearer realm="todo-auth", error="insufficient_scope", scope="write"')
+    expect(denied.headers.get('WWW-Authenticate')).toBe(
+      'Bearer realm="todo-auth", error="insufficient_scope", scope="write"',
+    )
     expect((await denied.json<{ error: string }>()).error).toBe('insufficient_scope')
     expect((await call('/api/todos', bearer(reader.token))).status).toBe(200)
 
     const writer = await loggedIn({}, 'write')
     const noRead = await call('/api/todos', bearer(writer.token))
     expect(noRead.status).toBe(403)
-    expect(noRead.headers.get('WWW-Authenticate')).toBe('Bearer realm="todo-auth", error="insufficient_scope", scope="read"')
+    expect(noRead.headers.get('WWW-Authenticate')).toBe(
+      'Bearer realm="todo-auth", error="insufficient_scope", scope="read"',
+    )
   })
 
   it('lets an admin list another user’s todos, and nobody else', async () => {
@@ -187,6 +233,8 @@ describe('/api/todos', () => {
     const title = `'); DROP TABLE todos; -- "%_\\`
     const todo = await addTodo(token, { title })
     expect(todo.title).toBe(title)
-    expect((await call(`/api/todos/${encodeURIComponent("' OR '1'='1")}`, bearer(token))).status).toBe(404)
+    expect(
+      (await call(`/api/todos/${encodeURIComponent("' OR '1'='1")}`, bearer(token))).status,
+    ).toBe(404)
   })
 })

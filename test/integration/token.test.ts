@@ -5,7 +5,10 @@ import { bearer, call, form, login, makeUser } from '../helpers'
 describe('POST /auth/token, password grant', () => {
   it('issues an access and a refresh token with the contract’s fields and headers', async () => {
     const user = await makeUser()
-    const res = await call('/auth/token', form({ grant_type: 'password', username: user.username, password: user.password }))
+    const res = await call(
+      '/auth/token',
+      form({ grant_type: 'password', username: user.username, password: user.password }),
+    )
     expect(res.status).toBe(200)
     expect(res.headers.get('Cache-Control')).toBe('no-store')
     expect(res.headers.get('Pragma')).toBe('no-cache')
@@ -37,14 +40,20 @@ describe('POST /auth/token, password grant', () => {
 
   it('accepts the chapter’s curl without grant_type', async () => {
     const user = await makeUser()
-    const res = await call('/auth/token', form({ username: user.username, password: user.password }))
+    const res = await call(
+      '/auth/token',
+      form({ username: user.username, password: user.password }),
+    )
     expect(res.status).toBe(200)
     expect((await res.json<{ token_type: string }>()).token_type).toBe('bearer')
   })
 
   it('matches usernames case-insensitively', async () => {
     const user = await makeUser()
-    const res = await call('/auth/token', form({ username: user.username.toUpperCase(), password: user.password }))
+    const res = await call(
+      '/auth/token',
+      form({ username: user.username.toUpperCase(), password: user.password }),
+    )
     expect(res.status).toBe(200)
   })
 
@@ -57,14 +66,20 @@ describe('POST /auth/token, password grant', () => {
 
   it('refuses a scope the user does not hold with invalid_scope', async () => {
     const user = await makeUser({ scopes: 'read' })
-    const res = await call('/auth/token', form({ username: user.username, password: user.password, scope: 'read write' }))
+    const res = await call(
+      '/auth/token',
+      form({ username: user.username, password: user.password, scope: 'read write' }),
+    )
     expect(res.status).toBe(400)
     expect((await res.json<{ error: string }>()).error).toBe('invalid_scope')
   })
 
   it('refuses an unknown scope with invalid_scope', async () => {
     const user = await makeUser()
-    const res = await call('/auth/token', form({ username: user.username, password: user.password, scope: 'read admin' }))
+    const res = await call(
+      '/auth/token',
+      form({ username: user.username, password: user.password, scope: 'read admin' }),
+    )
     expect(res.status).toBe(400)
     expect((await res.json<{ error: string }>()).error).toBe('invalid_scope')
   })
@@ -75,26 +90,45 @@ describe('POST /auth/token, password grant', () => {
   })
 
   it.each([
-    ['a wrong password', (u: { username: string }) => ({ username: u.username, password: 'not the password' })],
+    [
+      'a wrong password',
+      (u: { username: string }) => ({ username: u.username, password: 'not the password' }),
+    ],
     ['an unknown user', () => ({ username: 'no-such-user', password: 'whatever123' })],
   ])('answers %s with invalid_grant', async (_name, fields) => {
     const user = await makeUser()
     const res = await call('/auth/token', form({ grant_type: 'password', ...fields(user) }))
     expect(res.status).toBe(400)
     expect(res.headers.get('Cache-Control')).toBe('no-store')
-    expect(await res.json()).toEqual({ error: 'invalid_grant', error_description: 'Incorrect username or password.' })
+    expect(await res.json()).toEqual({
+      error: 'invalid_grant',
+      error_description: 'Incorrect username or password.',
+    })
   })
 
   it('refuses a disabled account exactly like a wrong password', async () => {
     const disabled = await makeUser({ disabled: true })
-    const res = await call('/auth/token', form({ username: disabled.username, password: disabled.password }))
+    const res = await call(
+      '/auth/token',
+      form({ username: disabled.username, password: disabled.password }),
+    )
     expect(res.status).toBe(400)
-    expect(await res.json()).toEqual({ error: 'invalid_grant', error_description: 'Incorrect username or password.' })
+    expect(await res.json()).toEqual({
+      error: 'invalid_grant',
+      error_description: 'Incorrect username or password.',
+    })
   })
 
   it('refuses a parameter sent twice with invalid_request', async () => {
     const user = await makeUser()
-    const res = await call('/auth/token', form([['username', user.username], ['password', user.password], ['password', user.password]]))
+    const res = await call(
+      '/auth/token',
+      form([
+        ['username', user.username],
+        ['password', user.password],
+        ['password', user.password],
+      ]),
+    )
     expect(res.status).toBe(400)
     const body = await res.json<{ error: string; issues: { path: string }[] }>()
     expect(body.error).toBe('invalid_request')
@@ -118,7 +152,11 @@ describe('POST /auth/token, password grant', () => {
   })
 
   it('refuses a JSON body with 415', async () => {
-    const res = await call('/auth/token', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"username":"a","password":"b"}' })
+    const res = await call('/auth/token', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"username":"a","password":"b"}',
+    })
     expect(res.status).toBe(415)
     expect((await res.json<{ error: string }>()).error).toBe('unsupported_media_type')
   })
@@ -128,6 +166,12 @@ describe('POST /auth/token, password grant', () => {
     const { access_token } = await login(user)
     const res = await call('/users/me', bearer(access_token))
     expect(res.status).toBe(200)
-    expect(await res.json()).toMatchObject({ id: user.id, username: user.username, role: 'user', scopes: ['read', 'write'], disabled: false })
+    expect(await res.json()).toMatchObject({
+      id: user.id,
+      username: user.username,
+      role: 'user',
+      scopes: ['read', 'write'],
+      disabled: false,
+    })
   })
 })

@@ -15,37 +15,49 @@ afterEach(() => {
 })
 
 /** Everything a client can see of a response. */
-const observable = async (res: Response) => ({ status: res.status, headers: [...res.headers], body: await res.text() })
+const observable = async (res: Response) => ({
+  status: res.status,
+  headers: [...res.headers],
+  body: await res.text(),
+})
 
-const tokenAttempt = (username: string, password: string) => call('/auth/token', form({ grant_type: 'password', username, password }))
-const profileAttempt = (username: string, password: string) => call('/profile', { headers: { Authorization: basicHeader(username, password) } })
+const tokenAttempt = (username: string, password: string) =>
+  call('/auth/token', form({ grant_type: 'password', username, password }))
+const profileAttempt = (username: string, password: string) =>
+  call('/profile', { headers: { Authorization: basicHeader(username, password) } })
 
 describe('failures do not tell which part was wrong', () => {
   it.each([
     ['/auth/token', tokenAttempt, 400],
     ['/profile', profileAttempt, 401],
-  ] as const)('%s: unknown user, wrong password and disabled account give byte-identical responses', async (_, attempt, status) => {
-    const known = await makeUser()
-    const disabled = await makeUser({ disabled: true })
-    const unknown = await observable(await attempt(uniqueName('nobody'), 'some password'))
-    const wrong = await observable(await attempt(known.username, 'not the password'))
-    const off = await observable(await attempt(disabled.username, disabled.password))
-    expect(unknown.status).toBe(status)
-    expect(wrong).toEqual(unknown)
-    expect(off).toEqual(unknown)
-  })
+  ] as const)(
+    '%s: unknown user, wrong password and disabled account give byte-identical responses',
+    async (_, attempt, status) => {
+      const known = await makeUser()
+      const disabled = await makeUser({ disabled: true })
+      const unknown = await observable(await attempt(uniqueName('nobody'), 'some password'))
+      const wrong = await observable(await attempt(known.username, 'not the password'))
+      const off = await observable(await attempt(disabled.username, disabled.password))
+      expect(unknown.status).toBe(status)
+      expect(wrong).toEqual(unknown)
+      expect(off).toEqual(unknown)
+    },
+  )
 })
 
 describe('the dummy hash paid by unknown and disabled users', () => {
-  it.each([4, 10, 12])('is a well-formed bcrypt hash of cost %i that runs a full compare and never matches', async (cost) => {
-    const hash = dummyHash(cost)
-    expect(hash).toHaveLength(60)
-    expect(bcrypt.getRounds(hash)).toBe(cost)
-    // bcrypt accepts its salt and hashes with it: the compare below is real work, not an early exit.
-    const salt = hash.slice(0, 29)
-    expect(bcrypt.hashSync('a guess', salt).slice(0, 29)).toBe(salt)
-    if (cost <= 10) expect(await bcrypt.compare('a guess', hash)).toBe(false)
-  })
+  it.each([4, 10, 12])(
+    'is a well-formed bcrypt hash of cost %i that runs a full compare and never matches',
+    async (cost) => {
+      const hash = dummyHash(cost)
+      expect(hash).toHaveLength(60)
+      expect(bcrypt.getRounds(hash)).toBe(cost)
+      // bcrypt accepts its salt and hashes with it: the compare below is real work, not an early exit.
+      const salt = hash.slice(0, 29)
+      expect(bcrypt.hashSync('a guess', salt).slice(0, 29)).toBe(salt)
+      if (cost <= 10) expect(await bcrypt.compare('a guess', hash)).toBe(false)
+    },
+  )
 
   it('uses the configured cost', () => {
     const cost = config(env).bcryptCost
@@ -57,9 +69,13 @@ describe('the dummy hash paid by unknown and disabled users', () => {
 describe('bcrypt cost changes', () => {
   it('re-hashes a password made at another cost on the next successful login', async () => {
     const u = await makeUser()
-    await env.DB.prepare('UPDATE users SET password_hash = ?2 WHERE id = ?1').bind(u.id, bcrypt.hashSync(u.password, 5)).run()
+    await env.DB.prepare('UPDATE users SET password_hash = ?2 WHERE id = ?1')
+      .bind(u.id, bcrypt.hashSync(u.password, 5))
+      .run()
     await login(u)
-    const { password_hash } = (await env.DB.prepare('SELECT password_hash FROM users WHERE id = ?1').bind(u.id).first<{ password_hash: string }>())!
+    const { password_hash } = (await env.DB.prepare('SELECT password_hash FROM users WHERE id = ?1')
+      .bind(u.id)
+      .first<{ password_hash: string }>())!
     expect(bcrypt.getRounds(password_hash)).toBe(4)
     expect(bcrypt.compareSync(u.password, password_hash)).toBe(true)
     await login(u)
@@ -67,7 +83,10 @@ describe('bcrypt cost changes', () => {
 
   it('leaves a hash of the configured cost untouched', async () => {
     const u = await makeUser()
-    const read = () => env.DB.prepare('SELECT password_hash FROM users WHERE id = ?1').bind(u.id).first<{ password_hash: string }>()
+    const read = () =>
+      env.DB.prepare('SELECT password_hash FROM users WHERE id = ?1')
+        .bind(u.id)
+        .first<{ password_hash: string }>()
     const before = await read()
     await login(u)
     expect(await read()).toEqual(before)
@@ -87,7 +106,10 @@ describe('password policy', () => {
   const change = async (newPassword: string) => {
     const u = await makeUser()
     const { access_token } = await login(u)
-    return call('/users/me/password', json('POST', { current_password: u.password, new_password: newPassword }, access_token))
+    return call(
+      '/users/me/password',
+      json('POST', { current_password: u.password, new_password: newPassword }, access_token),
+    )
   }
 
   it.each([
@@ -95,12 +117,22 @@ describe('password policy', () => {
     ['a common password in other case', 'BaseBall1', 'Password is too common.'],
     ['the service name', 'todo-auth', 'Password is too common.'],
     ['7 bytes', 'x7Q!z9k', 'Password must be at least 8 bytes.'],
-    ['73 bytes (never silently cut to 72)', 'a'.repeat(73), 'Password must be at most 72 bytes of UTF-8.'],
-    ['72 bytes of which the last character is split by the limit', `${'a'.repeat(70)}€`, 'Password must be at most 72 bytes of UTF-8.'],
+    [
+      '73 bytes (never silently cut to 72)',
+      'a'.repeat(73),
+      'Password must be at most 72 bytes of UTF-8.',
+    ],
+    [
+      '72 bytes of which the last character is split by the limit',
+      `${'a'.repeat(70)}€`,
+      'Password must be at most 72 bytes of UTF-8.',
+    ],
   ])('refuses %s', async (_, password, message) => {
     const res = await change(password)
     expect(res.status).toBe(400)
-    expect(((await res.json()) as { issues: unknown }).issues).toEqual([{ path: 'new_password', message }])
+    expect(((await res.json()) as { issues: unknown }).issues).toEqual([
+      { path: 'new_password', message },
+    ])
   })
 
   it.each([
@@ -156,7 +188,18 @@ describe('remembered Basic credentials end at once', () => {
   it('when the password changes', async () => {
     const u = await rememberedUser()
     const { access_token } = await login(u)
-    expect((await call('/users/me/password', json('POST', { current_password: u.password, new_password: 'a brand new passphrase' }, access_token))).status).toBe(204)
+    expect(
+      (
+        await call(
+          '/users/me/password',
+          json(
+            'POST',
+            { current_password: u.password, new_password: 'a brand new passphrase' },
+            access_token,
+          ),
+        )
+      ).status,
+    ).toBe(204)
     expect((await profileAttempt(u.username, u.password)).status).toBe(401)
     expect((await profileAttempt(u.username, 'a brand new passphrase')).status).toBe(200)
   })
@@ -185,7 +228,11 @@ describe('repeated HTTP Basic credentials are served from the cache', () => {
   const app = createApp()
   const profile = async (username: string, password: string) => {
     const recorder = recordD1(env.DB)
-    const res = await app.request('https://todo.test/profile', { headers: { Authorization: basicHeader(username, password) } }, { ...env, DB: recorder.db })
+    const res = await app.request(
+      'https://todo.test/profile',
+      { headers: { Authorization: basicHeader(username, password) } },
+      { ...env, DB: recorder.db },
+    )
     return { status: res.status, sql: recorder.trips }
   }
   const spyOnCompare = () => vi.spyOn(bcrypt, 'compare')
@@ -210,16 +257,42 @@ describe('repeated HTTP Basic credentials are served from the cache', () => {
     const u = await makeUser()
     const compare = spyOnCompare()
     // More than LOGIN_MAX_FAILURES at once: charged separately, the excess would meet the lock.
-    const answers = await Promise.all(Array.from({ length: 8 }, () => profile(u.username, u.password)))
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => profile(u.username, u.password)),
+    )
     expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200))
     expect(compare).toHaveBeenCalledTimes(1)
   })
 
   it.each([
-    ['the password changes', (u: { id: string }) => env.DB.prepare("UPDATE users SET password_hash = ?2 WHERE id = ?1").bind(u.id, bcrypt.hashSync('a brand new passphrase', 4)).run(), 401, 1],
-    ['the user is disabled', (u: { id: string }) => env.DB.prepare('UPDATE users SET disabled = 1 WHERE id = ?1').bind(u.id).run(), 401, 1],
+    [
+      'the password changes',
+      (u: { id: string }) =>
+        env.DB.prepare('UPDATE users SET password_hash = ?2 WHERE id = ?1')
+          .bind(u.id, bcrypt.hashSync('a brand new passphrase', 4))
+          .run(),
+      401,
+      1,
+    ],
+    [
+      'the user is disabled',
+      (u: { id: string }) =>
+        env.DB.prepare('UPDATE users SET disabled = 1 WHERE id = ?1').bind(u.id).run(),
+      401,
+      1,
+    ],
     // Locked: refused before any compare, and still refused from the cache.
-    ['the username is locked', (u: { username: string }) => env.DB.prepare("INSERT INTO login_failures (key, window_start, locked_until, updated_at) VALUES (?1, 0, ?2, 0)").bind(`user:${u.username}`, Math.floor(Date.now() / 1000) + 60).run(), 429, 0],
+    [
+      'the username is locked',
+      (u: { username: string }) =>
+        env.DB.prepare(
+          'INSERT INTO login_failures (key, window_start, locked_until, updated_at) VALUES (?1, 0, ?2, 0)',
+        )
+          .bind(`user:${u.username}`, Math.floor(Date.now() / 1000) + 60)
+          .run(),
+      429,
+      0,
+    ],
   ] as const)('but not once %s', async (_, change, status, compares) => {
     const u = await makeUser()
     expect((await profile(u.username, u.password)).status).toBe(200)
@@ -241,7 +314,9 @@ describe('the credential cache', () => {
     expect((await credentialCache(name, 'pass:word')).verifiedAgainst('$2b$04$other')).toBe(false)
     expect((await credentialCache(name, 'pass:Word')).verifiedAgainst('$2b$04$hash')).toBe(false)
     // The pair is not ambiguous across the colon.
-    expect((await credentialCache(`${name}:pass`, 'word')).verifiedAgainst('$2b$04$hash')).toBe(false)
+    expect((await credentialCache(`${name}:pass`, 'word')).verifiedAgainst('$2b$04$hash')).toBe(
+      false,
+    )
     vi.setSystemTime(Date.now() + 59_000)
     expect((await credentialCache(name, 'pass:word')).verifiedAgainst('$2b$04$hash')).toBe(true)
     vi.setSystemTime(Date.now() + 1_000)

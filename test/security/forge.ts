@@ -3,18 +3,32 @@ import { keyring } from '../../src/auth/tokens'
 
 /** Builds JWTs by hand (WebCrypto), so tests can sign anything under any header and key. */
 
-const b64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+const b64url = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '')
 export const encodePart = (part: unknown) => b64url(new TextEncoder().encode(JSON.stringify(part)))
 
 export const decodePart = (part: string): Record<string, unknown> =>
-  JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(part.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0))))
+  JSON.parse(
+    new TextDecoder().decode(
+      Uint8Array.from(atob(part.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)),
+    ),
+  )
 
 export type Hash = 'SHA-256' | 'SHA-384' | 'SHA-512'
 
-export async function hmac(secret: string | Uint8Array, data: string, hash: Hash = 'SHA-256'): Promise<string> {
+export async function hmac(
+  secret: string | Uint8Array,
+  data: string,
+  hash: Hash = 'SHA-256',
+): Promise<string> {
   const raw = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret
   const key = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash }, false, ['sign'])
-  return b64url(new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(data))))
+  return b64url(
+    new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(data))),
+  )
 }
 
 /** The kid the service gives the test secret (derived in src/auth/tokens.ts). */

@@ -37,7 +37,10 @@ const ROUTES = [
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'PUT', 'OPTIONS']
 
-const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 200 })
+const printable = fc.string({
+  unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+  maxLength: 200,
+})
 const text = fc.oneof(printable, fc.string({ unit: 'grapheme', maxLength: 100 }))
 
 let user: TestUser
@@ -58,44 +61,133 @@ const query = fc.dictionary(
 
 const target = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...ROUTES) },
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...METHODS), fc.constantFrom(...ROUTES.map(([, path]) => path))) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(
+      fc.constantFrom(...METHODS),
+      fc.constantFrom(...ROUTES.map(([, path]) => path)),
+    ),
+  },
 )
 
 type Auth = { kind: 'none' | 'bearer' | 'admin-bearer' | 'basic' } | { kind: 'raw'; value: string }
 const auth: fc.Arbitrary<Auth> = fc.oneof(
   { weight: 4, arbitrary: fc.constant<Auth>({ kind: 'bearer' }) },
-  { weight: 2, arbitrary: fc.constantFrom<Auth>({ kind: 'admin-bearer' }, { kind: 'basic' }, { kind: 'none' }) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom<Auth>({ kind: 'admin-bearer' }, { kind: 'basic' }, { kind: 'none' }),
+  },
   { weight: 1, arbitrary: printable.map((value): Auth => ({ kind: 'raw', value })) },
-  { weight: 1, arbitrary: printable.map((value): Auth => ({ kind: 'raw', value: `Bearer ${value}` })) },
-  { weight: 1, arbitrary: fc.tuple(printable, printable).map(([u, p]): Auth => ({ kind: 'raw', value: basicHeader(`fuzz${u}`, p) })) },
+  {
+    weight: 1,
+    arbitrary: printable.map((value): Auth => ({ kind: 'raw', value: `Bearer ${value}` })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(printable, printable)
+      .map(([u, p]): Auth => ({ kind: 'raw', value: basicHeader(`fuzz${u}`, p) })),
+  },
 )
 
-const FIELDS = ['title', 'description', 'completed', 'owner_id', 'id', 'username', 'password', 'name', 'email', 'role', 'scopes', 'disabled', 'current_password', 'new_password', '__proto__']
-const jsonValue = fc.oneof(text, fc.integer(), fc.boolean(), fc.constant(null), fc.array(text, { maxLength: 3 }), fc.constantFrom('read', 'write', 'admin', 'user'))
-const FORM_FIELDS = ['grant_type', 'username', 'password', 'scope', 'refresh_token', 'token', 'token_type_hint']
+const FIELDS = [
+  'title',
+  'description',
+  'completed',
+  'owner_id',
+  'id',
+  'username',
+  'password',
+  'name',
+  'email',
+  'role',
+  'scopes',
+  'disabled',
+  'current_password',
+  'new_password',
+  '__proto__',
+]
+const jsonValue = fc.oneof(
+  text,
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(text, { maxLength: 3 }),
+  fc.constantFrom('read', 'write', 'admin', 'user'),
+)
+const FORM_FIELDS = [
+  'grant_type',
+  'username',
+  'password',
+  'scope',
+  'refresh_token',
+  'token',
+  'token_type_hint',
+]
 
 /** [Content-Type, body]: mostly well-formed for the route's media types, sometimes anything. */
 const payload = fc.oneof(
-  { weight: 3, arbitrary: fc.dictionary(fc.constantFrom(...FIELDS), jsonValue, { maxKeys: 4 }).map((o) => ['application/json', JSON.stringify(o)] as const) },
-  { weight: 3, arbitrary: fc.dictionary(fc.constantFrom(...FORM_FIELDS), fc.oneof(text, fc.constantFrom('password', 'refresh_token', 'read write'))).map((o) => ['application/x-www-form-urlencoded', new URLSearchParams(o).toString()] as const) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .dictionary(fc.constantFrom(...FIELDS), jsonValue, { maxKeys: 4 })
+      .map((o) => ['application/json', JSON.stringify(o)] as const),
+  },
+  {
+    weight: 3,
+    arbitrary: fc
+      .dictionary(
+        fc.constantFrom(...FORM_FIELDS),
+        fc.oneof(text, fc.constantFrom('password', 'refresh_token', 'read write')),
+      )
+      .map(
+        (o) => ['application/x-www-form-urlencoded', new URLSearchParams(o).toString()] as const,
+      ),
+  },
   { weight: 1, arbitrary: fc.json({ maxDepth: 3 }).map((j) => ['application/json', j] as const) },
   {
     weight: 2,
     arbitrary: fc.tuple(
-      fc.constantFrom(undefined, 'application/json', 'application/x-www-form-urlencoded', 'application/merge-patch+json', 'text/plain', 'multipart/form-data; boundary=x', ''),
-      fc.oneof(fc.constant(undefined), fc.string({ unit: 'binary', maxLength: 300 }), fc.uint8Array({ maxLength: 300 })),
+      fc.constantFrom(
+        undefined,
+        'application/json',
+        'application/x-www-form-urlencoded',
+        'application/merge-patch+json',
+        'text/plain',
+        'multipart/form-data; boundary=x',
+        '',
+      ),
+      fc.oneof(
+        fc.constant(undefined),
+        fc.string({ unit: 'binary', maxLength: 300 }),
+        fc.uint8Array({ maxLength: 300 }),
+      ),
     ),
   },
 )
 
-const extraHeaders = fc.dictionary(fc.constantFrom('Origin', 'CF-Connecting-IP', 'X-Forwarded-For', 'Accept', 'Content-Encoding', 'X-HTTP-Method-Override'), printable, { maxKeys: 3 })
+const extraHeaders = fc.dictionary(
+  fc.constantFrom(
+    'Origin',
+    'CF-Connecting-IP',
+    'X-Forwarded-For',
+    'Accept',
+    'Content-Encoding',
+    'X-HTTP-Method-Override',
+  ),
+  printable,
+  { maxKeys: 3 },
+)
 
 const request = fc.record({ target, segment, query, auth, payload, extraHeaders })
 
 beforeAll(async () => {
   user = await makeUser()
   admin = await makeUser({ role: 'admin' })
-  const res = await call('/api/todos', json('POST', { title: 'fuzz target' }, (await login(user)).access_token))
+  const res = await call(
+    '/api/todos',
+    json('POST', { title: 'fuzz target' }, (await login(user)).access_token),
+  )
   todoId = ((await res.json()) as { id: string }).id
 })
 
@@ -120,7 +212,8 @@ describe('no request produces a 5xx', () => {
       fc.asyncProperty(request, async (r) => {
         const [method, route] = r.target
         const search = new URLSearchParams(r.query).toString()
-        const path = route.replace('{id}', r.segment.replace('{todo}', todoId)) + (search ? `?${search}` : '')
+        const path =
+          route.replace('{id}', r.segment.replace('{todo}', todoId)) + (search ? `?${search}` : '')
         const [contentType, body] = r.payload
         const headers = new Headers(r.extraHeaders)
         const credentials = await authorization(r.auth)
@@ -129,9 +222,14 @@ describe('no request produces a 5xx', () => {
         const hasBody = method !== 'GET' && method !== 'HEAD' && body !== undefined
         const res = await call(path, { method, headers, body: hasBody ? body : undefined })
         const text = await res.text()
-        expect(res.status, `${method} ${path} → ${res.status} ${text.slice(0, 200)}`).toBeLessThan(500)
+        expect(res.status, `${method} ${path} → ${res.status} ${text.slice(0, 200)}`).toBeLessThan(
+          500,
+        )
         if (res.status >= 400 && method !== 'HEAD') {
-          expect(JSON.parse(text)).toMatchObject({ error: expect.any(String), error_description: expect.any(String) })
+          expect(JSON.parse(text)).toMatchObject({
+            error: expect.any(String),
+            error_description: expect.any(String),
+          })
         }
       }),
       { numRuns: 300 },

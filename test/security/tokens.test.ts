@@ -22,12 +22,18 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-const todosWith = (authorization: string) => call('/api/todos', { headers: { Authorization: authorization } })
+const todosWith = (authorization: string) =>
+  call('/api/todos', { headers: { Authorization: authorization } })
 
 async function expectInvalidToken(res: Response) {
   expect(res.status).toBe(401)
-  expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="todo-auth", error="invalid_token"')
-  expect(await res.json()).toEqual({ error: 'invalid_token', error_description: 'The access token is invalid, expired or revoked.' })
+  expect(res.headers.get('WWW-Authenticate')).toBe(
+    'Bearer realm="todo-auth", error="invalid_token"',
+  )
+  expect(await res.json()).toEqual({
+    error: 'invalid_token',
+    error_description: 'The access token is invalid, expired or revoked.',
+  })
 }
 
 async function expectNoCredentials(res: Response) {
@@ -47,7 +53,9 @@ describe('the forge used by these tests', () => {
 
 describe('alg "none" is refused in every casing', () => {
   it.each(['none', 'None', 'NONE', 'nOnE'])('alg %s with an empty signature', async (alg) => {
-    await expectInvalidToken(await todosWith(`Bearer ${encodePart({ ...header, alg })}.${encodePart(payload)}.`))
+    await expectInvalidToken(
+      await todosWith(`Bearer ${encodePart({ ...header, alg })}.${encodePart(payload)}.`),
+    )
   })
   it.each(['none', 'NONE'])('alg %s keeping a valid HS256 signature', async (alg) => {
     await expectInvalidToken(await todosWith(`Bearer ${await forge({ ...header, alg }, payload)}`))
@@ -69,7 +77,9 @@ describe('algorithm confusion is refused', () => {
     ['typ other than JWT', { typ: 'at+jwt+evil' }, 'SHA-256'],
   ]
   it.each(cases)('%s', async (_, change, hash) => {
-    await expectInvalidToken(await todosWith(`Bearer ${await forge({ ...header, ...change }, payload, { hash })}`))
+    await expectInvalidToken(
+      await todosWith(`Bearer ${await forge({ ...header, ...change }, payload, { hash })}`),
+    )
   })
 })
 
@@ -87,8 +97,14 @@ describe('tokens signed with weak, empty or wrong keys are refused', () => {
   })
   it('an embedded attacker jwk or jku, signed with the attacker key', async () => {
     const jwk = { kty: 'oct', k: 'YXR0YWNrZXI', alg: 'HS256' }
-    await expectInvalidToken(await todosWith(`Bearer ${await forge({ ...header, jwk }, payload, { secret: 'attacker' })}`))
-    await expectInvalidToken(await todosWith(`Bearer ${await forge({ ...header, jku: 'https://evil.test/jwks' }, payload, { secret: 'attacker' })}`))
+    await expectInvalidToken(
+      await todosWith(`Bearer ${await forge({ ...header, jwk }, payload, { secret: 'attacker' })}`),
+    )
+    await expectInvalidToken(
+      await todosWith(
+        `Bearer ${await forge({ ...header, jku: 'https://evil.test/jwks' }, payload, { secret: 'attacker' })}`,
+      ),
+    )
   })
 })
 
@@ -106,7 +122,9 @@ describe('hostile kid values are refused even with the right signature', () => {
   ])('%s', async (_, kid) => {
     const realKid = await currentKid()
     const value = Array.isArray(kid) ? [realKid] : kid
-    await expectInvalidToken(await todosWith(`Bearer ${await forge({ ...header, kid: value }, payload)}`))
+    await expectInvalidToken(
+      await todosWith(`Bearer ${await forge({ ...header, kid: value }, payload)}`),
+    )
   })
 })
 
@@ -127,9 +145,15 @@ describe('claims', () => {
     ['aud of another audience', (p) => ({ ...p, aud: 'other-api' })],
     ['aud a list without ours', (p) => ({ ...p, aud: ['other-api'] })],
     ['aud missing', ({ aud: _, ...p }) => p],
-    ['aud a list, even one holding ours (we only issue a single audience)', (p) => ({ ...p, aud: ['other-api', 'todo-api'] })],
+    [
+      'aud a list, even one holding ours (we only issue a single audience)',
+      (p) => ({ ...p, aud: ['other-api', 'todo-api'] }),
+    ],
     ['sub missing', ({ sub: _, ...p }) => p],
-    ["sub of another user (with this user's session)", (p) => ({ ...p, sub: claimsOf(otherUserToken).payload.sub })],
+    [
+      "sub of another user (with this user's session)",
+      (p) => ({ ...p, sub: claimsOf(otherUserToken).payload.sub }),
+    ],
     ["sid of another user's session", (p) => ({ ...p, sid: claimsOf(otherUserToken).payload.sid })],
     ['sid missing', ({ sid: _, ...p }) => p],
     ['sid unknown', (p) => ({ ...p, sid: crypto.randomUUID() })],
@@ -163,25 +187,56 @@ describe('claims', () => {
     const readOnly = (await login(user, 'read')).access_token
     const [h, , sig] = readOnly.split('.')
     const widened = `${h}.${encodePart({ ...claimsOf(readOnly).payload, scope: 'read write' })}.${sig}`
-    const res = await call('/api/todos', { method: 'POST', headers: { Authorization: `Bearer ${widened}`, 'Content-Type': 'application/json' }, body: '{"title":"x"}' })
+    const res = await call('/api/todos', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${widened}`, 'Content-Type': 'application/json' },
+      body: '{"title":"x"}',
+    })
     await expectInvalidToken(res)
   })
 })
 
 describe('tampered and malformed tokens are refused', () => {
   const cases: [string, (t: string) => string][] = [
-    ['payload swapped for another user’s', (t) => { const [h, , s] = t.split('.'); return `${h}.${otherUserToken.split('.')[1]}.${s}` }],
-    ['signature from another token', (t) => `${t.slice(0, t.lastIndexOf('.'))}.${otherUserToken.split('.')[2]}`],
+    [
+      'payload swapped for another user’s',
+      (t) => {
+        const [h, , s] = t.split('.')
+        return `${h}.${otherUserToken.split('.')[1]}.${s}`
+      },
+    ],
+    [
+      'signature from another token',
+      (t) => `${t.slice(0, t.lastIndexOf('.'))}.${otherUserToken.split('.')[2]}`,
+    ],
     ['signature truncated by one character', (t) => t.slice(0, -1)],
-    ['signature truncated to half', (t) => { const i = t.lastIndexOf('.'); return t.slice(0, i + Math.floor((t.length - i) / 2)) }],
+    [
+      'signature truncated to half',
+      (t) => {
+        const i = t.lastIndexOf('.')
+        return t.slice(0, i + Math.floor((t.length - i) / 2))
+      },
+    ],
     ['signature removed', (t) => t.slice(0, t.lastIndexOf('.') + 1)],
     // Not the last character: of its 6 bits only the top 2 are signature (the rest is padding).
-    ['signature with its first character changed', (t) => { const i = t.lastIndexOf('.') + 1; return `${t.slice(0, i)}${t[i] === 'A' ? 'B' : 'A'}${t.slice(i + 1)}` }],
+    [
+      'signature with its first character changed',
+      (t) => {
+        const i = t.lastIndexOf('.') + 1
+        return `${t.slice(0, i)}${t[i] === 'A' ? 'B' : 'A'}${t.slice(i + 1)}`
+      },
+    ],
     ['signature with padding and junk', (t) => `${t}==!!`],
     ['only two segments', (t) => t.slice(0, t.lastIndexOf('.'))],
     ['four segments', (t) => `${t}.${t.split('.')[2]}`],
     ['header that is not JSON', (t) => `bm90IGpzb24.${t.split('.').slice(1).join('.')}`],
-    ['payload that is not base64url', (t) => { const [h, , s] = t.split('.'); return `${h}.%%%%.${s}` }],
+    [
+      'payload that is not base64url',
+      (t) => {
+        const [h, , s] = t.split('.')
+        return `${h}.%%%%.${s}`
+      },
+    ],
     ['garbage', () => 'a.b.c'],
     ['a 12 KB token', () => `${'a'.repeat(4000)}.${'b'.repeat(4000)}.${'c'.repeat(4000)}`],
   ]
@@ -212,12 +267,18 @@ describe('the Authorization header', () => {
     await expectNoCredentials(await todosWith(make(token)))
   })
 
-  it.each(['access_token', 'token', 'jwt'])('never reads a token from the query string (?%s=)', async (name) => {
-    await expectNoCredentials(await call(`/api/todos?${name}=${token}`))
-  })
+  it.each(['access_token', 'token', 'jwt'])(
+    'never reads a token from the query string (?%s=)',
+    async (name) => {
+      await expectNoCredentials(await call(`/api/todos?${name}=${token}`))
+    },
+  )
 
   it('never reads a token from a cookie', async () => {
-    const res = await call('/users/me', { method: 'GET', headers: { Cookie: `access_token=${token}` } })
+    const res = await call('/users/me', {
+      method: 'GET',
+      headers: { Cookie: `access_token=${token}` },
+    })
     await expectNoCredentials(res)
   })
 })

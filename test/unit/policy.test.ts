@@ -35,9 +35,14 @@ const TABLE: [Action, 'user' | 'admin', string, string, Decision][] = [
 ]
 
 describe('policy.decide', () => {
-  it.each(TABLE)('%s by %s with scopes "%s" on data of %s → %s', (action, role, scopes, owner, expected) => {
-    expect(decide({ id: ME, role, scopes: scopes.split(' ').filter(Boolean) }, action, owner)).toBe(expected)
-  })
+  it.each(TABLE)(
+    '%s by %s with scopes "%s" on data of %s → %s',
+    (action, role, scopes, owner, expected) => {
+      expect(
+        decide({ id: ME, role, scopes: scopes.split(' ').filter(Boolean) }, action, owner),
+      ).toBe(expected)
+    },
+  )
 
   it('defaults to the actor’s own data', () => {
     expect(decide({ id: ME, role: 'user', scopes: ['write'] }, 'todos.write')).toBe('allow')
@@ -48,20 +53,38 @@ describe('policy.mayAssign', () => {
   const admin = { id: ME, role: 'admin' as const, scopes: ['read', 'write'] }
 
   it('lets an admin set any role and scopes on someone else', () => {
-    expect(mayAssign(admin, { id: OTHER, role: 'user', scopes: [] }, { role: 'admin', scopes: ['read', 'write'] })).toBe(true)
+    expect(
+      mayAssign(
+        admin,
+        { id: OTHER, role: 'user', scopes: [] },
+        { role: 'admin', scopes: ['read', 'write'] },
+      ),
+    ).toBe(true)
   })
 
   it('lets an admin drop their own role or scopes', () => {
-    expect(mayAssign(admin, { id: ME, role: 'admin', scopes: ['read', 'write'] }, { role: 'user', scopes: ['read'] })).toBe(true)
+    expect(
+      mayAssign(
+        admin,
+        { id: ME, role: 'admin', scopes: ['read', 'write'] },
+        { role: 'user', scopes: ['read'] },
+      ),
+    ).toBe(true)
   })
 
   it('refuses an admin adding a scope to themselves', () => {
-    expect(mayAssign(admin, { id: ME, role: 'admin', scopes: ['write'] }, { scopes: ['read', 'write'] })).toBe(false)
+    expect(
+      mayAssign(admin, { id: ME, role: 'admin', scopes: ['write'] }, { scopes: ['read', 'write'] }),
+    ).toBe(false)
   })
 
   it('refuses a user raising their own role, and any user assigning anything', () => {
     const user = { id: ME, role: 'user' as const, scopes: ['read', 'write'] }
-    expect(mayAssign(user, { id: ME, role: 'user', scopes: ['read', 'write'] }, { role: 'admin' })).toBe(false)
-    expect(mayAssign(user, { id: OTHER, role: 'user', scopes: [] }, { scopes: ['read'] })).toBe(false)
+    expect(
+      mayAssign(user, { id: ME, role: 'user', scopes: ['read', 'write'] }, { role: 'admin' }),
+    ).toBe(false)
+    expect(mayAssign(user, { id: OTHER, role: 'user', scopes: [] }, { scopes: ['read'] })).toBe(
+      false,
+    )
   })
 })
