@@ -37,7 +37,7 @@ async function mustRun(args) {
   if (code !== 0) throw new Error(`wrangler ${args.join(' ')} exited with ${code}`)
 }
 
-/** Demo users of ../shared/API.md §2. Inserted only if absent, so reruns keep their changes. */
+/** Demo users of docs/api.md §2. Inserted only if absent, so reruns keep their changes. */
 export const DEMO_USERS = [
   {
     username: 'alice',

@@ -1,7 +1,7 @@
 import type { ErrorHandler, NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 
-/** The machine codes of ../shared/API.md §1, each with its one status. */
+/** The machine codes of docs/api.md §1, each with its one status. */
 export const STATUS = {
   invalid_request: 400,
   invalid_grant: 400,

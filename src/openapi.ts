@@ -80,7 +80,7 @@ const CHALLENGE: [string, string] = [
   'The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3).',
 ]
 
-/** Headers that come with an error code, as API.md §1, §3 and §7 promise. */
+/** Headers that come with an error code, as docs/api.md §1, §3 and §7 promise. */
 const ERROR_HEADERS: Partial<Record<ErrorCode, [string, string]>> = {
   unauthorized: CHALLENGE,
   invalid_credentials: CHALLENGE,

@@ -15,7 +15,7 @@ import { ApiError } from '../errors'
 
 export const ALG = 'HS256'
 const MIN_SECRET_BYTES = 32
-/** Clock skew tolerated on iat/nbf, per ../shared/API.md §4. */
+/** Clock skew tolerated on iat/nbf, per docs/api.md §4. */
 const LEEWAY_SECONDS = 60
 
 type Key = { kid: string; key: CryptoKey }

@@ -57,7 +57,7 @@ export function readReplication(): MiddlewareHandler<AppEnv> {
  * Where authentication reads (the Bearer session check, the password check and its lock state):
  * the primary, always. A bookmark only promises data no older than the client's own writes; a
  * logout, a revocation, a disabled account or a lockout is someone else's write, and must count on
- * the very next request (API.md §3, §5) even when that request's data comes from a replica.
+ * the very next request (docs/api.md §3, §5) even when that request's data comes from a replica.
  * A query on the binding itself, outside any session, goes to the primary.
  */
 export const authDatabase = (c: Context<AppEnv>): D1Database => c.get('primary') ?? c.env.DB

@@ -27,7 +27,7 @@ export const todoRoutes = new Hono<AppEnv>()
     validate('query', todoListQuery),
     async (c) => {
       const { user_id: ownerId, ...options } = c.req.valid('query')
-      // Naming an owner at all is the admin's privilege (API.md §7), even when it names oneself.
+      // Naming an owner at all is the admin's privilege (docs/api.md §7), even when it names oneself.
       if (ownerId !== undefined) authorize(c, 'todos.list_any')
       return c.json(await listTodos(c.env.DB, ownerId ?? c.get('user').id, options))
     },

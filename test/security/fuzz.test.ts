@@ -4,7 +4,7 @@ import { basicHeader, call, json, login, makeUser, type TestUser } from '../help
 
 /**
  * Property: nothing a client can send makes the Worker answer 5xx, and every error it answers has
- * the one JSON error shape. Every route of ../../../shared/API.md, with random methods, ids,
+ * the one JSON error shape. Every route of docs/api.md, with random methods, ids,
  * queries, headers and bodies. Bounded runs keep the suite fast; a failure prints its seed and the
  * shrunk request.
  */
