@@ -33,6 +33,8 @@ const code = await wrangler([
   ...(has('--port') ? [] : ['--port', '8787']),
   '--var',
   'ALLOW_SIGNUP:true',
+  '--var',
+  'ALLOW_CLIENT_REGISTRATION:true',
   ...args,
 ])
 process.exit(code)

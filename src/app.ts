@@ -14,6 +14,7 @@ import {
 } from './errors'
 import { adminRoutes } from './routes/admin'
 import { authRoutes } from './routes/auth'
+import { adminClientRoutes, myClientRoutes, registrationRoutes } from './routes/clients'
 import { metaRoutes } from './routes/meta'
 import { openApiRoutes } from './routes/openapi'
 import { profileRoutes } from './routes/profile'
@@ -85,10 +86,13 @@ export function createApp() {
     .route('/', metaRoutes)
     .route('/auth', authRoutes)
     .route('/auth', registerRoutes)
+    .route('/auth', registrationRoutes)
     .route('/profile', profileRoutes)
     .route('/api/todos', todoRoutes)
     .route('/users', userRoutes)
+    .route('/users', myClientRoutes)
     .route('/admin', adminRoutes)
+    .route('/admin/clients', adminClientRoutes)
     .route('/', openApiRoutes(app))
 
   app.onError(onError)

@@ -36,6 +36,10 @@ export type Config = {
   corsOrigins: string[]
   allowSignup: boolean
   auditRetentionDays: number
+  /** RFC 7591 dynamic registration at POST /auth/clients. */
+  allowClientRegistration: boolean
+  /** The legacy resource owner password grant (RFC 9700 §2.4 says MUST NOT; on for the curl). */
+  allowPasswordGrant: boolean
 }
 
 const int = (raw: string | undefined, fallback: number, min: number, max: number): number => {
@@ -68,6 +72,8 @@ export function config(env: Bindings): Config {
         .filter(Boolean),
       allowSignup: env.ALLOW_SIGNUP === 'true',
       auditRetentionDays: int(env.AUDIT_RETENTION_DAYS, 90, 1, 3650),
+      allowClientRegistration: env.ALLOW_CLIENT_REGISTRATION === 'true',
+      allowPasswordGrant: env.ALLOW_PASSWORD_GRANT !== 'false',
     }
     parsed.set(env, cfg)
   }

@@ -230,6 +230,7 @@ export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: 
       { name: 'auth', description: 'Tokens and sessions (RFC 6749, 7009).' },
       { name: 'todos', description: 'Your own todos.' },
       { name: 'users', description: 'The current user and, for admins, everyone.' },
+      { name: 'clients', description: 'OAuth clients: the registry (RFC 7591).' },
       { name: 'meta', description: 'Health, discovery and this document.' },
     ],
     paths,

@@ -20,6 +20,8 @@ export type Action =
   | 'users.read' // GET /users, GET /users/{id}
   | 'users.write' // POST /users, PATCH /users/{id}, DELETE /users/{id}
   | 'audit.read' // GET /admin/audit
+  | 'clients.read' // GET /admin/clients, GET /admin/clients/{id}
+  | 'clients.write' // POST, PATCH, DELETE /admin/clients…, rotating a secret
 
 /** Who may perform an action: the owner of the data (the actor's own), or admins only. */
 type Audience = 'owner' | 'admin'
@@ -35,6 +37,8 @@ export const RULES: Readonly<
   'users.read': { scope: 'read', audience: 'admin' },
   'users.write': { scope: 'write', audience: 'admin' },
   'audit.read': { scope: 'read', audience: 'admin' },
+  'clients.read': { scope: 'read', audience: 'admin' },
+  'clients.write': { scope: 'write', audience: 'admin' },
 }
 
 /** The requester: their stored role and the scopes this request may use. */

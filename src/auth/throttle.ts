@@ -104,6 +104,12 @@ export function signupAttempt(c: Context<AppEnv>): Attempt | null {
   return ip ? attempt([{ key: `signup:${ip}`, rule: SIGNUP_RULE }]) : null
 }
 
+/** RFC 7591 client registrations (POST /auth/clients): `client-signup:<address>`, 10 an hour. */
+export function clientRegistrationAttempt(c: Context<AppEnv>): Attempt | null {
+  const ip = clientAddress(c)
+  return ip ? attempt([{ key: `client-signup:${ip}`, rule: SIGNUP_RULE }]) : null
+}
+
 const keysOf = (a: Attempt) => [a.keys[0]?.key ?? null, a.keys[1]?.key ?? null]
 
 const tooManyAttempts = (a: Attempt, seconds: number) =>
