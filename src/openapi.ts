@@ -84,6 +84,10 @@ const CHALLENGE: [string, string] = [
 const ERROR_HEADERS: Partial<Record<ErrorCode, [string, string]>> = {
   unauthorized: CHALLENGE,
   invalid_credentials: CHALLENGE,
+  invalid_client: [
+    'WWW-Authenticate',
+    '`Basic realm="todo-auth", charset="UTF-8"` when Basic was tried.',
+  ],
   invalid_token: CHALLENGE,
   insufficient_scope: CHALLENGE,
   too_many_attempts: ['Retry-After', 'Seconds until an attempt may succeed again.'],

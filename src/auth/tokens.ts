@@ -76,13 +76,15 @@ export type AccessClaims = {
   iat: number
   exp: number
   jti: string
+  /** The client the session was issued to (RFC 9068 §2.2); absent for the legacy password grant. */
+  client_id?: string
 }
 
 export async function signAccessToken(
   env: Bindings,
   cfg: Config,
   requestUrl: string,
-  claims: Pick<AccessClaims, 'sub' | 'username' | 'sid' | 'scope' | 'role'>,
+  claims: Pick<AccessClaims, 'sub' | 'username' | 'sid' | 'scope' | 'role' | 'client_id'>,
 ): Promise<string> {
   const { current } = await keyring(env)
   const iat = nowSeconds()

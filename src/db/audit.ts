@@ -8,6 +8,8 @@ export const AUDIT_EVENTS = [
   'lockout',
   'refresh',
   'refresh_reuse_detected',
+  'code_exchange',
+  'code_reuse_detected',
   'revoke',
   'logout',
   'password_change',

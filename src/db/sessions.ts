@@ -12,7 +12,11 @@ const liveSession = (now: string) =>
 
 export type LiveSession = { sessionId: string; scope: string; user: User }
 
-/** Creates a session and its first refresh token in one transaction. */
+/**
+ * Creates a session and its first refresh token in one transaction, only while the user is
+ * enabled and `clientId`'s client (if any; null for the legacy password grant) is too: both are
+ * checked in the INSERT. Null when either is not.
+ */
 export async function createSession(
   db: D1Database,
   userId: string,
@@ -20,21 +24,25 @@ export async function createSession(
   refreshHash: string,
   now: number,
   ttl: number,
-): Promise<string> {
+  clientId: string | null = null,
+): Promise<string | null> {
   const id = crypto.randomUUID()
-  await db.batch([
+  const [inserted] = await db.batch([
     db
       .prepare(
-        'INSERT INTO sessions (id, user_id, scope, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)',
+        `INSERT INTO sessions (id, user_id, scope, created_at, expires_at, client_id)
+         SELECT ?1, id, ?3, ?4, ?5, ?6 FROM users WHERE id = ?2 AND disabled = 0
+           AND (?6 IS NULL OR EXISTS (SELECT 1 FROM clients WHERE client_id = ?6 AND disabled = 0))`,
       )
-      .bind(id, userId, scope, now, now + ttl),
+      .bind(id, userId, scope, now, now + ttl, clientId),
     db
       .prepare(
-        'INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)',
+        `INSERT INTO refresh_tokens (token_hash, session_id, created_at)
+         SELECT ?1, id, ?3 FROM sessions WHERE id = ?2`,
       )
       .bind(refreshHash, id, now),
   ])
-  return id
+  return (inserted?.meta.changes ?? 0) > 0 ? id : null
 }
 
 /**
@@ -66,7 +74,8 @@ export type Rotation =
  * Trades a refresh token for its successor. The claim is one conditional UPDATE (used_at IS NULL),
  * so of two concurrent requests with the same token exactly one wins; the successor is inserted in
  * the same transaction only when this request's claim took. Presenting a token that was already
- * used is reuse (RFC 9700 §4.14): the whole session is revoked.
+ * used is reuse (RFC 9700 §4.14): the whole session is revoked. A token works only for the
+ * client its session was issued to (`clientId`, null for none), while that client is enabled.
  */
 export async function rotateRefreshToken(
   db: D1Database,
@@ -74,6 +83,7 @@ export async function rotateRefreshToken(
   newHash: string,
   now: number,
   narrowTo?: string,
+  clientId: string | null = null,
 ): Promise<Rotation> {
   const claimed = (
     await db.batch<{ session_id: string; scope: string } & UserRow>([
@@ -82,9 +92,11 @@ export async function rotateRefreshToken(
           `UPDATE refresh_tokens SET used_at = ?2, replaced_by = ?3
          WHERE token_hash = ?1 AND used_at IS NULL AND EXISTS (
            SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-           WHERE s.id = refresh_tokens.session_id AND ${liveSession('?2')})`,
+           WHERE s.id = refresh_tokens.session_id AND ${liveSession('?2')} AND s.client_id IS ?4
+             AND (?4 IS NULL OR EXISTS (
+               SELECT 1 FROM clients k WHERE k.client_id = ?4 AND k.disabled = 0)))`,
         )
-        .bind(oldHash, now, newHash),
+        .bind(oldHash, now, newHash, clientId),
       db
         .prepare(
           `INSERT INTO refresh_tokens (token_hash, session_id, created_at)

@@ -14,6 +14,11 @@ export const tokenRequest = z.object({
   password: optional(),
   scope: optional(),
   refresh_token: optional(),
+  code: optional(),
+  redirect_uri: optional(),
+  code_verifier: optional(),
+  client_id: optional(),
+  client_secret: optional(),
 })
 
 export const revokeRequest = z.object({

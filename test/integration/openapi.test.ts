@@ -115,6 +115,11 @@ describe('GET /openapi.json', () => {
       'password',
       'scope',
       'refresh_token',
+      'code',
+      'redirect_uri',
+      'code_verifier',
+      'client_id',
+      'client_secret',
     ])
     const query = doc.paths['/api/todos']!.get!.parameters!.map(
       (p) => `${p.in}:${p.name}:${p.required}`,

@@ -1,0 +1,61 @@
+import { ApiError } from '../errors'
+import { audit } from '../db/audit'
+import { rotateRefreshToken, sessionOfRefreshToken } from '../db/sessions'
+import { parseScopes } from '../db/users'
+import { nowSeconds, randomToken, sha256Hex } from '../auth/crypto'
+import { grantScope, parseScopeParam } from '../auth/scopes'
+import { type Grant, tokenResponse } from './grant'
+
+const invalidGrant = () =>
+  new ApiError('invalid_grant', 'The refresh token is invalid, expired or revoked.')
+
+/**
+ * The refresh token grant (RFC 6749 §6) with rotation: each token works once, and presenting a
+ * used one ends its whole session (RFC 9700 §4.14). A token works only for the client its
+ * session was issued to, or without a client for the legacy password grant's sessions.
+ */
+export const refreshTokenGrant: Grant = {
+  type: 'refresh_token',
+  anonymous: true,
+  async handle(c, form, client) {
+    if (form.refresh_token === undefined)
+      throw new ApiError(
+        'invalid_request',
+        'refresh_token is required for the refresh_token grant.',
+      )
+    const asked = parseScopeParam(form.scope)
+    const oldHash = await sha256Hex(form.refresh_token)
+    if (asked) {
+      // Checked before rotating, so a refused narrowing does not cost the client its token.
+      const session = await sessionOfRefreshToken(c.env.DB, oldHash)
+      if (session) grantScope(asked, parseScopes(session.scope))
+    }
+    const refreshToken = randomToken()
+    const clientId = client?.client_id ?? null
+    const result = await rotateRefreshToken(
+      c.env.DB,
+      oldHash,
+      await sha256Hex(refreshToken),
+      nowSeconds(),
+      asked?.join(' '),
+      clientId,
+    )
+    if (result.kind === 'reused') {
+      await audit(
+        c,
+        'refresh_reuse_detected',
+        { username: result.username, userId: result.userId },
+        `session ${result.sessionId} revoked`,
+      )
+      throw invalidGrant()
+    }
+    if (result.kind === 'invalid') throw invalidGrant()
+    const { user, sessionId } = result.session
+    // The session's grant (narrowed for good if asked), and only what the user still holds today.
+    const scope = parseScopes(result.session.scope)
+      .filter((s) => user.scopes.includes(s))
+      .join(' ')
+    await audit(c, 'refresh', { username: user.username, userId: user.id })
+    return tokenResponse(c, { user, sessionId, scope, refreshToken, clientId })
+  },
+}
