@@ -14,6 +14,7 @@ import {
 } from './errors'
 import { adminRoutes } from './routes/admin'
 import { authRoutes } from './routes/auth'
+import { authorizeRoutes } from './routes/authorize'
 import { adminClientRoutes, myClientRoutes, registrationRoutes } from './routes/clients'
 import { metaRoutes } from './routes/meta'
 import { openApiRoutes } from './routes/openapi'
@@ -87,6 +88,7 @@ export function createApp() {
     .route('/auth', authRoutes)
     .route('/auth', registerRoutes)
     .route('/auth', registrationRoutes)
+    .route('/auth', authorizeRoutes)
     .route('/profile', profileRoutes)
     .route('/api/todos', todoRoutes)
     .route('/users', userRoutes)

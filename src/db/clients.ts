@@ -1,5 +1,6 @@
 import { nowSeconds, randomToken, sha256Hex, toBase64Url } from '../auth/crypto'
 import type { AuthMethod, ClientGrant } from '../schemas/clients'
+import { SCOPES } from '../schemas/common'
 
 /** A client as the API shows it (RFC 7591 field names): never the secret or its hash. */
 export type Client = {
@@ -241,4 +242,33 @@ export async function withdrawConsent(
       .bind(userId, clientId),
   ])
   return (consent?.results.length ?? 0) + (sessions?.results.length ?? 0) > 0
+}
+
+/** The scopes a user has consented to for a client (none when never asked). */
+export async function consentedScopes(db: D1Database, userId: string, clientId: string) {
+  const row = await db
+    .prepare('SELECT scope FROM consents WHERE user_id = ?1 AND client_id = ?2')
+    .bind(userId, clientId)
+    .first<{ scope: string }>()
+  return row?.scope.split(' ').filter(Boolean) ?? []
+}
+
+/** Remembers a consent: these scopes join the ones consented to before. */
+export async function rememberConsent(
+  db: D1Database,
+  userId: string,
+  clientId: string,
+  scopes: string[],
+): Promise<void> {
+  const before = await consentedScopes(db, userId, clientId)
+  const scope = SCOPES.filter((s) => scopes.includes(s) || before.includes(s)).join(' ')
+  const now = new Date().toISOString()
+  await db
+    .prepare(
+      `INSERT INTO consents (user_id, client_id, scope, created_at, updated_at)
+       VALUES (?1, ?2, ?3, ?4, ?4)
+       ON CONFLICT (user_id, client_id) DO UPDATE SET scope = ?3, updated_at = ?4`,
+    )
+    .bind(userId, clientId, scope, now)
+    .run()
 }

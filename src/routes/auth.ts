@@ -8,6 +8,7 @@ import { bearer } from '../auth/middleware'
 import { doc } from '../openapi'
 import { keyring, verifyForRevocation } from '../auth/tokens'
 import { grantFor } from '../grants'
+import { signOut } from '../oauth/browser'
 import { authenticateClient } from '../oauth/client-auth'
 import { revokeRequest, tokenRequest } from '../schemas/auth'
 import { emptyObject, tokenPair } from '../schemas/responses'
@@ -81,7 +82,7 @@ export const authRoutes = new Hono<AppEnv>()
     '/logout',
     doc({
       tag: 'auth',
-      summary: 'End this session',
+      summary: 'End this session (and this browser’s sign-in)',
       auth: 'bearer',
       responses: { 204: { description: 'Every token of this session stops working.' } },
     }),
@@ -89,6 +90,8 @@ export const authRoutes = new Hono<AppEnv>()
     async (c) => {
       const user = c.get('user')
       await revokeSession(c.env.DB, c.get('sessionId')!, nowSeconds())
+      // The browser's sign-in too (the login page's cookie), when it is this user's.
+      await signOut(c, user.id)
       await audit(c, 'logout', { username: user.username, userId: user.id })
       return c.body(null, 204)
     },
