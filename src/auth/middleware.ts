@@ -3,7 +3,7 @@ import { basicAuth } from 'hono/basic-auth'
 import { every } from 'hono/combine'
 import { HTTPException } from 'hono/http-exception'
 import { jwt } from 'hono/jwt'
-import { config, type AppEnv } from '../env'
+import { config, issuerFor, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { authDatabase } from '../db/replication'
 import { findLiveSessionUser } from '../db/sessions'
@@ -55,14 +55,25 @@ export function basic(): MiddlewareHandler<AppEnv> {
   }
 }
 
-const bearerChallenge = (error?: 'invalid_token' | 'insufficient_scope', scope?: string) =>
-  ({
-    'WWW-Authenticate': `Bearer realm="${REALM}"${error ? `, error="${error}"` : ''}${scope ? `, scope="${scope}"` : ''}`,
-  }) as const
+/** RFC 6750 §3, with RFC 9728 §5.1 `resource_metadata` so a client can find the server. */
+const bearerChallenge = (
+  c: Context<AppEnv>,
+  error?: 'invalid_token' | 'insufficient_scope',
+  scope?: string,
+) => {
+  const metadata = `${issuerFor(config(c.env), c.req.url)}/.well-known/oauth-protected-resource`
+  const params = [
+    `realm="${REALM}"`,
+    error && `error="${error}"`,
+    scope && `scope="${scope}"`,
+    `resource_metadata="${metadata}"`,
+  ]
+  return { 'WWW-Authenticate': `Bearer ${params.filter(Boolean).join(', ')}` } as const
+}
 
-const invalidToken = () =>
+const invalidToken = (c: Context<AppEnv>) =>
   new ApiError('invalid_token', 'The access token is invalid, expired or revoked.', {
-    headers: bearerChallenge('invalid_token'),
+    headers: bearerChallenge(c, 'invalid_token'),
   })
 
 /**
@@ -77,13 +88,13 @@ export function bearer(): MiddlewareHandler<AppEnv> {
     const match = header?.match(/^Bearer +([^\s]+) *$/i)
     if (!match?.[1])
       throw new ApiError('unauthorized', 'A Bearer access token is required.', {
-        headers: bearerChallenge(),
+        headers: bearerChallenge(c),
       })
     const token = match[1]
 
     const cfg = config(c.env)
     const key = keyFor(await keyring(c.env), token)
-    if (!key) throw invalidToken()
+    if (!key) throw invalidToken(c)
     const verify = jwt({
       secret: key,
       alg: ALG,
@@ -93,14 +104,14 @@ export function bearer(): MiddlewareHandler<AppEnv> {
     try {
       await verify(c, async () => {})
     } catch (err) {
-      if (err instanceof HTTPException && err.status === 401) throw invalidToken()
+      if (err instanceof HTTPException && err.status === 401) throw invalidToken(c)
       throw err
     }
     const claims = checkClaims(c.get('jwtPayload'))
-    if (!claims) throw invalidToken()
+    if (!claims) throw invalidToken(c)
 
     const user = await findLiveSessionUser(authDatabase(c), claims.sid, claims.sub, nowSeconds())
-    if (!user) throw invalidToken()
+    if (!user) throw invalidToken(c)
     c.set('user', user)
     c.set('sessionId', claims.sid)
     c.set(
@@ -111,9 +122,9 @@ export function bearer(): MiddlewareHandler<AppEnv> {
   }
 }
 
-const insufficientScope = (scope: string) =>
+const insufficientScope = (c: Context<AppEnv>, scope: string) =>
   new ApiError('insufficient_scope', `This request needs the "${scope}" scope.`, {
-    headers: bearerChallenge('insufficient_scope', scope),
+    headers: bearerChallenge(c, 'insufficient_scope', scope),
   })
 
 /**
@@ -127,7 +138,7 @@ export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string):
     action,
     ownerId,
   )
-  if (decision === 'insufficient_scope') throw insufficientScope(RULES[action].scope!)
+  if (decision === 'insufficient_scope') throw insufficientScope(c, RULES[action].scope!)
   if (decision === 'forbidden') throw new ApiError('forbidden', 'You are not allowed to do this.')
 }
 

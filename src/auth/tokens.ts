@@ -76,7 +76,7 @@ export type AccessClaims = {
   iat: number
   exp: number
   jti: string
-  /** The client the session was issued to (RFC 9068 §2.2); absent for the legacy password grant. */
+  /** The session's client (RFC 9068 §2.2); absent for the legacy password grant. */
   client_id?: string
 }
 

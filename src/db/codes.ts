@@ -32,7 +32,8 @@ export async function issueCode(
   const inserted = await db
     .prepare(
       `INSERT INTO authorization_codes
-         (code_hash, client_id, user_id, redirect_uri, code_challenge, scope, created_at, expires_at)
+         (code_hash, client_id, user_id, redirect_uri, code_challenge, scope,
+          created_at, expires_at)
        SELECT ?1, k.client_id, u.id, ?4, ?5, ?6, ?7, ?8 FROM users u, clients k
        WHERE u.id = ?3 AND u.disabled = 0 AND k.client_id = ?2 AND k.disabled = 0
        RETURNING code_hash`,
@@ -122,7 +123,8 @@ export const revokeCodeSession = (db: D1Database, codeHash: string) =>
        WHERE id = (SELECT session_id FROM authorization_codes WHERE code_hash = ?1
                    AND used_at IS NOT NULL)
          AND revoked_at IS NULL
-       RETURNING user_id, (SELECT username FROM users WHERE users.id = sessions.user_id) AS username`,
+       RETURNING user_id,
+         (SELECT username FROM users WHERE users.id = sessions.user_id) AS username`,
     )
     .bind(codeHash, nowSeconds())
     .first<{ user_id: string; username: string }>()

@@ -32,7 +32,8 @@ export async function createSession(
       .prepare(
         `INSERT INTO sessions (id, user_id, scope, created_at, expires_at, client_id)
          SELECT ?1, id, ?3, ?4, ?5, ?6 FROM users WHERE id = ?2 AND disabled = 0
-           AND (?6 IS NULL OR EXISTS (SELECT 1 FROM clients WHERE client_id = ?6 AND disabled = 0))`,
+           AND (?6 IS NULL OR EXISTS (
+             SELECT 1 FROM clients WHERE client_id = ?6 AND disabled = 0))`,
       )
       .bind(id, userId, scope, now, now + ttl, clientId),
     db

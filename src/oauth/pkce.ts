@@ -1,6 +1,6 @@
 import { toBase64Url } from '../auth/crypto'
 
-/** RFC 7636 §4.1: 43–128 unreserved characters; §4.2: the challenge is 43 base64url characters. */
+/** RFC 7636 §4.1: 43–128 unreserved characters; §4.2: an S256 challenge is 43 of base64url. */
 export const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/
 export const CHALLENGE = /^[A-Za-z0-9_-]{43}$/
 

@@ -15,7 +15,11 @@ import { emptyObject, tokenPair } from '../schemas/responses'
 import { validate } from '../schemas/validate'
 
 const TOKEN_DESCRIPTION =
-  'Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, and the legacy `password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: `client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. `grant_type` may be omitted when `username` and `password` are sent. A refresh token works once: presenting it again ends its whole session; so does presenting a used code.'
+  'Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, and the legacy ' +
+  '`password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: ' +
+  '`client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. ' +
+  '`grant_type` may be omitted when `username` and `password` are sent. A refresh token works ' +
+  'once: presenting it again ends its whole session; so does presenting a used code.'
 
 export const authRoutes = new Hono<AppEnv>()
   .post(

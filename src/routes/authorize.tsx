@@ -39,7 +39,8 @@ function pageHeaders(c: Context<AppEnv>, redirectUri?: string) {
   const formAction = ["'self'", ...(redirectUri ? [formActionSource(redirectUri)] : [])]
   c.header(
     'Content-Security-Policy',
-    `default-src 'none'; style-src 'self'; img-src 'self'; form-action ${formAction.join(' ')}; frame-ancestors 'none'; base-uri 'none'`,
+    `default-src 'none'; style-src 'self'; img-src 'self'; form-action ${formAction.join(' ')}; ` +
+      "frame-ancestors 'none'; base-uri 'none'",
   )
 }
 
@@ -183,7 +184,11 @@ export const authorizeRoutes = new Hono<AppEnv>()
       tag: 'auth',
       summary: 'Authorization endpoint (code flow with PKCE S256)',
       description:
-        'Query: `response_type=code`, `client_id`, `redirect_uri` (optional for a client with one), `code_challenge`, `code_challenge_method=S256`, `state`, `scope`, `prompt=login`. Answers HTML: the login or consent page, or a 303 back to the app with `code`, `state` and `iss` (or `error`, `error_description`, `state`, `iss`). An unknown client or unregistered redirect URI is a 400 HTML page, never a redirect.',
+        'Query: `response_type=code`, `client_id`, `redirect_uri` (optional for a client with ' +
+        'one), `code_challenge`, `code_challenge_method=S256`, `state`, `scope`, `prompt=login`. ' +
+        'Answers HTML: the login or consent page, or a 303 back to the app with `code`, `state` ' +
+        'and `iss` (or `error`, `error_description`, `state`, `iss`). An unknown client or ' +
+        'unregistered redirect URI is a 400 HTML page, never a redirect.',
       responses: { 200: { description: 'The login or consent page (HTML).' } },
     }),
     async (c) => {
@@ -244,7 +249,9 @@ export const authorizeRoutes = new Hono<AppEnv>()
       tag: 'auth',
       summary: 'The login page’s form',
       description:
-        'Form fields `request` (the page’s token), `username`, `password`; same-origin only. Through the same throttled, audited password check as every other path; signs the browser in (cookie) and continues the authorization request.',
+        'Form fields `request` (the page’s token), `username`, `password`; same-origin only. ' +
+        'Through the same throttled, audited password check as every other path; signs the ' +
+        'browser in (cookie) and continues the authorization request.',
       responses: { 200: { description: 'The consent page, or a 303 back to the app (HTML).' } },
       errors: ['too_many_attempts'],
     }),
@@ -276,7 +283,10 @@ export const authorizeRoutes = new Hono<AppEnv>()
       tag: 'auth',
       summary: 'The consent page’s form',
       description:
-        'Form fields `request` (the page’s token) and `decision` (`allow` or `deny`); same-origin only. `deny` goes back to the app with `error=access_denied`; `allow` remembers the consent for these scopes and sends the code.',
+        'Form fields `request` (the page’s token) and `decision` (`allow` or `deny`); ' +
+        'same-origin' +
+        ' only. `deny` goes back to the app with `error=access_denied`; `allow` remembers the ' +
+        'consent for these scopes and sends the code.',
       responses: { 200: { description: 'A 303 back to the app (HTML pages on errors).' } },
     }),
     async (c) => {

@@ -40,7 +40,8 @@ export const adminClientRoutes = new Hono<AppEnv>()
       auth: 'bearer',
       scope: 'write',
       description:
-        'Admins only. `token_endpoint_auth_method` `none` makes a public client; the others a confidential one, whose `client_secret` is in this answer and never again.',
+        'Admins only. `token_endpoint_auth_method` `none` makes a public client; the others a ' +
+        'confidential one, whose `client_secret` is in this answer and never again.',
       responses: {
         201: {
           description: 'The new client.',
@@ -102,7 +103,8 @@ export const adminClientRoutes = new Hono<AppEnv>()
       auth: 'bearer',
       scope: 'write',
       description:
-        'Admins only. Disabling ends every session issued to the client and drops its unused codes at once.',
+        'Admins only. Disabling ends every session issued to the client and drops its unused ' +
+        'codes at once.',
       responses: { 200: { description: 'The changed client.', schema: client } },
       errors: ['forbidden'],
     }),
@@ -187,7 +189,11 @@ export const registrationRoutes = new Hono<AppEnv>()
       tag: 'clients',
       summary: 'Dynamic client registration (RFC 7591; when ALLOW_CLIENT_REGISTRATION is on)',
       description:
-        'Public clients of the authorization code flow only (`token_endpoint_auth_method` `none`), scope at most `read write`, never first-party. Errors are `invalid_redirect_uri` and `invalid_client_metadata` (RFC 7591 §3.2.2). 404 on every method while registration is off. At most 10 registrations an hour from one client address.',
+        'Public clients of the authorization code flow only (`token_endpoint_auth_method` ' +
+        '`none`), scope at most `read write`, never first-party. Errors are ' +
+        '`invalid_redirect_uri` and `invalid_client_metadata` (RFC 7591 §3.2.2). 404 on every ' +
+        'method while registration is off. At most 10 registrations an hour from one client ' +
+        'address.',
       responses: { 201: { description: 'The registered client.', schema: registeredClient } },
       errors: ['not_found', 'invalid_redirect_uri', 'invalid_client_metadata', 'too_many_attempts'],
     }),
@@ -243,7 +249,8 @@ export const myClientRoutes = new Hono<AppEnv>()
       summary: 'Withdraw an app’s access',
       auth: 'bearer',
       description:
-        'Forgets your consent and ends every session of that app for you at once; 404 when there was neither.',
+        'Forgets your consent and ends every session of that app for you at once; ' +
+        '404 when there was neither.',
       responses: { 204: { description: 'Withdrawn.' } },
     }),
     allow('self'),
