@@ -2,8 +2,13 @@ import { config, type Bindings } from './env'
 import { purgeAudit } from './db/audit'
 import { purgeSessions } from './db/sessions'
 import { nowSeconds } from './auth/crypto'
+import { purgeCodes } from './db/codes'
+import { purgeSignins } from './oauth/browser'
 
-/** The cron trigger: drops expired sessions (and their refresh tokens), stale login counters, old audit events. */
+/**
+ * The cron trigger: drops expired sessions (and their refresh tokens), stale login counters, old
+ * audit events, day-old authorization codes and expired browser sign-ins.
+ */
 export async function purgeExpired(env: Bindings): Promise<void> {
   const now = nowSeconds()
   const cfg = config(env)
@@ -14,5 +19,7 @@ export async function purgeExpired(env: Bindings): Promise<void> {
       now,
     ),
     purgeAudit(env.DB, now, cfg.auditRetentionDays),
+    purgeCodes(env.DB, now),
+    purgeSignins(env.DB, now),
   ])
 }

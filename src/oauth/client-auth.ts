@@ -58,6 +58,9 @@ function presented(
     } catch {
       throw invalidClient(true)
     }
+    // Swagger UI's password flow sends empty Basic credentials when no client is configured: that
+    // names no client (and must not draw a Basic challenge, which a browser would prompt for).
+    if (id === '' && secret === '') return presented(undefined, form)
     if (form.client_id !== undefined && form.client_id !== id) throw invalidClient(true)
     return { method: 'client_secret_basic', id, secret }
   }

@@ -247,6 +247,13 @@ describe('grants and clients', () => {
     const user = await makeUser()
     const pair = await login(user)
     expect(claims(pair.access_token)).not.toHaveProperty('client_id')
+    // Swagger UI's Authorize sends empty Basic credentials: no client, and no Basic challenge.
+    const init = form({ grant_type: 'password', username: user.username, password: user.password })
+    const swagger = await call('/auth/token', {
+      ...init,
+      headers: { ...init.headers, Authorization: basicHeader('', '') },
+    })
+    expect(swagger.status).toBe(200)
     const off = await createApp().request(
       '/auth/token',
       form({ grant_type: 'password', username: user.username, password: user.password }),
