@@ -49,6 +49,9 @@ CREATE TABLE authorization_codes (
   session_id     TEXT
 );
 CREATE INDEX authorization_codes_expires ON authorization_codes (expires_at);
+-- Deleting a user or a client (cascade), withdrawing a consent.
+CREATE INDEX authorization_codes_user ON authorization_codes (user_id, client_id);
+CREATE INDEX authorization_codes_client ON authorization_codes (client_id);
 
 -- Browser sign-ins behind the login page's cookie, by SHA-256 of the cookie only. A sign-in holds
 -- while its user is enabled and unchanged since (users.updated_at, stamped by every account
