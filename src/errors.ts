@@ -44,6 +44,21 @@ export class ApiError extends Error {
   }
 }
 
+/** The errors more than one place answers with, so each text is written once. */
+export const notFound = (what: 'resource' | 'todo' | 'user' = 'resource') =>
+  new ApiError('not_found', `No such ${what}.`)
+
+/** A refused password check: `invalid_grant` at the token endpoint, else `invalid_credentials`. */
+export const incorrectCredentials = (
+  code: 'invalid_grant' | 'invalid_credentials',
+  headers?: Record<string, string>,
+) => new ApiError(code, 'Incorrect username or password.', { headers })
+
+export const invalidRefreshToken = () =>
+  new ApiError('invalid_grant', 'The refresh token is invalid, expired or revoked.')
+
+export const usernameTaken = () => new ApiError('conflict', 'That username is taken.')
+
 export function errorResponse(err: ApiError): Response {
   const body = {
     error: err.code,
@@ -68,7 +83,7 @@ function fromHttpException(err: HTTPException): ApiError {
     case 401:
       return new ApiError('unauthorized', 'Authentication is required.', { headers })
     case 404:
-      return new ApiError('not_found', 'No such resource.')
+      return notFound()
     case 413:
       return new ApiError('payload_too_large', 'The request body is too large.')
     case 415:
@@ -94,8 +109,7 @@ export const onError: ErrorHandler = (err) => {
   return errorResponse(serverError())
 }
 
-export const onNotFound: NotFoundHandler = () =>
-  errorResponse(new ApiError('not_found', 'No such resource.'))
+export const onNotFound: NotFoundHandler = () => errorResponse(notFound())
 
 export const methodNotAllowedResponse = (methods: string[]): Response => {
   const res = errorResponse(

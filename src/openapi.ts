@@ -3,7 +3,7 @@ import type { RouterRoute } from 'hono/types'
 import * as z from 'zod'
 import type { ZodType } from 'zod'
 import { STATUS, type ErrorCode } from './errors'
-import type { Scope } from './schemas/common'
+import type { Scope } from './auth/scopes'
 import { apiError } from './schemas/responses'
 
 type Success = { description: string; schema?: ZodType; headers?: Record<string, string> }

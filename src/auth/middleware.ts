@@ -4,13 +4,14 @@ import { every } from 'hono/combine'
 import { HTTPException } from 'hono/http-exception'
 import { jwt } from 'hono/jwt'
 import { config, type AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { ApiError, incorrectCredentials } from '../errors'
 import { authDatabase } from '../db/replication'
 import { findLiveSessionUser } from '../db/sessions'
-import { parseScopes, toUser } from '../db/users'
-import { nowSeconds } from './crypto'
+import { toUser } from '../db/users'
+import { nowSeconds } from '../lib/time'
 import { checkPassword } from './login'
 import { decide, RULES, type Action } from './policy'
+import { narrowScopes, parseScopes } from './scopes'
 import { ALG, checkClaims, keyFor, keyring, verification } from './tokens'
 
 export const REALM = 'todo-auth'
@@ -44,9 +45,7 @@ export function basic(): MiddlewareHandler<AppEnv> {
     } catch (err) {
       if (!(err instanceof HTTPException) || err.status !== 401) throw err
       throw checked
-        ? new ApiError('invalid_credentials', 'Incorrect username or password.', {
-            headers: BASIC_CHALLENGE,
-          })
+        ? incorrectCredentials('invalid_credentials', BASIC_CHALLENGE)
         : new ApiError('unauthorized', 'HTTP Basic credentials are required.', {
             headers: BASIC_CHALLENGE,
           })
@@ -57,7 +56,10 @@ export function basic(): MiddlewareHandler<AppEnv> {
 
 const bearerChallenge = (error?: 'invalid_token' | 'insufficient_scope', scope?: string) =>
   ({
-    'WWW-Authenticate': `Bearer realm="${REALM}"${error ? `, error="${error}"` : ''}${scope ? `, scope="${scope}"` : ''}`,
+    'WWW-Authenticate':
+      `Bearer realm="${REALM}"` +
+      (error ? `, error="${error}"` : '') +
+      (scope ? `, scope="${scope}"` : ''),
   }) as const
 
 const invalidToken = () =>
@@ -103,10 +105,7 @@ export function bearer(): MiddlewareHandler<AppEnv> {
     if (!user) throw invalidToken()
     c.set('user', user)
     c.set('sessionId', claims.sid)
-    c.set(
-      'scopes',
-      parseScopes(claims.scope).filter((s) => user.scopes.includes(s)),
-    )
+    c.set('scopes', narrowScopes(parseScopes(claims.scope), user.scopes))
     await next()
   }
 }

@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import { config, issuerFor, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { doc } from '../openapi'
-import { SCOPES } from '../schemas/common'
+import { SCOPES } from '../auth/scopes'
 import { health, serverMetadata } from '../schemas/responses'
 
 export const metaRoutes = new Hono<AppEnv>()

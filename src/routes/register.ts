@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import { config, type AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { notFound, usernameTaken } from '../errors'
 import { audit } from '../db/audit'
 import { userByUsername } from '../db/users'
 import { admit, charge, locksStarted, signupAttempt } from '../auth/throttle'
@@ -8,7 +8,7 @@ import { doc } from '../openapi'
 import { user } from '../schemas/responses'
 import { registration } from '../schemas/users'
 import { validate } from '../schemas/validate'
-import { respondCreated, usernameTaken } from './users'
+import { respondCreated } from './users'
 
 /**
  * POST /auth/register: self-registration, only when ALLOW_SIGNUP is "true". Otherwise the path
@@ -21,7 +21,7 @@ import { respondCreated, usernameTaken } from './users'
  */
 export const registerRoutes = new Hono<AppEnv>()
   .use('/register', async (c, next) => {
-    if (!config(c.env).allowSignup) throw new ApiError('not_found', 'No such resource.')
+    if (!config(c.env).allowSignup) throw notFound()
     await next()
   })
   .post(

@@ -1,15 +1,12 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { notFound } from '../errors'
 import { createTodo, deleteTodo, getTodo, listTodos, updateTodo } from '../db/todos'
 import { allow, authorize } from '../auth/middleware'
 import { doc } from '../openapi'
 import { todo as todoSchema, todoCreate, todoListQuery, todoPatch } from '../schemas/todos'
 import { todoList } from '../schemas/responses'
 import { validate } from '../schemas/validate'
-
-// Another user's todo and a missing one get the same answer, so ids cannot be probed.
-const notFound = () => new ApiError('not_found', 'No such todo.')
 
 export const todoRoutes = new Hono<AppEnv>()
   .get(
@@ -67,7 +64,7 @@ export const todoRoutes = new Hono<AppEnv>()
     allow('todos.read'),
     async (c) => {
       const todo = await getTodo(c.env.DB, c.get('user').id, c.req.param('id'))
-      if (!todo) throw notFound()
+      if (!todo) throw notFound('todo')
       return c.json(todo)
     },
   )
@@ -89,7 +86,7 @@ export const todoRoutes = new Hono<AppEnv>()
         c.req.param('id'),
         c.req.valid('json'),
       )
-      if (!todo) throw notFound()
+      if (!todo) throw notFound('todo')
       return c.json(todo)
     },
   )
@@ -104,7 +101,7 @@ export const todoRoutes = new Hono<AppEnv>()
     }),
     allow('todos.write'),
     async (c) => {
-      if (!(await deleteTodo(c.env.DB, c.get('user').id, c.req.param('id')))) throw notFound()
+      if (!(await deleteTodo(c.env.DB, c.get('user').id, c.req.param('id')))) throw notFound('todo')
       return c.body(null, 204)
     },
   )

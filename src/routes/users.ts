@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono'
 import { config, type AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { ApiError, notFound, usernameTaken } from '../errors'
 import { changeUser, createUser, removeUser, type AccountOutcome } from '../db/accounts'
 import { requestAttribution } from '../db/audit'
 import { findUserById, listUsers, type NewUser, type User } from '../db/users'
@@ -14,13 +14,10 @@ import { user as userSchema, userList } from '../schemas/responses'
 import { userCreate, userListQuery, userPatch } from '../schemas/users'
 import { validate } from '../schemas/validate'
 
-const notFound = () => new ApiError('not_found', 'No such user.')
-export const usernameTaken = () => new ApiError('conflict', 'That username is taken.')
-
 /** The user an account change applied to, or the error it was refused with. */
 function applied(outcome: AccountOutcome): User {
   if (outcome.ok) return outcome.user
-  if (outcome.reason === 'not_found') throw notFound()
+  if (outcome.reason === 'not_found') throw notFound('user')
   if (outcome.reason === 'taken') throw usernameTaken()
   throw new ApiError('conflict', 'This would leave no enabled admin; make another admin first.')
 }
@@ -140,7 +137,7 @@ export const userRoutes = new Hono<AppEnv>()
     allow('users.read'),
     async (c) => {
       const user = await findUserById(c.env.DB, c.req.param('id'))
-      if (!user) throw notFound()
+      if (!user) throw notFound('user')
       return c.json(user)
     },
   )
@@ -163,7 +160,7 @@ export const userRoutes = new Hono<AppEnv>()
       const actor = c.get('user')
       if (fields.role !== undefined || fields.scopes !== undefined) {
         const target = await findUserById(c.env.DB, c.req.param('id'))
-        if (!target) throw notFound()
+        if (!target) throw notFound('user')
         if (!mayAssign(actor, target, fields))
           throw new ApiError('forbidden', 'Nobody may raise their own role or scopes.')
       }

@@ -14,9 +14,6 @@ export const intParam = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().min(min).max(max))
 
-export const SCOPES = ['read', 'write'] as const
-export type Scope = (typeof SCOPES)[number]
-
 /** The username rule; also decides whether a typed username may be written to the audit trail. */
 export const USERNAME = /^[A-Za-z0-9._-]{3,64}$/
 export const username = z

@@ -1,7 +1,8 @@
 import * as z from 'zod'
 import { AUDIT_EVENTS } from '../db/audit'
 import { STATUS, type ErrorCode } from '../errors'
-import { SCOPES } from './common'
+import { ROLES } from '../auth/policy'
+import { SCOPES } from '../auth/scopes'
 import { todo } from './todos'
 
 // What the API answers, for GET /openapi.json only: the routes build their own bodies, so
@@ -19,8 +20,8 @@ export const user = z.object({
   username: z.string(),
   name: z.string(),
   email: z.string(),
-  role: z.enum(['user', 'admin']),
-  scopes: z.array(z.string()).describe(`A subset of ${SCOPES.map((s) => `"${s}"`).join(', ')}.`),
+  role: z.enum(ROLES),
+  scopes: z.array(z.enum(SCOPES)).describe('In the canonical order, without repeats.'),
   disabled: z.boolean(),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),

@@ -1,10 +1,13 @@
 import * as z from 'zod'
 import { passwordProblem } from '../auth/passwords'
-import { param, paging, SCOPES, username } from './common'
+import { ROLES } from '../auth/policy'
+import { narrowScopes, SCOPES } from '../auth/scopes'
+import { param, paging, username } from './common'
 
-export const ROLES = ['user', 'admin'] as const
-
-/** A password being set: the password policy (length in UTF-8 bytes, common list) as a zod check. */
+/**
+ * A password being set: the password policy (length in UTF-8 bytes, common list) as a zod
+ * check.
+ */
 export const newPassword = z
   .string()
   .max(1024)
@@ -29,11 +32,14 @@ const fields = {
   scopes: z
     .array(z.enum(SCOPES))
     .max(SCOPES.length * 2)
-    .transform((asked) => SCOPES.filter((s) => asked.includes(s))),
+    .transform((asked) => narrowScopes(asked, SCOPES)),
   disabled: z.boolean(),
 }
 
-/** POST /auth/register: anyone, when self-registration is on; always role `user`, scopes `read write`. */
+/**
+ * POST /auth/register: anyone, when self-registration is on; always role `user`, scopes
+ * `read write`.
+ */
 export const registration = z.strictObject({
   username,
   password: newPassword,
