@@ -6,6 +6,7 @@ import { jwt } from 'hono/jwt'
 import { config, type AppEnv } from '../env'
 import { ApiError, incorrectCredentials } from '../errors'
 import { authDatabase } from '../db/replication'
+import { documentGuard } from '../openapi'
 import { findLiveSessionUser } from '../db/sessions'
 import { toUser } from '../db/users'
 import { nowSeconds } from '../lib/time'
@@ -26,7 +27,7 @@ const BASIC_CHALLENGE = { 'WWW-Authenticate': `Basic realm="${REALM}", charset="
  * Verified credentials are remembered for up to a minute (see checkPassword).
  */
 export function basic(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+  const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
     let checked = false
     const check = basicAuth({
       realm: REALM,
@@ -52,6 +53,7 @@ export function basic(): MiddlewareHandler<AppEnv> {
     }
     await next()
   }
+  return documentGuard(guard, { auth: 'basic' })
 }
 
 const bearerChallenge = (error?: 'invalid_token' | 'insufficient_scope', scope?: string) =>
@@ -74,7 +76,7 @@ const invalidToken = () =>
  * Tokens are read from the Authorization header only.
  */
 export function bearer(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+  const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
     const header = c.req.header('Authorization')
     const match = header?.match(/^Bearer +([^\s]+) *$/i)
     if (!match?.[1])
@@ -108,6 +110,7 @@ export function bearer(): MiddlewareHandler<AppEnv> {
     c.set('scopes', narrowScopes(parseScopes(claims.scope), user.scopes))
     await next()
   }
+  return documentGuard(guard, { auth: 'bearer' })
 }
 
 const insufficientScope = (scope: string) =>
@@ -136,7 +139,14 @@ export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string):
  * For actions on someone else's data, call `authorize` with the owner.
  */
 export const allow = (action: Action): MiddlewareHandler<AppEnv> =>
-  every(bearer(), async (c, next) => {
-    authorize(c, action)
-    await next()
-  })
+  documentGuard(
+    every(bearer(), async (c, next) => {
+      authorize(c, action)
+      await next()
+    }),
+    {
+      auth: 'bearer',
+      scope: RULES[action].scope,
+      errors: RULES[action].audience === 'admin' ? ['forbidden'] : [],
+    },
+  )

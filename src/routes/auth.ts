@@ -46,12 +46,14 @@ async function tokenResponse(
 }
 
 const TOKEN_DESCRIPTION =
-  '`grant_type` may be omitted when `username` and `password` are sent. A refresh token works once: presenting it again ends its whole session.'
+  '`grant_type` may be omitted when `username` and `password` are sent. ' +
+  'A refresh token works once: presenting it again ends its whole session.'
 
 export const authRoutes = new Hono<AppEnv>()
   .post(
     '/token',
     doc({
+      operationId: 'requestToken',
       tag: 'auth',
       summary: 'Log in (password grant) or refresh (refresh_token grant)',
       description: TOKEN_DESCRIPTION,
@@ -147,6 +149,7 @@ export const authRoutes = new Hono<AppEnv>()
   .post(
     '/revoke',
     doc({
+      operationId: 'revokeToken',
       tag: 'auth',
       summary: 'Revoke a token and its session (RFC 7009)',
       responses: { 200: { description: 'Always, whatever the token.', schema: emptyObject } },
@@ -171,9 +174,9 @@ export const authRoutes = new Hono<AppEnv>()
   .post(
     '/logout',
     doc({
+      operationId: 'logout',
       tag: 'auth',
       summary: 'End this session',
-      auth: 'bearer',
       responses: { 204: { description: 'Every token of this session stops working.' } },
     }),
     bearer(),

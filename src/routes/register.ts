@@ -27,10 +27,12 @@ export const registerRoutes = new Hono<AppEnv>()
   .post(
     '/register',
     doc({
+      operationId: 'register',
       tag: 'auth',
       summary: 'Register (when ALLOW_SIGNUP is on)',
       description:
-        'Role `user`, scopes `read write`. 404 on every method while self-registration is off. At most 10 registrations an hour from one client address.',
+        'Role `user`, scopes `read write`. 404 on every method while self-registration is off. ' +
+        'At most 10 registrations an hour from one client address.',
       responses: {
         201: {
           description: 'The new user.',

@@ -3,6 +3,7 @@ import { AUDIT_EVENTS } from '../db/audit'
 import { STATUS, type ErrorCode } from '../errors'
 import { ROLES } from '../auth/policy'
 import { SCOPES } from '../auth/scopes'
+import { documented } from './documented'
 import { todo } from './todos'
 
 // What the API answers, for GET /openapi.json only: the routes build their own bodies, so
@@ -49,7 +50,9 @@ export const auditList = z.array(
 export const tokenPair = z.object({
   access_token: z.string(),
   token_type: z.literal('bearer'),
-  expires_in: z.number().int().describe('Seconds until the access token expires.'),
+  expires_in: documented(z.number().int().describe('Seconds until the access token expires.'), {
+    replace: { type: 'integer', minimum: 1 },
+  }),
   refresh_token: z.string().describe('Single use: each refresh returns a new one.'),
   scope: z.string().describe('The granted scopes, space-separated.'),
 })
