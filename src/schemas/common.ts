@@ -10,16 +10,18 @@ export const param = () =>
 
 /**
  * A non-negative integer query parameter written in plain decimal digits (no signs, exponents or
- * spaces), `fallback` when absent. Documented as the integer it stands for.
+ * spaces), at most nine of them, `fallback` when absent. Documented as the integer it stands for.
  */
-export const intParam = (min: number, max: number, fallback: number) =>
-  documented(
+export const intParam = (min: number, max: number, fallback: number) => {
+  if (max > 999_999_999) throw new Error(`intParam: nine digits cannot reach ${max}`)
+  return documented(
     param()
       .regex(/^\d{1,9}$/, 'Must be a whole number.')
       .transform(Number)
       .pipe(z.number().min(min).max(max)),
     { replace: { type: 'integer', minimum: min, maximum: max, default: fallback } },
   ).default(fallback)
+}
 
 /** A query parameter `true` or `false`, documented as the boolean it stands for. */
 export const booleanParam = () =>
@@ -58,5 +60,5 @@ export const username = z
 
 export const paging = {
   limit: intParam(1, 500, 100),
-  offset: intParam(0, 1_000_000_000, 0),
+  offset: intParam(0, 999_999_999, 0),
 }

@@ -117,7 +117,7 @@ describe('GET /openapi.json', () => {
     )
     expect(query.completed).toEqual({ type: 'boolean' })
     expect(query.limit).toEqual({ type: 'integer', minimum: 1, maximum: 500, default: 100 })
-    expect(query.offset).toEqual({ type: 'integer', minimum: 0, maximum: 1e9, default: 0 })
+    expect(query.offset).toEqual({ type: 'integer', minimum: 0, maximum: 999_999_999, default: 0 })
     const body = (path: string, method: string, type = 'application/json') =>
       doc.paths[path]![method]!.requestBody!.content[type]!.schema
     expect(body('/api/todos', 'post').properties).toMatchObject({ title: { pattern: '\\S' } })
@@ -253,7 +253,7 @@ describe('the document says what the server does', () => {
     ['GET', '/api/todos', { query: 'limit=ten' }],
     ['GET', '/api/todos', { query: 'limit=1e2' }],
     ['GET', '/api/todos', { query: 'limit=-1' }],
-    ['GET', '/api/todos', { query: 'offset=1000000001' }],
+    ['GET', '/api/todos', { query: 'offset=1000000000' }],
     ['GET', '/api/todos', { query: 'completed=yes' }],
     ['GET', '/api/todos', { query: 'completed=TRUE' }],
     ['GET', '/api/todos', { query: 'user_id=' }],
