@@ -33,13 +33,17 @@ export const JSON_CONTENT_TYPE = 'application/json; charset=UTF-8'
  */
 export class ApiError extends Error {
   readonly status: (typeof STATUS)[ErrorCode]
+  // Plain fields rather than parameter properties: scripts/ import this file with Node's type
+  // stripping, which only erases types.
+  readonly code: ErrorCode
+  readonly description: string
+  readonly extra: { headers?: Record<string, string>; issues?: Issue[]; cause?: unknown }
 
-  constructor(
-    readonly code: ErrorCode,
-    readonly description: string,
-    readonly extra: { headers?: Record<string, string>; issues?: Issue[]; cause?: unknown } = {},
-  ) {
+  constructor(code: ErrorCode, description: string, extra: ApiError['extra'] = {}) {
     super(description, { cause: extra.cause })
+    this.code = code
+    this.description = description
+    this.extra = extra
     this.status = STATUS[code]
   }
 }
