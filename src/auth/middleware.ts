@@ -136,7 +136,8 @@ export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string):
 /**
  * A valid Bearer token whose request the policy allows `action` on its own user's data.
  * Attached per route rather than with `use`, so a wrong method is a 405 before it is a 401.
- * For actions on someone else's data, call `authorize` with the owner.
+ * For actions on someone else's data, call `authorize` with the owner. It documents itself for
+ * GET /openapi.json: Bearer, the action's scope, and `forbidden` when only admins may.
  */
 export const allow = (action: Action): MiddlewareHandler<AppEnv> =>
   documentGuard(
