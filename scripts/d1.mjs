@@ -47,7 +47,9 @@ export async function openD1({ remote = false, persistTo } = {}) {
       configPath,
       // No .env/.dev.vars: the scripts need the DB binding only, never a secret.
       envFiles: [],
-      persist: remote ? false : { path: join(resolve(persistTo ?? join(ROOT, '.wrangler/state')), 'v3') },
+      persist: remote
+        ? false
+        : { path: join(resolve(persistTo ?? join(ROOT, '.wrangler/state')), 'v3') },
       remoteBindings: remote,
     })
     let disposed

@@ -8,7 +8,16 @@ import { decode, sign } from 'hono/jwt'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../src/app'
 import worker from '../../src/index'
-import { bearer, call, form, json, login, makeUser, type TokenPair } from '../helpers'
+import {
+  bearer,
+  call,
+  form,
+  json,
+  login,
+  makeUser,
+  quietConsoleError,
+  type TokenPair,
+} from '../helpers'
 
 const refresh = (refresh_token: string, scope?: string) =>
   call('/auth/token', form({ grant_type: 'refresh_token', refresh_token, ...(scope && { scope }) }))
@@ -361,8 +370,12 @@ describe('key rotation', () => {
       alg: 'HS256',
       kid,
     } as JsonWebKey)
+    const logged = quietConsoleError()
     const res = await request('/api/todos', bearer(forged), { ...env, JWT_SECRET_PREVIOUS: WEAK })
     expect(res.status).toBe(401)
+    expect(logged).toHaveBeenCalledWith(
+      'JWT_SECRET_PREVIOUS is shorter than 32 bytes and is ignored',
+    )
     // And the service keeps working with its current key.
     const t = await login(await makeUser())
     expect(
