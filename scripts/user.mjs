@@ -238,7 +238,11 @@ try {
     console.error(`user: ${err.message}\n\n${USAGE}`)
     process.exitCode = 2
   } else {
-    console.error(`user: ${err.message}`)
+    const unmigrated = /no such table/.test(err.message)
+      ? '\n  The database has no schema yet: `npm run dev` migrates the local one;' +
+        ' `npx wrangler d1 migrations apply DB --local|--remote` any.'
+      : ''
+    console.error(`user: ${err.message}${unmigrated}`)
     process.exitCode = 1
   }
 } finally {
