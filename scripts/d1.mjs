@@ -34,14 +34,12 @@ export async function openD1({ remote = false, persistTo } = {}) {
   const removeConfig = () => rmSync(dir, { recursive: true, force: true })
   const configPath = join(dir, 'wrangler.json')
   const { database_name, database_id, preview_database_id } = binding
-  writeFileSync(
-    configPath,
-    JSON.stringify({
-      name,
-      compatibility_date,
-      d1_databases: [{ binding: 'DB', database_name, database_id, preview_database_id, remote }],
-    }),
-  )
+  // Locally the state is keyed as `wrangler dev` keys it (the preview id if any); remotely the
+  // proxy would use a preview id too, so it gets the production database's id alone.
+  const db = remote
+    ? { binding: 'DB', database_name, database_id, remote: true }
+    : { binding: 'DB', database_name, database_id, preview_database_id }
+  writeFileSync(configPath, JSON.stringify({ name, compatibility_date, d1_databases: [db] }))
   try {
     const proxy = await getPlatformProxy({
       configPath,
