@@ -16,7 +16,8 @@ import {
 /**
  * Account changes with everything they entail — ending sessions, the audit event — as one D1
  * transaction, so none of it happens without the rest. Shared by the admin API and the operator
- * CLI (scripts/user.mjs, over `wrangler d1 execute`), so nothing here may need the Workers runtime.
+ * CLI (scripts/user.mjs, in Node on a getPlatformProxy binding), so nothing here may need the
+ * Workers runtime.
  */
 
 export type AccountOutcome =
