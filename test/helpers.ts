@@ -3,6 +3,7 @@ import { exports } from 'cloudflare:workers'
 import bcrypt from 'bcryptjs'
 import { test as base, vi } from 'vitest'
 import { createApp } from '../src/app'
+import { parseScopes } from '../src/auth/scopes'
 import { insertUser } from '../src/db/users'
 
 /** Sends a request through the real Worker's fetch handler. */
@@ -35,7 +36,7 @@ export async function makeUser(
     name: `Name ${username}`,
     email: `${username}@example.com`,
     role: opts.role ?? 'user',
-    scopes: (opts.scopes ?? 'read write').split(' ').filter(Boolean),
+    scopes: parseScopes(opts.scopes ?? 'read write'),
   })
   // No API makes a user disabled from the start; the flag is set in the same transaction.
   const disable = env.DB.prepare('UPDATE users SET disabled = 1 WHERE id = ?1').bind(id)
