@@ -4,13 +4,15 @@ import { every } from 'hono/combine'
 import { HTTPException } from 'hono/http-exception'
 import { jwt } from 'hono/jwt'
 import { config, issuerFor, type AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { ApiError, incorrectCredentials } from '../errors'
 import { authDatabase } from '../db/replication'
+import { documentGuard } from '../openapi'
 import { findLiveSessionUser } from '../db/sessions'
-import { parseScopes, toUser } from '../db/users'
-import { nowSeconds } from './crypto'
+import { toUser } from '../db/users'
+import { nowSeconds } from '../lib/time'
 import { checkPassword } from './login'
 import { decide, RULES, type Action } from './policy'
+import { narrowScopes, parseScopes } from './scopes'
 import { ALG, checkClaims, keyFor, keyring, verification } from './tokens'
 
 export const REALM = 'todo-auth'
@@ -25,7 +27,7 @@ const BASIC_CHALLENGE = { 'WWW-Authenticate': `Basic realm="${REALM}", charset="
  * Verified credentials are remembered for up to a minute (see checkPassword).
  */
 export function basic(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+  const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
     let checked = false
     const check = basicAuth({
       realm: REALM,
@@ -44,15 +46,14 @@ export function basic(): MiddlewareHandler<AppEnv> {
     } catch (err) {
       if (!(err instanceof HTTPException) || err.status !== 401) throw err
       throw checked
-        ? new ApiError('invalid_credentials', 'Incorrect username or password.', {
-            headers: BASIC_CHALLENGE,
-          })
+        ? incorrectCredentials('invalid_credentials', BASIC_CHALLENGE)
         : new ApiError('unauthorized', 'HTTP Basic credentials are required.', {
             headers: BASIC_CHALLENGE,
           })
     }
     await next()
   }
+  return documentGuard(guard, { auth: 'basic' })
 }
 
 /** RFC 6750 §3, with RFC 9728 §5.1 `resource_metadata` so a client can find the server. */
@@ -83,7 +84,7 @@ const invalidToken = (c: Context<AppEnv>) =>
  * Tokens are read from the Authorization header only.
  */
 export function bearer(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+  const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
     const header = c.req.header('Authorization')
     const match = header?.match(/^Bearer +([^\s]+) *$/i)
     if (!match?.[1])
@@ -114,12 +115,10 @@ export function bearer(): MiddlewareHandler<AppEnv> {
     if (!user) throw invalidToken(c)
     c.set('user', user)
     c.set('sessionId', claims.sid)
-    c.set(
-      'scopes',
-      parseScopes(claims.scope).filter((s) => user.scopes.includes(s)),
-    )
+    c.set('scopes', narrowScopes(parseScopes(claims.scope), user.scopes))
     await next()
   }
+  return documentGuard(guard, { auth: 'bearer' })
 }
 
 const insufficientScope = (c: Context<AppEnv>, scope: string) =>
@@ -145,10 +144,18 @@ export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string):
 /**
  * A valid Bearer token whose request the policy allows `action` on its own user's data.
  * Attached per route rather than with `use`, so a wrong method is a 405 before it is a 401.
- * For actions on someone else's data, call `authorize` with the owner.
+ * For actions on someone else's data, call `authorize` with the owner. It documents itself for
+ * GET /openapi.json: Bearer, the action's scope, and `forbidden` when only admins may.
  */
 export const allow = (action: Action): MiddlewareHandler<AppEnv> =>
-  every(bearer(), async (c, next) => {
-    authorize(c, action)
-    await next()
-  })
+  documentGuard(
+    every(bearer(), async (c, next) => {
+      authorize(c, action)
+      await next()
+    }),
+    {
+      auth: 'bearer',
+      scope: RULES[action].scope,
+      errors: RULES[action].audience === 'admin' ? ['forbidden'] : [],
+    },
+  )

@@ -1,6 +1,8 @@
-import { nowSeconds, randomToken, sha256Hex, toBase64Url } from '../auth/crypto'
-import type { AuthMethod, ClientGrant } from '../schemas/clients'
-import { SCOPES } from '../schemas/common'
+import { randomToken, sha256Hex, toBase64Url } from '../lib/crypto'
+import { isoTime, nowSeconds } from '../lib/time'
+import { narrowScopes, SCOPES } from '../auth/scopes'
+import type { GrantType } from '../schemas/auth'
+import type { AuthMethod } from '../schemas/clients'
 
 /** A client as the API shows it (RFC 7591 field names): never the secret or its hash. */
 export type Client = {
@@ -8,7 +10,7 @@ export type Client = {
   client_name: string
   client_type: 'public' | 'confidential'
   redirect_uris: string[]
-  grant_types: ClientGrant[]
+  grant_types: GrantType[]
   scope: string
   token_endpoint_auth_method: AuthMethod
   first_party: boolean
@@ -71,7 +73,7 @@ export async function listClients(
 export type NewClient = {
   client_name: string
   redirect_uris: string[]
-  grant_types: ClientGrant[]
+  grant_types: GrantType[]
   scope: string
   token_endpoint_auth_method: AuthMethod
   first_party: boolean
@@ -91,7 +93,7 @@ export async function insertClient(
   const clientId = toBase64Url(crypto.getRandomValues(new Uint8Array(16)))
   const confidential = c.token_endpoint_auth_method !== 'none'
   const secret = confidential ? await newSecret() : null
-  const now = new Date().toISOString()
+  const now = isoTime()
   const row = await db
     .prepare(
       `INSERT INTO clients (client_id, client_secret_hash, client_name, client_type, redirect_uris,
@@ -149,7 +151,7 @@ export async function updateClient(
   if (p.scope !== undefined) set('scope', p.scope)
   if (p.first_party !== undefined) set('first_party', p.first_party ? 1 : 0)
   if (p.disabled !== undefined) set('disabled', p.disabled ? 1 : 0)
-  set('updated_at', new Date().toISOString())
+  set('updated_at', isoTime())
   const [updated] = await db.batch<ClientRow>([
     db
       .prepare(
@@ -193,7 +195,7 @@ export async function rotateClientSecret(
          updated_at = CASE WHEN client_type = 'confidential' THEN ?3 ELSE updated_at END
        WHERE client_id = ?1 RETURNING client_type`,
     )
-    .bind(clientId, secret.hash, new Date().toISOString())
+    .bind(clientId, secret.hash, isoTime())
     .first<{ client_type: string }>()
   if (!row) return null
   return row.client_type === 'confidential' ? { client_secret: secret.secret } : 'public'
@@ -261,8 +263,8 @@ export async function rememberConsent(
   scopes: string[],
 ): Promise<void> {
   const before = await consentedScopes(db, userId, clientId)
-  const scope = SCOPES.filter((s) => scopes.includes(s) || before.includes(s)).join(' ')
-  const now = new Date().toISOString()
+  const scope = narrowScopes([...scopes, ...before], SCOPES).join(' ')
+  const now = isoTime()
   await db
     .prepare(
       `INSERT INTO consents (user_id, client_id, scope, created_at, updated_at)

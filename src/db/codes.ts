@@ -1,4 +1,5 @@
-import { nowSeconds, randomToken, sha256Hex } from '../auth/crypto'
+import { randomToken, sha256Hex } from '../lib/crypto'
+import { nowSeconds } from '../lib/time'
 import { type User, type UserRow, toUser, userColumns } from './users'
 
 /**

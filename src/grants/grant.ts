@@ -4,7 +4,7 @@ import { type AppEnv, type Config, config } from '../env'
 import type { ClientRow } from '../db/clients'
 import type { User } from '../db/users'
 import { signAccessToken } from '../auth/tokens'
-import type { tokenRequest } from '../schemas/auth'
+import type { GrantType, tokenRequest } from '../schemas/auth'
 
 export type TokenForm = z.infer<typeof tokenRequest>
 
@@ -14,7 +14,7 @@ export type TokenForm = z.infer<typeof tokenRequest>
  * unsupported_grant_type error are derived.
  */
 export type Grant = {
-  type: string
+  type: GrantType
   /** Whether this deployment offers it; always when absent. */
   enabled?: (cfg: Config) => boolean
   /** Whether a request naming no client may use it (the legacy password and refresh grants). */

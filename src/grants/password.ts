@@ -1,13 +1,12 @@
 import { config } from '../env'
-import { ApiError } from '../errors'
+import { ApiError, incorrectCredentials } from '../errors'
 import { createSession } from '../db/sessions'
 import { toUser } from '../db/users'
-import { nowSeconds, randomToken, sha256Hex } from '../auth/crypto'
+import { randomToken, sha256Hex } from '../lib/crypto'
+import { nowSeconds } from '../lib/time'
 import { checkPassword } from '../auth/login'
-import { grantScope, parseScopeParam } from '../auth/scopes'
+import { grantScope, narrowScopes, parseScopeParam, parseScopes } from '../auth/scopes'
 import { type Grant, tokenResponse } from './grant'
-
-const invalidGrant = () => new ApiError('invalid_grant', 'Incorrect username or password.')
 
 /**
  * The resource owner password grant (RFC 6749 §4.3): legacy. RFC 9700 §2.4 says it MUST NOT be
@@ -27,11 +26,9 @@ export const passwordGrant: Grant = {
     }
     const asked = parseScopeParam(form.scope)
     const row = await checkPassword(c, form.username, form.password)
-    if (!row) throw invalidGrant()
+    if (!row) throw incorrectCredentials('invalid_grant')
     const user = toUser(row)
-    const allowed = client
-      ? user.scopes.filter((s) => client.scope.split(' ').includes(s))
-      : user.scopes
+    const allowed = client ? narrowScopes(user.scopes, parseScopes(client.scope)) : user.scopes
     const scope = grantScope(asked, allowed)
     const refreshToken = randomToken()
     const cfg = config(c.env)
@@ -45,7 +42,7 @@ export const passwordGrant: Grant = {
       cfg.refreshTokenTtl,
       clientId,
     )
-    if (!sessionId) throw invalidGrant()
+    if (!sessionId) throw incorrectCredentials('invalid_grant')
     return tokenResponse(c, { user, sessionId, scope, refreshToken, clientId })
   },
 }

@@ -1,13 +1,10 @@
-import { ApiError } from '../errors'
+import { ApiError, invalidRefreshToken } from '../errors'
 import { audit } from '../db/audit'
 import { rotateRefreshToken, sessionOfRefreshToken } from '../db/sessions'
-import { parseScopes } from '../db/users'
-import { nowSeconds, randomToken, sha256Hex } from '../auth/crypto'
-import { grantScope, parseScopeParam } from '../auth/scopes'
+import { randomToken, sha256Hex } from '../lib/crypto'
+import { nowSeconds } from '../lib/time'
+import { grantScope, narrowScopes, parseScopeParam, parseScopes } from '../auth/scopes'
 import { type Grant, tokenResponse } from './grant'
-
-const invalidGrant = () =>
-  new ApiError('invalid_grant', 'The refresh token is invalid, expired or revoked.')
 
 /**
  * The refresh token grant (RFC 6749 §6) with rotation: each token works once, and presenting a
@@ -47,14 +44,13 @@ export const refreshTokenGrant: Grant = {
         { username: result.username, userId: result.userId },
         `session ${result.sessionId} revoked`,
       )
-      throw invalidGrant()
+      throw invalidRefreshToken()
     }
-    if (result.kind === 'invalid') throw invalidGrant()
+    if (result.kind === 'invalid') throw invalidRefreshToken()
     const { user, sessionId } = result.session
-    // The session's grant (narrowed for good if asked), and only what the user still holds today.
-    const scope = parseScopes(result.session.scope)
-      .filter((s) => user.scopes.includes(s))
-      .join(' ')
+    // The session's grant (narrowed for good if asked), and only what the user still holds
+    // today.
+    const scope = narrowScopes(parseScopes(result.session.scope), user.scopes).join(' ')
     await audit(c, 'refresh', { username: user.username, userId: user.id })
     return tokenResponse(c, { user, sessionId, scope, refreshToken, clientId })
   },

@@ -2,7 +2,8 @@ import type { Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import type { AppEnv } from '../env'
 import { type User, type UserRow, toUser, userColumns } from '../db/users'
-import { nowSeconds, randomToken, sha256Hex } from '../auth/crypto'
+import { randomToken, sha256Hex } from '../lib/crypto'
+import { nowSeconds } from '../lib/time'
 
 /**
  * The browser's side of the authorization endpoint: one cookie, HttpOnly and SameSite=Lax, on

@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import type { AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { type ClientRow, findClientRow } from '../db/clients'
-import { sha256Hex } from '../auth/crypto'
+import { sha256Hex } from '../lib/crypto'
 import { REALM } from '../auth/middleware'
 
 /**

@@ -1,5 +1,6 @@
 import type { Bindings } from '../env'
-import { nowSeconds, sha256Hex, toBase64Url } from '../auth/crypto'
+import { sha256Hex, toBase64Url } from '../lib/crypto'
+import { nowSeconds } from '../lib/time'
 import { keyring } from '../auth/tokens'
 
 /**

@@ -1,4 +1,4 @@
-import { toBase64Url } from '../auth/crypto'
+import { toBase64Url } from '../lib/crypto'
 
 /** RFC 7636 §4.1: 43–128 unreserved characters; §4.2: an S256 challenge is 43 of base64url. */
 export const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/

@@ -3,7 +3,8 @@ import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { audit } from '../db/audit'
 import { revokeSession, sessionOfRefreshToken } from '../db/sessions'
-import { nowSeconds, sha256Hex } from '../auth/crypto'
+import { sha256Hex } from '../lib/crypto'
+import { nowSeconds } from '../lib/time'
 import { bearer } from '../auth/middleware'
 import { doc } from '../openapi'
 import { keyring, verifyForRevocation } from '../auth/tokens'
@@ -25,6 +26,7 @@ export const authRoutes = new Hono<AppEnv>()
   .post(
     '/token',
     doc({
+      operationId: 'requestToken',
       tag: 'auth',
       summary: 'Exchange a code, refresh, or log in with a password (legacy)',
       description: TOKEN_DESCRIPTION,
@@ -57,10 +59,14 @@ export const authRoutes = new Hono<AppEnv>()
     },
   )
 
-  /** RFC 7009: ends the session the token belongs to; 200 whatever the token, so nothing is learned. */
+  /**
+   * RFC 7009: ends the session the token belongs to; 200 whatever the token, so nothing is
+   * learned.
+   */
   .post(
     '/revoke',
     doc({
+      operationId: 'revokeToken',
       tag: 'auth',
       summary: 'Revoke a token and its session (RFC 7009)',
       responses: { 200: { description: 'Always, whatever the token.', schema: emptyObject } },
@@ -85,9 +91,9 @@ export const authRoutes = new Hono<AppEnv>()
   .post(
     '/logout',
     doc({
+      operationId: 'logout',
       tag: 'auth',
       summary: 'End this session (and this browser’s sign-in)',
-      auth: 'bearer',
       responses: { 204: { description: 'Every token of this session stops working.' } },
     }),
     bearer(),

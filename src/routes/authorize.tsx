@@ -5,7 +5,7 @@ import { type Client, consentedScopes, findClient, rememberConsent } from '../db
 import { issueCode } from '../db/codes'
 import { toUser, type User } from '../db/users'
 import { checkPassword } from '../auth/login'
-import { SCOPES } from '../schemas/common'
+import { narrowScopes, parseScopes, SCOPES } from '../auth/scopes'
 import { doc } from '../openapi'
 import { browserBinding, sentBinding, signedInUser, signIn } from '../oauth/browser'
 import { type Pending, seal, unseal } from '../oauth/pending'
@@ -70,9 +70,8 @@ const redirectError = (
 
 /** What is granted: asked ∩ what the client may have ∩ what the user holds, canonical order. */
 const grantedScopes = (p: Pending, client: Client, user: User): string[] => {
-  const asked = p.scope === undefined ? SCOPES : p.scope.split(' ')
-  const clientMay = client.scope.split(' ')
-  return SCOPES.filter((s) => asked.includes(s) && clientMay.includes(s) && user.scopes.includes(s))
+  const asked = p.scope === undefined ? SCOPES : parseScopes(p.scope)
+  return narrowScopes(narrowScopes(asked, parseScopes(client.scope)), user.scopes)
 }
 
 /** The client of a pending request, if it still may take part. */
@@ -161,26 +160,39 @@ function sameOrigin(c: Context<AppEnv>): boolean {
 const STALE =
   'This form has expired or was not issued to this browser. Go back to the app and sign in again.'
 
-/** The form's pending request and its client, or the error page to answer with. */
-async function formRequest(
-  c: Context<AppEnv>,
-  body: Record<string, string | File | (string | File)[]>,
-) {
+/** The form's fields, its pending request and its client, or the error page to answer with. */
+async function formRequest(c: Context<AppEnv>) {
   if (!sameOrigin(c)) return { page: errorPage(c, 403, 'This form must be sent from this site.') }
+  let body: Awaited<ReturnType<typeof c.req.parseBody>>
+  try {
+    body = await c.req.parseBody()
+  } catch {
+    // A malformed multipart body, say: not what our pages send.
+    return { page: errorPage(c, 400, 'This form could not be read.') }
+  }
   const token = typeof body.request === 'string' ? body.request : undefined
   const p = await unseal(c.env, token, sentBinding(c))
   if (!p) return { page: errorPage(c, 403, STALE) }
   const client = await liveClient(c, p.client_id)
   if (!client) return { page: errorPage(c, 400, 'This app is not (or no longer) registered.') }
-  return { p, client }
+  return { p, client, body }
 }
 
 const text = (v: unknown) => (typeof v === 'string' ? v : undefined)
+
+/** Every way back to the app, for GET /openapi.json. */
+const BACK = {
+  description:
+    'Back to the app: `code`, `state` and `iss` (RFC 9207), or `error`, `error_description`, ' +
+    '`state` and `iss`.',
+  headers: { Location: 'The redirect URI with those parameters.' },
+}
 
 export const authorizeRoutes = new Hono<AppEnv>()
   .get(
     '/authorize',
     doc({
+      operationId: 'authorize',
       tag: 'auth',
       summary: 'Authorization endpoint (code flow with PKCE S256)',
       description:
@@ -189,7 +201,11 @@ export const authorizeRoutes = new Hono<AppEnv>()
         'Answers HTML: the login or consent page, or a 303 back to the app with `code`, `state` ' +
         'and `iss` (or `error`, `error_description`, `state`, `iss`). An unknown client or ' +
         'unregistered redirect URI is a 400 HTML page, never a redirect.',
-      responses: { 200: { description: 'The login or consent page (HTML).' } },
+      responses: { 303: BACK },
+      pages: {
+        200: 'The login page, or the consent page when signed in.',
+        400: 'An unknown client or an unregistered redirect URI: no redirect (RFC 6749 §4.1.2.1).',
+      },
     }),
     async (c) => {
       const clientId = single(c, 'client_id')
@@ -235,7 +251,7 @@ export const authorizeRoutes = new Hono<AppEnv>()
         redirect_uri: redirectUri,
         ...(back.state !== undefined && { state: back.state }),
         code_challenge: challenge as string,
-        ...(asked && { scope: SCOPES.filter((s) => asked.includes(s)).join(' ') }),
+        ...(asked && { scope: narrowScopes(asked, SCOPES).join(' ') }),
       }
       const forceLogin = typeof prompt === 'string' && prompt.split(' ').includes('login')
       const user = forceLogin ? null : await signedInUser(c)
@@ -246,20 +262,25 @@ export const authorizeRoutes = new Hono<AppEnv>()
   .post(
     '/authorize/login',
     doc({
+      operationId: 'submitLogin',
       tag: 'auth',
       summary: 'The login page’s form',
       description:
         'Form fields `request` (the page’s token), `username`, `password`; same-origin only. ' +
         'Through the same throttled, audited password check as every other path; signs the ' +
         'browser in (cookie) and continues the authorization request.',
-      responses: { 200: { description: 'The consent page, or a 303 back to the app (HTML).' } },
-      errors: ['too_many_attempts'],
+      responses: { 303: BACK },
+      pages: {
+        200: 'The consent page.',
+        400: 'The login page again (incorrect or missing credentials), or the app is gone.',
+        403: 'A missing, forged, expired or cross-site form.',
+        429: 'The login page again while the account or address is locked.',
+      },
     }),
     async (c) => {
-      const body = await c.req.parseBody()
-      const found = await formRequest(c, body)
+      const found = await formRequest(c)
       if ('page' in found) return found.page
-      const { p, client } = found
+      const { p, client, body } = found
       const username = text(body.username) ?? ''
       const password = text(body.password) ?? ''
       if (!username || !password || username.length > 1024 || password.length > 1024)
@@ -280,6 +301,7 @@ export const authorizeRoutes = new Hono<AppEnv>()
   .post(
     '/authorize/consent',
     doc({
+      operationId: 'submitConsent',
       tag: 'auth',
       summary: 'The consent page’s form',
       description:
@@ -287,13 +309,17 @@ export const authorizeRoutes = new Hono<AppEnv>()
         'same-origin' +
         ' only. `deny` goes back to the app with `error=access_denied`; `allow` remembers the ' +
         'consent for these scopes and sends the code.',
-      responses: { 200: { description: 'A 303 back to the app (HTML pages on errors).' } },
+      responses: { 303: BACK },
+      pages: {
+        200: 'The login page, when the browser is no longer signed in.',
+        400: 'Neither Allow nor Deny was chosen, or the app is gone.',
+        403: 'A missing, forged, expired or cross-site form.',
+      },
     }),
     async (c) => {
-      const body = await c.req.parseBody()
-      const found = await formRequest(c, body)
+      const found = await formRequest(c)
       if ('page' in found) return found.page
-      const { p, client } = found
+      const { p, client, body } = found
       const user = await signedInUser(c)
       if (!user) return loginPage(c, p, client)
       const decision = text(body.decision)

@@ -1,6 +1,6 @@
 import { Hono, type MiddlewareHandler } from 'hono'
 import { config, type AppEnv } from '../env'
-import { ApiError, errorResponse } from '../errors'
+import { ApiError, errorResponse, notFound } from '../errors'
 import {
   deleteClient,
   findClient,
@@ -28,17 +28,14 @@ import {
 } from '../schemas/clients'
 import { validate } from '../schemas/validate'
 
-const notFound = () => new ApiError('not_found', 'No such client.')
-
 /** GET/POST/PATCH/DELETE /admin/clients…: the client registry, for admins (RFC 7591 shapes). */
 export const adminClientRoutes = new Hono<AppEnv>()
   .post(
     '/',
     doc({
+      operationId: 'createClient',
       tag: 'clients',
       summary: 'Register a client',
-      auth: 'bearer',
-      scope: 'write',
       description:
         'Admins only. `token_endpoint_auth_method` `none` makes a public client; the others a ' +
         'confidential one, whose `client_secret` is in this answer and never again.',
@@ -49,7 +46,6 @@ export const adminClientRoutes = new Hono<AppEnv>()
           headers: { Location: "The client's URL." },
         },
       },
-      errors: ['forbidden'],
     }),
     allow('clients.write'),
     validate('json', clientCreate),
@@ -65,13 +61,11 @@ export const adminClientRoutes = new Hono<AppEnv>()
   .get(
     '/',
     doc({
+      operationId: 'listClients',
       tag: 'clients',
       summary: 'List clients, oldest first',
-      auth: 'bearer',
-      scope: 'read',
       description: 'Admins only.',
       responses: { 200: { description: 'The clients.', schema: clientList } },
-      errors: ['forbidden'],
     }),
     allow('clients.read'),
     validate('query', clientListQuery),
@@ -80,75 +74,68 @@ export const adminClientRoutes = new Hono<AppEnv>()
   .get(
     '/:client_id',
     doc({
+      operationId: 'getClient',
       tag: 'clients',
       summary: 'Get one client',
-      auth: 'bearer',
-      scope: 'read',
       description: 'Admins only.',
       responses: { 200: { description: 'The client.', schema: client } },
-      errors: ['forbidden'],
     }),
     allow('clients.read'),
     async (c) => {
       const found = await findClient(c.env.DB, c.req.param('client_id'))
-      if (!found) throw notFound()
+      if (!found) throw notFound('client')
       return c.json(found)
     },
   )
   .patch(
     '/:client_id',
     doc({
+      operationId: 'updateClient',
       tag: 'clients',
       summary: 'Change a client',
-      auth: 'bearer',
-      scope: 'write',
       description:
         'Admins only. Disabling ends every session issued to the client and drops its unused ' +
         'codes at once.',
       responses: { 200: { description: 'The changed client.', schema: client } },
-      errors: ['forbidden'],
     }),
     allow('clients.write'),
     validate('json', clientPatch),
     async (c) => {
       const changed = await updateClient(c.env.DB, c.req.param('client_id'), c.req.valid('json'))
-      if (!changed) throw notFound()
+      if (!changed) throw notFound('client')
       return c.json(changed)
     },
   )
   .delete(
     '/:client_id',
     doc({
+      operationId: 'deleteClient',
       tag: 'clients',
       summary: 'Delete a client',
-      auth: 'bearer',
-      scope: 'write',
       description: 'Admins only. Its sessions, codes and consents go with it.',
       responses: { 204: { description: 'Deleted; every token issued to it stops working.' } },
-      errors: ['forbidden'],
     }),
     allow('clients.write'),
     async (c) => {
-      if (!(await deleteClient(c.env.DB, c.req.param('client_id')))) throw notFound()
+      if (!(await deleteClient(c.env.DB, c.req.param('client_id')))) throw notFound('client')
       return c.body(null, 204)
     },
   )
   .post(
     '/:client_id/secret',
     doc({
+      operationId: 'rotateClientSecret',
       tag: 'clients',
       summary: "Rotate a confidential client's secret",
-      auth: 'bearer',
-      scope: 'write',
       description: 'Admins only. The old secret stops working at once; sessions stay.',
       responses: { 200: { description: 'The new secret, shown once.', schema: clientSecret } },
-      errors: ['forbidden', 'conflict'],
+      errors: ['conflict'],
     }),
     allow('clients.write'),
     async (c) => {
       const clientId = c.req.param('client_id')
       const rotated = await rotateClientSecret(c.env.DB, clientId)
-      if (rotated === null) throw notFound()
+      if (rotated === null) throw notFound('client')
       if (rotated === 'public')
         throw new ApiError('conflict', 'A public client has no secret to rotate.')
       return c.json({ client_id: clientId, ...rotated, client_secret_expires_at: 0 })
@@ -180,12 +167,13 @@ const registrationErrors: MiddlewareHandler<AppEnv> = async (c, next) => {
  */
 export const registrationRoutes = new Hono<AppEnv>()
   .use('/clients', async (c, next) => {
-    if (!config(c.env).allowClientRegistration) throw new ApiError('not_found', 'No such resource.')
+    if (!config(c.env).allowClientRegistration) throw notFound()
     await next()
   })
   .post(
     '/clients',
     doc({
+      operationId: 'registerClient',
       tag: 'clients',
       summary: 'Dynamic client registration (RFC 7591; when ALLOW_CLIENT_REGISTRATION is on)',
       description:
@@ -233,9 +221,9 @@ export const myClientRoutes = new Hono<AppEnv>()
   .get(
     '/me/clients',
     doc({
+      operationId: 'listAuthorizedClients',
       tag: 'users',
       summary: 'The apps you have authorized',
-      auth: 'bearer',
       description: 'First-party apps need no consent and are not listed.',
       responses: { 200: { description: 'Your consents.', schema: authorizedClients } },
     }),
@@ -245,9 +233,9 @@ export const myClientRoutes = new Hono<AppEnv>()
   .delete(
     '/me/clients/:client_id',
     doc({
+      operationId: 'withdrawConsent',
       tag: 'users',
       summary: 'Withdraw an app’s access',
-      auth: 'bearer',
       description:
         'Forgets your consent and ends every session of that app for you at once; ' +
         '404 when there was neither.',

@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import { config, issuerFor, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { doc } from '../openapi'
-import { SCOPES } from '../schemas/common'
+import { SCOPES } from '../auth/scopes'
 import { health, resourceMetadata, serverMetadata } from '../schemas/responses'
 import { AUTH_METHODS } from '../schemas/clients'
 import { grantTypesSupported } from '../grants'
@@ -11,6 +11,7 @@ export const metaRoutes = new Hono<AppEnv>()
   .get(
     '/healthz',
     doc({
+      operationId: 'getHealth',
       tag: 'meta',
       summary: 'Health check',
       responses: { 200: { description: 'D1 answers.', schema: health } },
@@ -31,6 +32,7 @@ export const metaRoutes = new Hono<AppEnv>()
   .get(
     '/.well-known/oauth-authorization-server',
     doc({
+      operationId: 'getServerMetadata',
       tag: 'meta',
       summary: 'OAuth 2.0 authorization server metadata (RFC 8414)',
       responses: { 200: { description: 'The metadata.', schema: serverMetadata } },
@@ -61,6 +63,7 @@ export const metaRoutes = new Hono<AppEnv>()
   .get(
     '/.well-known/oauth-protected-resource',
     doc({
+      operationId: 'getResourceMetadata',
       tag: 'meta',
       summary: 'OAuth 2.0 protected resource metadata (RFC 9728)',
       responses: { 200: { description: 'The metadata.', schema: resourceMetadata } },

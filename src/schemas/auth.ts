@@ -1,6 +1,15 @@
 import * as z from 'zod'
+import { SCOPES } from '../auth/scopes'
 import { param } from './common'
+import { documented } from './documented'
 import { newPassword } from './users'
+
+/**
+ * The grants POST /auth/token knows (RFC 6749 §4.1, §6, §4.3), each a module in src/grants/ and
+ * in this order in the discovery document; also what a client may be registered for.
+ */
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'password'] as const
+export type GrantType = (typeof GRANT_TYPES)[number]
 
 /**
  * POST /auth/token and /auth/revoke bodies. Unrecognised parameters are ignored (RFC 6749 §3.2),
@@ -8,11 +17,18 @@ import { newPassword } from './users'
  */
 const optional = () => z.preprocess((v) => (v === '' ? undefined : v), param().max(4096).optional())
 
+const scopeToken = `(?:${SCOPES.join('|')})`
+
 export const tokenRequest = z.object({
-  grant_type: optional(),
+  // Any other value is refused by the route (unsupported_grant_type), not by this schema: the
+  // document lists the ones that work.
+  grant_type: documented(optional(), { replace: { type: 'string', enum: [...GRANT_TYPES] } }),
   username: optional(),
   password: optional(),
-  scope: optional(),
+  // RFC 6749 §3.3: space-separated scope tokens; an unknown one is refused (invalid_scope).
+  scope: documented(optional(), {
+    replace: { type: 'string', pattern: `^${scopeToken}(?: ${scopeToken})*$` },
+  }),
   refresh_token: optional(),
   code: optional(),
   redirect_uri: optional(),

@@ -1,46 +1,76 @@
 import * as z from 'zod'
 import { MAX_REDIRECT_URI, redirectUriProblem } from '../oauth/redirects'
-import { paging, SCOPES } from './common'
+import { parseScopes, SCOPES } from '../auth/scopes'
+import { GRANT_TYPES } from './auth'
+import { atLeastOne, paging } from './common'
+import { documented } from './documented'
 
-/** Grants a client may be registered for; each is a module in src/grants/. */
-export const CLIENT_GRANTS = ['authorization_code', 'refresh_token', 'password'] as const
-export type ClientGrant = (typeof CLIENT_GRANTS)[number]
 export const AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const
 export type AuthMethod = (typeof AUTH_METHODS)[number]
 
-const redirectUri = z
-  .string()
-  .max(MAX_REDIRECT_URI)
-  .superRefine((uri, ctx) => {
-    const problem = redirectUriProblem(uri)
-    if (problem) ctx.addIssue({ code: 'custom', message: problem })
-  })
+// src/oauth/redirects.ts as a pattern, as far as one can say it (the letter case of the scheme
+// and host aside): https with a host and no userinfo, http on a loopback host, or a private-use
+// scheme with a dot; no space, control character or fragment anywhere.
+const HTTPS = String.raw`[Hh][Tt][Tt][Pp][Ss]://[^/?#@\s\p{Cc}]+`
+const LOOPBACK_HTTP =
+  String.raw`[Hh][Tt][Tt][Pp]://(?:127\.0\.0\.1|\[::1\]|localhost)` +
+  String.raw`(?::\d*)?(?=[/?]|$)`
+const PRIVATE_USE = String.raw`[A-Za-z][A-Za-z0-9+.-]*\.[A-Za-z0-9+.-]+:`
 
-const clientName = z
-  .string()
-  .trim()
-  .min(1)
-  .max(100)
-  .regex(/^\P{Cc}*$/u, 'Must not contain control characters.')
+const redirectUri = documented(
+  z
+    .string()
+    .max(MAX_REDIRECT_URI)
+    .superRefine((uri, ctx) => {
+      const problem = redirectUriProblem(uri)
+      if (problem) ctx.addIssue({ code: 'custom', message: problem })
+    }),
+  {
+    replace: {
+      type: 'string',
+      maxLength: MAX_REDIRECT_URI,
+      pattern: String.raw`^(?:${HTTPS}|${LOOPBACK_HTTP}|${PRIVATE_USE})[^\s\p{Cc}#]*$`,
+      description:
+        'https; http only on a loopback host (127.0.0.1, [::1], localhost); or a reverse-domain ' +
+        'private-use scheme (com.example.app:/cb). No fragment, no userinfo.',
+    },
+  },
+)
+
+const clientName = documented(
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^\P{Cc}*$/u, 'Must not contain control characters.'),
+  // Something besides white space (it is trimmed), and no control character.
+  { add: { pattern: '^\\P{Cc}*[^\\s\\p{Cc}]\\P{Cc}*$' } },
+)
+
+const scopeWord = `(?:${SCOPES.join('|')})`
 
 /** RFC 7591 §2 `scope`: space-separated, known scopes only; stored in the canonical order. */
-const scope = z
-  .string()
-  .max(100)
-  .refine(
-    (s) => s.split(' ').every((v) => v === '' || (SCOPES as readonly string[]).includes(v)),
-    'Known scopes are "read" and "write".',
-  )
-  .transform((s) => SCOPES.filter((v) => s.split(' ').includes(v)).join(' '))
+const scope = documented(
+  z
+    .string()
+    .max(100)
+    .refine(
+      (s) => s.split(' ').every((v) => v === '' || (SCOPES as readonly string[]).includes(v)),
+      'Known scopes are "read" and "write".',
+    )
+    .transform((s) => parseScopes(s).join(' ')),
+  { replace: { type: 'string', maxLength: 100, pattern: `^(?: |${scopeWord}(?= |$))*$` } },
+)
 
 const fields = {
   client_name: clientName,
   redirect_uris: z.array(redirectUri).min(1).max(10),
   grant_types: z
-    .array(z.enum(CLIENT_GRANTS))
+    .array(z.enum(GRANT_TYPES))
     .min(1)
-    .max(CLIENT_GRANTS.length)
-    .transform((asked) => CLIENT_GRANTS.filter((g) => asked.includes(g))),
+    .max(GRANT_TYPES.length)
+    .transform((asked) => GRANT_TYPES.filter((g) => asked.includes(g))),
   scope,
   token_endpoint_auth_method: z.enum(AUTH_METHODS),
   first_party: z.boolean(),
@@ -61,16 +91,14 @@ export const clientCreate = z.strictObject({
 })
 
 /** PATCH /admin/clients/{client_id}: the fields given change. The type is fixed at creation. */
-export const clientPatch = z
-  .strictObject({
-    client_name: fields.client_name.optional(),
-    redirect_uris: fields.redirect_uris.optional(),
-    grant_types: fields.grant_types.optional(),
-    scope: fields.scope.optional(),
-    first_party: fields.first_party.optional(),
-    disabled: fields.disabled.optional(),
-  })
-  .refine((p) => Object.keys(p).length > 0, 'Give at least one field to change.')
+export const clientPatch = atLeastOne({
+  client_name: fields.client_name.optional(),
+  redirect_uris: fields.redirect_uris.optional(),
+  grant_types: fields.grant_types.optional(),
+  scope: fields.scope.optional(),
+  first_party: fields.first_party.optional(),
+  disabled: fields.disabled.optional(),
+})
 
 /**
  * POST /auth/clients (RFC 7591 §3.1): public clients of the code flow only. Unknown metadata is
@@ -80,12 +108,14 @@ export const clientPatch = z
 export const clientRegistration = z.object({
   client_name: fields.client_name.default('Unnamed app'),
   redirect_uris: fields.redirect_uris,
-  grant_types: z
-    .array(z.enum(['authorization_code', 'refresh_token']))
-    .min(1)
-    .max(2)
-    .refine((g) => g.includes('authorization_code'), 'Must include "authorization_code".')
-    .default(['authorization_code', 'refresh_token']),
+  grant_types: documented(
+    z
+      .array(z.enum(['authorization_code', 'refresh_token']))
+      .min(1)
+      .max(2)
+      .refine((g) => g.includes('authorization_code'), 'Must include "authorization_code".'),
+    { add: { contains: { const: 'authorization_code' } } },
+  ).default(['authorization_code', 'refresh_token']),
   response_types: z.array(z.literal('code')).max(1).optional(),
   token_endpoint_auth_method: z.literal('none').default('none'),
   scope: fields.scope.default('read write'),
@@ -99,7 +129,7 @@ export const client = z.object({
   client_name: z.string(),
   client_type: z.enum(['public', 'confidential']),
   redirect_uris: z.array(z.string()),
-  grant_types: z.array(z.enum(CLIENT_GRANTS)),
+  grant_types: z.array(z.enum(GRANT_TYPES)),
   scope: z.string(),
   token_endpoint_auth_method: z.enum(AUTH_METHODS),
   first_party: z.boolean(),

@@ -3,7 +3,9 @@ import bcrypt from 'bcryptjs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../src/app'
 import { recordD1 } from '../d1-recorder'
-import { bearer, form, json, makeUser, type TokenPair } from '../helpers'
+import { rememberConsent } from '../../src/db/clients'
+import { bearer, form, json, makeUser, routesMissingFrom, type TokenPair } from '../helpers'
+import { makeClient, REDIRECT } from '../oauth'
 
 // The cost of the check in front of every Bearer request, per docs/performance.md: at most two
 // D1 round trips (the session/user check and the data), no bcrypt, no key import.
@@ -25,6 +27,14 @@ async function loginThroughApp(username: string, password: string): Promise<Toke
   return res.json()
 }
 
+/** A client made straight in D1 (not through the recorded app), confidential if asked. */
+async function newClient(confidential = false): Promise<string> {
+  const { client } = await makeClient(
+    confidential ? { token_endpoint_auth_method: 'client_secret_basic' } : {},
+  )
+  return client.client_id
+}
+
 async function newTodo(token: string): Promise<string> {
   const { res } = await send('/api/todos', json('POST', { title: 'round trips' }, token))
   expect(res.status).toBe(201)
@@ -33,42 +43,134 @@ async function newTodo(token: string): Promise<string> {
 
 afterEach(() => vi.restoreAllMocks())
 
-describe('an authenticated request', () => {
-  const routes: [
-    string,
-    'user' | 'admin',
-    (token: string) => Promise<[string, RequestInit, number]>,
-  ][] = [
-    ['lists todos', 'user', async (t) => ['/api/todos', bearer(t), 200]],
-    ['creates a todo', 'user', async (t) => ['/api/todos', json('POST', { title: 'x' }, t), 201]],
-    ['reads a todo', 'user', async (t) => [`/api/todos/${await newTodo(t)}`, bearer(t), 200]],
-    [
-      'updates a todo',
-      'user',
-      async (t) => [`/api/todos/${await newTodo(t)}`, json('PATCH', { completed: true }, t), 200],
-    ],
-    [
-      'deletes a todo',
-      'user',
-      async (t) => [`/api/todos/${await newTodo(t)}`, bearer(t, { method: 'DELETE' }), 204],
-    ],
-    ['reads the current user', 'user', async (t) => ['/users/me', bearer(t), 200]],
-    ['lists users', 'admin', async (t) => ['/users', bearer(t), 200]],
-    ['reads a user', 'admin', async (t) => [`/users/${(await makeUser()).id}`, bearer(t), 200]],
-    [
-      'updates a user',
-      'admin',
-      async (t) => [`/users/${(await makeUser()).id}`, json('PATCH', { name: 'Renamed' }, t), 200],
-    ],
-    [
-      'deletes a user',
-      'admin',
-      async (t) => [`/users/${(await makeUser()).id}`, bearer(t, { method: 'DELETE' }), 204],
-    ],
-    ['reads the audit trail', 'admin', async (t) => ['/admin/audit', bearer(t), 200]],
-  ]
+type Check = {
+  role: 'user' | 'admin'
+  /** The request to time, made with the user's access token: [path, init, expected status]. */
+  request: (token: string) => Promise<[string, RequestInit, number]>
+}
 
-  it.each(routes)('%s in at most two D1 round trips', async (_name, role, request) => {
+/**
+ * Every route of the app: how to call it with a Bearer token, or why the Bearer hot path does
+ * not apply to it. A route added to the app without an entry here fails the first test below.
+ */
+const HOT_PATH: Record<string, Check | string> = {
+  'GET /healthz': 'no credentials',
+  'GET /.well-known/oauth-authorization-server': 'no credentials and no D1',
+  'GET /openapi.json': 'no credentials and no D1',
+  'GET /.well-known/oauth-protected-resource': 'no credentials and no D1',
+  'GET /auth/authorize': 'a browser page: the sign-in cookie, not a Bearer token',
+  'POST /auth/authorize/login': 'a browser form that checks a password',
+  'POST /auth/authorize/consent': 'a browser form: the sign-in cookie, not a Bearer token',
+  'POST /auth/clients': 'no credentials (RFC 7591 registration, charged per client address)',
+  'POST /auth/token': 'issues tokens from a password or a refresh token (see "issuing tokens")',
+  'POST /auth/revoke': 'takes the token in the body, not as a Bearer credential',
+  'POST /auth/register': 'no credentials; hashes a password',
+  'GET /profile': 'HTTP Basic: checks a password',
+  'POST /users/me/password': 'checks the current password and hashes the new one',
+  'POST /users': 'hashes the new user’s password',
+  // Three trips today: the session check, the revocation, then the audit event on its own.
+  'POST /auth/logout': 'ends the session rather than reading data',
+  'GET /api/todos': { role: 'user', request: async (t) => ['/api/todos', bearer(t), 200] },
+  'POST /api/todos': {
+    role: 'user',
+    request: async (t) => ['/api/todos', json('POST', { title: 'x' }, t), 201],
+  },
+  'GET /api/todos/:id': {
+    role: 'user',
+    request: async (t) => [`/api/todos/${await newTodo(t)}`, bearer(t), 200],
+  },
+  'PATCH /api/todos/:id': {
+    role: 'user',
+    request: async (t) => [
+      `/api/todos/${await newTodo(t)}`,
+      json('PATCH', { completed: true }, t),
+      200,
+    ],
+  },
+  'DELETE /api/todos/:id': {
+    role: 'user',
+    request: async (t) => [`/api/todos/${await newTodo(t)}`, bearer(t, { method: 'DELETE' }), 204],
+  },
+  'GET /users/me': { role: 'user', request: async (t) => ['/users/me', bearer(t), 200] },
+  'GET /users': { role: 'admin', request: async (t) => ['/users', bearer(t), 200] },
+  'GET /users/:id': {
+    role: 'admin',
+    request: async (t) => [`/users/${(await makeUser()).id}`, bearer(t), 200],
+  },
+  'PATCH /users/:id': {
+    role: 'admin',
+    request: async (t) => [
+      `/users/${(await makeUser()).id}`,
+      json('PATCH', { name: 'Renamed' }, t),
+      200,
+    ],
+  },
+  'DELETE /users/:id': {
+    role: 'admin',
+    request: async (t) => [`/users/${(await makeUser()).id}`, bearer(t, { method: 'DELETE' }), 204],
+  },
+  'GET /admin/audit': { role: 'admin', request: async (t) => ['/admin/audit', bearer(t), 200] },
+  'POST /admin/clients': {
+    role: 'admin',
+    request: async (t) => [
+      '/admin/clients',
+      json('POST', { client_name: 'Trips', redirect_uris: [REDIRECT] }, t),
+      201,
+    ],
+  },
+  'GET /admin/clients': { role: 'admin', request: async (t) => ['/admin/clients', bearer(t), 200] },
+  'GET /admin/clients/:client_id': {
+    role: 'admin',
+    request: async (t) => [`/admin/clients/${await newClient()}`, bearer(t), 200],
+  },
+  'PATCH /admin/clients/:client_id': {
+    role: 'admin',
+    request: async (t) => [
+      `/admin/clients/${await newClient()}`,
+      json('PATCH', { disabled: true }, t),
+      200,
+    ],
+  },
+  'DELETE /admin/clients/:client_id': {
+    role: 'admin',
+    request: async (t) => [
+      `/admin/clients/${await newClient()}`,
+      bearer(t, { method: 'DELETE' }),
+      204,
+    ],
+  },
+  'POST /admin/clients/:client_id/secret': {
+    role: 'admin',
+    request: async (t) => [
+      `/admin/clients/${await newClient(true)}/secret`,
+      bearer(t, { method: 'POST' }),
+      200,
+    ],
+  },
+  'GET /users/me/clients': {
+    role: 'user',
+    request: async (t) => ['/users/me/clients', bearer(t), 200],
+  },
+  'DELETE /users/me/clients/:client_id': {
+    role: 'user',
+    request: async (t) => {
+      const clientId = await newClient()
+      const me = (await (await send('/users/me', bearer(t))).res.json()) as { id: string }
+      await rememberConsent(env.DB, me.id, clientId, ['read'])
+      return [`/users/me/clients/${clientId}`, bearer(t, { method: 'DELETE' }), 204]
+    },
+  },
+}
+
+describe('an authenticated request', () => {
+  it('has an entry here for every route of the app', () => {
+    expect(routesMissingFrom(HOT_PATH, 'HOT_PATH of test/integration/hot-path.test.ts')).toBe('')
+  })
+
+  const checks = Object.entries(HOT_PATH).flatMap(([route, check]) =>
+    typeof check === 'string' ? [] : [[route, check] as const],
+  )
+  it.each(checks)('to %s makes at most two D1 round trips', async (_route, { role, request }) => {
     const user = await makeUser({ role })
     const { access_token } = await loginThroughApp(user.username, user.password)
     const [path, init, status] = await request(access_token)

@@ -1,39 +1,19 @@
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { basicHeader, call, json, login, makeUser, type TestUser } from '../helpers'
+import { appRoutes, basicHeader, call, json, login, makeUser, type TestUser } from '../helpers'
 
 /**
  * Property: nothing a client can send makes the Worker answer 5xx, and every error it answers has
- * the one JSON error shape. Every route of docs/api.md, with random methods, ids,
+ * the one JSON error shape. Every route of the app, with random methods, ids,
  * queries, headers and bodies. Bounded runs keep the suite fast; a failure prints its seed and the
  * shrunk request.
  */
 
-/** Every route of the contract, with its methods; other methods are drawn too, less often. */
-const ROUTES = [
-  'GET /healthz',
-  'GET /.well-known/oauth-authorization-server',
-  'POST /auth/token',
-  'POST /auth/revoke',
-  'POST /auth/logout',
-  'POST /auth/register',
-  'GET /profile',
-  'GET /api/todos',
-  'POST /api/todos',
-  'GET /api/todos/{id}',
-  'PATCH /api/todos/{id}',
-  'DELETE /api/todos/{id}',
-  'GET /users/me',
-  'POST /users/me/password',
-  'GET /users',
-  'POST /users',
-  'GET /users/{id}',
-  'PATCH /users/{id}',
-  'DELETE /users/{id}',
-  'GET /admin/audit',
-  'GET /openapi.json',
-  'GET /docs',
-].map((r) => r.split(' ') as [string, string])
+/**
+ * Every route the app serves, read from the app so that a new one is fuzzed too, and /docs (a
+ * static page, which the Worker itself does not serve). Other methods are drawn too, less often.
+ */
+const ROUTES = [...appRoutes(), 'GET /docs'].map((r) => r.split(' ') as [string, string])
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'PUT', 'OPTIONS']
 
@@ -54,7 +34,10 @@ const segment = fc.oneof(
   fc.constantFrom('%', '%zz', '%C3%28', '..', '%2F', '%00', "'%20OR%20'1'%3D'1", 'x'.repeat(3000)),
 )
 const query = fc.dictionary(
-  fc.constantFrom('limit', 'offset', 'completed', 'user_id', 'username', 'access_token', 'x'),
+  fc.constantFrom(
+    ...['limit', 'offset', 'completed', 'user_id', 'username', 'access_token', 'x'],
+    ...['response_type', 'client_id', 'redirect_uri', 'code_challenge', 'state', 'prompt'],
+  ),
   fc.oneof(printable, fc.integer().map(String), fc.constantFrom('true', 'false', '1', '500', '-1')),
   { maxKeys: 3 },
 )
@@ -105,6 +88,11 @@ const FIELDS = [
   'disabled',
   'current_password',
   'new_password',
+  'client_name',
+  'redirect_uris',
+  'grant_types',
+  'token_endpoint_auth_method',
+  'first_party',
   '__proto__',
 ]
 const jsonValue = fc.oneof(
@@ -123,6 +111,13 @@ const FORM_FIELDS = [
   'refresh_token',
   'token',
   'token_type_hint',
+  'code',
+  'code_verifier',
+  'redirect_uri',
+  'client_id',
+  'client_secret',
+  'request',
+  'decision',
 ]
 
 /** [Content-Type, body]: mostly well-formed for the route's media types, sometimes anything. */
@@ -213,7 +208,8 @@ describe('no request produces a 5xx', () => {
         const [method, route] = r.target
         const search = new URLSearchParams(r.query).toString()
         const path =
-          route.replace('{id}', r.segment.replace('{todo}', todoId)) + (search ? `?${search}` : '')
+          route.replace(/:[^/]+/g, r.segment.replace('{todo}', todoId)) +
+          (search ? `?${search}` : '')
         const [contentType, body] = r.payload
         const headers = new Headers(r.extraHeaders)
         const credentials = await authorization(r.auth)
@@ -225,7 +221,10 @@ describe('no request produces a 5xx', () => {
         expect(res.status, `${method} ${path} → ${res.status} ${text.slice(0, 200)}`).toBeLessThan(
           500,
         )
-        if (res.status >= 400 && method !== 'HEAD') {
+        // The authorization pages answer a browser in HTML (src/pages/), errors included.
+        const page = res.headers.get('Content-Type')?.startsWith('text/html')
+        if (page) expect(path, `${method} ${path} → an HTML page`).toMatch(/^\/auth\/authorize/)
+        if (res.status >= 400 && method !== 'HEAD' && !page) {
           expect(JSON.parse(text)).toMatchObject({
             error: expect.any(String),
             error_description: expect.any(String),
