@@ -8,7 +8,8 @@ import { refreshTokenGrant } from './refresh-token'
 /**
  * Every grant the token endpoint knows, one module each. The dispatch, the discovery document's
  * `grant_types_supported` and the unsupported_grant_type error all come from this table, so a
- * new grant is one file and one line here.
+ * new grant is one file, one line here and its name in GRANT_TYPES (src/schemas/auth.ts), in the
+ * same order (test/unit/grants.test.ts).
  */
 export const GRANTS: readonly Grant[] = [authorizationCodeGrant, refreshTokenGrant, passwordGrant]
 
