@@ -209,7 +209,10 @@ export function openApiPaths(
   return paths
 }
 
-/** The whole OpenAPI 3.1 document; `origin` is the issuer, so the token URL is the discovery document's. */
+/**
+ * The whole OpenAPI 3.1 document; `origin` is the issuer, so the token URL is the discovery
+ * document's. Empty when there is none: the URLs are then relative to the document's own.
+ */
 export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: string) {
   const scopes = {
     read: 'Read your own todos; admins also read users and the audit trail.',
@@ -225,7 +228,7 @@ export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: 
         'Log in with **Authorize** (the OAuth2 password flow; locally `alice` / `wonderland`), then try the todo routes. ' +
         'Every error has the shape `{"error", "error_description", "issues"?}`.',
     },
-    servers: [{ url: origin }],
+    servers: [{ url: origin || '/' }],
     tags: [
       { name: 'auth', description: 'Tokens and sessions (RFC 6749, 7009).' },
       { name: 'todos', description: 'Your own todos.' },

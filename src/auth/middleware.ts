@@ -6,10 +6,10 @@ import { jwt } from 'hono/jwt'
 import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { authDatabase } from '../db/replication'
-import { findLiveSessionUser } from '../db/sessions'
+import { findLiveSession } from '../db/sessions'
 import { parseScopes, toUser } from '../db/users'
 import { nowSeconds } from './crypto'
-import { checkPassword } from './login'
+import { checkRemembered } from './login'
 import { decide, RULES, type Action } from './policy'
 import { ALG, checkClaims, keyFor, keyring, verification } from './tokens'
 
@@ -22,16 +22,27 @@ const BASIC_CHALLENGE = { 'WWW-Authenticate': `Basic realm="${REALM}", charset="
  * verifyUser; its 401 is replaced by ours: `unauthorized` when no usable credentials came,
  * `invalid_credentials` when they were checked and refused, both with the contract's challenge.
  * A lockout's 429 passes through without a challenge: retrying with other credentials cannot help.
- * Verified credentials are remembered for up to a minute (see checkPassword).
+ * Verified credentials are remembered for up to a minute (see checkRemembered).
+ *
+ * hono decodes the credentials lossily (an invalid UTF-8 byte becomes U+FFFD, so a password
+ * holding U+FFFD would match many byte strings): credentials that are not valid UTF-8 are refused
+ * here first, as `invalid_credentials`, and never compared.
  */
 export function basic(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     let checked = false
+    if (!basicCredentialsAreUtf8(c.req.header('Authorization'))) {
+      throw new ApiError('invalid_credentials', 'Incorrect username or password.', {
+        headers: BASIC_CHALLENGE,
+      })
+    }
     const check = basicAuth({
       realm: REALM,
       verifyUser: async (username, password, ctx) => {
         checked = true
-        const row = await checkPassword(ctx, username, password, { remember: true })
+        const db = authDatabase(ctx)
+        const credentials = { username, password }
+        const row = await checkRemembered(db, config(ctx.env), ctx.get('client'), credentials)
         if (!row) return false
         const user = toUser(row)
         ctx.set('user', user)
@@ -55,6 +66,28 @@ export function basic(): MiddlewareHandler<AppEnv> {
   }
 }
 
+// The pattern hono's Basic parser matches; anything else it refuses as "no credentials" itself.
+const BASIC_CREDENTIALS = /^ *(?:[Bb][Aa][Ss][Ii][Cc]) +([A-Za-z0-9._~+/-]+=*) *$/
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/** False for Basic credentials whose base64 decodes to bytes that are not UTF-8. */
+function basicCredentialsAreUtf8(header: string | undefined): boolean {
+  const encoded = BASIC_CREDENTIALS.exec(header ?? '')?.[1]
+  if (encoded === undefined) return true
+  let bytes: Uint8Array
+  try {
+    bytes = Uint8Array.from(atob(encoded), (ch) => ch.charCodeAt(0))
+  } catch {
+    return true // not base64: hono answers `unauthorized`
+  }
+  try {
+    strictUtf8.decode(bytes)
+    return true
+  } catch {
+    return false
+  }
+}
+
 const bearerChallenge = (error?: 'invalid_token' | 'insufficient_scope', scope?: string) =>
   ({
     'WWW-Authenticate': `Bearer realm="${REALM}"${error ? `, error="${error}"` : ''}${scope ? `, scope="${scope}"` : ''}`,
@@ -66,9 +99,12 @@ const invalidToken = () =>
   })
 
 /**
- * Bearer JWTs through hono's jwt middleware, plus what it leaves out: the key chosen by `kid`
- * (rotation), `exp`/`iat` required, and one D1 read proving the session is live and the user
- * enabled, so logout, revocation and disabling take effect on the very next request.
+ * Bearer JWTs through hono's jwt middleware, plus what it leaves out: the canonical encoding and
+ * the key chosen by `kid` (rotation), `exp`/`iat` required and `exp` at most ACCESS_TOKEN_TTL
+ * after `iat`, and one D1 read proving the session is live and the user enabled, so logout,
+ * revocation and disabling take effect on the very next request. The scopes the request may use
+ * are the token's, bounded by the session's (narrowed by refreshes) and by the user's today, so
+ * even a token signed with our key cannot reach beyond its session.
  * Tokens are read from the Authorization header only.
  */
 export function bearer(): MiddlewareHandler<AppEnv> {
@@ -96,16 +132,18 @@ export function bearer(): MiddlewareHandler<AppEnv> {
       if (err instanceof HTTPException && err.status === 401) throw invalidToken()
       throw err
     }
-    const claims = checkClaims(c.get('jwtPayload'))
+    const claims = checkClaims(c.get('jwtPayload'), { maxLifetime: cfg.accessTokenTtl })
     if (!claims) throw invalidToken()
 
-    const user = await findLiveSessionUser(authDatabase(c), claims.sid, claims.sub, nowSeconds())
-    if (!user) throw invalidToken()
+    const session = await findLiveSession(authDatabase(c), claims.sid, claims.sub, nowSeconds())
+    if (!session) throw invalidToken()
+    const { user } = session
+    const granted = parseScopes(session.scope)
     c.set('user', user)
     c.set('sessionId', claims.sid)
     c.set(
       'scopes',
-      parseScopes(claims.scope).filter((s) => user.scopes.includes(s)),
+      parseScopes(claims.scope).filter((s) => granted.includes(s) && user.scopes.includes(s)),
     )
     await next()
   }

@@ -1,6 +1,5 @@
-import type { Context } from 'hono'
-import type { AppEnv } from '../env'
 import { nowSeconds } from '../auth/crypto'
+import { type Client, USER_AGENT_MAX } from '../client'
 
 export const AUDIT_EVENTS = [
   'login_success',
@@ -23,7 +22,7 @@ export type Attribution = { ip?: string | null; userAgent?: string | null; detai
 const INSERT = 'INSERT INTO audit_events (at, event, username, user_id, ip, user_agent, detail)'
 const attribution = (a: Attribution) => [
   a.ip ?? null,
-  a.userAgent?.slice(0, 256) ?? null,
+  a.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
   a.detail ?? null,
 ]
 
@@ -48,19 +47,21 @@ export function auditUserEvent(
     : stmt.bind(nowSeconds(), event, ...attribution(by), userId, arg)
 }
 
-/** Where a request came from, as the audit trail records it. */
-export const requestAttribution = (c: Context<AppEnv>, detail?: string): Attribution => ({
-  ip: c.req.header('CF-Connecting-IP'),
-  userAgent: c.req.header('User-Agent'),
+/** Where a request came from (src/client.ts), as the audit trail records it. */
+export const requestAttribution = (client: Client, detail?: string): Attribution => ({
+  ip: client.address,
+  userAgent: client.userAgent,
   detail,
 })
+
+type Who = { username?: string | null; userId?: string | null }
 
 /** The statement recording a security event of a request, to batch on `db` with the writes it goes with. */
 export const auditEvent = (
   db: D1Database,
-  c: Context<AppEnv>,
+  client: Client,
   event: AuditEvent,
-  who: { username?: string | null; userId?: string | null },
+  who: Who,
   detail?: string,
 ) =>
   db
@@ -70,7 +71,7 @@ export const auditEvent = (
       event,
       who.username ?? null,
       who.userId ?? null,
-      ...attribution(requestAttribution(c, detail)),
+      ...attribution(requestAttribution(client, detail)),
     )
 
 /**
@@ -79,12 +80,13 @@ export const auditEvent = (
  * shown to the client. Only auth events are audited, so this is never on the todo routes' hot path.
  */
 export async function audit(
-  c: Context<AppEnv>,
+  db: D1Database,
+  client: Client,
   event: AuditEvent,
-  who: { username?: string | null; userId?: string | null },
+  who: Who,
   detail?: string,
 ): Promise<void> {
-  await auditEvent(c.env.DB, c, event, who, detail)
+  await auditEvent(db, client, event, who, detail)
     .run()
     .catch((err: unknown) => console.error('audit write failed:', err))
 }

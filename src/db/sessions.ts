@@ -1,4 +1,4 @@
-import { type UserRow, userColumns, toUser, type User } from './users'
+import { stillVerified, type UserRow, userColumns, toUser, type User } from './users'
 
 /**
  * Sessions and refresh tokens. A session is one login; its refresh tokens form a chain in which
@@ -12,49 +12,75 @@ const liveSession = (now: string) =>
 
 export type LiveSession = { sessionId: string; scope: string; user: User }
 
-/** Creates a session and its first refresh token in one transaction. */
-export async function createSession(
-  db: D1Database,
-  userId: string,
-  scope: string,
-  refreshHash: string,
-  now: number,
-  ttl: number,
-): Promise<string> {
+/** What a new session records, and the credential state it may only be created under. */
+export type NewSession = {
+  userId: string
+  /** The password hash the login verified: no session unless the user still holds it. */
+  verifiedHash: string
+  scope: string
+  /** SHA-256 of the first refresh token. */
+  refreshHash: string
+  now: number
+  /** The session's absolute lifetime in seconds (REFRESH_TOKEN_TTL). */
+  ttl: number
+}
+
+/**
+ * The statements that create a session and its first refresh token, to run in one batch (with
+ * checkPassword's success writes, src/auth/login.ts). The session row is inserted only if, in
+ * that very statement, the user exists, is enabled and still holds `verifiedHash`; the refresh
+ * token only if the session row was. So a login whose compare raced a password change, an admin
+ * reset, a disable or a delete creates nothing. `created` tells, from the batch's results.
+ */
+export function sessionStatements(db: D1Database, s: NewSession) {
   const id = crypto.randomUUID()
-  await db.batch([
+  const statements = [
     db
       .prepare(
-        'INSERT INTO sessions (id, user_id, scope, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)',
+        `INSERT INTO sessions (id, user_id, scope, created_at, expires_at)
+         SELECT ?1, id, ?3, ?4, ?5 FROM users WHERE id = ?2 AND ${stillVerified('?6')}`,
       )
-      .bind(id, userId, scope, now, now + ttl),
+      .bind(id, s.userId, s.scope, s.now, s.now + s.ttl, s.verifiedHash),
     db
       .prepare(
-        'INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)',
+        `INSERT INTO refresh_tokens (token_hash, session_id, created_at)
+         SELECT ?1, id, ?3 FROM sessions WHERE id = ?2`,
       )
-      .bind(refreshHash, id, now),
-  ])
-  return id
+      .bind(s.refreshHash, id, s.now),
+  ]
+  return {
+    id,
+    statements,
+    created: (results: D1Result[]) => (results[0]?.meta.changes ?? 0) === 1,
+  }
+}
+
+/** Creates a session in one transaction; its id, or null when the verified state is gone. */
+export async function createSession(db: D1Database, s: NewSession): Promise<string | null> {
+  const { id, statements, created } = sessionStatements(db, s)
+  return created(await db.batch(statements)) ? id : null
 }
 
 /**
  * The check behind every Bearer request: the session is live and its user exists and is enabled.
- * One read; returns the user as stored now, since role and scopes may have changed.
+ * One read; returns the user as stored now, since role and scopes may have changed, and the
+ * session's scope, which bounds the token's.
  */
-export async function findLiveSessionUser(
+export async function findLiveSession(
   db: D1Database,
   sessionId: string,
   userId: string,
   now: number,
-): Promise<User | null> {
+): Promise<LiveSession | null> {
   const row = await db
     .prepare(
-      `SELECT ${userColumns('u')} FROM sessions s JOIN users u ON u.id = s.user_id
+      `SELECT s.scope AS session_scope, ${userColumns('u')}
+       FROM sessions s JOIN users u ON u.id = s.user_id
        WHERE s.id = ?1 AND s.user_id = ?2 AND ${liveSession('?3')}`,
     )
     .bind(sessionId, userId, now)
-    .first<UserRow>()
-  return row && toUser(row)
+    .first<UserRow & { session_scope: string }>()
+  return row && { sessionId, scope: row.session_scope, user: toUser(row) }
 }
 
 export type Rotation =

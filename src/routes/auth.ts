@@ -1,12 +1,13 @@
 import { Hono, type Context } from 'hono'
-import { config, type AppEnv } from '../env'
+import { config, issuerFor, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { audit } from '../db/audit'
+import { authDatabase } from '../db/replication'
 import {
-  createSession,
   revokeSession,
   rotateRefreshToken,
   sessionOfRefreshToken,
+  sessionStatements,
 } from '../db/sessions'
 import { parseScopes, toUser, type User } from '../db/users'
 import { nowSeconds, randomToken, sha256Hex } from '../auth/crypto'
@@ -63,6 +64,7 @@ export const authRoutes = new Hono<AppEnv>()
     async (c) => {
       // A server that cannot sign must not change anything either: no session, no rotation.
       await keyring(c.env)
+      issuerFor(config(c.env), c.req.url)
       const form = c.req.valid('form')
       const grantType =
         form.grant_type ??
@@ -77,20 +79,33 @@ export const authRoutes = new Hono<AppEnv>()
             'username and password are required for the password grant.',
           )
         }
-        const row = await checkPassword(c, form.username, form.password)
-        if (!row) throw invalidGrant('Incorrect username or password.')
-        const user = toUser(row)
-        const scope = grantScope(asked, user.scopes)
         const refreshToken = randomToken()
-        const now = nowSeconds()
-        const sessionId = await createSession(
-          c.env.DB,
-          user.id,
-          scope,
-          await sha256Hex(refreshToken),
-          now,
-          cfg.refreshTokenTtl,
+        const refreshHash = await sha256Hex(refreshToken)
+        let session: { id: string; scope: string } | undefined
+        // The session is written in the password check's own success batch, only while the user
+        // is enabled and holds the hash just verified (docs/security.md, "Sessions").
+        const row = await checkPassword(
+          authDatabase(c),
+          cfg,
+          c.get('client'),
+          { username: form.username, password: form.password },
+          (user) => {
+            const scope = grantScope(asked, parseScopes(user.scopes))
+            const created = sessionStatements(authDatabase(c), {
+              userId: user.id,
+              verifiedHash: user.password_hash,
+              scope,
+              refreshHash,
+              now: nowSeconds(),
+              ttl: cfg.refreshTokenTtl,
+            })
+            session = { id: created.id, scope }
+            return created.statements
+          },
         )
+        if (!row || !session) throw invalidGrant('Incorrect username or password.')
+        const user = toUser(row)
+        const { id: sessionId, scope } = session
         return tokenResponse(c, user, sessionId, scope, refreshToken)
       }
 
@@ -117,7 +132,8 @@ export const authRoutes = new Hono<AppEnv>()
         )
         if (result.kind === 'reused') {
           await audit(
-            c,
+            c.env.DB,
+            c.get('client'),
             'refresh_reuse_detected',
             { username: result.username, userId: result.userId },
             `session ${result.sessionId} revoked`,
@@ -131,7 +147,10 @@ export const authRoutes = new Hono<AppEnv>()
         const scope = parseScopes(result.session.scope)
           .filter((s) => user.scopes.includes(s))
           .join(' ')
-        await audit(c, 'refresh', { username: user.username, userId: user.id })
+        await audit(c.env.DB, c.get('client'), 'refresh', {
+          username: user.username,
+          userId: user.id,
+        })
         return tokenResponse(c, user, sessionId, scope, refreshToken)
       }
 
@@ -163,7 +182,11 @@ export const authRoutes = new Hono<AppEnv>()
         ? claims.sid
         : (await sessionOfRefreshToken(c.env.DB, await sha256Hex(token)))?.id
       const revoked = sessionId ? await revokeSession(c.env.DB, sessionId, nowSeconds()) : null
-      if (revoked) await audit(c, 'revoke', { username: revoked.username, userId: revoked.user_id })
+      if (revoked)
+        await audit(c.env.DB, c.get('client'), 'revoke', {
+          username: revoked.username,
+          userId: revoked.user_id,
+        })
       return c.json({})
     },
   )
@@ -180,7 +203,10 @@ export const authRoutes = new Hono<AppEnv>()
     async (c) => {
       const user = c.get('user')
       await revokeSession(c.env.DB, c.get('sessionId')!, nowSeconds())
-      await audit(c, 'logout', { username: user.username, userId: user.id })
+      await audit(c.env.DB, c.get('client'), 'logout', {
+        username: user.username,
+        userId: user.id,
+      })
       return c.body(null, 204)
     },
   )

@@ -10,7 +10,7 @@ export const param = () =>
 /** A non-negative integer written in plain decimal digits (no signs, exponents or spaces). */
 export const intParam = (min: number, max: number) =>
   param()
-    .regex(/^\d{1,9}$/, 'Must be a whole number.')
+    .regex(new RegExp(`^\\d{1,${String(max).length}}$`), 'Must be a whole number.')
     .transform(Number)
     .pipe(z.number().min(min).max(max))
 

@@ -14,21 +14,78 @@ const EXPECTED: Partial<Record<keyof ValidationTargets, (type: string) => boolea
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 
+// In a `u` regex a lone surrogate is a code point of its own; a pair is one astral code point.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u
+
+/**
+ * The path of the first string (key or value) in `value` holding a lone surrogate, or null.
+ * A loop, not recursion: a body may nest thousands deep (the validator refuses it afterwards).
+ */
+function loneSurrogateAt(value: unknown): string | null {
+  const pending: [unknown, string[]][] = [[value, []]]
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [v, path] = next
+    if (typeof v === 'string' && LONE_SURROGATE.test(v)) return path.join('.')
+    if (typeof v !== 'object' || v === null) continue
+    for (const [key, inner] of Object.entries(v).reverse()) {
+      if (LONE_SURROGATE.test(key)) return [...path, key].join('.')
+      pending.push([inner, [...path, key]])
+    }
+  }
+  return null
+}
+
 /**
  * Bodies are read as UTF-8, and a lossy decode would let different bytes become the same password
  * or title, so invalid UTF-8 is a 400 — in a form, inside its percent-escapes too (URLSearchParams
- * would quietly substitute U+FFFD).
+ * would quietly substitute U+FFFD). A `%` not followed by two hex digits is a 400 of its own. In
+ * JSON, a `\ud800` escape without its pair is no character at all (it cannot be stored as UTF-8,
+ * and would come back as U+FFFD): a 400 naming the field, whichever field it is.
  */
 async function requireUtf8(c: Context, target: keyof ValidationTargets): Promise<void> {
   const bytes = await c.req.arrayBuffer() // cached for the validator; a body over the limit throws 413 here
+  let text: string
   try {
-    const text = utf8.decode(bytes)
-    if (target === 'form')
-      for (const pair of text.split('&')) decodeURIComponent(pair.replaceAll('+', ' '))
+    text = utf8.decode(bytes)
   } catch {
     throw new ApiError('invalid_request', 'The request body is not valid UTF-8.')
   }
+  if (target === 'form') {
+    if (/%(?![0-9A-Fa-f]{2})/.test(text)) {
+      throw new ApiError(
+        'invalid_request',
+        'The form body has a "%" that does not start a percent-escape (write it as %25).',
+      )
+    }
+    try {
+      for (const pair of text.split('&')) decodeURIComponent(pair.replaceAll('+', ' '))
+    } catch {
+      throw new ApiError('invalid_request', 'The request body is not valid UTF-8.')
+    }
+  }
+  if (target === 'json') {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      return // the validator answers malformed JSON
+    }
+    const path = loneSurrogateAt(parsed)
+    if (path !== null) {
+      throw new ApiError('invalid_request', 'The request is invalid.', {
+        issues: [{ path, message: 'Must not contain a lone surrogate (not valid Unicode).' }],
+      })
+    }
+  }
 }
+
+const wrongMediaType = (target: keyof ValidationTargets) =>
+  new ApiError(
+    'unsupported_media_type',
+    target === 'json'
+      ? 'The body must be application/json.'
+      : 'The body must be application/x-www-form-urlencoded.',
+  )
 
 /**
  * zValidator with the one shared hook: every validation error becomes our 400 invalid_request
@@ -41,14 +98,7 @@ export const validate = <Target extends keyof ValidationTargets, Schema extends 
 ) => {
   const expected = EXPECTED[target]
   const check = zValidator(target, schema, (result, c) => {
-    if (expected && !expected(mediaType(c.req.header('Content-Type')))) {
-      throw new ApiError(
-        'unsupported_media_type',
-        target === 'json'
-          ? 'The body must be application/json.'
-          : 'The body must be application/x-www-form-urlencoded.',
-      )
-    }
+    if (expected && !expected(mediaType(c.req.header('Content-Type')))) throw wrongMediaType(target)
     if (!result.success) {
       const issues: Issue[] = result.error.issues.map((i) => ({
         path: i.path.map(String).join('.'),
@@ -58,7 +108,11 @@ export const validate = <Target extends keyof ValidationTargets, Schema extends 
     }
   })
   const utf8Checked: typeof check = async (c, next) => {
-    if (expected?.(mediaType(c.req.header('Content-Type')))) await requireUtf8(c, target)
+    if (expected) {
+      // Refused before hono parses it: a malformed multipart body would otherwise be a 400.
+      if (!expected(mediaType(c.req.header('Content-Type')))) throw wrongMediaType(target)
+      await requireUtf8(c, target)
+    }
     return check(c, next)
   }
   return documentInput(target, schema, utf8Checked)
