@@ -22,14 +22,20 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u
  * A loop, not recursion: a body may nest thousands deep (the validator refuses it afterwards).
  */
 function loneSurrogateAt(value: unknown): string | null {
-  const pending: [unknown, string[]][] = [[value, []]]
+  type Step = { key: string; up: Step | null } | null
+  const pathOf = (step: Step): string => {
+    const keys: string[] = []
+    for (let s = step; s; s = s.up) keys.unshift(s.key)
+    return keys.join('.')
+  }
+  const pending: [unknown, Step][] = [[value, null]]
   for (let next = pending.pop(); next; next = pending.pop()) {
-    const [v, path] = next
-    if (typeof v === 'string' && LONE_SURROGATE.test(v)) return path.join('.')
+    const [v, at] = next
+    if (typeof v === 'string' && LONE_SURROGATE.test(v)) return pathOf(at)
     if (typeof v !== 'object' || v === null) continue
     for (const [key, inner] of Object.entries(v).reverse()) {
-      if (LONE_SURROGATE.test(key)) return [...path, key].join('.')
-      pending.push([inner, [...path, key]])
+      if (LONE_SURROGATE.test(key)) return pathOf({ key, up: at })
+      pending.push([inner, { key, up: at }])
     }
   }
   return null

@@ -47,10 +47,14 @@ const requestFor = (path: string, method: string, headers: Record<string, string
 
 describe('GET /openapi.json', () => {
   it('describes every route the app has (with self-registration on)', async () => {
-    const res = await createApp().request('https://todo.test/openapi.json', {}, {
-      ...env,
-      ALLOW_SIGNUP: 'true',
-    })
+    const res = await createApp().request(
+      'https://todo.test/openapi.json',
+      {},
+      {
+        ...env,
+        ALLOW_SIGNUP: 'true',
+      },
+    )
     const doc: Document = await res.json()
     const described = new Set(
       operations(doc).map(({ path, method }) => `${method.toUpperCase()} ${path}`),
