@@ -22,7 +22,7 @@ export function applied(outcome: AccountOutcome): User {
   throw new ApiError('conflict', 'This would leave no enabled admin; make another admin first.')
 }
 
-/** Hashes the password and creates the user; 409 when the username is taken (case-insensitively). */
+/** Hashes the password and creates the user; 409 when the username is taken (in any case). */
 export async function createAccount(
   db: D1Database,
   cfg: Config,

@@ -90,7 +90,11 @@ function basicCredentialsAreUtf8(header: string | undefined): boolean {
 
 const bearerChallenge = (error?: 'invalid_token' | 'insufficient_scope', scope?: string) =>
   ({
-    'WWW-Authenticate': `Bearer realm="${REALM}"${error ? `, error="${error}"` : ''}${scope ? `, scope="${scope}"` : ''}`,
+    'WWW-Authenticate': [
+      `Bearer realm="${REALM}"`,
+      ...(error ? [`error="${error}"`] : []),
+      ...(scope ? [`scope="${scope}"`] : []),
+    ].join(', '),
   }) as const
 
 const invalidToken = () =>

@@ -42,7 +42,7 @@ type Rule = {
   /** The first lock's length; each further lock doubles it, up to maxLockSeconds. */
   lockSeconds: number
   maxLockSeconds: number
-  /** What a successful password check does to the counter: forget it all, or take back its own attempt. */
+  /** What a successful check does to the counter: forget it all, or take back its own attempt. */
   onSuccess: 'forget' | 'refund'
   /** Names the key in the lockout audit event. */
   what: string

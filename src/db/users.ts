@@ -84,8 +84,10 @@ export const rehashPassword = (db: D1Database, id: string, oldHash: string, newH
 export const sampleHash = (db: D1Database, pivot: string) =>
   db
     .prepare(
-      `SELECT password_hash FROM (SELECT password_hash FROM users WHERE id >= ?1 ORDER BY id LIMIT 1)
-       UNION ALL SELECT password_hash FROM (SELECT password_hash FROM users ORDER BY id LIMIT 1)`,
+      `SELECT password_hash FROM (
+         SELECT password_hash FROM users WHERE id >= ?1 ORDER BY id LIMIT 1)
+       UNION ALL SELECT password_hash FROM (
+         SELECT password_hash FROM users ORDER BY id LIMIT 1)`,
     )
     .bind(pivot)
 
@@ -106,12 +108,13 @@ export type NewUser = {
   scopes?: readonly string[]
 }
 
-/** Inserts a user under `id`; RETURNING gives no row when the username (case-insensitively) is taken. */
+/** Inserts a user under `id`; RETURNING gives no row when the username (in any case) is taken. */
 export const insertUser = (db: D1Database, id: string, u: NewUser) => {
   const now = new Date().toISOString()
   return db
     .prepare(
-      `INSERT INTO users (id, username, password_hash, name, email, role, scopes, disabled, created_at, updated_at)
+      `INSERT INTO users
+         (id, username, password_hash, name, email, role, scopes, disabled, created_at, updated_at)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)
        ON CONFLICT (username) DO NOTHING
        RETURNING ${USER_COLUMNS}`,
@@ -197,7 +200,7 @@ export const updateUser = (db: D1Database, id: string, change: UserChange, updat
       updatedAt,
     )
 
-/** Deletes a user unless they are the last enabled admin; their todos and sessions go by cascade. */
+/** Deletes a user unless they are the last admin able to administer; todos and sessions cascade. */
 export const deleteUser = (db: D1Database, id: string) =>
   db
     .prepare(

@@ -143,7 +143,7 @@ export const authRoutes = new Hono<AppEnv>()
         if (result.kind === 'invalid')
           throw invalidGrant('The refresh token is invalid, expired or revoked.')
         const { user, sessionId } = result.session
-        // The session's grant (narrowed for good if asked), and only what the user still holds today.
+        // The session's grant (narrowed for good if asked), and only what the user still holds.
         const scope = parseScopes(result.session.scope)
           .filter((s) => user.scopes.includes(s))
           .join(' ')

@@ -30,7 +30,9 @@ export const registerRoutes = new Hono<AppEnv>()
       tag: 'auth',
       summary: 'Register (when ALLOW_SIGNUP is on)',
       description:
-        'Role `user`, scopes `read write`. 404 on every method while self-registration is off. At most 10 registrations an hour from one client address.',
+        'Role `user`, scopes `read write`. 404 on every method while self-registration is off. ' +
+        'At most 10 registrations an hour from one client address (an IPv6 address by its /64). ' +
+        'A taken username is a 409: the one answer that says a username exists.',
       responses: {
         201: {
           description: 'The new user.',

@@ -4,7 +4,7 @@ import { param, paging, SCOPES, username } from './common'
 
 export const ROLES = ['user', 'admin'] as const
 
-/** A password being set: the password policy (length in UTF-8 bytes, common list) as a zod check. */
+/** A password being set: the password policy (UTF-8 byte length, common list) as a zod check. */
 export const newPassword = z
   .string()
   .max(1024)
@@ -33,7 +33,7 @@ const fields = {
   disabled: z.boolean(),
 }
 
-/** POST /auth/register: anyone, when self-registration is on; always role `user`, scopes `read write`. */
+/** POST /auth/register: anyone, when self-registration is on; always role `user`, `read write`. */
 export const registration = z.strictObject({
   username,
   password: newPassword,

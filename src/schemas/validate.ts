@@ -43,13 +43,14 @@ function loneSurrogateAt(value: unknown): string | null {
 
 /**
  * Bodies are read as UTF-8, and a lossy decode would let different bytes become the same password
- * or title, so invalid UTF-8 is a 400 — in a form, inside its percent-escapes too (URLSearchParams
- * would quietly substitute U+FFFD). A `%` not followed by two hex digits is a 400 of its own. In
- * JSON, a `\ud800` escape without its pair is no character at all (it cannot be stored as UTF-8,
- * and would come back as U+FFFD): a 400 naming the field, whichever field it is.
+ * or title, so invalid UTF-8 is a 400 — in a form, inside its percent-escapes too
+ * (URLSearchParams would quietly substitute U+FFFD). A `%` not followed by two hex digits is a
+ * 400 of its own. In JSON, a `\ud800` escape without its pair is no character at all (it cannot
+ * be stored as UTF-8, and would come back as U+FFFD): a 400 naming the field, whichever it is.
  */
 async function requireUtf8(c: Context, target: keyof ValidationTargets): Promise<void> {
-  const bytes = await c.req.arrayBuffer() // cached for the validator; a body over the limit throws 413 here
+  // Cached for the validator; a body over the limit throws 413 here.
+  const bytes = await c.req.arrayBuffer()
   let text: string
   try {
     text = utf8.decode(bytes)
