@@ -2,6 +2,7 @@ import { addressKey, type Client } from '../client'
 import type { Config } from '../env'
 import { ApiError } from '../errors'
 import { USERNAME } from '../schemas/common'
+import { nowSeconds } from './crypto'
 
 /**
  * Brute-force throttling, kept in D1 (table login_failures) so that it holds across isolates and
@@ -75,7 +76,7 @@ const SIGNUP_RULE: Rule = {
 /** The keys one attempt is charged to (none: nothing to count), and the time it is judged at. */
 export type Attempt = { keys: { key: string; rule: Rule }[]; now: number }
 
-const attempt = (keys: Attempt['keys']): Attempt => ({ keys, now: Math.floor(Date.now() / 1000) })
+const attempt = (keys: Attempt['keys']): Attempt => ({ keys, now: nowSeconds() })
 
 export function passwordAttempt(cfg: Config, client: Client, username: string): Attempt {
   const userRule: Rule = {

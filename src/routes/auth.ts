@@ -62,15 +62,15 @@ export const authRoutes = new Hono<AppEnv>()
     }),
     validate('form', tokenRequest),
     async (c) => {
+      const cfg = config(c.env)
       // A server that cannot sign must not change anything either: no session, no rotation.
       await keyring(c.env)
-      issuerFor(config(c.env), c.req.url)
+      issuerFor(cfg, c.req.url)
       const form = c.req.valid('form')
       const grantType =
         form.grant_type ??
         (form.username !== undefined && form.password !== undefined ? 'password' : undefined)
       const asked = parseScopeParam(form.scope)
-      const cfg = config(c.env)
 
       if (grantType === 'password') {
         if (form.username === undefined || form.password === undefined) {
@@ -84,14 +84,15 @@ export const authRoutes = new Hono<AppEnv>()
         let session: { id: string; scope: string } | undefined
         // The session is written in the password check's own success batch, only while the user
         // is enabled and holds the hash just verified (docs/security.md, "Sessions").
+        const db = authDatabase(c)
         const row = await checkPassword(
-          authDatabase(c),
+          db,
           cfg,
           c.get('client'),
           { username: form.username, password: form.password },
           (user) => {
             const scope = grantScope(asked, parseScopes(user.scopes))
-            const created = sessionStatements(authDatabase(c), {
+            const created = sessionStatements(db, {
               userId: user.id,
               verifiedHash: user.password_hash,
               scope,
