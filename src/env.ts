@@ -1,7 +1,6 @@
 import type { JWTPayload } from 'hono/utils/jwt/types'
 import type { Client } from './client'
 import type { User } from './db/users'
-import { ApiError } from './errors'
 
 /**
  * Bindings come from `wrangler types` (worker-configuration.d.ts, JWT_SECRET included as a
@@ -101,17 +100,4 @@ export const knownIssuer = (cfg: Config, requestUrl: string): string | null => {
   if (cfg.issuer) return cfg.issuer
   const url = new URL(requestUrl)
   return LOOPBACK.test(url.hostname) ? url.origin : null
-}
-
-/**
- * The `iss` of every token and of the RFC 8414 metadata: the configured ISSUER, else (local
- * development only) the loopback origin the request came in on. Otherwise a 500, logged: a
- * deployment must say its own public URL, so nothing is signed or checked against a Host header.
- */
-export function issuerFor(cfg: Config, requestUrl: string): string {
-  const issuer = knownIssuer(cfg, requestUrl)
-  if (issuer) return issuer
-  throw new ApiError('server_error', 'The server is not configured with its issuer URL.', {
-    cause: 'ISSUER is unset and the request did not come to a loopback address; set ISSUER',
-  })
 }

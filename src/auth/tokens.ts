@@ -2,7 +2,7 @@ import { decode, verify } from 'hono/jwt'
 import { decodeBase64Url } from 'hono/utils/encode'
 import type { JWTPayload } from 'hono/utils/jwt/types'
 import { nowSeconds, toBase64Url } from './crypto'
-import { type Bindings, type Config, issuerFor } from '../env'
+import { type Bindings, type Config, knownIssuer } from '../env'
 import { ApiError } from '../errors'
 
 /**
@@ -64,6 +64,20 @@ export function keyring(env: Bindings): Promise<Keyring> {
     keyrings.set(cacheKey, ring)
   }
   return ring
+}
+
+/**
+ * The `iss` of every token and of the RFC 8414 metadata: the configured ISSUER, else (local
+ * development only) the loopback origin the request came in on (`knownIssuer`). Otherwise a 500,
+ * logged: a deployment must say its own public URL, so nothing is signed or checked against a
+ * Host header.
+ */
+export function issuerFor(cfg: Config, requestUrl: string): string {
+  const issuer = knownIssuer(cfg, requestUrl)
+  if (issuer) return issuer
+  throw new ApiError('server_error', 'The server is not configured with its issuer URL.', {
+    cause: 'ISSUER is unset and the request did not come to a loopback address; set ISSUER',
+  })
 }
 
 export type AccessClaims = {
