@@ -1,5 +1,5 @@
 import type { Config } from './env'
-import { ApiError } from './errors'
+import { ApiError, notFound, usernameTaken } from './errors'
 import { type AccountOutcome, createUser } from './db/accounts'
 import type { Attribution } from './db/audit'
 import type { NewUser, User } from './db/users'
@@ -10,13 +10,10 @@ import { hashPassword } from './auth/passwords'
  * and POST /auth/register, so that no route module imports another.
  */
 
-export const userNotFound = () => new ApiError('not_found', 'No such user.')
-export const usernameTaken = () => new ApiError('conflict', 'That username is taken.')
-
 /** The user an account change applied to, or the error it was refused with. */
 export function applied(outcome: AccountOutcome): User {
   if (outcome.ok) return outcome.user
-  if (outcome.reason === 'not_found') throw userNotFound()
+  if (outcome.reason === 'not_found') throw notFound('user')
   if (outcome.reason === 'taken') throw usernameTaken()
   // "Enabled admin" here means one that can still administer: enabled, with the write scope.
   throw new ApiError('conflict', 'This would leave no enabled admin; make another admin first.')

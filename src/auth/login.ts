@@ -10,7 +10,7 @@ import {
 } from '../db/users'
 import { USERNAME } from '../schemas/common'
 import { credentialCache, type RememberedCredential } from './credential-cache'
-import { sha256Hex } from './crypto'
+import { sha256Hex } from '../lib/crypto'
 import { dummyHash, hashCost, hashPassword, verifyPassword } from './passwords'
 import * as throttle from './throttle'
 

@@ -4,13 +4,15 @@ import { every } from 'hono/combine'
 import { HTTPException } from 'hono/http-exception'
 import { jwt } from 'hono/jwt'
 import { config, type AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { ApiError, incorrectCredentials } from '../errors'
 import { authDatabase } from '../db/replication'
+import { documentGuard } from '../openapi'
 import { findLiveSession } from '../db/sessions'
-import { parseScopes, toUser } from '../db/users'
-import { nowSeconds } from './crypto'
+import { toUser } from '../db/users'
+import { nowSeconds } from '../lib/time'
 import { checkRemembered } from './login'
 import { decide, RULES, type Action } from './policy'
+import { narrowScopes, parseScopes } from './scopes'
 import { ALG, checkClaims, keyFor, keyring, verification } from './tokens'
 
 export const REALM = 'todo-auth'
@@ -29,12 +31,10 @@ const BASIC_CHALLENGE = { 'WWW-Authenticate': `Basic realm="${REALM}", charset="
  * here first, as `invalid_credentials`, and never compared.
  */
 export function basic(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+  const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
     let checked = false
     if (!basicCredentialsAreUtf8(c.req.header('Authorization'))) {
-      throw new ApiError('invalid_credentials', 'Incorrect username or password.', {
-        headers: BASIC_CHALLENGE,
-      })
+      throw incorrectCredentials('invalid_credentials', BASIC_CHALLENGE)
     }
     const check = basicAuth({
       realm: REALM,
@@ -55,15 +55,14 @@ export function basic(): MiddlewareHandler<AppEnv> {
     } catch (err) {
       if (!(err instanceof HTTPException) || err.status !== 401) throw err
       throw checked
-        ? new ApiError('invalid_credentials', 'Incorrect username or password.', {
-            headers: BASIC_CHALLENGE,
-          })
+        ? incorrectCredentials('invalid_credentials', BASIC_CHALLENGE)
         : new ApiError('unauthorized', 'HTTP Basic credentials are required.', {
             headers: BASIC_CHALLENGE,
           })
     }
     await next()
   }
+  return documentGuard(guard, { auth: 'basic' })
 }
 
 // The pattern hono's Basic parser matches; anything else it refuses as "no credentials" itself.
@@ -112,7 +111,7 @@ const invalidToken = () =>
  * Tokens are read from the Authorization header only.
  */
 export function bearer(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+  const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
     const header = c.req.header('Authorization')
     const match = header?.match(/^Bearer +([^\s]+) *$/i)
     if (!match?.[1])
@@ -145,12 +144,11 @@ export function bearer(): MiddlewareHandler<AppEnv> {
     const granted = parseScopes(session.scope)
     c.set('user', user)
     c.set('sessionId', claims.sid)
-    c.set(
-      'scopes',
-      parseScopes(claims.scope).filter((s) => granted.includes(s) && user.scopes.includes(s)),
-    )
+    // Bounded by the session's scope as well as the user's: a token never outgrows its grant.
+    c.set('scopes', narrowScopes(narrowScopes(parseScopes(claims.scope), granted), user.scopes))
     await next()
   }
+  return documentGuard(guard, { auth: 'bearer' })
 }
 
 const insufficientScope = (scope: string) =>
@@ -176,10 +174,18 @@ export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string):
 /**
  * A valid Bearer token whose request the policy allows `action` on its own user's data.
  * Attached per route rather than with `use`, so a wrong method is a 405 before it is a 401.
- * For actions on someone else's data, call `authorize` with the owner.
+ * For actions on someone else's data, call `authorize` with the owner. It documents itself for
+ * GET /openapi.json: Bearer, the action's scope, and `forbidden` when only admins may.
  */
 export const allow = (action: Action): MiddlewareHandler<AppEnv> =>
-  every(bearer(), async (c, next) => {
-    authorize(c, action)
-    await next()
-  })
+  documentGuard(
+    every(bearer(), async (c, next) => {
+      authorize(c, action)
+      await next()
+    }),
+    {
+      auth: 'bearer',
+      scope: RULES[action].scope,
+      errors: RULES[action].audience === 'admin' ? ['forbidden'] : [],
+    },
+  )

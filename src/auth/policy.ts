@@ -1,4 +1,5 @@
-import type { Role, User } from '../db/users'
+import type { User } from '../db/users'
+import type { Scope } from './scopes'
 
 /**
  * Who may do what to whose data: the one place that answers it. Routes name an action and, where
@@ -12,6 +13,10 @@ import type { Role, User } from '../db/users'
  * database credentials. It shares the rules on the data instead (schemas, last-admin guard).
  */
 
+/** The roles, lowest first: an admin may do all a user may. */
+export const ROLES = ['user', 'admin'] as const
+export type Role = (typeof ROLES)[number]
+
 export type Action =
   | 'todos.read' // list, read own todos
   | 'todos.list_any' // list anyone's todos (?user_id=)
@@ -24,9 +29,7 @@ export type Action =
 /** Who may perform an action: the owner of the data (the actor's own), or admins only. */
 type Audience = 'owner' | 'admin'
 
-export const RULES: Readonly<
-  Record<Action, { scope: 'read' | 'write' | null; audience: Audience }>
-> = {
+export const RULES: Readonly<Record<Action, { scope: Scope | null; audience: Audience }>> = {
   'todos.read': { scope: 'read', audience: 'owner' },
   'todos.list_any': { scope: 'read', audience: 'admin' },
   'todos.write': { scope: 'write', audience: 'owner' },
@@ -50,8 +53,6 @@ export function decide(actor: Actor, action: Action, ownerId: string = actor.id)
   return allowed ? 'allow' : 'forbidden'
 }
 
-const RANK: Record<Role, number> = { user: 0, admin: 1 }
-
 /**
  * May `actor` give `target` this role and these scopes? Only admins assign roles and scopes, and
  * nobody raises their own: on themselves an admin may only keep or drop a role or a scope.
@@ -59,11 +60,12 @@ const RANK: Record<Role, number> = { user: 0, admin: 1 }
 export function mayAssign(
   actor: Pick<User, 'id' | 'role'>,
   target: Pick<User, 'id' | 'role' | 'scopes'>,
-  next: { role?: Role; scopes?: readonly string[] },
+  next: { role?: Role; scopes?: readonly Scope[] },
 ): boolean {
   if (actor.role !== 'admin') return false
   if (actor.id !== target.id) return true
-  const raisesRole = next.role !== undefined && RANK[next.role] > RANK[target.role]
+  const raisesRole =
+    next.role !== undefined && ROLES.indexOf(next.role) > ROLES.indexOf(target.role)
   const addsScope = next.scopes?.some((s) => !target.scopes.includes(s)) ?? false
   return !raisesRole && !addsScope
 }

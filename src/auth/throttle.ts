@@ -2,7 +2,7 @@ import { addressKey, type Client } from '../client'
 import type { Config } from '../env'
 import { ApiError } from '../errors'
 import { USERNAME } from '../schemas/common'
-import { nowSeconds } from './crypto'
+import { nowSeconds } from '../lib/time'
 
 /**
  * Brute-force throttling, kept in D1 (table login_failures) so that it holds across isolates and

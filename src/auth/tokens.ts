@@ -1,7 +1,8 @@
 import { decode, verify } from 'hono/jwt'
 import { decodeBase64Url } from 'hono/utils/encode'
 import type { JWTPayload } from 'hono/utils/jwt/types'
-import { nowSeconds, toBase64Url } from './crypto'
+import { toBase64Url } from '../lib/crypto'
+import { nowSeconds } from '../lib/time'
 import { type Bindings, type Config, knownIssuer } from '../env'
 import { ApiError } from '../errors'
 

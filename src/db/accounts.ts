@@ -1,4 +1,4 @@
-import { nowSeconds } from '../auth/crypto'
+import { isoTime, nowSeconds } from '../lib/time'
 import { auditUserEvent, type Attribution } from './audit'
 import { revokeUserSessions } from './sessions'
 import {
@@ -16,7 +16,8 @@ import {
 /**
  * Account changes with everything they entail — ending sessions, the audit event — as one D1
  * transaction, so none of it happens without the rest. Shared by the admin API and the operator
- * CLI (scripts/user.mjs, over `wrangler d1 execute`), so nothing here may need the Workers runtime.
+ * CLI (scripts/user.mjs, in Node on a getPlatformProxy binding), so nothing here may need the
+ * Workers runtime.
  */
 
 export type AccountOutcome =
@@ -64,7 +65,7 @@ export async function changeUser(
   by: Attribution,
   event: 'user_updated' | 'password_change' = 'user_updated',
 ): Promise<AccountOutcome> {
-  const updatedAt = new Date().toISOString()
+  const updatedAt = isoTime()
   const results = await db.batch<PublicRow>([
     updateUser(db, id, change, updatedAt),
     ...(endsSessions(change) ? [revokeUserSessions(db, id, nowSeconds(), updatedAt)] : []),

@@ -1,4 +1,4 @@
-import { nowSeconds } from '../auth/crypto'
+import { nowSeconds } from '../lib/time'
 import { type Client, USER_AGENT_MAX } from '../client'
 
 export const AUDIT_EVENTS = [

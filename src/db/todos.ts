@@ -1,3 +1,5 @@
+import { isoTime } from '../lib/time'
+
 export type TodoRow = {
   id: string
   owner_id: string
@@ -49,7 +51,7 @@ export async function getTodo(db: D1Database, ownerId: string, id: string): Prom
 export type TodoInput = { title: string; description?: string; completed?: boolean }
 
 export async function createTodo(db: D1Database, ownerId: string, t: TodoInput): Promise<Todo> {
-  const now = new Date().toISOString()
+  const now = isoTime()
   const row = await db
     .prepare(
       `INSERT INTO todos (id, owner_id, title, description, completed, created_at, updated_at)
@@ -83,7 +85,7 @@ export async function updateTodo(
       patch.title ?? null,
       patch.description ?? null,
       patch.completed === undefined ? null : patch.completed ? 1 : 0,
-      new Date().toISOString(),
+      isoTime(),
     )
     .first<TodoRow>()
   return row && toTodo(row)

@@ -1,4 +1,8 @@
-export type Role = 'user' | 'admin'
+import type * as z from 'zod'
+import type { Role } from '../auth/policy'
+import { parseScopes, SCOPES, type Scope } from '../auth/scopes'
+import { isoTime } from '../lib/time'
+import type { user } from '../schemas/responses'
 
 export type UserRow = {
   id: string
@@ -13,18 +17,8 @@ export type UserRow = {
   updated_at: string
 }
 
-/** A user as the API shows it: never the hash. */
-export type User = {
-  id: string
-  username: string
-  name: string
-  email: string
-  role: Role
-  scopes: string[]
-  disabled: boolean
-  created_at: string
-  updated_at: string
-}
+/** A user as the API shows it (never the hash): the response schema is its one definition. */
+export type User = z.infer<typeof user>
 
 const COLUMNS = [
   'id',
@@ -42,8 +36,6 @@ const COLUMNS = [
 export const userColumns = (alias?: string): string =>
   COLUMNS.map((c) => (alias ? `${alias}.${c}` : c)).join(', ')
 const USER_COLUMNS = userColumns()
-
-export const parseScopes = (scopes: string): string[] => scopes.split(' ').filter(Boolean)
 
 export const toUser = (row: Omit<UserRow, 'password_hash'>): User => ({
   id: row.id,
@@ -105,12 +97,12 @@ export type NewUser = {
   name?: string
   email?: string
   role?: Role
-  scopes?: readonly string[]
+  scopes?: readonly Scope[]
 }
 
 /** Inserts a user under `id`; RETURNING gives no row when the username (in any case) is taken. */
 export const insertUser = (db: D1Database, id: string, u: NewUser) => {
-  const now = new Date().toISOString()
+  const now = isoTime()
   return db
     .prepare(
       `INSERT INTO users
@@ -126,7 +118,7 @@ export const insertUser = (db: D1Database, id: string, u: NewUser) => {
       u.name ?? '',
       u.email ?? '',
       u.role ?? 'user',
-      (u.scopes ?? ['read', 'write']).join(' '),
+      (u.scopes ?? SCOPES).join(' '),
       now,
     )
 }

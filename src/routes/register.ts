@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
-import { createAccount, usernameTaken } from '../accounts'
+import { createAccount } from '../accounts'
 import { config, type AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { notFound, usernameTaken } from '../errors'
 import { audit, requestAttribution } from '../db/audit'
 import { userByUsername } from '../db/users'
 import * as throttle from '../auth/throttle'
@@ -21,12 +21,13 @@ import { validate } from '../schemas/validate'
  */
 export const registerRoutes = new Hono<AppEnv>()
   .use('/register', async (c, next) => {
-    if (!config(c.env).allowSignup) throw new ApiError('not_found', 'No such resource.')
+    if (!config(c.env).allowSignup) throw notFound()
     await next()
   })
   .post(
     '/register',
     doc({
+      operationId: 'register',
       tag: 'auth',
       summary: 'Register (when ALLOW_SIGNUP is on)',
       description:

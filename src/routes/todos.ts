@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { notFound } from '../errors'
 import { createTodo, deleteTodo, getTodo, listTodos, updateTodo } from '../db/todos'
 import { allow, authorize } from '../auth/middleware'
 import { doc } from '../openapi'
@@ -9,16 +9,13 @@ import { todoList } from '../schemas/responses'
 import { validate } from '../schemas/validate'
 
 // Another user's todo and a missing one get the same answer, so ids cannot be probed.
-const notFound = () => new ApiError('not_found', 'No such todo.')
-
 export const todoRoutes = new Hono<AppEnv>()
   .get(
     '/',
     doc({
+      operationId: 'listTodos',
       tag: 'todos',
       summary: 'List your todos, newest first',
-      auth: 'bearer',
-      scope: 'read',
       description: "An admin may pass `user_id` to list another user's.",
       responses: { 200: { description: 'The todos.', schema: todoList } },
       errors: ['forbidden'],
@@ -27,7 +24,8 @@ export const todoRoutes = new Hono<AppEnv>()
     validate('query', todoListQuery),
     async (c) => {
       const { user_id: ownerId, ...options } = c.req.valid('query')
-      // Naming an owner at all is the admin's privilege (docs/api.md §7), even when it names oneself.
+      // Naming an owner at all is the admin's privilege (docs/api.md §7), even when it names
+      // oneself.
       if (ownerId !== undefined) authorize(c, 'todos.list_any')
       return c.json(await listTodos(c.env.DB, ownerId ?? c.get('user').id, options))
     },
@@ -35,10 +33,9 @@ export const todoRoutes = new Hono<AppEnv>()
   .post(
     '/',
     doc({
+      operationId: 'createTodo',
       tag: 'todos',
       summary: 'Create a todo',
-      auth: 'bearer',
-      scope: 'write',
       responses: {
         201: {
           description: 'The new todo.',
@@ -58,26 +55,24 @@ export const todoRoutes = new Hono<AppEnv>()
   .get(
     '/:id',
     doc({
+      operationId: 'getTodo',
       tag: 'todos',
       summary: 'Get one todo',
-      auth: 'bearer',
-      scope: 'read',
       responses: { 200: { description: 'The todo.', schema: todoSchema } },
     }),
     allow('todos.read'),
     async (c) => {
       const todo = await getTodo(c.env.DB, c.get('user').id, c.req.param('id'))
-      if (!todo) throw notFound()
+      if (!todo) throw notFound('todo')
       return c.json(todo)
     },
   )
   .patch(
     '/:id',
     doc({
+      operationId: 'updateTodo',
       tag: 'todos',
       summary: 'Change a todo',
-      auth: 'bearer',
-      scope: 'write',
       responses: { 200: { description: 'The changed todo.', schema: todoSchema } },
     }),
     allow('todos.write'),
@@ -89,22 +84,21 @@ export const todoRoutes = new Hono<AppEnv>()
         c.req.param('id'),
         c.req.valid('json'),
       )
-      if (!todo) throw notFound()
+      if (!todo) throw notFound('todo')
       return c.json(todo)
     },
   )
   .delete(
     '/:id',
     doc({
+      operationId: 'deleteTodo',
       tag: 'todos',
       summary: 'Delete a todo',
-      auth: 'bearer',
-      scope: 'write',
       responses: { 204: { description: 'Deleted.' } },
     }),
     allow('todos.write'),
     async (c) => {
-      if (!(await deleteTodo(c.env.DB, c.get('user').id, c.req.param('id')))) throw notFound()
+      if (!(await deleteTodo(c.env.DB, c.get('user').id, c.req.param('id')))) throw notFound('todo')
       return c.body(null, 204)
     },
   )

@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
-import { applied, createAccount, userNotFound as notFound } from '../accounts'
+import { applied, createAccount } from '../accounts'
 import { config, type AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { ApiError, notFound } from '../errors'
 import { changeUser, removeUser } from '../db/accounts'
 import { requestAttribution } from '../db/audit'
 import { authDatabase } from '../db/replication'
@@ -21,9 +21,9 @@ export const userRoutes = new Hono<AppEnv>()
   .get(
     '/me',
     doc({
+      operationId: 'getCurrentUser',
       tag: 'users',
       summary: 'The current user',
-      auth: 'bearer',
       responses: { 200: { description: 'You.', schema: userSchema } },
     }),
     allow('self'),
@@ -33,9 +33,9 @@ export const userRoutes = new Hono<AppEnv>()
   .post(
     '/me/password',
     doc({
+      operationId: 'changePassword',
       tag: 'users',
       summary: 'Change your password',
-      auth: 'bearer',
       description: 'Ends all your sessions.',
       responses: { 204: { description: 'Changed; log in again.' } },
       errors: ['too_many_attempts'],
@@ -69,10 +69,9 @@ export const userRoutes = new Hono<AppEnv>()
   .post(
     '/',
     doc({
+      operationId: 'createUser',
       tag: 'users',
       summary: 'Create a user',
-      auth: 'bearer',
-      scope: 'write',
       description: 'Admins only. Role `user` and scopes `read write` unless given.',
       responses: {
         201: {
@@ -81,7 +80,7 @@ export const userRoutes = new Hono<AppEnv>()
           headers: { Location: "The new user's URL." },
         },
       },
-      errors: ['forbidden', 'conflict'],
+      errors: ['conflict'],
     }),
     allow('users.write'),
     validate('json', userCreate),
@@ -95,13 +94,11 @@ export const userRoutes = new Hono<AppEnv>()
   .get(
     '/',
     doc({
+      operationId: 'listUsers',
       tag: 'users',
       summary: 'List users, oldest first',
-      auth: 'bearer',
-      scope: 'read',
       description: 'Admins only.',
       responses: { 200: { description: 'The users.', schema: userList } },
-      errors: ['forbidden'],
     }),
     allow('users.read'),
     validate('query', userListQuery),
@@ -110,28 +107,25 @@ export const userRoutes = new Hono<AppEnv>()
   .get(
     '/:id',
     doc({
+      operationId: 'getUser',
       tag: 'users',
       summary: 'Get one user',
-      auth: 'bearer',
-      scope: 'read',
       description: 'Admins only.',
       responses: { 200: { description: 'The user.', schema: userSchema } },
-      errors: ['forbidden'],
     }),
     allow('users.read'),
     async (c) => {
       const user = await findUserById(c.env.DB, c.req.param('id'))
-      if (!user) throw notFound()
+      if (!user) throw notFound('user')
       return c.json(user)
     },
   )
   .patch(
     '/:id',
     doc({
+      operationId: 'updateUser',
       tag: 'users',
       summary: 'Change a user',
-      auth: 'bearer',
-      scope: 'write',
       description:
         'Admins only; nobody raises their own role or scopes, nor sets their own password here ' +
         '(that is `POST /users/me/password`, with the current one). A new password or disabling ' +
@@ -153,7 +147,7 @@ export const userRoutes = new Hono<AppEnv>()
         )
       if (fields.role !== undefined || fields.scopes !== undefined) {
         const target = await findUserById(c.env.DB, c.req.param('id'))
-        if (!target) throw notFound()
+        if (!target) throw notFound('user')
         if (!mayAssign(actor, target, fields))
           throw new ApiError('forbidden', 'Nobody may raise their own role or scopes.')
       }
@@ -170,13 +164,12 @@ export const userRoutes = new Hono<AppEnv>()
   .delete(
     '/:id',
     doc({
+      operationId: 'deleteUser',
       tag: 'users',
       summary: 'Delete a user and their todos',
-      auth: 'bearer',
-      scope: 'write',
       description: 'Admins only. 409 for the last enabled admin.',
       responses: { 204: { description: 'Deleted, with their todos and sessions.' } },
-      errors: ['forbidden', 'conflict'],
+      errors: ['conflict'],
     }),
     allow('users.write'),
     async (c) => {
