@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import { secureHeaders } from 'hono/secure-headers'
+import { clientInfo } from './client'
 import { BOOKMARK_HEADER, readReplication } from './db/replication'
 import { config, type AppEnv } from './env'
 import {
@@ -32,6 +33,8 @@ export function createApp() {
   const app = new Hono<AppEnv>()
 
   // Outermost first: these also see the responses onError and notFound produce.
+  // Who sent the request, read once for the throttle and the audit trail (src/client.ts).
+  app.use(clientInfo())
   app.use(async (c, next) => {
     await next()
     if (c.res.headers.get('Content-Type') === 'application/json')

@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'hono/utils/jwt/types'
+import type { Client } from './client'
 import type { User } from './db/users'
 
 /**
@@ -12,6 +13,8 @@ export type Bindings = Env & {
 
 /** What the auth middlewares hand to the routes. */
 export type Variables = {
+  /** Who sent the request, set first by clientInfo() (src/client.ts). */
+  client: Client
   user: User
   /** The access token's session id; absent for HTTP Basic. */
   sessionId?: string
@@ -90,6 +93,17 @@ export function withDatabase(env: Bindings, db: () => D1Database): Bindings {
   return derived
 }
 
-/** The issuer is the configured ISSUER, else the origin the request came in on. */
-export const issuerFor = (cfg: Config, requestUrl: string): string =>
-  cfg.issuer ?? new URL(requestUrl).origin
+// Hostnames that only this machine can reach: `wrangler dev` on 127.0.0.1, localhost or [::1].
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/
+
+/**
+ * The issuer a document may name without ISSUER: the request's own origin, but only on a
+ * loopback host (local development). Anywhere else the Host header is the client's to choose,
+ * and an issuer taken from it would let tokens cross hostnames and discovery echo any host.
+ * Null when there is none.
+ */
+export const knownIssuer = (cfg: Config, requestUrl: string): string | null => {
+  if (cfg.issuer) return cfg.issuer
+  const url = new URL(requestUrl)
+  return LOOPBACK.test(url.hostname) ? url.origin : null
+}

@@ -282,7 +282,7 @@ export function openApiPaths(
 
 /**
  * The whole OpenAPI 3.1 document; `origin` is the issuer, so the token URL is the discovery
- * document's.
+ * document's. Empty when there is none: the URLs are then relative to the document's own.
  */
 export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: string) {
   const scopes = {
@@ -300,7 +300,7 @@ export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: 
         'then try the todo routes. ' +
         'Every error has the shape `{"error", "error_description", "issues"?}`.',
     },
-    servers: [{ url: origin }],
+    servers: [{ url: origin || '/' }],
     tags: [
       { name: 'auth', description: 'Tokens and sessions (RFC 6749, 7009).' },
       { name: 'todos', description: 'Your own todos.' },

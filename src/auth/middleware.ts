@@ -3,17 +3,17 @@ import { basicAuth } from 'hono/basic-auth'
 import { every } from 'hono/combine'
 import { HTTPException } from 'hono/http-exception'
 import { jwt } from 'hono/jwt'
-import { config, issuerFor, type AppEnv } from '../env'
+import { config, type AppEnv } from '../env'
 import { ApiError, incorrectCredentials } from '../errors'
 import { authDatabase } from '../db/replication'
 import { documentGuard } from '../openapi'
-import { findLiveSessionUser } from '../db/sessions'
+import { findLiveSession } from '../db/sessions'
 import { toUser } from '../db/users'
 import { nowSeconds } from '../lib/time'
-import { checkPassword } from './login'
+import { checkRemembered } from './login'
 import { decide, RULES, type Action } from './policy'
 import { narrowScopes, parseScopes } from './scopes'
-import { ALG, checkClaims, keyFor, keyring, verification } from './tokens'
+import { ALG, checkClaims, issuerFor, keyFor, keyring, verification } from './tokens'
 
 export const REALM = 'todo-auth'
 
@@ -24,16 +24,25 @@ const BASIC_CHALLENGE = { 'WWW-Authenticate': `Basic realm="${REALM}", charset="
  * verifyUser; its 401 is replaced by ours: `unauthorized` when no usable credentials came,
  * `invalid_credentials` when they were checked and refused, both with the contract's challenge.
  * A lockout's 429 passes through without a challenge: retrying with other credentials cannot help.
- * Verified credentials are remembered for up to a minute (see checkPassword).
+ * Verified credentials are remembered for up to a minute (see checkRemembered).
+ *
+ * hono decodes the credentials lossily (an invalid UTF-8 byte becomes U+FFFD, so a password
+ * holding U+FFFD would match many byte strings): credentials that are not valid UTF-8 are refused
+ * here first, as `invalid_credentials`, and never compared.
  */
 export function basic(): MiddlewareHandler<AppEnv> {
   const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
     let checked = false
+    if (!basicCredentialsAreUtf8(c.req.header('Authorization'))) {
+      throw incorrectCredentials('invalid_credentials', BASIC_CHALLENGE)
+    }
     const check = basicAuth({
       realm: REALM,
       verifyUser: async (username, password, ctx) => {
         checked = true
-        const row = await checkPassword(ctx, username, password, { remember: true })
+        const db = authDatabase(ctx)
+        const credentials = { username, password }
+        const row = await checkRemembered(db, config(ctx.env), ctx.get('client'), credentials)
         if (!row) return false
         const user = toUser(row)
         ctx.set('user', user)
@@ -54,6 +63,28 @@ export function basic(): MiddlewareHandler<AppEnv> {
     await next()
   }
   return documentGuard(guard, { auth: 'basic' })
+}
+
+// The pattern hono's Basic parser matches; anything else it refuses as "no credentials" itself.
+const BASIC_CREDENTIALS = /^ *(?:[Bb][Aa][Ss][Ii][Cc]) +([A-Za-z0-9._~+/-]+=*) *$/
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/** False for Basic credentials whose base64 decodes to bytes that are not UTF-8. */
+function basicCredentialsAreUtf8(header: string | undefined): boolean {
+  const encoded = BASIC_CREDENTIALS.exec(header ?? '')?.[1]
+  if (encoded === undefined) return true
+  let bytes: Uint8Array
+  try {
+    bytes = Uint8Array.from(atob(encoded), (ch) => ch.charCodeAt(0))
+  } catch {
+    return true // not base64: hono answers `unauthorized`
+  }
+  try {
+    strictUtf8.decode(bytes)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** RFC 6750 §3, with RFC 9728 §5.1 `resource_metadata` so a client can find the server. */
@@ -78,9 +109,12 @@ const invalidToken = (c: Context<AppEnv>) =>
   })
 
 /**
- * Bearer JWTs through hono's jwt middleware, plus what it leaves out: the key chosen by `kid`
- * (rotation), `exp`/`iat` required, and one D1 read proving the session is live and the user
- * enabled, so logout, revocation and disabling take effect on the very next request.
+ * Bearer JWTs through hono's jwt middleware, plus what it leaves out: the canonical encoding and
+ * the key chosen by `kid` (rotation), `exp`/`iat` required and `exp` at most ACCESS_TOKEN_TTL
+ * after `iat`, and one D1 read proving the session is live and the user enabled, so logout,
+ * revocation and disabling take effect on the very next request. The scopes the request may use
+ * are the token's, bounded by the session's (narrowed by refreshes) and by the user's today, so
+ * even a token signed with our key cannot reach beyond its session.
  * Tokens are read from the Authorization header only.
  */
 export function bearer(): MiddlewareHandler<AppEnv> {
@@ -108,14 +142,17 @@ export function bearer(): MiddlewareHandler<AppEnv> {
       if (err instanceof HTTPException && err.status === 401) throw invalidToken(c)
       throw err
     }
-    const claims = checkClaims(c.get('jwtPayload'))
+    const claims = checkClaims(c.get('jwtPayload'), { maxLifetime: cfg.accessTokenTtl })
     if (!claims) throw invalidToken(c)
 
-    const user = await findLiveSessionUser(authDatabase(c), claims.sid, claims.sub, nowSeconds())
-    if (!user) throw invalidToken(c)
+    const session = await findLiveSession(authDatabase(c), claims.sid, claims.sub, nowSeconds())
+    if (!session) throw invalidToken(c)
+    const { user } = session
+    const granted = parseScopes(session.scope)
     c.set('user', user)
     c.set('sessionId', claims.sid)
-    c.set('scopes', narrowScopes(parseScopes(claims.scope), user.scopes))
+    // Bounded by the session's scope as well as the user's: a token never outgrows its grant.
+    c.set('scopes', narrowScopes(narrowScopes(parseScopes(claims.scope), granted), user.scopes))
     await next()
   }
   return documentGuard(guard, { auth: 'bearer' })

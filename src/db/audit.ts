@@ -1,6 +1,5 @@
-import type { Context } from 'hono'
-import type { AppEnv } from '../env'
 import { nowSeconds } from '../lib/time'
+import { type Client, USER_AGENT_MAX } from '../client'
 
 export const AUDIT_EVENTS = [
   'login_success',
@@ -19,16 +18,13 @@ export const AUDIT_EVENTS = [
 ] as const
 export type AuditEvent = (typeof AUDIT_EVENTS)[number]
 
-/**
- * Who did it and from where, for events an admin or an operator causes. Never a password or a
- * token.
- */
+/** Who did it and from where, for events an admin or operator causes. Never a password or token. */
 export type Attribution = { ip?: string | null; userAgent?: string | null; detail?: string | null }
 
 const INSERT = 'INSERT INTO audit_events (at, event, username, user_id, ip, user_agent, detail)'
 const attribution = (a: Attribution) => [
   a.ip ?? null,
-  a.userAgent?.slice(0, 256) ?? null,
+  a.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
   a.detail ?? null,
 ]
 
@@ -53,22 +49,21 @@ export function auditUserEvent(
     : stmt.bind(nowSeconds(), event, ...attribution(by), userId, arg)
 }
 
-/** Where a request came from, as the audit trail records it. */
-export const requestAttribution = (c: Context<AppEnv>, detail?: string): Attribution => ({
-  ip: c.req.header('CF-Connecting-IP'),
-  userAgent: c.req.header('User-Agent'),
+/** Where a request came from (src/client.ts), as the audit trail records it. */
+export const requestAttribution = (client: Client, detail?: string): Attribution => ({
+  ip: client.address,
+  userAgent: client.userAgent,
   detail,
 })
 
-/**
- * The statement recording a security event of a request, to batch on `db` with the writes it
- * goes with.
- */
+type Who = { username?: string | null; userId?: string | null }
+
+/** The statement recording a security event of a request, to batch with the writes it goes with. */
 export const auditEvent = (
   db: D1Database,
-  c: Context<AppEnv>,
+  client: Client,
   event: AuditEvent,
-  who: { username?: string | null; userId?: string | null },
+  who: Who,
   detail?: string,
 ) =>
   db
@@ -78,7 +73,7 @@ export const auditEvent = (
       event,
       who.username ?? null,
       who.userId ?? null,
-      ...attribution(requestAttribution(c, detail)),
+      ...attribution(requestAttribution(client, detail)),
     )
 
 /**
@@ -87,12 +82,13 @@ export const auditEvent = (
  * shown to the client. Only auth events are audited, so this is never on the todo routes' hot path.
  */
 export async function audit(
-  c: Context<AppEnv>,
+  db: D1Database,
+  client: Client,
   event: AuditEvent,
-  who: { username?: string | null; userId?: string | null },
+  who: Who,
   detail?: string,
 ): Promise<void> {
-  await auditEvent(c.env.DB, c, event, who, detail)
+  await auditEvent(db, client, event, who, detail)
     .run()
     .catch((err: unknown) => console.error('audit write failed:', err))
 }
@@ -111,8 +107,7 @@ export async function listAudit(
   db: D1Database,
   q: { limit: number; offset: number; username?: string },
 ): Promise<AuditEntry[]> {
-  // Two shapes rather than `?3 IS NULL OR …`, so that the filtered one can use the
-  // (username, at) index.
+  // Two shapes rather than `?3 IS NULL OR …`, so the filtered one can use the (username, at) index.
   const filter = q.username === undefined ? '' : 'WHERE username = ?3 COLLATE NOCASE'
   const stmt = db.prepare(
     `SELECT at, event, username, ip, user_agent, detail FROM audit_events ${filter}

@@ -1,4 +1,4 @@
-import { type UserRow, userColumns, toUser, type User } from './users'
+import { stillVerified, type UserRow, userColumns, toUser, type User } from './users'
 
 /**
  * Sessions and refresh tokens. A session is one login; its refresh tokens form a chain in which
@@ -12,58 +12,107 @@ const liveSession = (now: string) =>
 
 export type LiveSession = { sessionId: string; scope: string; user: User }
 
+/** What a new session records, and the credential state it may only be created under. */
+export type NewSession = {
+  userId: string
+  scope: string
+  /** SHA-256 of the first refresh token. */
+  refreshHash: string
+  now: number
+  /** The session's absolute lifetime in seconds (REFRESH_TOKEN_TTL). */
+  ttl: number
+  /** The client it is issued to, which must be enabled; null or absent for none. */
+  clientId?: string | null
+} & (
+  | {
+      /** The password hash this request verified: no session unless the user still holds it. */
+      verifiedHash: string
+      codeHash?: never
+    }
+  | {
+      /**
+       * The authorization code this batch spends for it (./codes.ts), when no password was
+       * checked in this request: the code must be claimed for this very session, by this
+       * client, for this user and scope, and the user row unchanged since the sign-in the code
+       * was issued under.
+       */
+      codeHash: string
+      verifiedHash?: never
+    }
+)
+
 /**
- * Creates a session and its first refresh token in one transaction, only while the user is
- * enabled and `clientId`'s client (if any; null for the legacy password grant) is too: both are
- * checked in the INSERT. Null when either is not.
+ * SQL conditions on `users` (with ?1 the session id, ?3 its scope, ?6 its client) for the
+ * credential state bound to ?7 that a grant relies on, per the NewSession's kind.
  */
-export async function createSession(
-  db: D1Database,
-  userId: string,
-  scope: string,
-  refreshHash: string,
-  now: number,
-  ttl: number,
-  clientId: string | null = null,
-): Promise<string | null> {
+const stillHolds = (s: NewSession) =>
+  s.codeHash === undefined
+    ? stillVerified('?7')
+    : `disabled = 0 AND EXISTS (SELECT 1 FROM authorization_codes a
+         WHERE a.code_hash = ?7 AND a.session_id = ?1 AND a.user_id = users.id
+           AND a.client_id = ?6 AND a.scope = ?3 AND a.user_updated_at = users.updated_at)`
+
+/**
+ * The statements that create a session and its first refresh token, to run in one batch (with
+ * checkPassword's success writes, src/auth/login.ts, or with a code's claim, ./codes.ts). The
+ * session row is inserted only if, in that very statement, the user exists, is enabled and still
+ * holds the state the grant verified (`verifiedHash`, or the sign-in behind `codeHash`), and its
+ * client, if any, is enabled; the refresh token only if the session row was. So a grant that
+ * raced a password change, an admin reset, a disable, a delete or a client's disabling creates
+ * nothing. `created` tells, from the batch's results (counted from the session's statement).
+ */
+export function sessionStatements(db: D1Database, s: NewSession) {
   const id = crypto.randomUUID()
-  const [inserted] = await db.batch([
+  const clientId = s.clientId ?? null
+  const statements = [
     db
       .prepare(
         `INSERT INTO sessions (id, user_id, scope, created_at, expires_at, client_id)
-         SELECT ?1, id, ?3, ?4, ?5, ?6 FROM users WHERE id = ?2 AND disabled = 0
+         SELECT ?1, id, ?3, ?4, ?5, ?6 FROM users WHERE id = ?2 AND ${stillHolds(s)}
            AND (?6 IS NULL OR EXISTS (
-             SELECT 1 FROM clients WHERE client_id = ?6 AND disabled = 0))`,
+             SELECT 1 FROM clients k WHERE k.client_id = ?6 AND k.disabled = 0))`,
       )
-      .bind(id, userId, scope, now, now + ttl, clientId),
+      .bind(id, s.userId, s.scope, s.now, s.now + s.ttl, clientId, s.verifiedHash ?? s.codeHash),
     db
       .prepare(
         `INSERT INTO refresh_tokens (token_hash, session_id, created_at)
          SELECT ?1, id, ?3 FROM sessions WHERE id = ?2`,
       )
-      .bind(refreshHash, id, now),
-  ])
-  return (inserted?.meta.changes ?? 0) > 0 ? id : null
+      .bind(s.refreshHash, id, s.now),
+  ]
+  return {
+    id,
+    statements,
+    created: (results: D1Result[]) => (results[0]?.meta.changes ?? 0) === 1,
+  }
+}
+
+/** Creates a session in one transaction; its id, or null when the verified state is gone. */
+export async function createSession(db: D1Database, s: NewSession): Promise<string | null> {
+  const { id, statements, created } = sessionStatements(db, s)
+  return created(await db.batch(statements)) ? id : null
 }
 
 /**
  * The check behind every Bearer request: the session is live and its user exists and is enabled.
- * One read; returns the user as stored now, since role and scopes may have changed.
+ * One read; returns the user as stored now, since role and scopes may have changed, and the
+ * session's scope, which bounds the token's.
  */
-export async function findLiveSessionUser(
+export async function findLiveSession(
   db: D1Database,
   sessionId: string,
   userId: string,
   now: number,
-): Promise<User | null> {
+): Promise<LiveSession | null> {
   const row = await db
     .prepare(
-      `SELECT ${userColumns('u')} FROM sessions s JOIN users u ON u.id = s.user_id
+      `SELECT s.scope AS session_scope, ${userColumns('u')}
+       FROM sessions s JOIN users u ON u.id = s.user_id
        WHERE s.id = ?1 AND s.user_id = ?2 AND ${liveSession('?3')}`,
     )
     .bind(sessionId, userId, now)
-    .first<UserRow>()
-  return row && toUser(row)
+    .first<UserRow & { session_scope: string }>()
+  return row && { sessionId, scope: row.session_scope, user: toUser(row) }
 }
 
 export type Rotation =
@@ -119,7 +168,7 @@ export async function rotateRefreshToken(
         .prepare(
           `SELECT s.id AS session_id, s.scope, ${userColumns('u')}
          FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
-           JOIN users u ON u.id = s.user_id
+         JOIN users u ON u.id = s.user_id
          WHERE r.token_hash = ?1`,
         )
         .bind(newHash),
@@ -135,8 +184,8 @@ export async function rotateRefreshToken(
   const reused = await db
     .prepare(
       `UPDATE sessions SET revoked_at = ?2
-       WHERE id = (SELECT session_id FROM refresh_tokens
-                   WHERE token_hash = ?1 AND used_at IS NOT NULL)
+       WHERE id = (
+           SELECT session_id FROM refresh_tokens WHERE token_hash = ?1 AND used_at IS NOT NULL)
          AND revoked_at IS NULL
        RETURNING id, user_id,
          (SELECT username FROM users WHERE users.id = sessions.user_id) AS username`,

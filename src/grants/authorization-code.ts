@@ -30,11 +30,16 @@ export const authorizationCodeGrant: Grant = {
       throw new ApiError('invalid_request', 'code is required for the authorization_code grant.')
     const codeHash = await sha256Hex(form.code)
     const db = c.env.DB
+    // Who sent the request (address, user agent), for the audit trail; `client` is the OAuth one.
+    const who = c.get('client')
     const row = await findCode(db, codeHash)
     if (!row || row.client_id !== client.client_id) throw invalidGrant()
     if (row.used_at !== null) {
       const ended = await revokeCodeSession(db, codeHash)
-      await audit(c, 'code_reuse_detected', { username: ended?.username, userId: row.user_id })
+      await audit(db, who, 'code_reuse_detected', {
+        username: ended?.username,
+        userId: row.user_id,
+      })
       throw invalidGrant()
     }
     if (row.expires_at <= nowSeconds()) throw invalidGrant()
@@ -47,17 +52,23 @@ export const authorizationCodeGrant: Grant = {
 
     const refreshToken = randomToken()
     const result = await redeemCode(db, {
-      codeHash,
+      code: row,
       clientId: client.client_id,
       refreshHash: await sha256Hex(refreshToken),
       ttl: config(c.env).refreshTokenTtl,
     })
     if (result.kind === 'reused') {
-      await audit(c, 'code_reuse_detected', { username: result.username, userId: result.userId })
+      await audit(db, who, 'code_reuse_detected', {
+        username: result.username,
+        userId: result.userId,
+      })
       throw invalidGrant()
     }
     if (result.kind === 'invalid') throw invalidGrant()
-    await audit(c, 'code_exchange', { username: result.user.username, userId: result.user.id })
+    await audit(db, who, 'code_exchange', {
+      username: result.user.username,
+      userId: result.user.id,
+    })
     return tokenResponse(c, {
       user: result.user,
       sessionId: result.sessionId,

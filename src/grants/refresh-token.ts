@@ -39,7 +39,8 @@ export const refreshTokenGrant: Grant = {
     )
     if (result.kind === 'reused') {
       await audit(
-        c,
+        c.env.DB,
+        c.get('client'),
         'refresh_reuse_detected',
         { username: result.username, userId: result.userId },
         `session ${result.sessionId} revoked`,
@@ -51,7 +52,10 @@ export const refreshTokenGrant: Grant = {
     // The session's grant (narrowed for good if asked), and only what the user still holds
     // today.
     const scope = narrowScopes(parseScopes(result.session.scope), user.scopes).join(' ')
-    await audit(c, 'refresh', { username: user.username, userId: user.id })
+    await audit(c.env.DB, c.get('client'), 'refresh', {
+      username: user.username,
+      userId: user.id,
+    })
     return tokenResponse(c, { user, sessionId, scope, refreshToken, clientId })
   },
 }

@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import type { AppEnv } from '../env'
-import { type User, type UserRow, toUser, userColumns } from '../db/users'
+import { stillVerified, type User, type UserRow, toUser, userColumns } from '../db/users'
 import { randomToken, sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
 
@@ -57,22 +57,37 @@ export async function signedInUser(c: Context<AppEnv>): Promise<User | null> {
   return row && toUser(row)
 }
 
-/** Signs `user` in: a new cookie value and row, replacing any earlier sign-in of this browser. */
-export async function signIn(c: Context<AppEnv>, user: User): Promise<string> {
+/**
+ * Signs a user in after their password was verified: statements for checkPassword's success
+ * batch (src/auth/login.ts, its `grant`), so the sign-in row is written only if, in that very
+ * statement, the user is enabled and still holds the verified hash; it records the row's
+ * updated_at from the same statement. The browser's earlier sign-in is replaced only when the
+ * new one was written. `commit` sets the cookie: call it once the check succeeded.
+ */
+export async function signInStatements(c: Context<AppEnv>, db: D1Database) {
   const old = read(c)
   const token = randomToken()
+  const tokenHash = await sha256Hex(token)
+  const oldHash = old ? await sha256Hex(old) : null
   const now = nowSeconds()
-  await c.env.DB.batch([
-    c.env.DB.prepare('DELETE FROM signins WHERE token_hash = ?1').bind(
-      old ? await sha256Hex(old) : null,
-    ),
-    c.env.DB.prepare(
-      `INSERT INTO signins (token_hash, user_id, user_updated_at, created_at, expires_at)
-       VALUES (?1, ?2, ?3, ?4, ?5)`,
-    ).bind(await sha256Hex(token), user.id, user.updated_at, now, now + SIGNIN_TTL),
-  ])
-  write(c, token)
-  return token
+  return {
+    token,
+    grant: (user: UserRow) => [
+      db
+        .prepare(
+          `INSERT INTO signins (token_hash, user_id, user_updated_at, created_at, expires_at)
+           SELECT ?1, id, updated_at, ?3, ?4 FROM users WHERE id = ?2 AND ${stillVerified('?5')}`,
+        )
+        .bind(tokenHash, user.id, now, now + SIGNIN_TTL, user.password_hash),
+      db
+        .prepare(
+          `DELETE FROM signins WHERE token_hash = ?1
+           AND EXISTS (SELECT 1 FROM signins WHERE token_hash = ?2)`,
+        )
+        .bind(oldHash, tokenHash),
+    ],
+    commit: () => write(c, token),
+  }
 }
 
 /** Ends this browser's sign-in, if it is `userId`'s: logging out of an app logs out the browser. */

@@ -7,7 +7,7 @@ import { sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
 import { bearer } from '../auth/middleware'
 import { doc } from '../openapi'
-import { keyring, verifyForRevocation } from '../auth/tokens'
+import { issuerFor, keyring, verifyForRevocation } from '../auth/tokens'
 import { grantFor } from '../grants'
 import { signOut } from '../oauth/browser'
 import { authenticateClient } from '../oauth/client-auth'
@@ -42,14 +42,16 @@ export const authRoutes = new Hono<AppEnv>()
     }),
     validate('form', tokenRequest),
     async (c) => {
+      const cfg = config(c.env)
       // A server that cannot sign must not change anything either: no session, no rotation.
       await keyring(c.env)
+      issuerFor(cfg, c.req.url)
       const form = c.req.valid('form')
       const grantType =
         form.grant_type ??
         (form.username !== undefined && form.password !== undefined ? 'password' : undefined)
       if (grantType === undefined) throw new ApiError('invalid_request', 'grant_type is required.')
-      const grant = grantFor(config(c.env), grantType)
+      const grant = grantFor(cfg, grantType)
       const client = await authenticateClient(c, form)
       if (!client && !grant.anonymous)
         throw new ApiError('invalid_client', 'This grant needs client authentication or client_id.')
@@ -83,7 +85,11 @@ export const authRoutes = new Hono<AppEnv>()
         ? claims.sid
         : (await sessionOfRefreshToken(c.env.DB, await sha256Hex(token)))?.id
       const revoked = sessionId ? await revokeSession(c.env.DB, sessionId, nowSeconds()) : null
-      if (revoked) await audit(c, 'revoke', { username: revoked.username, userId: revoked.user_id })
+      if (revoked)
+        await audit(c.env.DB, c.get('client'), 'revoke', {
+          username: revoked.username,
+          userId: revoked.user_id,
+        })
       return c.json({})
     },
   )
@@ -102,7 +108,10 @@ export const authRoutes = new Hono<AppEnv>()
       await revokeSession(c.env.DB, c.get('sessionId')!, nowSeconds())
       // The browser's sign-in too (the login page's cookie), when it is this user's.
       await signOut(c, user.id)
-      await audit(c, 'logout', { username: user.username, userId: user.id })
+      await audit(c.env.DB, c.get('client'), 'logout', {
+        username: user.username,
+        userId: user.id,
+      })
       return c.body(null, 204)
     },
   )

@@ -1,16 +1,19 @@
 import { type Context, Hono } from 'hono'
-import { config, issuerFor, type AppEnv } from '../env'
+import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { type Client, consentedScopes, findClient, rememberConsent } from '../db/clients'
 import { issueCode } from '../db/codes'
+import { authDatabase } from '../db/replication'
 import { toUser, type User } from '../db/users'
 import { checkPassword } from '../auth/login'
 import { narrowScopes, parseScopes, SCOPES } from '../auth/scopes'
+import { issuerFor } from '../auth/tokens'
 import { doc } from '../openapi'
-import { browserBinding, sentBinding, signedInUser, signIn } from '../oauth/browser'
+import { browserBinding, sentBinding, signedInUser, signInStatements } from '../oauth/browser'
 import { type Pending, seal, unseal } from '../oauth/pending'
 import { CHALLENGE } from '../oauth/pkce'
 import { formActionSource, matchRedirectUri, withParams } from '../oauth/redirects'
+import { isUtf8Form } from '../schemas/validate'
 import { ConsentPage } from '../pages/consent'
 import { ErrorPage } from '../pages/error'
 import { LoginPage } from '../pages/login'
@@ -49,6 +52,11 @@ function errorPage(c: Context<AppEnv>, status: 400 | 403, message: string) {
   return c.html(<ErrorPage message={message} />, status)
 }
 
+/**
+ * The `iss` of every redirect back to the app (RFC 9207): the configured ISSUER. Each handler
+ * asks for it before anything else, so a server without one (a 500) signs no one in and
+ * issues no code.
+ */
 const issuer = (c: Context<AppEnv>) => issuerFor(config(c.env), c.req.url)
 
 /** Back to the app with an error (RFC 6749 §4.1.2.1), `state` and `iss` (RFC 9207). */
@@ -82,7 +90,9 @@ async function liveClient(c: Context<AppEnv>, clientId: string): Promise<Client 
 
 /**
  * A signed-in user and a valid request: the code, straight away when the client is first-party
- * or the user already consented to these scopes, else the consent page.
+ * or the user already consented to these scopes, else the consent page. `binding` is this
+ * browser's cookie value, which names its sign-in: the code is issued only while that sign-in
+ * still holds (../db/codes.ts).
  */
 async function proceed(
   c: Context<AppEnv>,
@@ -114,11 +124,18 @@ async function proceed(
   const code = await issueCode(c.env.DB, {
     clientId: client.client_id,
     userId: user.id,
+    signin: binding,
     redirectUri: p.redirect_uri,
     challenge: p.code_challenge,
     scope,
   })
-  if (!code) return redirectError(c, p, 'access_denied', 'The account or the app is disabled.')
+  if (!code)
+    return redirectError(
+      c,
+      p,
+      'access_denied',
+      'The sign-in no longer holds, or the account or the app is disabled.',
+    )
   return c.redirect(withParams(p.redirect_uri, { code, state: p.state, iss: issuer(c) }), 303)
 }
 
@@ -162,14 +179,12 @@ const STALE =
 
 /** The form's fields, its pending request and its client, or the error page to answer with. */
 async function formRequest(c: Context<AppEnv>) {
+  issuer(c)
   if (!sameOrigin(c)) return { page: errorPage(c, 403, 'This form must be sent from this site.') }
-  let body: Awaited<ReturnType<typeof c.req.parseBody>>
-  try {
-    body = await c.req.parseBody()
-  } catch {
-    // A malformed multipart body, say: not what our pages send.
-    return { page: errorPage(c, 400, 'This form could not be read.') }
-  }
+  // Our pages send urlencoded forms; anything else, or a body that is not valid UTF-8 (which
+  // would be decoded lossily), is not what they send and is never compared.
+  if (!(await isUtf8Form(c))) return { page: errorPage(c, 400, 'This form could not be read.') }
+  const body = await c.req.parseBody()
   const token = typeof body.request === 'string' ? body.request : undefined
   const p = await unseal(c.env, token, sentBinding(c))
   if (!p) return { page: errorPage(c, 403, STALE) }
@@ -208,6 +223,7 @@ export const authorizeRoutes = new Hono<AppEnv>()
       },
     }),
     async (c) => {
+      issuer(c)
       const clientId = single(c, 'client_id')
       const askedRedirect = single(c, 'redirect_uri')
       if (clientId === false || askedRedirect === false)
@@ -285,17 +301,22 @@ export const authorizeRoutes = new Hono<AppEnv>()
       const password = text(body.password) ?? ''
       if (!username || !password || username.length > 1024 || password.length > 1024)
         return loginPage(c, p, client, 400, 'Enter your username and password.', username)
+      // The sign-in is written in the password check's own success batch, only while the user is
+      // enabled and still holds the hash just verified (docs/security.md, "Sessions").
+      const db = authDatabase(c)
+      const signin = await signInStatements(c, db)
       let row: Awaited<ReturnType<typeof checkPassword>>
       try {
-        row = await checkPassword(c, username, password)
+        const credentials = { username, password }
+        row = await checkPassword(db, config(c.env), c.get('client'), credentials, signin.grant)
       } catch (err) {
         if (err instanceof ApiError && err.code === 'too_many_attempts')
           return loginPage(c, p, client, 429, err.description, username)
         throw err
       }
       if (!row) return loginPage(c, p, client, 400, 'Incorrect username or password.', username)
-      const user = toUser(row)
-      return proceed(c, p, client, user, await signIn(c, user))
+      signin.commit()
+      return proceed(c, p, client, toUser(row), signin.token)
     },
   )
   .post(

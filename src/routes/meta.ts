@@ -1,5 +1,6 @@
 import { Hono } from 'hono'
-import { config, issuerFor, type AppEnv } from '../env'
+import { issuerFor } from '../auth/tokens'
+import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { doc } from '../openapi'
 import { SCOPES } from '../auth/scopes'

@@ -117,7 +117,7 @@ export interface paths {
         put?: never;
         /**
          * Register (when ALLOW_SIGNUP is on)
-         * @description Role `user`, scopes `read write`. 404 on every method while self-registration is off. At most 10 registrations an hour from one client address.
+         * @description Role `user`, scopes `read write`. 404 on every method while self-registration is off. At most 10 registrations an hour from one client address (an IPv6 address by its /64). A taken username is a 409: the one answer that says a username exists.
          */
         post: operations["register"];
         delete?: never;
@@ -347,7 +347,7 @@ export interface paths {
         head?: never;
         /**
          * Change a user
-         * @description Admins only; nobody raises their own role or scopes. A new password or disabling ends all their sessions. 409 when it would leave no enabled admin.
+         * @description Admins only; nobody raises their own role or scopes, nor sets their own password here (that is `POST /users/me/password`, with the current one). A new password or disabling ends all their sessions. 409 when it would leave no enabled admin with the `write` scope.
          */
         patch: operations["updateUser"];
         trace?: never;
