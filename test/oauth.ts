@@ -22,18 +22,23 @@ export async function makeClient(opts: Partial<NewClient> = {}) {
 
 export const VERIFIER = 'verifier-0123456789-abcdefghijklmnopqrstuvwxyz'
 
-/** A browser: keeps the one cookie the authorization pages set. */
+/**
+ * A browser: keeps the one cookie the authorization pages set. Its requests go to the Worker
+ * (`call`), or to `send` (a test file's own app, whose module a spy can reach).
+ */
 export class Browser {
   cookie = ''
 
+  constructor(private readonly send: typeof call = call) {}
+
   async get(path: string): Promise<Response> {
-    return this.keep(await call(path, { headers: this.headers(), redirect: 'manual' }))
+    return this.keep(await this.send(path, { headers: this.headers(), redirect: 'manual' }))
   }
 
   async post(path: string, fields: Record<string, string>, extra: Record<string, string> = {}) {
     const init = form(fields)
     return this.keep(
-      await call(path, {
+      await this.send(path, {
         ...init,
         redirect: 'manual',
         headers: { ...init.headers, Origin: ORIGIN, ...this.headers(), ...extra },
