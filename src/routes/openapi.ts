@@ -19,9 +19,14 @@ export function openApiRoutes(app: { routes: RouterRoute[] }) {
       // Built on first use, once every route is registered; only the origin differs per request.
       paths ??= openApiPaths(app.routes)
       const cfg = config(c.env)
-      // Only what this configuration serves: /auth/register is a 404 while sign-up is off.
+      // Only what this configuration serves: /auth/register is a 404 while sign-up is off, and
+      // /auth/clients while dynamic client registration is.
+      const off = [
+        ...(cfg.allowSignup ? [] : ['/auth/register']),
+        ...(cfg.allowClientRegistration ? [] : ['/auth/clients']),
+      ]
       const served = Object.fromEntries(
-        Object.entries(paths).filter(([path]) => cfg.allowSignup || path !== '/auth/register'),
+        Object.entries(paths).filter(([path]) => !off.includes(path)),
       )
       // Never the Host header's origin outside local development: relative URLs instead.
       return c.json(openApiDocument(served, knownIssuer(cfg, c.req.url) ?? ''))

@@ -207,4 +207,27 @@ describe('POST /auth/clients (RFC 7591)', () => {
     expect(res.headers.get('Retry-After')).toMatch(/^\d+$/)
     expect((await register(APP, { 'CF-Connecting-IP': '203.0.113.78' })).status).toBe(201)
   })
+
+  it('counts an IPv6 client by its /64, whatever address in it it uses', async () => {
+    for (let i = 0; i < 10; i++) {
+      const ip = { 'CF-Connecting-IP': `2001:db8:77:1::${(i + 1).toString(16)}` }
+      expect((await register(APP, ip)).status).toBe(201)
+    }
+    const sameHost = await register(APP, { 'CF-Connecting-IP': '2001:DB8:77:1:ffff::9' })
+    expect(sameHost.status).toBe(429)
+    expect((await register(APP, { 'CF-Connecting-IP': '2001:db8:77:2::1' })).status).toBe(201)
+  })
+
+  it('is in /openapi.json only while registration is on', async () => {
+    const paths = async (on: string) => {
+      const res = await createApp().request(
+        '/openapi.json',
+        {},
+        { ...env, ALLOW_CLIENT_REGISTRATION: on },
+      )
+      return Object.keys((await res.json<{ paths: Record<string, unknown> }>()).paths)
+    }
+    expect(await paths('false')).not.toContain('/auth/clients')
+    expect(await paths('true')).toContain('/auth/clients')
+  })
 })

@@ -23,14 +23,14 @@ async function fetchDocument(): Promise<Document> {
 }
 
 /**
- * The document with self-registration on, which lists every operation: the one served here (sign-up
- * off) leaves out /auth/register, a 404 then.
+ * The document with self-registration and client registration on, which lists every operation:
+ * the one served here (both off) leaves out /auth/register and /auth/clients, 404s then.
  */
 async function fullDocument(): Promise<Document> {
   const res = await createApp().request(
     'https://todo.test/openapi.json',
     {},
-    { ...env, ALLOW_SIGNUP: 'true' },
+    { ...env, ALLOW_SIGNUP: 'true', ALLOW_CLIENT_REGISTRATION: 'true' },
   )
   expect(res.status).toBe(200)
   return res.json()

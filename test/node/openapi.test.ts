@@ -11,9 +11,14 @@ import { type Document, fromQuery, operationFor, problems } from '../openapi-doc
 // (test/integration/openapi.test.ts holds it to the running app).
 
 const app = createApp()
-// With self-registration on, the document lists every operation (else not /auth/register).
+// With both registrations on, the document lists every operation (else not /auth/register or
+// /auth/clients).
 const fetchDocument = async (): Promise<Document> => {
-  const res = await app.request('https://todo.test/openapi.json', {}, { ALLOW_SIGNUP: 'true' })
+  const res = await app.request(
+    'https://todo.test/openapi.json',
+    {},
+    { ALLOW_SIGNUP: 'true', ALLOW_CLIENT_REGISTRATION: 'true' },
+  )
   expect(res.status).toBe(200)
   return res.json()
 }
