@@ -3,7 +3,7 @@ import bcrypt from 'bcryptjs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../src/app'
 import { issueCode } from '../../src/db/codes'
-import { json, login, makeUser } from '../helpers'
+import { json, login, makeUser, quietConsoleError } from '../helpers'
 import {
   authorizeUrl,
   Browser,
@@ -166,5 +166,32 @@ describe('a code gives no session once its user changed after the sign-in', () =
     const fresh = await getCode(new Browser(), client.client_id, u)
     const res = await exchange(fresh, { client_id: client.client_id, code_verifier: VERIFIER })
     expect(res.status).toBe(200)
+  })
+})
+
+describe('without ISSUER, off loopback', () => {
+  it('answers 500 on the authorization endpoint and its forms, and signs no one in', async () => {
+    const logged = quietConsoleError()
+    const u = await makeUser()
+    const { client } = await makeClient({ first_party: true })
+    const browser = new Browser(send)
+    const page = await browser.get(await authorizeUrl(client.client_id))
+    const request = requestToken(await page.text())
+    // The same browser and host, on a deployment that forgot ISSUER.
+    const unconfigured = new Browser(async (path, init = {}) =>
+      app.request(`${ORIGIN}${path}`, init, { ...env, ISSUER: '' }),
+    )
+    unconfigured.cookie = browser.cookie
+    expect((await unconfigured.get(await authorizeUrl(client.client_id))).status).toBe(500)
+    const res = await unconfigured.post('/auth/authorize/login', {
+      request,
+      username: u.username,
+      password: u.password,
+    })
+    expect(res.status).toBe(500)
+    expect(await rowsOf('signins', u.id)).toEqual([])
+    expect(await rowsOf('authorization_codes', u.id)).toEqual([])
+    expect(await loginSuccesses(u.username)).toEqual([])
+    expect(String(logged.mock.calls[0])).toContain('set ISSUER')
   })
 })
