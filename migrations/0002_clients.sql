@@ -43,6 +43,9 @@ CREATE TABLE authorization_codes (
   redirect_uri   TEXT NOT NULL,
   code_challenge TEXT NOT NULL,   -- S256 (RFC 7636); no code is ever issued without one
   scope          TEXT NOT NULL,
+  -- users.updated_at of the sign-in the code was issued under: the exchange creates a session
+  -- only while the user row still carries it (no new password, reset, disable or role since).
+  user_updated_at TEXT NOT NULL,
   created_at     INTEGER NOT NULL,
   expires_at     INTEGER NOT NULL,
   used_at        INTEGER,
