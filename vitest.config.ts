@@ -19,12 +19,26 @@ export default defineConfig({
           cloudflareTest(async () => ({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
+              // A fake OpenID provider (issue 15), which also answers every outbound fetch of the
+              // Worker and the tests: nothing reaches the network.
+              workers: [
+                {
+                  name: 'fake-idp',
+                  modules: true,
+                  scriptPath: './test/fake-idp/worker.js',
+                  compatibilityDate: '2026-11-01',
+                },
+              ],
+              outboundService: 'fake-idp',
               bindings: {
                 JWT_SECRET: 'test-only-secret-0123456789abcdef0123456789abcdef',
                 // Cheap hashes keep the suite fast; production defaults to 10.
                 BCRYPT_COST: '4',
                 // The tests' origin (test/helpers.ts): outside loopback, ISSUER must be set.
                 ISSUER: 'https://todo.test',
+                // Upstream identity providers (issue 15): their secrets' key, loopback issuers.
+                IDP_SECRET_KEY: 'test-only-idp-key-0123456789abcdef0123456789',
+                ALLOW_INSECURE_IDP: 'true',
                 TEST_MIGRATIONS: await readD1Migrations('./migrations'),
                 // QUERY_PLANS=1 makes test/integration/query-plans.test.ts print every plan.
                 QUERY_PLANS: process.env.QUERY_PLANS ?? '',

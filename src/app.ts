@@ -17,6 +17,7 @@ import { adminRoutes } from './routes/admin'
 import { authRoutes } from './routes/auth'
 import { authorizeRoutes } from './routes/authorize'
 import { adminClientRoutes, myClientRoutes, registrationRoutes } from './routes/clients'
+import { adminProviderRoutes, federationRoutes, myIdentityRoutes } from './routes/federation'
 import { metaRoutes } from './routes/meta'
 import { openApiRoutes } from './routes/openapi'
 import { profileRoutes } from './routes/profile'
@@ -92,12 +93,15 @@ export function createApp() {
     .route('/auth', registerRoutes)
     .route('/auth', registrationRoutes)
     .route('/auth', authorizeRoutes)
+    .route('/auth', federationRoutes)
     .route('/profile', profileRoutes)
     .route('/api/todos', todoRoutes)
     .route('/users', userRoutes)
     .route('/users', myClientRoutes)
+    .route('/users', myIdentityRoutes)
     .route('/admin', adminRoutes)
     .route('/admin/clients', adminClientRoutes)
+    .route('/admin/identity-providers', adminProviderRoutes)
     .route('/', openApiRoutes(app))
 
   app.onError(onError)

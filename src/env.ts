@@ -9,6 +9,8 @@ import type { User } from './db/users'
  */
 export type Bindings = Env & {
   JWT_SECRET_PREVIOUS?: string
+  /** Encrypts upstream identity providers' client secrets at rest (src/federation/secret.ts). */
+  IDP_SECRET_KEY?: string
 }
 
 /** What the auth middlewares hand to the routes. */
@@ -43,6 +45,8 @@ export type Config = {
   allowClientRegistration: boolean
   /** The legacy resource owner password grant (RFC 9700 §2.4 says MUST NOT; on for the curl). */
   allowPasswordGrant: boolean
+  /** Upstream OpenID provider issuers on loopback http (development and tests only). */
+  allowInsecureIdp: boolean
 }
 
 const int = (raw: string | undefined, fallback: number, min: number, max: number): number => {
@@ -77,6 +81,7 @@ export function config(env: Bindings): Config {
       auditRetentionDays: int(env.AUDIT_RETENTION_DAYS, 90, 1, 3650),
       allowClientRegistration: env.ALLOW_CLIENT_REGISTRATION === 'true',
       allowPasswordGrant: env.ALLOW_PASSWORD_GRANT !== 'false',
+      allowInsecureIdp: env.ALLOW_INSECURE_IDP === 'true',
     }
     parsed.set(env, cfg)
   }
@@ -94,7 +99,7 @@ export function withDatabase(env: Bindings, db: () => D1Database): Bindings {
 }
 
 // Hostnames that only this machine can reach: `wrangler dev` on 127.0.0.1, localhost or [::1].
-const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/
+export const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/
 
 /**
  * The issuer a document may name without ISSUER: the request's own origin, but only on a

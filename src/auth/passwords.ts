@@ -33,6 +33,12 @@ export const dummyHash = (cost: number): string =>
   `$2b$${String(cost).padStart(2, '0')}$${DUMMY_SALT_AND_HASH}`
 
 /**
+ * SQL on `users`: the account has no password of its own, i.e. holds the dummy hash, as accounts
+ * created through an upstream identity provider do (src/routes/federation.tsx).
+ */
+export const hasNoPasswordSql = `substr(password_hash, 8) = '${DUMMY_SALT_AND_HASH}'`
+
+/**
  * Compares in bcrypt's own time: bcryptjs's compare does the full key schedule and then a
  * constant-time comparison. A password over 72 bytes cannot match (we never stored one) but still
  * pays the full compare, so its rejection takes no less time.

@@ -27,6 +27,8 @@ export type Action =
   | 'audit.read' // GET /admin/audit
   | 'clients.read' // GET /admin/clients, GET /admin/clients/{id}
   | 'clients.write' // POST, PATCH, DELETE /admin/clients…, rotating a secret
+  | 'providers.read' // GET /admin/identity-providers…
+  | 'providers.write' // POST, PATCH, DELETE /admin/identity-providers…
 
 /** Who may perform an action: the owner of the data (the actor's own), or admins only. */
 type Audience = 'owner' | 'admin'
@@ -42,6 +44,8 @@ export const RULES: Readonly<Record<Action, { scope: Scope | null; audience: Aud
   'audit.read': { scope: 'read', audience: 'admin' },
   'clients.read': { scope: 'read', audience: 'admin' },
   'clients.write': { scope: 'write', audience: 'admin' },
+  'providers.read': { scope: 'read', audience: 'admin' },
+  'providers.write': { scope: 'write', audience: 'admin' },
 }
 
 /** The requester: their stored role and the scopes this request may use. */

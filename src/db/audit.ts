@@ -15,6 +15,10 @@ export const AUDIT_EVENTS = [
   'user_created',
   'user_updated',
   'user_deleted',
+  'federated_login',
+  'federated_login_failure',
+  'identity_linked',
+  'identity_unlinked',
 ] as const
 export type AuditEvent = (typeof AUDIT_EVENTS)[number]
 

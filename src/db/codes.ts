@@ -46,8 +46,8 @@ export async function issueCode(
     .prepare(
       `INSERT INTO authorization_codes
          (code_hash, client_id, user_id, redirect_uri, code_challenge, scope, user_updated_at,
-          created_at, expires_at)
-       SELECT ?1, k.client_id, u.id, ?4, ?5, ?6, u.updated_at, ?7, ?8
+          created_at, expires_at, provider_id)
+       SELECT ?1, k.client_id, u.id, ?4, ?5, ?6, u.updated_at, ?7, ?8, s.provider_id
        FROM signins s JOIN users u ON u.id = s.user_id, clients k
        WHERE s.token_hash = ?9 AND s.user_id = ?3 AND s.expires_at > ?7
          AND u.disabled = 0 AND u.updated_at = s.user_updated_at

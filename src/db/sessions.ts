@@ -53,6 +53,15 @@ const stillHolds = (s: NewSession) =>
            AND a.client_id = ?6 AND a.scope = ?3 AND a.user_updated_at = users.updated_at)`
 
 /**
+ * The upstream identity provider behind the sign-in a code was issued under (issue 15), so that
+ * disabling the provider ends the session; NULL for a password.
+ */
+const providerOf = (s: NewSession) =>
+  s.codeHash === undefined
+    ? 'NULL'
+    : '(SELECT a.provider_id FROM authorization_codes a WHERE a.code_hash = ?7)'
+
+/**
  * The statements that create a session and its first refresh token, to run in one batch (with
  * checkPassword's success writes, src/auth/login.ts, or with a code's claim, ./codes.ts). The
  * session row is inserted only if, in that very statement, the user exists, is enabled and still
@@ -67,8 +76,9 @@ export function sessionStatements(db: D1Database, s: NewSession) {
   const statements = [
     db
       .prepare(
-        `INSERT INTO sessions (id, user_id, scope, created_at, expires_at, client_id)
-         SELECT ?1, id, ?3, ?4, ?5, ?6 FROM users WHERE id = ?2 AND ${stillHolds(s)}
+        `INSERT INTO sessions (id, user_id, scope, created_at, expires_at, client_id, provider_id)
+         SELECT ?1, id, ?3, ?4, ?5, ?6, ${providerOf(s)}
+         FROM users WHERE id = ?2 AND ${stillHolds(s)}
            AND (?6 IS NULL OR EXISTS (
              SELECT 1 FROM clients k WHERE k.client_id = ?6 AND k.disabled = 0))`,
       )

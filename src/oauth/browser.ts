@@ -108,3 +108,54 @@ export async function signOut(c: Context<AppEnv>, userId: string): Promise<void>
 /** For the hourly purge. */
 export const purgeSignins = (db: D1Database, now: number) =>
   db.prepare('DELETE FROM signins WHERE expires_at <= ?1').bind(now)
+
+/**
+ * Signs a user in through an upstream identity provider (src/routes/federation.tsx): the sign-in
+ * row is written only if, in that very statement, the identity (issuer, sub) is linked to an
+ * enabled user and its provider is enabled and still at that issuer. The row names the provider,
+ * so that disabling it ends the sign-in. Statements for the caller's batch; `written` reads the
+ * batch's result for the first; `commit` sets the cookie.
+ */
+export async function federatedSignInStatements(
+  c: Context<AppEnv>,
+  db: D1Database,
+  identity: { issuer: string; subject: string; providerId: string },
+) {
+  const old = read(c)
+  const token = randomToken()
+  const tokenHash = await sha256Hex(token)
+  const now = nowSeconds()
+  return {
+    token,
+    statements: [
+      db
+        .prepare(
+          `INSERT INTO signins
+             (token_hash, user_id, user_updated_at, created_at, expires_at, provider_id)
+           SELECT ?1, u.id, u.updated_at, ?2, ?3, p.id
+           FROM identities i JOIN users u ON u.id = i.user_id
+             JOIN identity_providers p ON p.id = i.provider_id
+           WHERE i.issuer = ?4 AND i.subject = ?5 AND i.provider_id = ?6
+             AND p.enabled = 1 AND p.issuer = i.issuer AND u.disabled = 0
+           RETURNING user_id`,
+        )
+        .bind(
+          tokenHash,
+          now,
+          now + SIGNIN_TTL,
+          identity.issuer,
+          identity.subject,
+          identity.providerId,
+        ),
+      db
+        .prepare(
+          `DELETE FROM signins WHERE token_hash = ?1
+           AND EXISTS (SELECT 1 FROM signins WHERE token_hash = ?2)`,
+        )
+        .bind(old ? await sha256Hex(old) : null, tokenHash),
+    ],
+    written: (result: D1Result | undefined) =>
+      (result?.results[0] as { user_id: string } | undefined)?.user_id ?? null,
+    commit: () => write(c, token),
+  }
+}

@@ -6,6 +6,8 @@ export const LoginPage = (p: {
   request: string
   error?: string
   username?: string
+  /** Enabled upstream identity providers (issue 15): one "Continue with" link each. */
+  providers?: { id: string; name: string }[]
 }) => (
   <Layout title="Log in">
     <section aria-labelledby="login-heading">
@@ -40,6 +42,20 @@ export const LoginPage = (p: {
         />
         <button type="submit">Log in</button>
       </form>
+      {p.providers && p.providers.length > 0 && (
+        <ul class="federation" aria-label="Other ways to log in">
+          {p.providers.map((idp) => (
+            <li>
+              <a
+                class="button"
+                href={`/auth/federate/${idp.id}?request=${encodeURIComponent(p.request)}`}
+              >
+                Continue with {idp.name}
+              </a>
+            </li>
+          ))}
+        </ul>
+      )}
     </section>
   </Layout>
 )

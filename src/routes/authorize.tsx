@@ -3,6 +3,7 @@ import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { type Client, consentedScopes, findClient, rememberConsent } from '../db/clients'
 import { issueCode } from '../db/codes'
+import { enabledProviders } from '../db/identity-providers'
 import { authDatabase } from '../db/replication'
 import { toUser, type User } from '../db/users'
 import { checkPassword } from '../auth/login'
@@ -47,7 +48,7 @@ function pageHeaders(c: Context<AppEnv>, redirectUri?: string) {
   )
 }
 
-function errorPage(c: Context<AppEnv>, status: 400 | 403, message: string) {
+export function errorPage(c: Context<AppEnv>, status: 400 | 403, message: string) {
   pageHeaders(c)
   return c.html(<ErrorPage message={message} />, status)
 }
@@ -57,7 +58,7 @@ function errorPage(c: Context<AppEnv>, status: 400 | 403, message: string) {
  * asks for it before anything else, so a server without one (a 500) signs no one in and
  * issues no code.
  */
-const issuer = (c: Context<AppEnv>) => issuerFor(config(c.env), c.req.url)
+export const issuer = (c: Context<AppEnv>) => issuerFor(config(c.env), c.req.url)
 
 /** Back to the app with an error (RFC 6749 §4.1.2.1), `state` and `iss` (RFC 9207). */
 const redirectError = (
@@ -83,7 +84,7 @@ const grantedScopes = (p: Pending, client: Client, user: User): string[] => {
 }
 
 /** The client of a pending request, if it still may take part. */
-async function liveClient(c: Context<AppEnv>, clientId: string): Promise<Client | null> {
+export async function liveClient(c: Context<AppEnv>, clientId: string): Promise<Client | null> {
   const client = await findClient(c.env.DB, clientId)
   return client && !client.disabled ? client : null
 }
@@ -94,7 +95,7 @@ async function liveClient(c: Context<AppEnv>, clientId: string): Promise<Client 
  * browser's cookie value, which names its sign-in: the code is issued only while that sign-in
  * still holds (../db/codes.ts).
  */
-async function proceed(
+export async function proceed(
   c: Context<AppEnv>,
   p: Pending,
   client: Client,
@@ -139,7 +140,7 @@ async function proceed(
   return c.redirect(withParams(p.redirect_uri, { code, state: p.state, iss: issuer(c) }), 303)
 }
 
-async function loginPage(
+export async function loginPage(
   c: Context<AppEnv>,
   p: Pending,
   client: Client,
@@ -155,6 +156,7 @@ async function loginPage(
       request={request}
       error={error}
       username={username}
+      providers={await enabledProviders(c.env.DB)}
     />,
     status,
   )
@@ -174,7 +176,7 @@ function sameOrigin(c: Context<AppEnv>): boolean {
   return c.req.header('Sec-Fetch-Site') === 'same-origin'
 }
 
-const STALE =
+export const STALE =
   'This form has expired or was not issued to this browser. Go back to the app and sign in again.'
 
 /** The form's fields, its pending request and its client, or the error page to answer with. */

@@ -1,0 +1,240 @@
+import { isoTime, nowSeconds } from '../lib/time'
+
+/**
+ * Upstream OpenID providers and the identities they vouch for (issue 15; docs/data.md). The client
+ * secret column is encrypted (../federation/secret.ts) and never leaves this module but through
+ * `providerSecret`.
+ */
+export type Provider = {
+  id: string
+  name: string
+  issuer: string
+  client_id: string
+  scopes: string
+  allow_signup: boolean
+  allowed_domains: string[]
+  trusted_email: boolean
+  enabled: boolean
+  created_at: string
+  updated_at: string
+}
+
+type ProviderRow = Omit<
+  Provider,
+  'allow_signup' | 'allowed_domains' | 'trusted_email' | 'enabled'
+> & { allow_signup: number; allowed_domains: string; trusted_email: number; enabled: number }
+
+const COLUMNS = `id, name, issuer, client_id, scopes, allow_signup, allowed_domains, trusted_email,
+  enabled, created_at, updated_at`
+
+const toProvider = (r: ProviderRow): Provider => ({
+  ...r,
+  allow_signup: r.allow_signup === 1,
+  allowed_domains: JSON.parse(r.allowed_domains),
+  trusted_email: r.trusted_email === 1,
+  enabled: r.enabled === 1,
+})
+
+export async function findProvider(db: D1Database, id: string): Promise<Provider | null> {
+  const row = await db
+    .prepare(`SELECT ${COLUMNS} FROM identity_providers WHERE id = ?1`)
+    .bind(id)
+    .first<ProviderRow>()
+  return row && toProvider(row)
+}
+
+/** The stored (encrypted) client secret of an enabled provider. */
+export const providerSecret = (db: D1Database, id: string) =>
+  db
+    .prepare('SELECT client_secret FROM identity_providers WHERE id = ?1 AND enabled = 1')
+    .bind(id)
+    .first<string>('client_secret')
+
+export async function listProviders(
+  db: D1Database,
+  page: { limit: number; offset: number },
+): Promise<Provider[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT ${COLUMNS} FROM identity_providers ORDER BY created_at, rowid LIMIT ?1 OFFSET ?2`,
+    )
+    .bind(page.limit, page.offset)
+    .all<ProviderRow>()
+  return results.map(toProvider)
+}
+
+/** For the login page: what its "Continue with" links name. */
+export async function enabledProviders(db: D1Database): Promise<{ id: string; name: string }[]> {
+  const { results } = await db
+    .prepare('SELECT id, name FROM identity_providers WHERE enabled = 1 ORDER BY name, id')
+    .all<{ id: string; name: string }>()
+  return results
+}
+
+export type ProviderFields = Omit<Provider, 'created_at' | 'updated_at'> & {
+  /** Encrypted. */
+  client_secret: string
+}
+
+/** Inserts a provider; null when the id is taken. */
+export async function insertProvider(db: D1Database, p: ProviderFields): Promise<Provider | null> {
+  const now = isoTime()
+  const row = await db
+    .prepare(
+      `INSERT INTO identity_providers (id, name, issuer, client_id, client_secret, scopes,
+         allow_signup, allowed_domains, trusted_email, enabled, created_at, updated_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+       ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}`,
+    )
+    .bind(
+      p.id,
+      p.name,
+      p.issuer,
+      p.client_id,
+      p.client_secret,
+      p.scopes,
+      p.allow_signup ? 1 : 0,
+      JSON.stringify(p.allowed_domains),
+      p.trusted_email ? 1 : 0,
+      p.enabled ? 1 : 0,
+      now,
+    )
+    .first<ProviderRow>()
+  return row && toProvider(row)
+}
+
+/**
+ * Everything a provider signed in ends with it: its browser sign-ins, its unused codes and the
+ * sessions its codes gave. Statements to batch with the disabling or deletion that requires it.
+ */
+const endProviderSignins = (db: D1Database, id: string) => [
+  db.prepare('DELETE FROM signins WHERE provider_id = ?1').bind(id),
+  db.prepare('DELETE FROM authorization_codes WHERE provider_id = ?1 AND used_at IS NULL').bind(id),
+  db
+    .prepare('UPDATE sessions SET revoked_at = ?2 WHERE provider_id = ?1 AND revoked_at IS NULL')
+    .bind(id, nowSeconds()),
+  db.prepare('DELETE FROM federation_requests WHERE provider_id = ?1').bind(id),
+]
+
+/**
+ * Applies the fields given; disabling also ends what the provider signed in, in the same
+ * transaction. A changed issuer ends them too: its identities stay, keyed by the old issuer.
+ */
+export async function updateProvider(
+  db: D1Database,
+  id: string,
+  change: Partial<Omit<ProviderFields, 'id'>>,
+): Promise<Provider | null> {
+  const ends = change.enabled === false || change.issuer !== undefined
+  const results = await db.batch<ProviderRow>([
+    db
+      .prepare(
+        `UPDATE identity_providers SET
+           name = COALESCE(?2, name), issuer = COALESCE(?3, issuer),
+           client_id = COALESCE(?4, client_id), client_secret = COALESCE(?5, client_secret),
+           scopes = COALESCE(?6, scopes), allow_signup = COALESCE(?7, allow_signup),
+           allowed_domains = COALESCE(?8, allowed_domains),
+           trusted_email = COALESCE(?9, trusted_email), enabled = COALESCE(?10, enabled),
+           updated_at = ?11
+         WHERE id = ?1 RETURNING ${COLUMNS}`,
+      )
+      .bind(
+        id,
+        change.name ?? null,
+        change.issuer ?? null,
+        change.client_id ?? null,
+        change.client_secret ?? null,
+        change.scopes ?? null,
+        bit(change.allow_signup),
+        change.allowed_domains ? JSON.stringify(change.allowed_domains) : null,
+        bit(change.trusted_email),
+        bit(change.enabled),
+        isoTime(),
+      ),
+    ...(ends ? endProviderSignins(db, id) : []),
+  ])
+  const row = results[0]?.results[0]
+  return row ? toProvider(row) : null
+}
+
+const bit = (b: boolean | undefined) => (b === undefined ? null : b ? 1 : 0)
+
+/** Deletes a provider, its identities (cascade) and everything it signed in; false if none. */
+export async function deleteProvider(db: D1Database, id: string): Promise<boolean> {
+  const results = await db.batch([
+    ...endProviderSignins(db, id),
+    db.prepare('DELETE FROM identity_providers WHERE id = ?1').bind(id),
+  ])
+  return (results.at(-1)?.meta.changes ?? 0) > 0
+}
+
+export type Identity = {
+  provider_id: string
+  provider_name: string
+  issuer: string
+  email: string
+  created_at: string
+}
+
+export async function listIdentities(db: D1Database, userId: string): Promise<Identity[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT i.provider_id, p.name AS provider_name, i.issuer, i.email, i.created_at
+       FROM identities i JOIN identity_providers p ON p.id = i.provider_id
+       WHERE i.user_id = ?1 ORDER BY i.created_at, i.provider_id`,
+    )
+    .bind(userId)
+    .all<Identity>()
+  return results
+}
+
+/** The local user an upstream identity (issuer, sub) is linked to, if any. */
+export const identityOwner = (db: D1Database, issuer: string, subject: string) =>
+  db
+    .prepare('SELECT user_id FROM identities WHERE issuer = ?1 AND subject = ?2')
+    .bind(issuer, subject)
+    .first<string>('user_id')
+
+/**
+ * Links an identity to an enabled user, in one statement that also requires the provider to be
+ * enabled and still at this issuer; nothing when the user already has one from this provider.
+ */
+export const linkIdentity = (
+  db: D1Database,
+  l: { providerId: string; issuer: string; subject: string; userId: string; email: string },
+) =>
+  db
+    .prepare(
+      `INSERT INTO identities (issuer, subject, provider_id, user_id, email, created_at)
+       SELECT ?1, ?2, p.id, u.id, ?5, ?6 FROM identity_providers p, users u
+       WHERE p.id = ?3 AND p.enabled = 1 AND p.issuer = ?1 AND u.id = ?4 AND u.disabled = 0
+       ON CONFLICT DO NOTHING`,
+    )
+    .bind(l.issuer, l.subject, l.providerId, l.userId, l.email, isoTime())
+
+/**
+ * Unlinks a user's identity from a provider, unless it is their last way to sign in: they keep a
+ * password (`hasPassword`, SQL on `users`) or another identity. Null when there was none;
+ * 'last' when refused.
+ */
+export async function unlinkIdentity(
+  db: D1Database,
+  userId: string,
+  providerId: string,
+  hasPassword: string,
+): Promise<'unlinked' | 'last' | null> {
+  const [deleted, exists] = await db.batch([
+    db
+      .prepare(
+        `DELETE FROM identities WHERE user_id = ?1 AND provider_id = ?2 AND (
+           EXISTS (SELECT 1 FROM users WHERE id = ?1 AND ${hasPassword})
+           OR EXISTS (SELECT 1 FROM identities o WHERE o.user_id = ?1 AND o.provider_id <> ?2))`,
+      )
+      .bind(userId, providerId),
+    db
+      .prepare('SELECT 1 FROM identities WHERE user_id = ?1 AND provider_id = ?2')
+      .bind(userId, providerId),
+  ])
+  if ((deleted?.meta.changes ?? 0) > 0) return 'unlinked'
+  return (exists?.results.length ?? 0) > 0 ? 'last' : null
+}
