@@ -24,8 +24,8 @@ const KEYS = {
     d: 'NLyH8SuFaasfl5Sn2WCnvhG6Z0a8aQ5yd3C4cXfP-vE',
   },
 }
-export const CLIENT_ID = 'todo-auth'
-export const CLIENT_SECRET = 'fake-idp-secret'
+const CLIENT_ID = 'todo-auth'
+const CLIENT_SECRET = 'fake-idp-secret'
 
 const enc = new TextEncoder()
 const b64u = (bytes) =>
@@ -34,8 +34,7 @@ const b64u = (bytes) =>
     .replaceAll('/', '_')
     .replace(/=+$/, '')
 const b64uJson = (v) => b64u(enc.encode(JSON.stringify(v)))
-const fromB64uJson = (s) =>
-  JSON.parse(atob(s.replaceAll('-', '+').replaceAll('_', '/')))
+const fromB64uJson = (s) => JSON.parse(atob(s.replaceAll('-', '+').replaceAll('_', '/')))
 
 async function sign(payload, fault = {}) {
   if (fault.alg === 'none') return `${b64uJson({ alg: 'none' })}.${b64uJson(payload)}.`
@@ -70,7 +69,8 @@ async function s256(verifier) {
 export default {
   async fetch(request) {
     const url = new URL(request.url)
-    const issuer = url.origin + url.pathname.replace(/\/(\.well-known\/.*|authorize|token|jwks)$/, '')
+    const issuer =
+      url.origin + url.pathname.replace(/\/(\.well-known\/.*|authorize|token|jwks)$/, '')
     const path = url.pathname.slice(new URL(issuer).pathname.replace(/\/$/, '').length)
     if (path === '/.well-known/openid-configuration')
       return json({
@@ -113,8 +113,12 @@ export default {
     if (path === '/token' && request.method === 'POST') {
       const form = new URLSearchParams(await request.text())
       const auth = request.headers.get('Authorization') ?? ''
-      if (auth !== `Basic ${btoa(`${CLIENT_ID}:${CLIENT_SECRET}`)}`)
-        return json({ error: 'invalid_client' }, 401)
+      // RFC 6749 §2.3.1: both halves form-urlencoded, then base64.
+      const [user, secret] = atob(auth.replace(/^Basic /, ''))
+        .split(':')
+        .map(decodeURIComponent)
+      if (user !== CLIENT_ID || secret !== CLIENT_SECRET)
+        return json({ error: 'invalid_client', error_description: `${user}:${secret}` }, 401)
       let code
       try {
         code = fromB64uJson(form.get('code') ?? '')
