@@ -19,6 +19,8 @@ CREATE TABLE identity_providers (
   updated_at       TEXT NOT NULL
 );
 CREATE INDEX identity_providers_created ON identity_providers (created_at);
+-- The login page's "Continue with" links, in order.
+CREATE INDEX identity_providers_enabled ON identity_providers (enabled, name, id);
 
 -- An upstream identity is the pair (issuer, sub) (OIDC Core §2: sub is unique only within its
 -- issuer), never an email. One identity per provider per user, so that it can be unlinked by name.
@@ -49,6 +51,11 @@ CREATE TABLE federation_requests (
   CHECK ((pending IS NULL) <> (user_id IS NULL))
 );
 CREATE INDEX federation_requests_expires ON federation_requests (expires_at);
+CREATE INDEX federation_requests_provider ON federation_requests (provider_id);
+CREATE INDEX federation_requests_user ON federation_requests (user_id) WHERE user_id IS NOT NULL;
+
+-- A provider trusted for email links an identity to the one account with that email.
+CREATE INDEX users_email ON users (email COLLATE NOCASE);
 
 -- What a provider signed in: its browser sign-ins, the codes issued under them and the sessions
 -- those codes gave, so that disabling or deleting the provider ends them.
@@ -57,6 +64,8 @@ ALTER TABLE signins ADD COLUMN provider_id TEXT
 CREATE INDEX signins_provider ON signins (provider_id) WHERE provider_id IS NOT NULL;
 ALTER TABLE authorization_codes ADD COLUMN provider_id TEXT
   REFERENCES identity_providers (id) ON DELETE SET NULL;
+CREATE INDEX authorization_codes_provider ON authorization_codes (provider_id)
+  WHERE provider_id IS NOT NULL;
 ALTER TABLE sessions ADD COLUMN provider_id TEXT
   REFERENCES identity_providers (id) ON DELETE SET NULL;
 CREATE INDEX sessions_provider ON sessions (provider_id) WHERE provider_id IS NOT NULL;

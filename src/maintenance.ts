@@ -5,10 +5,12 @@ import { purgeSessions } from './db/sessions'
 import { nowSeconds } from './lib/time'
 import { purgeCodes } from './db/codes'
 import { purgeSignins } from './oauth/browser'
+import { purgeFederationRequests } from './db/identity-providers'
 
 /**
  * The cron trigger: drops expired sessions (and their refresh tokens), stale login counters, old
- * audit events, day-old authorization codes and expired browser sign-ins, in one batch.
+ * audit events, day-old authorization codes, expired browser sign-ins and abandoned sign-ins at
+ * upstream identity providers, in one batch.
  */
 export async function purgeExpired(env: Bindings): Promise<void> {
   const now = nowSeconds()
@@ -19,5 +21,6 @@ export async function purgeExpired(env: Bindings): Promise<void> {
     purgeAudit(env.DB, now, cfg.auditRetentionDays),
     purgeCodes(env.DB, now),
     purgeSignins(env.DB, now),
+    purgeFederationRequests(env.DB, now),
   ])
 }

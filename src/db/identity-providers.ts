@@ -238,3 +238,7 @@ export async function unlinkIdentity(
   if ((deleted?.meta.changes ?? 0) > 0) return 'unlinked'
   return (exists?.results.length ?? 0) > 0 ? 'last' : null
 }
+
+/** For the hourly purge: sign-ins at a provider that were never completed. */
+export const purgeFederationRequests = (db: D1Database, now: number) =>
+  db.prepare('DELETE FROM federation_requests WHERE expires_at <= ?1').bind(now)

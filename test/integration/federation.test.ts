@@ -353,7 +353,7 @@ describe('identities of an account', () => {
       call(`/users/me/identities/${a.id}`, bearer(me.access_token, { method: 'DELETE' }))
     const last = await unlinkA()
     expect(last.status).toBe(409)
-    expect((await last.json()).error).toBe('conflict')
+    expect(((await last.json()) as { error: string }).error).toBe('conflict')
 
     expect(
       (await link(new Browser(), me.access_token, b.id, { sub: uniqueName('sub') })).status,
@@ -435,7 +435,7 @@ describe('the admin API for identity providers', () => {
       ),
     )
     expect(bad.status).toBe(400)
-    expect((await bad.json()).error).toBe('invalid_request')
+    expect(((await bad.json()) as { error: string }).error).toBe('invalid_request')
     const local = await addProvider(admin, { issuer: 'http://127.0.0.1:9000/realm' })
     expect(local.issuer).toBe('http://127.0.0.1:9000/realm')
   })

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../src/app'
 import { recordD1 } from '../d1-recorder'
 import { rememberConsent } from '../../src/db/clients'
+import { insertProvider } from '../../src/db/identity-providers'
 import { bearer, form, json, makeUser, routesMissingFrom, type TokenPair } from '../helpers'
 import { makeClient, REDIRECT } from '../oauth'
 
@@ -35,6 +36,24 @@ async function newClient(confidential = false): Promise<string> {
   return client.client_id
 }
 
+/** An upstream identity provider made straight in D1 (its secret needs no decrypting here). */
+async function newProvider(): Promise<string> {
+  const id = `trips-${crypto.randomUUID().slice(0, 8)}`
+  const provider = await insertProvider(env.DB, {
+    id,
+    name: 'Trips',
+    issuer: `https://idp.test/${id}`,
+    client_id: 'todo-auth',
+    client_secret: 'not-decrypted-here',
+    scopes: 'openid',
+    allow_signup: false,
+    allowed_domains: [],
+    trusted_email: false,
+    enabled: true,
+  })
+  return provider!.id
+}
+
 async function newTodo(token: string): Promise<string> {
   const { res } = await send('/api/todos', json('POST', { title: 'round trips' }, token))
   expect(res.status).toBe(201)
@@ -61,6 +80,12 @@ const HOT_PATH: Record<string, Check | string> = {
   'GET /auth/authorize': 'a browser page: the sign-in cookie, not a Bearer token',
   'POST /auth/authorize/login': 'a browser form that checks a password',
   'POST /auth/authorize/consent': 'a browser form: the sign-in cookie, not a Bearer token',
+  'GET /auth/federate/:id': 'a browser link: the sign-in cookie, then the upstream provider',
+  'GET /auth/federate/:id/callback': 'a browser redirect from an upstream provider',
+  'POST /users/me/identities/:provider':
+    'starts a sign-in at an upstream provider (its discovery, a request row)',
+  // Three trips: the session check, the guarded unlink, then its audit event.
+  'DELETE /users/me/identities/:provider': 'unlinks an identity rather than reading data',
   'POST /auth/clients': 'no credentials (RFC 7591 registration, charged per client address)',
   'POST /auth/token': 'issues tokens from a password or a refresh token (see "issuing tokens")',
   'POST /auth/revoke': 'takes the token in the body, not as a Bearer credential',
@@ -145,6 +170,52 @@ const HOT_PATH: Record<string, Check | string> = {
       `/admin/clients/${await newClient(true)}/secret`,
       bearer(t, { method: 'POST' }),
       200,
+    ],
+  },
+  'GET /users/me/identities': {
+    role: 'user',
+    request: async (t) => ['/users/me/identities', bearer(t), 200],
+  },
+  'POST /admin/identity-providers': {
+    role: 'admin',
+    request: async (t) => [
+      '/admin/identity-providers',
+      json(
+        'POST',
+        {
+          id: `trips-${crypto.randomUUID().slice(0, 8)}`,
+          name: 'Trips',
+          issuer: 'https://idp.test/trips',
+          client_id: 'todo-auth',
+          client_secret: 'secret',
+        },
+        t,
+      ),
+      201,
+    ],
+  },
+  'GET /admin/identity-providers': {
+    role: 'admin',
+    request: async (t) => ['/admin/identity-providers', bearer(t), 200],
+  },
+  'GET /admin/identity-providers/:id': {
+    role: 'admin',
+    request: async (t) => [`/admin/identity-providers/${await newProvider()}`, bearer(t), 200],
+  },
+  'PATCH /admin/identity-providers/:id': {
+    role: 'admin',
+    request: async (t) => [
+      `/admin/identity-providers/${await newProvider()}`,
+      json('PATCH', { enabled: false }, t),
+      200,
+    ],
+  },
+  'DELETE /admin/identity-providers/:id': {
+    role: 'admin',
+    request: async (t) => [
+      `/admin/identity-providers/${await newProvider()}`,
+      bearer(t, { method: 'DELETE' }),
+      204,
     ],
   },
   'GET /users/me/clients': {

@@ -226,6 +226,66 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
       again.access_token,
     ),
   )
+
+  // Upstream identity providers (the fake one of vitest.config.ts): the admin API, a sign-in
+  // that creates an account, linking from an account and unlinking.
+  const admins = (
+    await token({ grant_type: 'password', username: admin.username, password: admin.password })
+  ).access_token
+  const mine = (
+    await token({
+      grant_type: 'password',
+      username: user.username,
+      password: 'another long password',
+    })
+  ).access_token
+  const idp = (id: string) => ({
+    id,
+    name: `Plan ${id}`,
+    issuer: `https://idp.test/${id}`,
+    client_id: 'todo-auth',
+    client_secret: 'fake-idp-secret',
+    allow_signup: true,
+    trusted_email: true,
+  })
+  await send('/admin/identity-providers', json('POST', idp('plan-a'), admins))
+  await send('/admin/identity-providers', json('POST', idp('plan-b'), admins))
+  await send('/admin/identity-providers?limit=10', bearer(admins))
+  await send('/admin/identity-providers/plan-a', bearer(admins))
+  const viaProvider = async (start: string, cookie: string, sub: string) => {
+    const to = new URL(start)
+    const fake = { sub, email: `${sub}@corp.example`, email_verified: true }
+    to.searchParams.set('fake', btoa(JSON.stringify(fake)).replace(/=+$/, ''))
+    const back = new URL((await fetch(to, { redirect: 'manual' })).headers.get('Location')!)
+    const done = await send(back.pathname + back.search, { headers: { Cookie: cookie } })
+    expect([200, 303], 'signed in: the consent page, or linked').toContain(done.status)
+  }
+  const app4 = (await (
+    await send(
+      '/admin/clients',
+      json(
+        'POST',
+        { client_name: 'plan 4', redirect_uris: [cb], token_endpoint_auth_method: 'none' },
+        admins,
+      ),
+    )
+  ).json()) as { client_id: string }
+  const page = await send(authorizeUrl.replace(app3.client_id, app4.client_id))
+  const pageCookie = page.headers.get('Set-Cookie')!.split(';')[0]!
+  const started = await send(
+    `/auth/federate/plan-a?request=${encodeURIComponent(requestToken(await page.text()))}`,
+    { headers: { Cookie: pageCookie } },
+  )
+  await viaProvider(started.headers.get('Location')!, pageCookie, uniqueName('plan'))
+  const linking = await send('/users/me/identities/plan-b', bearer(mine, { method: 'POST' }))
+  const linkCookie = linking.headers.get('Set-Cookie')!.split(';')[0]!
+  const { authorization_url } = (await linking.json()) as { authorization_url: string }
+  await viaProvider(authorization_url, linkCookie, uniqueName('plan'))
+  await send('/users/me/identities', bearer(mine))
+  await send('/users/me/identities/plan-b', bearer(mine, { method: 'DELETE' }))
+  await send('/admin/identity-providers/plan-a', json('PATCH', { enabled: false }, admins))
+  await send('/admin/identity-providers/plan-a', bearer(admins, { method: 'DELETE' }))
+
   await send('/healthz')
   await purgeExpired(bindings)
   return { statements: new Set(recorder.trips.flat()), routes }
