@@ -1,5 +1,6 @@
 import * as z from 'zod'
 import { atLeastOne, paging } from './common'
+import { documented } from './documented'
 
 const controlFree = /^\P{Cc}*$/u
 
@@ -7,8 +8,12 @@ const controlFree = /^\P{Cc}*$/u
 const providerId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'Must be 1–40 characters of a–z, 0–9 and "-".')
+// Trimmed; something besides white space, and no control character (as a client's name).
 const text = (max: number) =>
-  z.string().trim().min(1).max(max).regex(controlFree, 'Must not contain control characters.')
+  documented(
+    z.string().trim().min(1).max(max).regex(controlFree, 'Must not contain control characters.'),
+    { add: { pattern: '^\\P{Cc}*[^\\s\\p{Cc}]\\P{Cc}*$' } },
+  )
 const issuer = z.string().max(512).describe('https; loopback http only with ALLOW_INSECURE_IDP.')
 const scopes = z
   .string()

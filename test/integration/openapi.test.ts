@@ -85,7 +85,8 @@ describe('GET /openapi.json', () => {
       )
       for (const [status, response] of errors) {
         // The authorization pages answer a browser in HTML, errors included (src/pages/).
-        if (path.startsWith('/auth/authorize') && response.content?.['text/html']) continue
+        const page = path.startsWith('/auth/authorize') || path.startsWith('/auth/federate')
+        if (page && response.content?.['text/html']) continue
         expect(response.content, `${method} ${path} ${status}`).toEqual(errorRef)
       }
       if (op.security.length > 0)
@@ -320,6 +321,39 @@ describe('the document says what the server does', () => {
     await check('DELETE', clientPath, bearer(adminToken, { method: 'DELETE' }))
     await check('GET', clientPath, bearer(adminToken)) // 404
 
+    // Upstream identity providers (the fake one of vitest.config.ts).
+    const idp = {
+      id: `toured-${crypto.randomUUID().slice(0, 8)}`,
+      name: 'Toured SSO',
+      issuer: 'https://idp.test/toured',
+      client_id: 'todo-auth',
+      client_secret: 'fake-idp-secret',
+      allow_signup: true,
+    }
+    const idpPath = `/admin/identity-providers/${idp.id}`
+    await check('POST', '/admin/identity-providers', json('POST', idp, adminToken))
+    await check('GET', '/admin/identity-providers?limit=2', bearer(adminToken))
+    await check('GET', idpPath, bearer(adminToken))
+    await check('PATCH', idpPath, json('PATCH', { name: 'Renamed SSO' }, adminToken))
+    const federated = await check('GET', await authorizeUrl(app.client_id), { redirect: 'manual' })
+    const request = encodeURIComponent(requestToken(await federated.text()))
+    const started = await check('GET', `/auth/federate/${idp.id}?request=${request}`, {
+      redirect: 'manual',
+      headers: { Cookie: cookieOf(federated) },
+    })
+    const atIdp = new URL(started.headers.get('Location')!)
+    atIdp.searchParams.set('fake', btoa(JSON.stringify({ sub: 'toured' })).replace(/=+$/, ''))
+    const callback = new URL((await fetch(atIdp, { redirect: 'manual' })).headers.get('Location')!)
+    await check('GET', callback.pathname + callback.search, {
+      redirect: 'manual',
+      headers: { Cookie: cookieOf(federated) },
+    })
+    await check('GET', `/auth/federate/${idp.id}/callback?state=forged`, { redirect: 'manual' })
+    await check('POST', `/users/me/identities/${idp.id}`, bearer(token, { method: 'POST' }))
+    await check('GET', '/users/me/identities', bearer(token))
+    await check('DELETE', `/users/me/identities/${idp.id}`, bearer(token)) // 404: none linked
+    await check('DELETE', idpPath, bearer(adminToken))
+
     await check(
       'POST',
       '/users/me/password',
@@ -335,7 +369,8 @@ describe('the document says what the server does', () => {
         s
           .replace(/\/[0-9a-f-]{36}$/, '/*')
           .replace(`/${made.client_id}`, '/*')
-          .replace(`/${app.client_id}`, '/*'),
+          .replace(`/${app.client_id}`, '/*')
+          .replaceAll(`/${idp.id}`, '/*'),
       ),
     )
     // Add a call for a new operation above when this fails.
