@@ -9,8 +9,6 @@ import type { User } from './db/users'
  */
 export type Bindings = Env & {
   JWT_SECRET_PREVIOUS?: string
-  /** Encrypts upstream identity providers' client secrets at rest (src/federation/secret.ts). */
-  IDP_SECRET_KEY?: string
 }
 
 /** What the auth middlewares hand to the routes. */
