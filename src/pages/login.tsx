@@ -46,10 +46,7 @@ export const LoginPage = (p: {
         <ul class="federation" aria-label="Other ways to log in">
           {p.providers.map((idp) => (
             <li>
-              <a
-                class="button"
-                href={`/auth/federate/${idp.id}?request=${encodeURIComponent(p.request)}`}
-              >
+              <a href={`/auth/federate/${idp.id}?request=${encodeURIComponent(p.request)}`}>
                 Continue with {idp.name}
               </a>
             </li>
