@@ -259,7 +259,12 @@ export const federationRoutes = new Hono<AppEnv>()
         'with oauth4webapi (state, RFC 9207 iss, code exchange with PKCE, ID token signature, ' +
         'iss, aud, azp, exp, nonce); then the person is signed in and the pending authorization ' +
         'continues, or the identity is linked to the account that asked (then 303 to /).',
-      responses: { 303: { description: 'Back to the app, or to /.', headers: { Location: '' } } },
+      responses: {
+        303: {
+          description: 'Back to the app (its code), or to / after linking.',
+          headers: { Location: "The app's redirect URI with code, state and iss; or /." },
+        },
+      },
       pages: {
         200: 'The consent page.',
         400: 'The login page (or an error page) with what went wrong.',

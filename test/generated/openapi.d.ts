@@ -1435,9 +1435,10 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description Back to the app, or to /. */
+            /** @description Back to the app (its code), or to / after linking. */
             303: {
                 headers: {
+                    /** @description The app's redirect URI with code, state and iss; or /. */
                     Location?: string;
                     [name: string]: unknown;
                 };
