@@ -197,18 +197,21 @@ export const identityOwner = (db: D1Database, issuer: string, subject: string) =
 
 /**
  * Links an identity to an enabled user, in one statement that also requires the provider to be
- * enabled and still at this issuer; nothing when the user already has one from this provider.
+ * enabled and still at this issuer; nothing when the identity is linked already or the user has
+ * one from this provider. `strict`: such a conflict fails the statement (and its batch) instead,
+ * as for a new account, which must not be created without its identity.
  */
 export const linkIdentity = (
   db: D1Database,
   l: { providerId: string; issuer: string; subject: string; userId: string; email: string },
+  strict = false,
 ) =>
   db
     .prepare(
       `INSERT INTO identities (issuer, subject, provider_id, user_id, email, created_at)
        SELECT ?1, ?2, p.id, u.id, ?5, ?6 FROM identity_providers p, users u
        WHERE p.id = ?3 AND p.enabled = 1 AND p.issuer = ?1 AND u.id = ?4 AND u.disabled = 0
-       ON CONFLICT DO NOTHING`,
+       ${strict ? '' : 'ON CONFLICT DO NOTHING'}`,
     )
     .bind(l.issuer, l.subject, l.providerId, l.userId, l.email, isoTime())
 

@@ -141,7 +141,12 @@ type Outcome =
  * email; else a new account when the provider allows sign-up and the email's domain is allowed.
  * Signs the browser in, in the same transaction as any link or account it makes.
  */
-async function signInAs(c: Context<AppEnv>, p: Provider, claims: Claims): Promise<Outcome> {
+async function signInAs(
+  c: Context<AppEnv>,
+  p: Provider,
+  claims: Claims,
+  retried = false,
+): Promise<Outcome> {
   const db = c.env.DB
   const identity = { issuer: p.issuer, subject: claims.sub, providerId: p.id }
   const email = claims.emailVerified ? (claims.email ?? '') : ''
@@ -190,13 +195,20 @@ async function signInAs(c: Context<AppEnv>, p: Provider, claims: Claims): Promis
           email,
           role: 'user',
         }),
-        linkIdentity(db, { ...identity, userId: id, email }),
+        // Two first sign-ins of one identity at once: the second's batch fails here, whole.
+        linkIdentity(db, { ...identity, userId: id, email }, true),
       )
       events.push('user_created')
     }
   }
   const signin = await federatedSignInStatements(c, db, identity)
-  const results = await db.batch([...before, ...signin.statements])
+  const results = await db.batch([...before, ...signin.statements]).catch((err: unknown) => {
+    // Only a new account's strict link can fail: the same identity was linked meanwhile (two
+    // first sign-ins at once). Nothing of this batch was written; once more, it is known.
+    if (retried || before.length === 0) throw err
+    return null
+  })
+  if (results === null) return signInAs(c, p, claims, true)
   const userId = signin.written(results[before.length])
   if (!userId)
     return {

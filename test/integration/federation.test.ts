@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:test'
+import { createApp } from '../../src/app'
 import { describe, expect } from 'vitest'
 import {
   bearer,
@@ -129,6 +130,61 @@ describe('signing in with an upstream OpenID provider', () => {
       preferred_username: 'Ada Lovelace',
     })
     expect((await signedInAs(other.res, other.app)).username).toBe('AdaLovelace-2')
+  })
+
+  it('signs in the account a concurrent first sign-in of the same identity made', async ({
+    admin,
+  }) => {
+    const idp = await addProvider(admin, { allow_signup: true })
+    const sub = uniqueName('sub')
+    const name = uniqueName('twin')
+    const winner = await makeUser({ username: `${name}-first` })
+    // The other sign-in links the identity between this one's lookup and its transaction.
+    let racing = false
+    const inject = () =>
+      env.DB.prepare(
+        `INSERT INTO identities (issuer, subject, provider_id, user_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, '2026-12-01T00:00:00.000Z')`,
+      )
+        .bind(idp.issuer, sub, idp.id, winner.id)
+        .run()
+    // The real D1 (and its sessions, src/db/replication.ts), with the other sign-in's write
+    // landing just before this one's first transaction.
+    const racingDb = <T extends object>(real: T): T =>
+      new Proxy(real, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop, target) as (...args: unknown[]) => unknown
+          if (prop === 'withSession')
+            return (...args: unknown[]) => racingDb(value.apply(target, args) as object)
+          if (prop === 'batch')
+            return async (statements: D1PreparedStatement[]) => {
+              if (racing) {
+                racing = false
+                await inject()
+              }
+              return value.call(target, statements)
+            }
+          return typeof value === 'function' ? value.bind(target) : value
+        },
+      })
+    const db = racingDb(env.DB)
+    const app = createApp()
+    const browser = new Browser(
+      async (path, init) => await app.request(`https://todo.test${path}`, init, { ...env, DB: db }),
+    )
+    const { client } = await makeClient({ first_party: true })
+    const page = await (await browser.get(await authorizeUrl(client.client_id))).text()
+    const location = (await browser.get(linkTo(page, idp.id))).headers.get('Location')!
+    const callback = await atProvider(location, { sub, preferred_username: name })
+    racing = true
+    const res = await browser.get(callback)
+    expect(racing).toBe(false)
+    expect((await signedInAs(res, client.client_id)).id).toBe(winner.id)
+    // No account was made without its identity.
+    const orphan = await env.DB.prepare('SELECT 1 FROM users WHERE username = ?1')
+      .bind(name)
+      .first()
+    expect(orphan).toBeNull()
   })
 
   it('shows a "Continue with" link only for enabled providers', async ({ admin }) => {
