@@ -27,7 +27,8 @@ type Fake = {
   iss?: string | null
   id?: {
     iss?: string
-    aud?: string
+    aud?: string | string[]
+    azp?: string
     nonce?: string
     exp_offset?: number
     key?: string
@@ -224,19 +225,30 @@ describe('signing in with an upstream OpenID provider', () => {
 })
 
 describe('every check of the provider’s answer', () => {
-  const failures: [string, Fake][] = [
-    ['a wrong state', { state: 'not-the-state-we-sent-0123456789' }],
-    ['a missing iss', { iss: null }],
-    ['a wrong iss', { iss: 'https://evil.test' }],
-    ['an ID token for another audience', { id: { aud: 'someone-else' } }],
-    ['an ID token from another issuer', { id: { iss: 'https://evil.test' } }],
-    ['a wrong nonce', { id: { nonce: 'replayed-nonce' } }],
-    ['an expired ID token', { id: { exp_offset: -600 } }],
-    ['an ID token signed by another key', { id: { key: 'other' } }],
-    ['an unsigned ID token (alg none)', { id: { alg: 'none' } }],
-    ['an error from the provider', { error: 'access_denied' }],
+  // What the person is shown is one plain sentence; the audit trail says which check refused
+  // (oauth4webapi's words), so each case proves its own check ran.
+  const failures: [string, Fake, RegExp][] = [
+    ['a wrong state', { state: 'not-the-state-we-sent-0123456789' }, /: state$/],
+    ['a missing iss', { iss: null }, /"iss" \(issuer\) missing/],
+    ['a wrong iss', { iss: 'https://evil.test' }, /unexpected "iss" \(issuer\) response parameter/],
+    ['an ID token for another audience', { id: { aud: 'someone-else' } }, /JWT "aud"/],
+    ['an ID token from another issuer', { id: { iss: 'https://evil.test' } }, /JWT "iss"/],
+    [
+      'an ID token authorized for another party (azp)',
+      { id: { aud: ['todo-auth', 'other-app'], azp: 'other-app' } },
+      /"azp"/,
+    ],
+    ['a wrong nonce', { id: { nonce: 'replayed-nonce' } }, /"nonce" claim value/],
+    ['an expired ID token', { id: { exp_offset: -600 } }, /JWT "exp"/],
+    ['an ID token signed by another key', { id: { key: 'other' } }, /signature verification/],
+    ['an unsigned ID token (alg none)', { id: { alg: 'none' } }, /"alg" header parameter/],
+    [
+      'an error from the provider',
+      { error: 'access_denied' },
+      /response from the server is an error/,
+    ],
   ]
-  for (const [what, fake] of failures)
+  for (const [what, fake, reason] of failures)
     it(`ends on the login page with a plain message after ${what}`, async ({ admin }) => {
       quietConsoleError()
       const idp = await addProvider(admin, { allow_signup: true })
@@ -253,8 +265,11 @@ describe('every check of the provider’s answer', () => {
         .bind(sub)
         .first()
       expect(noUser).toBeNull()
-      const failed = await events('federated_login_failure')
-      expect(failed.some((e) => e.detail.startsWith(`${idp.id}: `))).toBe(true)
+      const failed = (await events('federated_login_failure')).filter((e) =>
+        e.detail.startsWith(`${idp.id}: `),
+      )
+      expect(failed).toHaveLength(1)
+      expect(failed[0]!.detail).toMatch(reason)
     })
 
   it('takes a callback once, and only in the browser that started it', async ({ admin }) => {
@@ -447,6 +462,25 @@ describe('disabling', () => {
     expect(page.status).toBe(200)
     expect(await page.text()).not.toContain(idp.name)
     await refused(await browser.get(`/auth/federate/${idp.id}/callback?state=x&code=y`), /expired/)
+  })
+
+  it('ends a provider’s sessions when its issuer changes, and keeps its identities apart', async ({
+    admin,
+  }) => {
+    const idp = await addProvider(admin, { allow_signup: true })
+    const sub = uniqueName('sub')
+    const first = await federate(new Browser(), idp.id, { sub })
+    const me = await signedInAs(first.res, first.app)
+    const moved = `https://idp.test/${idp.id}-moved`
+    const patch = await call(
+      `/admin/identity-providers/${idp.id}`,
+      json('PATCH', { issuer: moved }, admin.token),
+    )
+    expect(patch.status).toBe(200)
+    expect((await call('/users/me', bearer(me.access_token))).status).toBe(401)
+    // The same sub at another issuer is another identity: not this account.
+    const again = await federate(new Browser(), idp.id, { sub })
+    expect((await signedInAs(again.res, again.app)).id).not.toBe(me.id)
   })
 
   it('ends the sessions of a disabled user signed in through a provider', async ({ admin }) => {
