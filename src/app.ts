@@ -16,8 +16,10 @@ import { adminRoutes } from './routes/admin'
 import { authRoutes } from './routes/auth'
 import { metaRoutes } from './routes/meta'
 import { openApiRoutes } from './routes/openapi'
+import { listRoutes } from './routes/lists'
 import { profileRoutes } from './routes/profile'
 import { registerRoutes } from './routes/register'
+import { teamRoutes } from './routes/teams'
 import { todoRoutes } from './routes/todos'
 import { userRoutes } from './routes/users'
 
@@ -52,7 +54,7 @@ export function createApp() {
   const allowedCors = cors({
     origin: (origin) => origin,
     allowHeaders: ['Authorization', 'Content-Type', BOOKMARK_HEADER],
-    allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
+    allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     exposeHeaders: ['Location', 'Retry-After', 'WWW-Authenticate', BOOKMARK_HEADER],
     maxAge: 600,
   })
@@ -87,6 +89,8 @@ export function createApp() {
     .route('/auth', registerRoutes)
     .route('/profile', profileRoutes)
     .route('/api/todos', todoRoutes)
+    .route('/api/lists', listRoutes)
+    .route('/api/teams', teamRoutes)
     .route('/users', userRoutes)
     .route('/admin', adminRoutes)
     .route('/', openApiRoutes(app))

@@ -212,8 +212,8 @@ export function openApiPaths(
 /** The whole OpenAPI 3.1 document; `origin` is the issuer, so the token URL is the discovery document's. */
 export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: string) {
   const scopes = {
-    read: 'Read your own todos; admins also read users and the audit trail.',
-    write: 'Create, change and delete your own todos; admins also manage users.',
+    read: 'Read your todos, lists and teams; admins also read users and the audit trail.',
+    write: 'Change your todos, lists, shares and teams; admins also manage users.',
   } satisfies Record<Scope, string>
   return {
     openapi: '3.1.1',
@@ -228,7 +228,9 @@ export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: 
     servers: [{ url: origin }],
     tags: [
       { name: 'auth', description: 'Tokens and sessions (RFC 6749, 7009).' },
-      { name: 'todos', description: 'Your own todos.' },
+      { name: 'todos', description: 'Your own todos, and any todo of a list shared with you.' },
+      { name: 'lists', description: 'Lists of todos, shared with users and teams.' },
+      { name: 'teams', description: 'Teams, to share lists with.' },
       { name: 'users', description: 'The current user and, for admins, everyone.' },
       { name: 'meta', description: 'Health, discovery and this document.' },
     ],

@@ -10,7 +10,23 @@ import { findLiveSessionUser } from '../db/sessions'
 import { parseScopes, toUser } from '../db/users'
 import { nowSeconds } from './crypto'
 import { checkPassword } from './login'
-import { decide, RULES, type Action } from './policy'
+import {
+  decide,
+  decideOnList,
+  decideOnTeam,
+  decideUpFront,
+  LIST_RULES,
+  RULES,
+  TEAM_RULES,
+  type Action,
+  type Actor,
+  type ActorKind,
+  type ListAction,
+  type ListResource,
+  type ResourceDecision,
+  type TeamAction,
+  type TeamResource,
+} from './policy'
 import { ALG, checkClaims, keyFor, keyring, verification } from './tokens'
 
 export const REALM = 'todo-auth'
@@ -117,19 +133,55 @@ const insufficientScope = (scope: string) =>
   })
 
 /**
+ * A token issued to a third-party app names it in `client_id` (RFC 9068 §2.2); the password
+ * grant's tokens (the first-party web client and CLI) carry none.
+ */
+const actorKind = (c: Context<AppEnv>): ActorKind =>
+  typeof c.get('jwtPayload')?.client_id === 'string' ? 'client' : 'user'
+
+/** The authenticated request as the policy sees its actor. */
+export function actorOf(c: Context<AppEnv>): Actor {
+  const user = c.get('user')
+  return { id: user.id, role: user.role, scopes: c.get('scopes'), kind: actorKind(c) }
+}
+
+/**
+ * Turns a refusal of the policy into its answer: 403 `insufficient_scope` (naming `scope`) or
+ * `forbidden`, or the 404 that `notFound` makes, the same as for a missing resource.
+ */
+export function enforce(
+  decision: ResourceDecision,
+  scope: string | null,
+  notFound: () => ApiError = () => new ApiError('not_found', 'No such resource.'),
+): void {
+  if (decision === 'insufficient_scope') throw insufficientScope(scope!)
+  if (decision === 'forbidden') throw new ApiError('forbidden', 'You are not allowed to do this.')
+  if (decision === 'not_found') throw notFound()
+}
+
+/**
  * Asks the policy whether the authenticated request may perform `action` on data owned by
  * `ownerId` (default: the user's own), and answers 403 `insufficient_scope` or `forbidden` if not.
  */
 export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string): void {
-  const user = c.get('user')
-  const decision = decide(
-    { id: user.id, role: user.role, scopes: c.get('scopes') },
-    action,
-    ownerId,
-  )
-  if (decision === 'insufficient_scope') throw insufficientScope(RULES[action].scope!)
-  if (decision === 'forbidden') throw new ApiError('forbidden', 'You are not allowed to do this.')
+  enforce(decide(actorOf(c), action, ownerId), RULES[action].scope)
 }
+
+/**
+ * A valid Bearer token that holds what a list or team rule needs before any data is read (its
+ * scope; the kind of actor). The rest of the rule is in the SQL of the route's statement.
+ */
+export const allowOn = (rule: UpFrontRule): MiddlewareHandler<AppEnv> =>
+  every(bearer(), async (c, next) => {
+    requireUpFront(actorOf(c), rule)
+    await next()
+  })
+
+type UpFrontRule = { scope: 'read' | 'write'; clients: boolean }
+
+/** The same, inside a handler whose action depends on the request (leaving vs. managing). */
+export const requireUpFront = (actor: Actor, rule: UpFrontRule): void =>
+  enforce(decideUpFront(actor, rule), rule.scope)
 
 /**
  * A valid Bearer token whose request the policy allows `action` on its own user's data.
@@ -141,3 +193,31 @@ export const allow = (action: Action): MiddlewareHandler<AppEnv> =>
     authorize(c, action)
     await next()
   })
+
+/**
+ * Answers a write that SQL refused on a list: 404 (`notFound`) when the actor cannot see it, 403
+ * when the policy refuses; when the policy allows, the refusal was something else the statement
+ * checked, answered by `otherwise` (a default list that cannot be deleted, a missing share).
+ */
+export function refusedOnList(
+  actor: Actor,
+  action: ListAction,
+  list: ListResource | null,
+  notFound: () => ApiError,
+  otherwise: () => ApiError = notFound,
+): never {
+  enforce(decideOnList(actor, action, list), LIST_RULES[action].scope, notFound)
+  throw otherwise()
+}
+
+/** As refusedOnList, for a team. */
+export function refusedOnTeam(
+  actor: Actor,
+  action: TeamAction,
+  team: TeamResource | null,
+  notFound: () => ApiError,
+  otherwise: () => ApiError = notFound,
+): never {
+  enforce(decideOnTeam(actor, action, team), TEAM_RULES[action].scope, notFound)
+  throw otherwise()
+}

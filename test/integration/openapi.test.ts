@@ -121,6 +121,7 @@ describe('GET /openapi.json', () => {
     )
     expect(query).toEqual([
       'query:completed:false',
+      'query:list_id:false',
       'query:limit:false',
       'query:offset:false',
       'query:user_id:false',
