@@ -1,0 +1,91 @@
+import { env } from 'cloudflare:test'
+import { claimsOf, forge } from './security/forge'
+import { bearer, call, json, login, makeUser, type TestUser } from './helpers'
+
+/** A user with a live access token, and the same session seen through a third-party app. */
+export type Member = TestUser & { token: string; appToken: () => Promise<string> }
+
+export async function member(opts: Parameters<typeof makeUser>[0] = {}, scope?: string) {
+  const user = await makeUser(opts)
+  const { access_token: token } = await login(user, scope)
+  return { ...user, token, appToken: () => appToken(token) } satisfies Member
+}
+
+/**
+ * The same session's token as a third-party app would hold it: with a `client_id` claim
+ * (RFC 9068 §2.2), signed with the service's key. Everything else is the real token's.
+ */
+export async function appToken(token: string): Promise<string> {
+  const { header, payload } = claimsOf(token)
+  return forge(header, { ...payload, client_id: 'third-party-app' })
+}
+
+export type Reply<T = unknown> = { status: number; body: T }
+
+/** A JSON request with a Bearer token; the status and the parsed body (null for 204). */
+export async function send<T = unknown>(
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Reply<T>> {
+  const res = await call(
+    path,
+    body === undefined ? bearer(token, { method }) : json(method, body, token),
+  )
+  const text = await res.text()
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as T }
+}
+
+/** The default list of a user, as stored. */
+export async function defaultList(userId: string): Promise<string> {
+  const row = await env.DB.prepare('SELECT id FROM lists WHERE owner_id = ?1 AND is_default = 1')
+    .bind(userId)
+    .first<{ id: string }>()
+  if (!row) throw new Error(`no default list for ${userId}`)
+  return row.id
+}
+
+const now = () => new Date().toISOString()
+
+/** Setup straight in D1 (the routes under test are exercised by the tests themselves). */
+export const seed = {
+  list: (ownerId: string, opts: { archived?: boolean; name?: string } = {}) => {
+    const id = crypto.randomUUID()
+    return {
+      id,
+      stmt: env.DB.prepare(
+        `INSERT INTO lists (id, owner_id, name, is_default, archived, created_at, updated_at)
+         VALUES (?1, ?2, ?3, 0, ?4, ?5, ?5)`,
+      ).bind(id, ownerId, opts.name ?? 'seeded', opts.archived ? 1 : 0, now()),
+    }
+  },
+  todo: (listId: string, ownerId: string, title = 'seeded todo') => {
+    const id = crypto.randomUUID()
+    return {
+      id,
+      stmt: env.DB.prepare(
+        `INSERT INTO todos (id, owner_id, list_id, title, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)`,
+      ).bind(id, ownerId, listId, title, now()),
+    }
+  },
+  team: (name = 'seeded team') => {
+    const id = crypto.randomUUID()
+    return {
+      id,
+      stmt: env.DB.prepare(
+        'INSERT INTO teams (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)',
+      ).bind(id, name, now()),
+    }
+  },
+  teamMember: (teamId: string, userId: string, role: 'member' | 'manager' = 'member') =>
+    env.DB.prepare(
+      'INSERT INTO team_members (team_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)',
+    ).bind(teamId, userId, role, now()),
+  share: (listId: string, to: { user: string } | { team: string }, role: 'viewer' | 'editor') =>
+    env.DB.prepare(
+      `INSERT INTO list_members (list_id, user_id, team_id, role, created_at)
+       VALUES (?1, ?2, ?3, ?4, ?5)`,
+    ).bind(listId, 'user' in to ? to.user : null, 'team' in to ? to.team : null, role, now()),
+}
