@@ -31,6 +31,23 @@ async function newTodo(token: string): Promise<string> {
   return ((await res.json()) as { id: string }).id
 }
 
+async function created(token: string, path: string, body: unknown): Promise<string> {
+  const { res } = await send(path, json('POST', body, token))
+  expect(res.status).toBe(201)
+  return ((await res.json()) as { id: string }).id
+}
+const newList = (token: string) => created(token, '/api/lists', { name: 'round trips' })
+const newTeam = (token: string) => created(token, '/api/teams', { name: 'round trips' })
+
+/** A list of the token's user, shared with a new user; the list's and the user's ids. */
+async function sharedList(token: string): Promise<[string, string]> {
+  const list = await newList(token)
+  const { id } = await makeUser()
+  const path = `/api/lists/${list}/members/users/${id}`
+  expect((await send(path, json('PUT', { role: 'viewer' }, token))).res.status).toBe(200)
+  return [list, id]
+}
+
 afterEach(() => vi.restoreAllMocks())
 
 describe('an authenticated request', () => {
@@ -52,6 +69,73 @@ describe('an authenticated request', () => {
       'user',
       async (t) => [`/api/todos/${await newTodo(t)}`, bearer(t, { method: 'DELETE' }), 204],
     ],
+    ['lists lists', 'user', async (t) => ['/api/lists', bearer(t), 200]],
+    ['creates a list', 'user', async (t) => ['/api/lists', json('POST', { name: 'x' }, t), 201]],
+    ['reads a list', 'user', async (t) => [`/api/lists/${await newList(t)}`, bearer(t), 200]],
+    [
+      'renames a list',
+      'user',
+      async (t) => [`/api/lists/${await newList(t)}`, json('PATCH', { name: 'y' }, t), 200],
+    ],
+    [
+      'deletes a list',
+      'user',
+      async (t) => [`/api/lists/${await newList(t)}`, bearer(t, { method: 'DELETE' }), 204],
+    ],
+    [
+      "lists a list's todos",
+      'user',
+      async (t) => [`/api/lists/${await newList(t)}/todos`, bearer(t), 200],
+    ],
+    [
+      'adds a todo to a list',
+      'user',
+      async (t) => [`/api/lists/${await newList(t)}/todos`, json('POST', { title: 'x' }, t), 201],
+    ],
+    [
+      "lists a list's members",
+      'user',
+      async (t) => [`/api/lists/${await newList(t)}/members`, bearer(t), 200],
+    ],
+    [
+      'shares a list',
+      'user',
+      async (t) => [
+        `/api/lists/${await newList(t)}/members/users/${(await makeUser()).id}`,
+        json('PUT', { role: 'editor' }, t),
+        200,
+      ],
+    ],
+    [
+      'ends a share',
+      'user',
+      async (t) => {
+        const [list, user] = await sharedList(t)
+        return [`/api/lists/${list}/members/users/${user}`, bearer(t, { method: 'DELETE' }), 204]
+      },
+    ],
+    ['lists teams', 'user', async (t) => ['/api/teams', bearer(t), 200]],
+    ['creates a team', 'user', async (t) => ['/api/teams', json('POST', { name: 'x' }, t), 201]],
+    [
+      'adds a team member',
+      'user',
+      async (t) => [
+        `/api/teams/${await newTeam(t)}/members/${(await makeUser()).id}`,
+        json('PUT', { role: 'member' }, t),
+        200,
+      ],
+    ],
+    [
+      'removes a team member',
+      'user',
+      async (t) => {
+        const team = await newTeam(t)
+        const { id } = await makeUser()
+        const path = `/api/teams/${team}/members/${id}`
+        expect((await send(path, json('PUT', { role: 'member' }, t))).res.status).toBe(200)
+        return [path, bearer(t, { method: 'DELETE' }), 204]
+      },
+    ],
     ['reads the current user', 'user', async (t) => ['/users/me', bearer(t), 200]],
     ['lists users', 'admin', async (t) => ['/users', bearer(t), 200]],
     ['reads a user', 'admin', async (t) => [`/users/${(await makeUser()).id}`, bearer(t), 200]],
@@ -66,6 +150,16 @@ describe('an authenticated request', () => {
       async (t) => [`/users/${(await makeUser()).id}`, bearer(t, { method: 'DELETE' }), 204],
     ],
     ['reads the audit trail', 'admin', async (t) => ['/admin/audit', bearer(t), 200]],
+    [
+      "reads a user's todos, audited",
+      'admin',
+      async (t) => [`/api/todos?user_id=${(await makeUser()).id}`, bearer(t), 200],
+    ],
+    [
+      "reads a user's lists, audited",
+      'admin',
+      async (t) => [`/api/lists?user_id=${(await makeUser()).id}`, bearer(t), 200],
+    ],
   ]
 
   it.each(routes)('%s in at most two D1 round trips', async (_name, role, request) => {
