@@ -123,7 +123,12 @@ async function act(action) {
   }
 }
 
+// Lists and sharing (public/lists.js) learn of the session through these two events only.
+const announce = (name, detail) =>
+  document.dispatchEvent(new CustomEvent(`todo-auth:${name}`, { detail }))
+
 function showLogin() {
+  announce('signed-out')
   view.todos.hidden = true
   view.account.hidden = true
   view.login.hidden = false
@@ -193,6 +198,7 @@ $('login-form').addEventListener('submit', (event) => {
     password.value = ''
     const [user, todos] = await Promise.all([api('GET', '/users/me'), api('GET', '/api/todos')])
     showTodos(user, todos)
+    announce('signed-in', { api, user })
   })
 })
 
