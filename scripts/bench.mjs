@@ -124,7 +124,9 @@ async function seed(mf) {
     ...Array.from({ length: TODOS_LISTED }, (_, i) =>
       db
         .prepare(
-          `INSERT INTO todos (id, owner_id, title, description, completed, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)`,
+          // Into the reader's default list, which the users_default_list trigger made.
+          `INSERT INTO todos (id, owner_id, list_id, title, description, completed, created_at, updated_at)
+           SELECT ?1, ?2, id, ?3, ?4, ?5, ?6, ?6 FROM lists WHERE owner_id = ?2 AND is_default = 1`,
         )
         .bind(
           crypto.randomUUID(),
