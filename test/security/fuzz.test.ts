@@ -23,6 +23,22 @@ const ROUTES = [
   'GET /api/todos/{id}',
   'PATCH /api/todos/{id}',
   'DELETE /api/todos/{id}',
+  'GET /api/lists',
+  'POST /api/lists',
+  'GET /api/lists/{id}',
+  'PATCH /api/lists/{id}',
+  'DELETE /api/lists/{id}',
+  'GET /api/lists/{id}/todos',
+  'POST /api/lists/{id}/todos',
+  'GET /api/lists/{id}/members',
+  'PUT /api/lists/{id}/members/users/{id}',
+  'DELETE /api/lists/{id}/members/users/{id}',
+  'PUT /api/lists/{id}/members/teams/{id}',
+  'DELETE /api/lists/{id}/members/teams/{id}',
+  'GET /api/teams',
+  'POST /api/teams',
+  'PUT /api/teams/{id}/members/{id}',
+  'DELETE /api/teams/{id}/members/{id}',
   'GET /users/me',
   'POST /users/me/password',
   'GET /users',
@@ -54,7 +70,16 @@ const segment = fc.oneof(
   fc.constantFrom('%', '%zz', '%C3%28', '..', '%2F', '%00', "'%20OR%20'1'%3D'1", 'x'.repeat(3000)),
 )
 const query = fc.dictionary(
-  fc.constantFrom('limit', 'offset', 'completed', 'user_id', 'username', 'access_token', 'x'),
+  fc.constantFrom(
+    'limit',
+    'offset',
+    'completed',
+    'list_id',
+    'user_id',
+    'username',
+    'access_token',
+    'x',
+  ),
   fc.oneof(printable, fc.integer().map(String), fc.constantFrom('true', 'false', '1', '500', '-1')),
   { maxKeys: 3 },
 )
@@ -105,6 +130,8 @@ const FIELDS = [
   'disabled',
   'current_password',
   'new_password',
+  'list_id',
+  'archived',
   '__proto__',
 ]
 const jsonValue = fc.oneof(
@@ -113,7 +140,7 @@ const jsonValue = fc.oneof(
   fc.boolean(),
   fc.constant(null),
   fc.array(text, { maxLength: 3 }),
-  fc.constantFrom('read', 'write', 'admin', 'user'),
+  fc.constantFrom('read', 'write', 'admin', 'user', 'viewer', 'editor', 'member', 'manager'),
 )
 const FORM_FIELDS = [
   'grant_type',
@@ -213,7 +240,8 @@ describe('no request produces a 5xx', () => {
         const [method, route] = r.target
         const search = new URLSearchParams(r.query).toString()
         const path =
-          route.replace('{id}', r.segment.replace('{todo}', todoId)) + (search ? `?${search}` : '')
+          route.replaceAll('{id}', r.segment.replace('{todo}', todoId)) +
+          (search ? `?${search}` : '')
         const [contentType, body] = r.payload
         const headers = new Headers(r.extraHeaders)
         const credentials = await authorization(r.auth)
