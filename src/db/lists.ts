@@ -162,7 +162,7 @@ export async function updateList(
         `UPDATE lists SET name = COALESCE(?3, name), archived = COALESCE(?4, archived),
            updated_at = ?5
          WHERE id = ?2 AND ${listCondition(action, 'lists', '?1')}
-           AND NOT (is_default = 1 AND ?4 = 1)
+           AND NOT (is_default = 1 AND COALESCE(?4, 0) = 1)
          RETURNING id`,
       )
       .bind(

@@ -78,9 +78,11 @@ describe('lists', () => {
     expect((await send(alice.token, 'GET', `/api/todos/${todo.id}`)).status).toBe(404)
   })
 
-  it('never archives or deletes the default list (409), so /api/todos always has a home', async () => {
+  it('renames the default list but never archives or deletes it (409), so /api/todos always has a home', async () => {
     const alice = await member()
     const id = await defaultList(alice.id)
+    const renamed = await send<List>(alice.token, 'PATCH', `/api/lists/${id}`, { name: 'Inbox' })
+    expect(renamed).toMatchObject({ status: 200, body: { name: 'Inbox', default: true } })
     for (const [method, body] of [
       ['PATCH', { archived: true }],
       ['DELETE', undefined],
