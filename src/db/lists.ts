@@ -203,17 +203,22 @@ export type MemberType = 'user' | 'team'
 /** Who a list is shared with: its owner first, then users (by username) and teams (by name). */
 export type ListMember = { type: MemberType; id: string; name: string; role: ListRelation }
 
+/** SQL: actor ?1 may read list ?2. */
+const readable = `EXISTS (SELECT 1 FROM lists AS l
+  WHERE l.id = ?2 AND ${listCondition('list.read', 'l', '?1')})`
+
 const MEMBERS = `
   SELECT 'user' AS type, u.id, u.username AS name, 'owner' AS role, 0 AS rank, l.created_at AS at
-    FROM lists AS l JOIN users AS u ON u.id = l.owner_id WHERE l.id = ?2 AND ${listCondition('list.read', 'l', '?1')}
+    FROM lists AS l JOIN users AS u ON u.id = l.owner_id
+    WHERE l.id = ?2 AND ${listCondition('list.read', 'l', '?1')}
   UNION ALL
   SELECT 'user', u.id, u.username, s.role, 1, s.created_at
     FROM list_members AS s JOIN users AS u ON u.id = s.user_id
-    WHERE s.list_id = ?2 AND EXISTS (SELECT 1 FROM lists AS l WHERE l.id = ?2 AND ${listCondition('list.read', 'l', '?1')})
+    WHERE s.list_id = ?2 AND ${readable}
   UNION ALL
   SELECT 'team', t.id, t.name, s.role, 2, s.created_at
     FROM list_members AS s JOIN teams AS t ON t.id = s.team_id
-    WHERE s.list_id = ?2 AND EXISTS (SELECT 1 FROM lists AS l WHERE l.id = ?2 AND ${listCondition('list.read', 'l', '?1')})
+    WHERE s.list_id = ?2 AND ${readable}
   ORDER BY rank, at`
 
 type MemberRow = ListMember & { rank: number; at: string }
@@ -252,7 +257,8 @@ const KINDS = {
   team: {
     column: 'team_id',
     // Only a team the owner is in: team ids are not probed through sharing.
-    join: 'JOIN teams AS m ON m.id = ?3 JOIN team_members AS mine ON mine.team_id = m.id AND mine.user_id = ?1',
+    join: `JOIN teams AS m ON m.id = ?3
+           JOIN team_members AS mine ON mine.team_id = m.id AND mine.user_id = ?1`,
     guard: '',
     name: 'm.name',
     table: 'teams',
@@ -310,7 +316,8 @@ export async function unshare(
     db
       .prepare(
         `DELETE FROM list_members WHERE list_id = ?2 AND ${column} = ?3
-           AND EXISTS (SELECT 1 FROM lists AS l WHERE l.id = ?2 AND ${listCondition('list.share', 'l', '?1')})
+           AND EXISTS (SELECT 1 FROM lists AS l
+             WHERE l.id = ?2 AND ${listCondition('list.share', 'l', '?1')})
          RETURNING role`,
       )
       .bind(actorId, listId, memberId),

@@ -171,7 +171,8 @@ export async function removeTeamMember(
     db
       .prepare(
         `DELETE FROM team_members WHERE team_id = ?2 AND user_id = ?3
-           AND ${teamCondition(action, '?2', '?1')} ${action === 'team.leave' ? 'AND user_id = ?1' : ''}
+           AND ${teamCondition(action, '?2', '?1')}
+           ${action === 'team.leave' ? 'AND user_id = ?1' : ''}
            AND (role <> 'manager' OR ${keepsAManager})
          RETURNING role`,
       )

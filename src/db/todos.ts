@@ -79,7 +79,8 @@ export const listTodosIn = (
   const stmt = db.prepare(
     `SELECT ${T_COLUMNS} FROM todos AS t
      WHERE t.list_id = ?2 ${filter}
-       AND EXISTS (SELECT 1 FROM lists AS l WHERE l.id = ?2 AND ${listCondition('list.read', 'l', '?1')})
+       AND EXISTS (SELECT 1 FROM lists AS l
+         WHERE l.id = ?2 AND ${listCondition('list.read', 'l', '?1')})
      ORDER BY t.created_at DESC, t.rowid DESC LIMIT ?3 OFFSET ?4`,
   )
   return o.completed === undefined
@@ -129,7 +130,8 @@ export async function createTodo(
   const where = listId === undefined ? 'l.owner_id = ?1 AND l.is_default = 1' : 'l.id = ?7'
   const insert = db
     .prepare(
-      `INSERT INTO todos (id, owner_id, list_id, title, description, completed, created_at, updated_at)
+      `INSERT INTO todos
+         (id, owner_id, list_id, title, description, completed, created_at, updated_at)
        SELECT ?2, l.owner_id, l.id, ?3, ?4, ?5, ?6, ?6 FROM lists AS l
        WHERE ${where} AND ${listCondition('list.write_todos', 'l', '?1')}
        RETURNING ${COLUMNS}`,

@@ -55,7 +55,8 @@ const routes = new Hono<AppEnv>()
       auth: 'bearer',
       scope: 'read',
       description:
-        "Each with your `role` on it. An admin may pass `user_id` to read another user's lists as they see them; every such read is audited (`admin_read`).",
+        'Each with your `role` on it. An admin may pass `user_id` to read ' +
+        "another user's lists as they see them; every such read is audited (`admin_read`).",
       responses: { 200: { description: 'The lists.', schema: listList } },
       errors: ['forbidden'],
     }),
@@ -116,7 +117,8 @@ const routes = new Hono<AppEnv>()
       auth: 'bearer',
       scope: 'write',
       description:
-        'Owner only. An archived list takes only `{"archived": false}`; the default list cannot be archived (409).',
+        'Owner only. An archived list takes only `{"archived": false}`; ' +
+        'the default list cannot be archived (409).',
       responses: { 200: { description: 'The changed list.', schema: listSchema } },
       errors: ['forbidden', 'conflict'],
     }),
@@ -234,8 +236,10 @@ function withMemberRoutes(app: typeof routes) {
           scope: 'write',
           description:
             kind.type === 'user'
-              ? 'Owner only, not while archived. `viewer` reads; `editor` also creates, changes, completes and deletes todos.'
-              : 'Owner only, not while archived, and only with a team you are in; its members get the role as long as they are in it.',
+              ? 'Owner only, not while archived. `viewer` reads; ' +
+                '`editor` also creates, changes, completes and deletes todos.'
+              : 'Owner only, not while archived, and only with a team you are in; ' +
+                'its members get the role as long as they are in it.',
           responses: { 200: { description: 'The share.', schema: listMember } },
           errors: ['forbidden'],
         }),

@@ -77,7 +77,8 @@ export const teamRoutes = new Hono<AppEnv>()
       auth: 'bearer',
       scope: 'write',
       description:
-        "Managers remove anyone; a member may remove themselves. Access through the team's shares ends at the next request. 409 for the last manager.",
+        'Managers remove anyone; a member may remove themselves. ' +
+        "Access through the team's shares ends at the next request. 409 for the last manager.",
       responses: { 204: { description: 'Removed.' } },
       errors: ['forbidden', 'conflict'],
     }),

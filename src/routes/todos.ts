@@ -29,7 +29,8 @@ export const todoRoutes = new Hono<AppEnv>()
       auth: 'bearer',
       scope: 'read',
       description:
-        "The todos of the lists you own; `list_id` narrows to one of them. An admin may pass `user_id` to list another user's (audited as `admin_read`).",
+        'The todos of the lists you own; `list_id` narrows to one of them. ' +
+        "An admin may pass `user_id` to list another user's (audited as `admin_read`).",
       responses: { 200: { description: 'The todos.', schema: todoList } },
       errors: ['forbidden'],
     }),
@@ -38,7 +39,7 @@ export const todoRoutes = new Hono<AppEnv>()
     async (c) => {
       const { user_id: ownerId, ...options } = c.req.valid('query')
       if (ownerId === undefined) return c.json(await listTodos(c.env.DB, c.get('user').id, options))
-      // Naming an owner at all is the admin's privilege (docs/api.md §7), even when it names oneself.
+      // Naming an owner at all is the admin's privilege (docs/api.md §7), even naming oneself.
       authorize(c, 'todos.list_any')
       const audit = adminRead(c, ownerId, 'GET /api/todos')
       return c.json(await listTodosAudited(c.env.DB, ownerId, options, audit))
@@ -52,7 +53,8 @@ export const todoRoutes = new Hono<AppEnv>()
       auth: 'bearer',
       scope: 'write',
       description:
-        'In your default list, or in `list_id` if you own it or it is shared with you as editor and not archived.',
+        'In your default list, or in `list_id` if you own it or it is shared with you ' +
+        'as editor and not archived.',
       errors: ['forbidden'],
       responses: {
         201: {
