@@ -3,7 +3,8 @@
 // Bearer token and refreshes it) and when they are signed out. No token is seen or kept here.
 //
 // Everything is built with DOM calls and textContent, never innerHTML: names come from other
-// users and are shown as text.
+// users and are shown as text. Labels and button names never contain those of the todo view
+// ("New todo", "Add", "Delete “…”"), so each control of the page keeps a name of its own.
 
 const $ = (id) => document.getElementById(id)
 const root = $('lists-view')
@@ -134,7 +135,7 @@ function teamItem(team) {
               ],
             },
           ],
-          'Add member',
+          'Save member',
           async ({ user_id, role }) => {
             await api('PUT', `/api/teams/${id(team.id)}/members/${id(user_id.trim())}`, { role })
             await render()
@@ -180,12 +181,12 @@ async function show(listId, lists, teams) {
       el('label', { htmlFor: box.id, textContent: todo.title }),
       canEdit
         ? button(
-            'Delete',
+            'Remove',
             async () => {
               await api('DELETE', `/api/todos/${id(todo.id)}`)
               await show(listId)
             },
-            `Delete “${todo.title}” from “${list.name}”`,
+            `Remove “${todo.title}” from “${list.name}”`,
           )
         : null,
     )
@@ -257,8 +258,8 @@ async function show(listId, lists, teams) {
     canEdit
       ? form(
           `Add to ${list.name}`,
-          [{ name: 'title', label: 'New todo in this list', maxLength: 200 }],
-          'Add',
+          [{ name: 'title', label: 'Todo for this list', maxLength: 200 }],
+          'Put in list',
           async ({ title }) => {
             await api('POST', `/api/lists/${id(listId)}/todos`, { title })
             await show(listId)
