@@ -1,6 +1,14 @@
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin'
 import { configDefaults, defineConfig } from 'vitest/config'
 
+// The config runs in Node; the project's types are the Worker's, without @types/node.
+declare const process: { env: Record<string, string | undefined> }
+
+// The pool reads wrangler.toml with wrangler, which warns that the required JWT_SECRET is in no
+// .dev.vars: expected, the pool's bindings below give it. `npm test` runs `wrangler types --check`
+// first, which shows any real problem of the config. WRANGLER_LOG=warn shows them here too.
+process.env.WRANGLER_LOG ??= 'error'
+
 export default defineConfig({
   test: {
     projects: [
@@ -16,6 +24,8 @@ export default defineConfig({
                 // Cheap hashes keep the suite fast; production defaults to 10.
                 BCRYPT_COST: '4',
                 TEST_MIGRATIONS: await readD1Migrations('./migrations'),
+                // QUERY_PLANS=1 makes test/integration/query-plans.test.ts print every plan.
+                QUERY_PLANS: process.env.QUERY_PLANS ?? '',
               },
             },
           })),
@@ -25,6 +35,11 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, 'test/node/**'],
           setupFiles: ['./test/setup.ts'],
+          // Chosen, not defaulted: each file gets its own workerd and D1 (and vitest then stops
+          // suggesting isolate: false, which would share them).
+          isolate: true,
+          // Every vi.spyOn ends with its test (e.g. quietConsoleError in test/helpers.ts).
+          restoreMocks: true,
         },
       },
       // The few checks whose tools need Node itself (file system access).

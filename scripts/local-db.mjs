@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
+import { withD1 } from './d1.mjs'
 import './src-modules.mjs'
 
 const require = createRequire(import.meta.url)
@@ -67,21 +68,19 @@ export async function setupLocalDatabase({ persistTo } = {}) {
     '--local',
     ...(persistTo ? ['--persist-to', persistTo] : []),
   ])
-  // The Worker's own insert (ON CONFLICT DO NOTHING) through wrangler: no SQL of our own to get wrong.
-  const [{ wranglerD1 }, { insertUser }, { hashPassword }] = await Promise.all([
-    import('./d1.mjs'),
+  // The Worker's own insert (ON CONFLICT DO NOTHING) on a real binding: no SQL of our own.
+  const [{ insertUser }, { hashPassword }] = await Promise.all([
     import('../src/db/users.ts'),
     import('../src/auth/passwords.ts'),
   ])
-  const db = wranglerD1({ persistTo })
   const rows = await Promise.all(
-    DEMO_USERS.map(async ({ password, ...u }) =>
-      insertUser(db, crypto.randomUUID(), {
-        ...u,
-        passwordHash: await hashPassword(password, DEMO_BCRYPT_COST),
-      }),
-    ),
+    DEMO_USERS.map(async ({ password, ...u }) => ({
+      ...u,
+      passwordHash: await hashPassword(password, DEMO_BCRYPT_COST),
+    })),
   )
-  await db.batch(rows)
+  await withD1({ persistTo }, (db) =>
+    db.batch(rows.map((u) => insertUser(db, crypto.randomUUID(), u))),
+  )
   console.log('dev: local D1 migrated; demo users alice/wonderland and admin/secret present')
 }

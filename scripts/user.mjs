@@ -5,7 +5,7 @@
 // queries, including the last-admin guard and ending sessions on a new password or disabling.
 import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
-import { wranglerD1 } from './d1.mjs'
+import { openD1 } from './d1.mjs'
 import './src-modules.mjs'
 
 const USAGE = `Usage: npm run user -- <command> [--remote | --persist-to DIR]
@@ -19,7 +19,8 @@ const USAGE = `Usage: npm run user -- <command> [--remote | --persist-to DIR]
 
 Passwords are read from the terminal without echo, or from stdin when it is not a terminal
 (one line), never from an argument. The target is the local D1 of \`npm run dev\` unless
---remote (the deployed D1; wrangler must be logged in) or --persist-to (another local state dir).`
+--remote (the deployed D1 of wrangler.toml, through a remote binding; wrangler must be logged in
+or CLOUDFLARE_API_TOKEN set) or --persist-to (another local state dir, as for wrangler dev).`
 
 const { config } = await import('../src/env.ts')
 const { hashPassword } = await import('../src/auth/passwords.ts')
@@ -28,11 +29,12 @@ const { listUsers, userByUsername } = await import('../src/db/users.ts')
 const { changeUser, createUser, removeUser } = await import('../src/db/accounts.ts')
 
 class UsageError extends Error {}
+/** A refusal (exit code 1): thrown, not exited on, so the D1 binding is always disposed. */
+class Refused extends Error {}
 const COMMANDS = ['add', 'list', 'set-password', 'disable', 'enable', 'delete']
 
 function fail(message) {
-  console.error(`user: ${message}`)
-  process.exit(1)
+  throw new Refused(message)
 }
 
 /** zod issues as "field: message" lines. */
@@ -108,7 +110,14 @@ async function main() {
   if (opts.remote && opts['persist-to'])
     throw new UsageError('--persist-to is for the local D1 only')
 
-  const db = wranglerD1({ remote: opts.remote, persistTo: opts['persist-to'] })
+  /** @type {D1Database} */
+  let db
+  // Opened once the arguments (and, for add, the password) passed: a refusal starts no workerd.
+  const connect = async () => {
+    const d1 = await openD1({ remote: opts.remote, persistTo: opts['persist-to'] })
+    dispose = d1.dispose
+    db = d1.db
+  }
   // The production cost, parsed as the Worker parses it; wrangler is imported only when needed, it is large.
   const bcryptCost = async () =>
     config((await import('wrangler')).unstable_readConfig({ config: 'wrangler.toml' }).vars)
@@ -141,6 +150,7 @@ async function main() {
       })
       if (!fields.success) fail(`refused:\n  ${explain(fields.error)}`)
       const password = await readPassword()
+      await connect()
       const user = applied(
         await createUser(
           db,
@@ -153,6 +163,7 @@ async function main() {
       )
     }
     case 'list': {
+      await connect()
       const rows = []
       for (let page; !page || page.length === 500; rows.push(...page))
         page = await listUsers(db, { limit: 500, offset: rows.length })
@@ -177,6 +188,7 @@ async function main() {
       return
     }
     case 'set-password': {
+      await connect()
       const { id } = await existing()
       const passwordHash = await hashPassword(await readPassword(), await bcryptCost())
       const user = applied(await changeUser(db, id, { passwordHash }, by('password')))
@@ -184,6 +196,7 @@ async function main() {
     }
     case 'disable':
     case 'enable': {
+      await connect()
       const user = applied(
         await changeUser(
           db,
@@ -199,6 +212,7 @@ async function main() {
       )
     }
     case 'delete': {
+      await connect()
       const user = applied(await removeUser(db, (await existing()).id, by()))
       return console.log(`deleted ${user.username} and their todos`)
     }
@@ -214,12 +228,23 @@ function operator() {
   }
 }
 
+/** Stops the D1 binding's workerd, once one was opened; Node would not exit otherwise. */
+let dispose = async () => {}
+
 try {
   await main()
 } catch (err) {
   if (err instanceof UsageError || err?.code?.startsWith?.('ERR_PARSE_ARGS')) {
     console.error(`user: ${err.message}\n\n${USAGE}`)
-    process.exit(2)
+    process.exitCode = 2
+  } else {
+    const unmigrated = /no such table/.test(err.message)
+      ? '\n  The database has no schema yet: `npm run dev` migrates the local one;' +
+        ' `npx wrangler d1 migrations apply DB --local|--remote` any.'
+      : ''
+    console.error(`user: ${err.message}${unmigrated}`)
+    process.exitCode = 1
   }
-  fail(err.message)
+} finally {
+  await dispose()
 }

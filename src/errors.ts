@@ -33,16 +33,36 @@ export const JSON_CONTENT_TYPE = 'application/json; charset=UTF-8'
  */
 export class ApiError extends Error {
   readonly status: (typeof STATUS)[ErrorCode]
+  // Plain fields rather than parameter properties: scripts/ import this file with Node's type
+  // stripping, which only erases types.
+  readonly code: ErrorCode
+  readonly description: string
+  readonly extra: { headers?: Record<string, string>; issues?: Issue[]; cause?: unknown }
 
-  constructor(
-    readonly code: ErrorCode,
-    readonly description: string,
-    readonly extra: { headers?: Record<string, string>; issues?: Issue[]; cause?: unknown } = {},
-  ) {
+  constructor(code: ErrorCode, description: string, extra: ApiError['extra'] = {}) {
     super(description, { cause: extra.cause })
+    this.code = code
+    this.description = description
+    this.extra = extra
     this.status = STATUS[code]
   }
 }
+
+/** The errors more than one place answers with, so each text is written once. */
+export const notFound = (
+  what: 'resource' | 'todo' | 'user' | 'list' | 'team' | 'member' = 'resource',
+) => new ApiError('not_found', `No such ${what}.`)
+
+/** A refused password check: `invalid_grant` at the token endpoint, else `invalid_credentials`. */
+export const incorrectCredentials = (
+  code: 'invalid_grant' | 'invalid_credentials',
+  headers?: Record<string, string>,
+) => new ApiError(code, 'Incorrect username or password.', { headers })
+
+export const invalidRefreshToken = () =>
+  new ApiError('invalid_grant', 'The refresh token is invalid, expired or revoked.')
+
+export const usernameTaken = () => new ApiError('conflict', 'That username is taken.')
 
 export function errorResponse(err: ApiError): Response {
   const body = {
@@ -68,7 +88,7 @@ function fromHttpException(err: HTTPException): ApiError {
     case 401:
       return new ApiError('unauthorized', 'Authentication is required.', { headers })
     case 404:
-      return new ApiError('not_found', 'No such resource.')
+      return notFound()
     case 413:
       return new ApiError('payload_too_large', 'The request body is too large.')
     case 415:
@@ -94,8 +114,7 @@ export const onError: ErrorHandler = (err) => {
   return errorResponse(serverError())
 }
 
-export const onNotFound: NotFoundHandler = () =>
-  errorResponse(new ApiError('not_found', 'No such resource.'))
+export const onNotFound: NotFoundHandler = () => errorResponse(notFound())
 
 export const methodNotAllowedResponse = (methods: string[]): Response => {
   const res = errorResponse(

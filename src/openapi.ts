@@ -2,40 +2,59 @@ import type { MiddlewareHandler, ValidationTargets } from 'hono'
 import type { RouterRoute } from 'hono/types'
 import * as z from 'zod'
 import type { ZodType } from 'zod'
+import type { Scope } from './auth/scopes'
 import { STATUS, type ErrorCode } from './errors'
-import type { Scope } from './schemas/common'
+import { documentation, type JsonSchema } from './schemas/documented'
 import { apiError } from './schemas/responses'
 
 type Success = { description: string; schema?: ZodType; headers?: Record<string, string> }
 
-/** What GET /openapi.json says about one route, beyond what its validators already tell. */
+/** What GET /openapi.json says about one route, beyond what its guard and validators tell. */
 export type RouteDoc = {
+  /** The operation's stable name for generated clients (OpenAPI `operationId`): never rename. */
+  operationId: string
   tag: string
   summary: string
   description?: string
-  /** How callers authenticate; omit for public routes. A `bearer` route takes the password flow's tokens. */
-  auth?: 'basic' | 'bearer'
-  /** The scope a bearer token must hold. */
-  scope?: Scope
   responses: { [status in 200 | 201 | 204]?: Success }
-  /** Error codes the route answers besides those its validators, `auth`, `scope` and path parameters imply. */
+  /** Error codes the route answers besides those its guard, validators and path imply. */
+  errors?: ErrorCode[]
+}
+
+/**
+ * What an authentication guard (`basic()`, `bearer()`, `allow()`, `allowOn()`) registers about
+ * itself.
+ */
+export type GuardDoc = {
+  /** How callers authenticate. A `bearer` route takes the password flow's tokens. */
+  auth: 'basic' | 'bearer'
+  /** The scope a bearer token must hold, if any. */
+  scope?: Scope | null
+  /** Error codes the guard answers besides those of its kind of authentication. */
   errors?: ErrorCode[]
 }
 
 type Input = { target: keyof ValidationTargets; schema: ZodType }
 
 const docs = new WeakMap<object, RouteDoc>()
+const guards = new WeakMap<object, GuardDoc>()
 const inputs = new WeakMap<object, Input>()
 
 /**
  * Describes the route it stands in, for GET /openapi.json. It does nothing at request time: put
- * it first among the handlers, next to the path. The request schemas come from the route's own
- * `validate()` calls, so they are never written twice.
+ * it first among the handlers, next to the path. The guard and the request schemas document
+ * themselves (`allow()`, `allowOn()`, `validate()`), so nothing is written twice.
  *
  * @example
  * ```ts
- * .post('/', doc({ tag: 'todos', summary: 'Create a todo', auth: 'bearer', scope: 'write',
- *   responses: { 201: { description: 'The new todo.', schema: todo } } }), allow('todos.write'), validate('json', todoCreate), …)
+ * .post(
+ *   '/',
+ *   doc({ operationId: 'createTodo', tag: 'todos', summary: 'Create a todo',
+ *     responses: { 201: { description: 'The new todo.', schema: todo } } }),
+ *   allow('todos.write'),
+ *   validate('json', todoCreate),
+ *   async (c) => …,
+ * )
  * ```
  */
 export function doc(route: RouteDoc): MiddlewareHandler {
@@ -44,7 +63,13 @@ export function doc(route: RouteDoc): MiddlewareHandler {
   return describe
 }
 
-/** Remembers which schema a validator checks; `validate()` calls it for every validator it makes. */
+/** Remembers how a guard authenticates; the auth middlewares call it for every guard they make. */
+export function documentGuard<Guard extends object>(guard: Guard, how: GuardDoc): Guard {
+  guards.set(guard, how)
+  return guard
+}
+
+/** Remembers which schema a validator checks; `validate()` calls it for each validator it makes. */
 export function documentInput<Validator extends object>(
   target: keyof ValidationTargets,
   schema: ZodType,
@@ -54,14 +79,25 @@ export function documentInput<Validator extends object>(
   return validator
 }
 
-type JsonSchema = { properties?: Record<string, object>; required?: string[] } & Record<
-  string,
-  unknown
->
+type ObjectSchema = { properties?: Record<string, object>; required?: string[] } & JsonSchema
 
-const jsonSchema = (schema: ZodType, io: 'input' | 'output'): JsonSchema => {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' })
-  return rest as JsonSchema
+/**
+ * Applies what `documented()` registered (src/schemas/documented.ts): what a transform, pipe,
+ * refine or trim checks is invisible to `z.toJSONSchema`.
+ */
+const override = ({ zodSchema, jsonSchema }: { zodSchema: unknown; jsonSchema: JsonSchema }) => {
+  const how = documentation.get(zodSchema as ZodType)
+  if (how?.replace) {
+    for (const key of Object.keys(jsonSchema)) if (key !== 'description') delete jsonSchema[key]
+    Object.assign(jsonSchema, how.replace)
+  }
+  if (how?.add) Object.assign(jsonSchema, how.add)
+}
+
+/** The JSON Schema of what `schema` accepts (`input`) or what a route built with it answers. */
+export const jsonSchema = (schema: ZodType, io: 'input' | 'output'): ObjectSchema => {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', override })
+  return rest as ObjectSchema
 }
 
 const ERROR_REF = { $ref: '#/components/schemas/Error' }
@@ -77,7 +113,8 @@ const headerObjects = (headers: [name: string, description: string][]) =>
 
 const CHALLENGE: [string, string] = [
   'WWW-Authenticate',
-  'The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3).',
+  'The challenge: `Basic realm="todo-auth", charset="UTF-8"` or ' +
+    '`Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3).',
 ]
 
 /** Headers that come with an error code, as docs/api.md §1, §3 and §7 promise. */
@@ -94,8 +131,13 @@ const BODY_MEDIA_TYPES: Partial<Record<keyof ValidationTargets, string>> = {
   form: 'application/x-www-form-urlencoded',
 }
 
-function operation(path: string, route: RouteDoc, validators: Input[]) {
-  const errors = new Set<ErrorCode>(route.errors)
+function operation(
+  path: string,
+  route: RouteDoc,
+  guard: GuardDoc | undefined,
+  validators: Input[],
+) {
+  const errors = new Set<ErrorCode>([...(route.errors ?? []), ...(guard?.errors ?? [])])
   const pathParams = [...path.matchAll(/:(\w+)/g)].map((m) => m[1]!)
   if (pathParams.length > 0) errors.add('not_found')
   const parameters: object[] = pathParams.map((name) => ({
@@ -127,10 +169,10 @@ function operation(path: string, route: RouteDoc, validators: Input[]) {
     }
   }
 
-  if (route.auth === 'basic')
+  if (guard?.auth === 'basic')
     errors.add('unauthorized').add('invalid_credentials').add('too_many_attempts')
-  if (route.auth === 'bearer') errors.add('unauthorized').add('invalid_token')
-  if (route.scope) errors.add('insufficient_scope')
+  if (guard?.auth === 'bearer') errors.add('unauthorized').add('invalid_token')
+  if (guard?.scope) errors.add('insufficient_scope')
 
   const responses: Record<string, object> = {}
   for (const [status, { description, schema, headers }] of Object.entries(route.responses)) {
@@ -161,31 +203,38 @@ function operation(path: string, route: RouteDoc, validators: Input[]) {
     content: json(ERROR_REF),
   }
 
+  // An empty list says "public" outright, rather than leaving it to a global default.
   const security =
-    route.auth === 'basic'
+    guard?.auth === 'basic'
       ? [{ basicAuth: [] }]
-      : route.auth === 'bearer'
-        ? [{ oauth2: route.scope ? [route.scope] : [] }, { bearerAuth: [] }]
-        : undefined
+      : guard?.auth === 'bearer'
+        ? [{ oauth2: guard.scope ? [guard.scope] : [] }, { bearerAuth: [] }]
+        : []
   return {
+    operationId: route.operationId,
     tags: [route.tag],
     summary: route.summary,
     ...(route.description && { description: route.description }),
-    ...(security && { security }),
+    security,
     ...(parameters.length > 0 && { parameters }),
     ...(requestBody && { requestBody }),
     responses,
   }
 }
 
-/** The `paths` object for every route that carries a `doc()`, with the schemas of its validators. */
-export function openApiPaths(
-  routes: readonly RouterRoute[],
-): Record<string, Record<string, object>> {
-  const found = new Map<
-    string,
-    { path: string; method: string; route?: RouteDoc; validators: Input[] }
-  >()
+/** One method on one path, with what its handlers say about it. */
+export type DocumentedRoute = {
+  /** In hono's syntax, e.g. `/api/todos/:id`. */
+  path: string
+  method: string
+  route?: RouteDoc
+  guard?: GuardDoc
+  validators: Input[]
+}
+
+/** Every route of `routes` (middleware registered with `use()` aside) and its documentation. */
+export function documentedRoutes(routes: readonly RouterRoute[]): DocumentedRoute[] {
+  const found = new Map<string, DocumentedRoute>()
   for (const { path, method, handler } of routes) {
     if (method === 'ALL') continue // middleware registered with use()
     const key = `${method} ${path}`
@@ -194,22 +243,38 @@ export function openApiPaths(
     // A sub-app with its own onError has its handlers wrapped; hono keeps the original here.
     const original = (handler as { __COMPOSED_HANDLER?: object }).__COMPOSED_HANDLER ?? handler
     entry.route ??= docs.get(original)
+    entry.guard ??= guards.get(original)
     const input = inputs.get(original)
     if (input) entry.validators.push(input)
   }
+  return [...found.values()]
+}
+
+/** `/api/todos/:id` as OpenAPI writes it: `/api/todos/{id}`. */
+export const openApiPath = (path: string) => path.replace(/:(\w+)(\{[^}]*\})?/g, '{$1}')
+
+/**
+ * The `paths` object for every route that carries a `doc()`, with its guard and the schemas of
+ * its validators.
+ */
+export function openApiPaths(
+  routes: readonly RouterRoute[],
+): Record<string, Record<string, object>> {
   const paths: Record<string, Record<string, object>> = {}
-  for (const { path, method, route, validators } of found.values()) {
+  for (const { path, method, route, guard, validators } of documentedRoutes(routes)) {
     if (!route) continue // test/integration/openapi.test.ts fails on any such route
-    const openApiPath = path.replace(/:(\w+)(\{[^}]*\})?/g, '{$1}')
-    paths[openApiPath] = {
-      ...paths[openApiPath],
-      [method.toLowerCase()]: operation(path, route, validators),
+    paths[openApiPath(path)] = {
+      ...paths[openApiPath(path)],
+      [method.toLowerCase()]: operation(path, route, guard, validators),
     }
   }
   return paths
 }
 
-/** The whole OpenAPI 3.1 document; `origin` is the issuer, so the token URL is the discovery document's. */
+/**
+ * The whole OpenAPI 3.1 document; `origin` is the issuer, so the token URL is the discovery
+ * document's.
+ */
 export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: string) {
   const scopes = {
     read: 'Read your todos, lists and teams; admins also read users and the audit trail.',
@@ -222,7 +287,8 @@ export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: 
       version: '1.0.0',
       summary: 'An OAuth 2.0 authorization server and a todo API in one Cloudflare Worker.',
       description:
-        'Log in with **Authorize** (the OAuth2 password flow; locally `alice` / `wonderland`), then try the todo routes. ' +
+        'Log in with **Authorize** (the OAuth2 password flow; locally `alice` / `wonderland`), ' +
+        'then try the todo routes. ' +
         'Every error has the shape `{"error", "error_description", "issues"?}`.',
     },
     servers: [{ url: origin }],

@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:test'
+import { isoTime } from '../src/lib/time'
 import { claimsOf, forge } from './security/forge'
 import { bearer, call, json, login, makeUser, type TestUser } from './helpers'
 
@@ -46,8 +47,6 @@ export async function defaultList(userId: string): Promise<string> {
   return row.id
 }
 
-const now = () => new Date().toISOString()
-
 /** Setup straight in D1 (the routes under test are exercised by the tests themselves). */
 export const seed = {
   list: (ownerId: string, opts: { archived?: boolean; name?: string } = {}) => {
@@ -57,7 +56,7 @@ export const seed = {
       stmt: env.DB.prepare(
         `INSERT INTO lists (id, owner_id, name, is_default, archived, created_at, updated_at)
          VALUES (?1, ?2, ?3, 0, ?4, ?5, ?5)`,
-      ).bind(id, ownerId, opts.name ?? 'seeded', opts.archived ? 1 : 0, now()),
+      ).bind(id, ownerId, opts.name ?? 'seeded', opts.archived ? 1 : 0, isoTime()),
     }
   },
   todo: (listId: string, ownerId: string, title = 'seeded todo') => {
@@ -67,7 +66,7 @@ export const seed = {
       stmt: env.DB.prepare(
         `INSERT INTO todos (id, owner_id, list_id, title, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)`,
-      ).bind(id, ownerId, listId, title, now()),
+      ).bind(id, ownerId, listId, title, isoTime()),
     }
   },
   team: (name = 'seeded team') => {
@@ -76,16 +75,16 @@ export const seed = {
       id,
       stmt: env.DB.prepare(
         'INSERT INTO teams (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)',
-      ).bind(id, name, now()),
+      ).bind(id, name, isoTime()),
     }
   },
   teamMember: (teamId: string, userId: string, role: 'member' | 'manager' = 'member') =>
     env.DB.prepare(
       'INSERT INTO team_members (team_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)',
-    ).bind(teamId, userId, role, now()),
+    ).bind(teamId, userId, role, isoTime()),
   share: (listId: string, to: { user: string } | { team: string }, role: 'viewer' | 'editor') =>
     env.DB.prepare(
       `INSERT INTO list_members (list_id, user_id, team_id, role, created_at)
        VALUES (?1, ?2, ?3, ?4, ?5)`,
-    ).bind(listId, 'user' in to ? to.user : null, 'team' in to ? to.team : null, role, now()),
+    ).bind(listId, 'user' in to ? to.user : null, 'team' in to ? to.team : null, role, isoTime()),
 }

@@ -42,12 +42,16 @@ export async function checkPassword(
   password: string,
   { remember = false }: { remember?: boolean } = {},
 ): Promise<UserRow | null> {
-  // The primary, even for a read that continues a bookmark: a lock or a new password must count at once.
+  // The primary, even for a read that continues a bookmark: a lock or a new password must count
+  // at once.
   const db = authDatabase(c)
   const attempt = passwordAttempt(c, username)
   const cache = remember ? await credentialCache(username, password) : null
 
-  /** The user, when these exact credentials were verified within the minute against the hash it still holds. */
+  /**
+   * The user, when these exact credentials were verified within the minute against the hash it
+   * still holds.
+   */
   const recalled = async (): Promise<UserRow | null> => {
     if (!cache?.recalled()) return null
     const [found, locks] = await db.batch([userByUsername(db, username), readLocks(db, attempt)])

@@ -4,11 +4,12 @@ import { every } from 'hono/combine'
 import { HTTPException } from 'hono/http-exception'
 import { jwt } from 'hono/jwt'
 import { config, type AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { ApiError, incorrectCredentials, notFound as notFoundError } from '../errors'
 import { authDatabase } from '../db/replication'
+import { documentGuard } from '../openapi'
 import { findLiveSessionUser } from '../db/sessions'
-import { parseScopes, toUser } from '../db/users'
-import { nowSeconds } from './crypto'
+import { toUser } from '../db/users'
+import { nowSeconds } from '../lib/time'
 import { checkPassword } from './login'
 import {
   decide,
@@ -27,6 +28,7 @@ import {
   type TeamAction,
   type TeamResource,
 } from './policy'
+import { narrowScopes, parseScopes, type Scope } from './scopes'
 import { ALG, checkClaims, keyFor, keyring, verification } from './tokens'
 
 export const REALM = 'todo-auth'
@@ -41,7 +43,7 @@ const BASIC_CHALLENGE = { 'WWW-Authenticate': `Basic realm="${REALM}", charset="
  * Verified credentials are remembered for up to a minute (see checkPassword).
  */
 export function basic(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+  const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
     let checked = false
     const check = basicAuth({
       realm: REALM,
@@ -60,20 +62,22 @@ export function basic(): MiddlewareHandler<AppEnv> {
     } catch (err) {
       if (!(err instanceof HTTPException) || err.status !== 401) throw err
       throw checked
-        ? new ApiError('invalid_credentials', 'Incorrect username or password.', {
-            headers: BASIC_CHALLENGE,
-          })
+        ? incorrectCredentials('invalid_credentials', BASIC_CHALLENGE)
         : new ApiError('unauthorized', 'HTTP Basic credentials are required.', {
             headers: BASIC_CHALLENGE,
           })
     }
     await next()
   }
+  return documentGuard(guard, { auth: 'basic' })
 }
 
 const bearerChallenge = (error?: 'invalid_token' | 'insufficient_scope', scope?: string) =>
   ({
-    'WWW-Authenticate': `Bearer realm="${REALM}"${error ? `, error="${error}"` : ''}${scope ? `, scope="${scope}"` : ''}`,
+    'WWW-Authenticate':
+      `Bearer realm="${REALM}"` +
+      (error ? `, error="${error}"` : '') +
+      (scope ? `, scope="${scope}"` : ''),
   }) as const
 
 const invalidToken = () =>
@@ -88,7 +92,7 @@ const invalidToken = () =>
  * Tokens are read from the Authorization header only.
  */
 export function bearer(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+  const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
     const header = c.req.header('Authorization')
     const match = header?.match(/^Bearer +([^\s]+) *$/i)
     if (!match?.[1])
@@ -119,12 +123,10 @@ export function bearer(): MiddlewareHandler<AppEnv> {
     if (!user) throw invalidToken()
     c.set('user', user)
     c.set('sessionId', claims.sid)
-    c.set(
-      'scopes',
-      parseScopes(claims.scope).filter((s) => user.scopes.includes(s)),
-    )
+    c.set('scopes', narrowScopes(parseScopes(claims.scope), user.scopes))
     await next()
   }
+  return documentGuard(guard, { auth: 'bearer' })
 }
 
 const insufficientScope = (scope: string) =>
@@ -152,7 +154,7 @@ export function actorOf(c: Context<AppEnv>): Actor {
 export function enforce(
   decision: ResourceDecision,
   scope: string | null,
-  notFound: () => ApiError = () => new ApiError('not_found', 'No such resource.'),
+  notFound: () => ApiError = () => notFoundError(),
 ): void {
   if (decision === 'insufficient_scope') throw insufficientScope(scope!)
   if (decision === 'forbidden') throw new ApiError('forbidden', 'You are not allowed to do this.')
@@ -169,15 +171,19 @@ export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string):
 
 /**
  * A valid Bearer token that holds what a list or team rule needs before any data is read (its
- * scope; the kind of actor). The rest of the rule is in the SQL of the route's statement.
+ * scope; the kind of actor). The rest of the rule is in the SQL of the route's statement. It
+ * documents itself as `allow()` does: Bearer, the scope, `forbidden` when an app may not.
  */
 export const allowOn = (rule: UpFrontRule): MiddlewareHandler<AppEnv> =>
-  every(bearer(), async (c, next) => {
-    requireUpFront(actorOf(c), rule)
-    await next()
-  })
+  documentGuard(
+    every(bearer(), async (c, next) => {
+      requireUpFront(actorOf(c), rule)
+      await next()
+    }),
+    { auth: 'bearer', scope: rule.scope, errors: rule.clients ? [] : ['forbidden'] },
+  )
 
-type UpFrontRule = { scope: 'read' | 'write'; clients: boolean }
+type UpFrontRule = { scope: Scope; clients: boolean }
 
 /** The same, inside a handler whose action depends on the request (leaving vs. managing). */
 export const requireUpFront = (actor: Actor, rule: UpFrontRule): void =>
@@ -186,13 +192,23 @@ export const requireUpFront = (actor: Actor, rule: UpFrontRule): void =>
 /**
  * A valid Bearer token whose request the policy allows `action` on its own user's data.
  * Attached per route rather than with `use`, so a wrong method is a 405 before it is a 401.
- * For actions on someone else's data, call `authorize` with the owner.
+ * For actions on someone else's data, call `authorize` with the owner. It documents itself for
+ * GET /openapi.json: Bearer, the action's scope, and `forbidden` when only admins may or a
+ * third-party app may not.
  */
 export const allow = (action: Action): MiddlewareHandler<AppEnv> =>
-  every(bearer(), async (c, next) => {
-    authorize(c, action)
-    await next()
-  })
+  documentGuard(
+    every(bearer(), async (c, next) => {
+      authorize(c, action)
+      await next()
+    }),
+    {
+      auth: 'bearer',
+      scope: RULES[action].scope,
+      errors:
+        RULES[action].audience === 'admin' || RULES[action].clients === false ? ['forbidden'] : [],
+    },
+  )
 
 /**
  * Answers a write that SQL refused on a list: 404 (`notFound`) when the actor cannot see it, 403

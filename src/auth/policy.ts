@@ -1,4 +1,5 @@
-import type { Role, User } from '../db/users'
+import type { User } from '../db/users'
+import type { Scope } from './scopes'
 
 /**
  * Who may do what to whose data: the one place that answers it. Routes name an action and, where
@@ -12,6 +13,10 @@ import type { Role, User } from '../db/users'
  * The operator CLI (scripts/user.mjs) stands outside this table: whoever can run it holds the
  * database credentials. It shares the rules on the data instead (schemas, last-admin guard).
  */
+
+/** The roles, lowest first: an admin may do all a user may. */
+export const ROLES = ['user', 'admin'] as const
+export type Role = (typeof ROLES)[number]
 
 export type Action =
   | 'todos.read' // list, read own todos
@@ -39,7 +44,7 @@ type Audience = 'owner' | 'admin'
 export type ActorKind = 'user' | 'client'
 
 type Rule = {
-  scope: 'read' | 'write' | null
+  scope: Scope | null
   audience: Audience
   /** False: a third-party app's token may not do this at all. */
   clients?: false
@@ -102,7 +107,7 @@ export type TeamAction =
   | 'team.leave' // remove oneself
 
 type ResourceRule<R extends string> = {
-  scope: 'read' | 'write'
+  scope: Scope
   relations: readonly R[]
   /** Whether an archived list allows it: an archived list is read-only for everyone. */
   whenArchived: boolean
@@ -235,8 +240,6 @@ export const teamRelationSql = (team: string, actor: string) =>
 export const teamCondition = (action: TeamAction, team: string, actor: string) =>
   `${teamRelationSql(team, actor)} IN (${quoted(TEAM_RULES[action].relations)})`
 
-const RANK: Record<Role, number> = { user: 0, admin: 1 }
-
 /**
  * May `actor` give `target` this role and these scopes? Only admins assign roles and scopes, and
  * nobody raises their own: on themselves an admin may only keep or drop a role or a scope.
@@ -244,11 +247,12 @@ const RANK: Record<Role, number> = { user: 0, admin: 1 }
 export function mayAssign(
   actor: Pick<User, 'id' | 'role'>,
   target: Pick<User, 'id' | 'role' | 'scopes'>,
-  next: { role?: Role; scopes?: readonly string[] },
+  next: { role?: Role; scopes?: readonly Scope[] },
 ): boolean {
   if (actor.role !== 'admin') return false
   if (actor.id !== target.id) return true
-  const raisesRole = next.role !== undefined && RANK[next.role] > RANK[target.role]
+  const raisesRole =
+    next.role !== undefined && ROLES.indexOf(next.role) > ROLES.indexOf(target.role)
   const addsScope = next.scopes?.some((s) => !target.scopes.includes(s)) ?? false
   return !raisesRole && !addsScope
 }

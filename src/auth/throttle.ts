@@ -38,7 +38,10 @@ type Rule = {
   /** The first lock's length; each further lock doubles it, up to maxLockSeconds. */
   lockSeconds: number
   maxLockSeconds: number
-  /** What a successful password check does to the counter: forget it all, or take back its own attempt. */
+  /**
+   * What a successful password check does to the counter: forget it all, or take back its own
+   * attempt.
+   */
   onSuccess: 'forget' | 'refund'
   /** Names the key in the lockout audit event. */
   what: string
@@ -74,7 +77,8 @@ export type Attempt = { keys: { key: string; rule: Rule }[]; now: number }
 /** What charging did to each of the attempt's keys. */
 export type Charge = { windowStart: number; startedLock: number | null }[]
 
-// An address is at most 45 characters; a longer header is not from the edge, and must not grow keys.
+// An address is at most 45 characters; a longer header is not from the edge, and must not grow
+// keys.
 const clientAddress = (c: Context<AppEnv>) =>
   c.req.header('CF-Connecting-IP')?.trim().slice(0, 64) || null
 
@@ -150,7 +154,8 @@ export function charge(db: D1Database, a: Attempt): D1PreparedStatement[] {
     ...a.keys.map(({ key }) =>
       db
         .prepare(
-          'INSERT INTO login_failures (key, window_start, updated_at) VALUES (?1, ?2, ?2) ON CONFLICT (key) DO NOTHING',
+          `INSERT INTO login_failures (key, window_start, updated_at) VALUES (?1, ?2, ?2)
+           ON CONFLICT (key) DO NOTHING`,
         )
         .bind(key, a.now),
     ),

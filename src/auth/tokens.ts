@@ -1,6 +1,7 @@
 import { decode, verify } from 'hono/jwt'
 import type { JWTPayload } from 'hono/utils/jwt/types'
-import { nowSeconds, toBase64Url } from './crypto'
+import { toBase64Url } from '../lib/crypto'
+import { nowSeconds } from '../lib/time'
 import { type Bindings, type Config, issuerFor } from '../env'
 import { ApiError } from '../errors'
 
@@ -96,7 +97,8 @@ export async function signAccessToken(
   }
   // Signed here rather than with hono's sign(): that one puts a kid in the header only when given
   // a JWK, which it then re-imports on every call; this uses the key imported once per isolate.
-  const signingInput = `${jsonPart({ alg: ALG, typ: 'JWT', kid: current.kid })}.${jsonPart(payload)}`
+  const header = jsonPart({ alg: ALG, typ: 'JWT', kid: current.kid })
+  const signingInput = `${header}.${jsonPart(payload)}`
   const signature = await crypto.subtle.sign('HMAC', current.key, encoder.encode(signingInput))
   return `${signingInput}.${toBase64Url(new Uint8Array(signature))}`
 }

@@ -1,4 +1,4 @@
-import { nowSeconds } from '../auth/crypto'
+import { isoTime, nowSeconds } from '../lib/time'
 import { auditUserEvent, type Attribution } from './audit'
 import { revokeUserSessions } from './sessions'
 import {
@@ -16,7 +16,8 @@ import {
 /**
  * Account changes with everything they entail — ending sessions, the audit event — as one D1
  * transaction, so none of it happens without the rest. Shared by the admin API and the operator
- * CLI (scripts/user.mjs, over `wrangler d1 execute`), so nothing here may need the Workers runtime.
+ * CLI (scripts/user.mjs, in Node on a getPlatformProxy binding), so nothing here may need the
+ * Workers runtime.
  */
 
 export type AccountOutcome =
@@ -25,7 +26,10 @@ export type AccountOutcome =
 
 type PublicRow = Omit<UserRow, 'password_hash'>
 
-/** Appended to each batch: whether the user exists afterwards tells a refused write from a missing user. */
+/**
+ * Appended to each batch: whether the user exists afterwards tells a refused write from a
+ * missing user.
+ */
 const exists = (db: D1Database, id: string) =>
   db.prepare('SELECT 1 AS found FROM users WHERE id = ?1').bind(id)
 
@@ -44,7 +48,10 @@ export async function createUser(
   return row ? { ok: true, user: toUser(row) } : { ok: false, reason: 'taken' }
 }
 
-/** A new password or disabling ends every session; a new role or scopes counts at the next request anyway. */
+/**
+ * A new password or disabling ends every session; a new role or scopes counts at the next
+ * request anyway.
+ */
 const endsSessions = (change: UserChange): boolean =>
   change.passwordHash !== undefined || change.disabled === true
 
@@ -61,7 +68,7 @@ export async function changeUser(
   by: Attribution,
   event: 'user_updated' | 'password_change' = 'user_updated',
 ): Promise<AccountOutcome> {
-  const updatedAt = new Date().toISOString()
+  const updatedAt = isoTime()
   const results = await db.batch<PublicRow>([
     updateUser(db, id, change, updatedAt),
     ...(endsSessions(change) ? [revokeUserSessions(db, id, nowSeconds(), updatedAt)] : []),
@@ -71,14 +78,18 @@ export async function changeUser(
   return outcome(results[0]?.results[0], results.at(-1)?.results.length)
 }
 
-/** Deletes the user unless they are the last enabled admin; todos, sessions and refresh tokens go by ON DELETE CASCADE. */
+/**
+ * Deletes the user unless they are the last enabled admin; todos, sessions and refresh tokens
+ * go by ON DELETE CASCADE.
+ */
 export async function removeUser(
   db: D1Database,
   id: string,
   by: Attribution,
 ): Promise<AccountOutcome> {
   const [, deleted, after] = await db.batch<PublicRow>([
-    // Written just before the delete, under the delete's own guard, so it records exactly a delete that happens.
+    // Written just before the delete, under the delete's own guard, so it records exactly a
+    // delete that happens.
     auditUserEvent(db, 'user_deleted', id, by, leavesAnEnabledAdmin()),
     deleteUser(db, id),
     exists(db, id),

@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
 import type { AppEnv } from '../env'
-import { nowSeconds } from '../auth/crypto'
+import { nowSeconds } from '../lib/time'
 
 export const AUDIT_EVENTS = [
   'login_success',
@@ -18,7 +18,10 @@ export const AUDIT_EVENTS = [
 ] as const
 export type AuditEvent = (typeof AUDIT_EVENTS)[number]
 
-/** Who did it and from where, for events an admin or an operator causes. Never a password or a token. */
+/**
+ * Who did it and from where, for events an admin or an operator causes. Never a password or a
+ * token.
+ */
 export type Attribution = { ip?: string | null; userAgent?: string | null; detail?: string | null }
 
 const INSERT = 'INSERT INTO audit_events (at, event, username, user_id, ip, user_agent, detail)'
@@ -70,7 +73,10 @@ export const requestAttribution = (c: Context<AppEnv>, detail?: string): Attribu
   detail,
 })
 
-/** The statement recording a security event of a request, to batch on `db` with the writes it goes with. */
+/**
+ * The statement recording a security event of a request, to batch on `db` with the writes it
+ * goes with.
+ */
 export const auditEvent = (
   db: D1Database,
   c: Context<AppEnv>,
@@ -119,10 +125,12 @@ export async function listAudit(
   db: D1Database,
   q: { limit: number; offset: number; username?: string },
 ): Promise<AuditEntry[]> {
-  // Two shapes rather than `?3 IS NULL OR …`, so that the filtered one can use the (username, at) index.
+  // Two shapes rather than `?3 IS NULL OR …`, so that the filtered one can use the
+  // (username, at) index.
   const filter = q.username === undefined ? '' : 'WHERE username = ?3 COLLATE NOCASE'
   const stmt = db.prepare(
-    `SELECT at, event, username, ip, user_agent, detail FROM audit_events ${filter} ORDER BY at DESC, id DESC LIMIT ?1 OFFSET ?2`,
+    `SELECT at, event, username, ip, user_agent, detail FROM audit_events ${filter}
+     ORDER BY at DESC, id DESC LIMIT ?1 OFFSET ?2`,
   )
   const bound =
     q.username === undefined

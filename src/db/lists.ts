@@ -6,6 +6,7 @@ import {
   type ListRelation,
   type ListResource,
 } from '../auth/policy'
+import { isoTime } from '../lib/time'
 
 /**
  * Lists and their shares. Every statement takes the actor's id as ?1 and carries the policy's
@@ -116,7 +117,7 @@ export async function createList(
   owner: { id: string; username: string },
   name: string,
 ): Promise<List> {
-  const now = new Date().toISOString()
+  const now = isoTime()
   const row = await db
     .prepare(
       `INSERT INTO lists (id, owner_id, name, is_default, archived, created_at, updated_at)
@@ -170,7 +171,7 @@ export async function updateList(
         id,
         patch.name ?? null,
         patch.archived === undefined ? null : patch.archived ? 1 : 0,
-        new Date().toISOString(),
+        isoTime(),
       ),
     db.prepare(`${SELECT_LIST} WHERE l.id = ?2`).bind(actorId, id),
   ])
@@ -289,7 +290,7 @@ export async function share(
            ON CONFLICT (list_id, ${k.column}) DO UPDATE SET role = excluded.role
            RETURNING role`,
       )
-      .bind(actorId, listId, memberId, role, new Date().toISOString()),
+      .bind(actorId, listId, memberId, role, isoTime()),
     db
       .prepare(
         `SELECT '${type}' AS type, m.id, ${k.name} AS name, s.role

@@ -4,7 +4,10 @@ import { withDatabase, type AppEnv } from '../env'
 /** Carries a D1 bookmark to the client and back; the name Cloudflare's own examples use. */
 export const BOOKMARK_HEADER = 'x-d1-bookmark'
 
-/** A bookmark as D1 writes them: four groups of hex digits, e.g. 00000085-0000024c-00004c6d-8e61…. */
+/**
+ * A bookmark as D1 writes them: four groups of hex digits, e.g.
+ * 00000085-0000024c-00004c6d-8e61….
+ */
 const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/
 
 /**

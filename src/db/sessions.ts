@@ -25,7 +25,8 @@ export async function createSession(
   await db.batch([
     db
       .prepare(
-        'INSERT INTO sessions (id, user_id, scope, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)',
+        `INSERT INTO sessions (id, user_id, scope, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)`,
       )
       .bind(id, userId, scope, now, now + ttl),
     db
@@ -97,14 +98,16 @@ export async function rotateRefreshToken(
         : [
             db
               .prepare(
-                'UPDATE sessions SET scope = ?2 WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?1)',
+                `UPDATE sessions SET scope = ?2
+                 WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?1)`,
               )
               .bind(newHash, narrowTo),
           ]),
       db
         .prepare(
           `SELECT s.id AS session_id, s.scope, ${userColumns('u')}
-         FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
+         FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+           JOIN users u ON u.id = s.user_id
          WHERE r.token_hash = ?1`,
         )
         .bind(newHash),
@@ -120,9 +123,11 @@ export async function rotateRefreshToken(
   const reused = await db
     .prepare(
       `UPDATE sessions SET revoked_at = ?2
-       WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?1 AND used_at IS NOT NULL)
+       WHERE id = (SELECT session_id FROM refresh_tokens
+                   WHERE token_hash = ?1 AND used_at IS NOT NULL)
          AND revoked_at IS NULL
-       RETURNING id, user_id, (SELECT username FROM users WHERE users.id = sessions.user_id) AS username`,
+       RETURNING id, user_id,
+         (SELECT username FROM users WHERE users.id = sessions.user_id) AS username`,
     )
     .bind(oldHash, now)
     .first<{ id: string; user_id: string; username: string }>()
@@ -136,7 +141,8 @@ export const revokeSession = (db: D1Database, sessionId: string, now: number) =>
   db
     .prepare(
       `UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL
-       RETURNING user_id, (SELECT username FROM users WHERE users.id = sessions.user_id) AS username`,
+       RETURNING user_id,
+         (SELECT username FROM users WHERE users.id = sessions.user_id) AS username`,
     )
     .bind(sessionId, now)
     .first<{ user_id: string; username: string }>()
@@ -145,7 +151,8 @@ export const revokeSession = (db: D1Database, sessionId: string, now: number) =>
 export const sessionOfRefreshToken = (db: D1Database, tokenHash: string) =>
   db
     .prepare(
-      'SELECT s.id, s.scope FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = ?1',
+      `SELECT s.id, s.scope FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+       WHERE r.token_hash = ?1`,
     )
     .bind(tokenHash)
     .first<{ id: string; scope: string }>()

@@ -6,6 +6,7 @@ import {
   type TeamResource,
 } from '../auth/policy'
 import type { Page } from './lists'
+import { isoTime } from '../lib/time'
 
 /**
  * Teams and their members. As for lists, every statement takes the actor's id as ?1 and carries
@@ -62,7 +63,7 @@ export async function createTeam(
   name: string,
 ): Promise<Team> {
   const id = crypto.randomUUID()
-  const now = new Date().toISOString()
+  const now = isoTime()
   const [team] = await db.batch<Omit<TeamRow, 'role' | 'members'>>([
     db
       .prepare(
@@ -146,7 +147,7 @@ export async function setTeamMember(
          ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role
          RETURNING role`,
       )
-      .bind(actorId, teamId, userId, role, new Date().toISOString()),
+      .bind(actorId, teamId, userId, role, isoTime()),
     db
       .prepare(
         `SELECT u.id, u.username, m.role FROM team_members AS m JOIN users AS u ON u.id = m.user_id

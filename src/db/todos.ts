@@ -1,5 +1,6 @@
 import { listCondition, listRelationSql, type ListResource } from '../auth/policy'
 import { listResource, toResource, type ListResourceRow } from './lists'
+import { isoTime } from '../lib/time'
 
 export type TodoRow = {
   id: string
@@ -142,7 +143,7 @@ export async function createTodo(
       t.title,
       t.description ?? '',
       t.completed ? 1 : 0,
-      new Date().toISOString(),
+      isoTime(),
       ...(listId === undefined ? [] : [listId]),
     )
   // Into the default list, which is never archived: nothing can refuse it, so no second statement.
@@ -184,7 +185,7 @@ export async function updateTodo(
         patch.title ?? null,
         patch.description ?? null,
         patch.completed === undefined ? null : patch.completed ? 1 : 0,
-        new Date().toISOString(),
+        isoTime(),
       ),
   ])
   return guarded(updated?.results[0] as TodoRow | undefined, resource?.results[0])

@@ -1,4 +1,8 @@
-export type Role = 'user' | 'admin'
+import type * as z from 'zod'
+import type { Role } from '../auth/policy'
+import { parseScopes, SCOPES, type Scope } from '../auth/scopes'
+import { isoTime } from '../lib/time'
+import type { user } from '../schemas/responses'
 
 export type UserRow = {
   id: string
@@ -13,18 +17,8 @@ export type UserRow = {
   updated_at: string
 }
 
-/** A user as the API shows it: never the hash. */
-export type User = {
-  id: string
-  username: string
-  name: string
-  email: string
-  role: Role
-  scopes: string[]
-  disabled: boolean
-  created_at: string
-  updated_at: string
-}
+/** A user as the API shows it (never the hash): the response schema is its one definition. */
+export type User = z.infer<typeof user>
 
 const COLUMNS = [
   'id',
@@ -42,8 +36,6 @@ const COLUMNS = [
 export const userColumns = (alias?: string): string =>
   COLUMNS.map((c) => (alias ? `${alias}.${c}` : c)).join(', ')
 const USER_COLUMNS = userColumns()
-
-export const parseScopes = (scopes: string): string[] => scopes.split(' ').filter(Boolean)
 
 export const toUser = (row: Omit<UserRow, 'password_hash'>): User => ({
   id: row.id,
@@ -75,15 +67,19 @@ export type NewUser = {
   name?: string
   email?: string
   role?: Role
-  scopes?: readonly string[]
+  scopes?: readonly Scope[]
 }
 
-/** Inserts a user under `id`; RETURNING gives no row when the username (case-insensitively) is taken. */
+/**
+ * Inserts a user under `id`; RETURNING gives no row when the username (case-insensitively) is
+ * taken.
+ */
 export const insertUser = (db: D1Database, id: string, u: NewUser) => {
-  const now = new Date().toISOString()
+  const now = isoTime()
   return db
     .prepare(
-      `INSERT INTO users (id, username, password_hash, name, email, role, scopes, disabled, created_at, updated_at)
+      `INSERT INTO users (id, username, password_hash, name, email, role, scopes, disabled,
+                          created_at, updated_at)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)
        ON CONFLICT (username) DO NOTHING
        RETURNING ${USER_COLUMNS}`,
@@ -95,7 +91,7 @@ export const insertUser = (db: D1Database, id: string, u: NewUser) => {
       u.name ?? '',
       u.email ?? '',
       u.role ?? 'user',
-      (u.scopes ?? ['read', 'write']).join(' '),
+      (u.scopes ?? SCOPES).join(' '),
       now,
     )
 }
@@ -119,8 +115,15 @@ export async function listUsers(
  * cannot each remove "the other" last admin.
  */
 export const leavesAnEnabledAdmin = (after?: { role: string; disabled: string }) =>
-  `(${after ? `(${after.role} = 'admin' AND ${after.disabled} = 0) OR ` : ''}NOT (role = 'admin' AND disabled = 0)
-    OR EXISTS (SELECT 1 FROM users AS other WHERE other.role = 'admin' AND other.disabled = 0 AND other.id <> users.id))`
+  `(${after ? `(${after.role} = 'admin' AND ${after.disabled} = 0) OR ` : ''}
+    NOT (role = 'admin' AND disabled = 0)
+    OR EXISTS (SELECT 1 FROM users AS other
+               WHERE other.role = 'admin' AND other.disabled = 0 AND other.id <> users.id))`
+
+const LEAVES_AN_ENABLED_ADMIN_AFTER_UPDATE = leavesAnEnabledAdmin({
+  role: 'COALESCE(?4, role)',
+  disabled: 'COALESCE(?6, disabled)',
+})
 
 /** Any of a new user's fields but the username, which never changes, plus enabling/disabling. */
 export type UserChange = Partial<Omit<NewUser, 'username'>> & { disabled?: boolean }
@@ -141,7 +144,7 @@ export const updateUser = (db: D1Database, id: string, change: UserChange, updat
          disabled = COALESCE(?6, disabled),
          password_hash = COALESCE(?7, password_hash),
          updated_at = ?8
-       WHERE id = ?1 AND ${leavesAnEnabledAdmin({ role: 'COALESCE(?4, role)', disabled: 'COALESCE(?6, disabled)' })}
+       WHERE id = ?1 AND ${LEAVES_AN_ENABLED_ADMIN_AFTER_UPDATE}
        RETURNING ${USER_COLUMNS}`,
     )
     .bind(
@@ -155,7 +158,10 @@ export const updateUser = (db: D1Database, id: string, change: UserChange, updat
       updatedAt,
     )
 
-/** Deletes a user unless they are the last enabled admin; their todos and sessions go by cascade. */
+/**
+ * Deletes a user unless they are the last enabled admin; their todos and sessions go by
+ * cascade.
+ */
 export const deleteUser = (db: D1Database, id: string) =>
   db
     .prepare(

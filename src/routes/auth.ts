@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono'
 import { config, type AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { ApiError, incorrectCredentials, invalidRefreshToken } from '../errors'
 import { audit } from '../db/audit'
 import {
   createSession,
@@ -8,18 +8,17 @@ import {
   rotateRefreshToken,
   sessionOfRefreshToken,
 } from '../db/sessions'
-import { parseScopes, toUser, type User } from '../db/users'
-import { nowSeconds, randomToken, sha256Hex } from '../auth/crypto'
+import { toUser, type User } from '../db/users'
+import { randomToken, sha256Hex } from '../lib/crypto'
+import { nowSeconds } from '../lib/time'
 import { checkPassword } from '../auth/login'
 import { bearer } from '../auth/middleware'
 import { doc } from '../openapi'
-import { grantScope, parseScopeParam } from '../auth/scopes'
+import { grantScope, narrowScopes, parseScopeParam, parseScopes } from '../auth/scopes'
 import { keyring, signAccessToken, verifyForRevocation } from '../auth/tokens'
 import { revokeRequest, tokenRequest } from '../schemas/auth'
 import { emptyObject, tokenPair } from '../schemas/responses'
 import { validate } from '../schemas/validate'
-
-const invalidGrant = (description: string) => new ApiError('invalid_grant', description)
 
 /** The token response (RFC 6749 §5.1) for a fresh or rotated session. */
 async function tokenResponse(
@@ -47,12 +46,14 @@ async function tokenResponse(
 }
 
 const TOKEN_DESCRIPTION =
-  '`grant_type` may be omitted when `username` and `password` are sent. A refresh token works once: presenting it again ends its whole session.'
+  '`grant_type` may be omitted when `username` and `password` are sent. ' +
+  'A refresh token works once: presenting it again ends its whole session.'
 
 export const authRoutes = new Hono<AppEnv>()
   .post(
     '/token',
     doc({
+      operationId: 'requestToken',
       tag: 'auth',
       summary: 'Log in (password grant) or refresh (refresh_token grant)',
       description: TOKEN_DESCRIPTION,
@@ -78,7 +79,7 @@ export const authRoutes = new Hono<AppEnv>()
           )
         }
         const row = await checkPassword(c, form.username, form.password)
-        if (!row) throw invalidGrant('Incorrect username or password.')
+        if (!row) throw incorrectCredentials('invalid_grant')
         const user = toUser(row)
         const scope = grantScope(asked, user.scopes)
         const refreshToken = randomToken()
@@ -122,15 +123,13 @@ export const authRoutes = new Hono<AppEnv>()
             { username: result.username, userId: result.userId },
             `session ${result.sessionId} revoked`,
           )
-          throw invalidGrant('The refresh token is invalid, expired or revoked.')
+          throw invalidRefreshToken()
         }
-        if (result.kind === 'invalid')
-          throw invalidGrant('The refresh token is invalid, expired or revoked.')
+        if (result.kind === 'invalid') throw invalidRefreshToken()
         const { user, sessionId } = result.session
-        // The session's grant (narrowed for good if asked), and only what the user still holds today.
-        const scope = parseScopes(result.session.scope)
-          .filter((s) => user.scopes.includes(s))
-          .join(' ')
+        // The session's grant (narrowed for good if asked), and only what the user still holds
+        // today.
+        const scope = narrowScopes(parseScopes(result.session.scope), user.scopes).join(' ')
         await audit(c, 'refresh', { username: user.username, userId: user.id })
         return tokenResponse(c, user, sessionId, scope, refreshToken)
       }
@@ -143,10 +142,14 @@ export const authRoutes = new Hono<AppEnv>()
     },
   )
 
-  /** RFC 7009: ends the session the token belongs to; 200 whatever the token, so nothing is learned. */
+  /**
+   * RFC 7009: ends the session the token belongs to; 200 whatever the token, so nothing is
+   * learned.
+   */
   .post(
     '/revoke',
     doc({
+      operationId: 'revokeToken',
       tag: 'auth',
       summary: 'Revoke a token and its session (RFC 7009)',
       responses: { 200: { description: 'Always, whatever the token.', schema: emptyObject } },
@@ -171,9 +174,9 @@ export const authRoutes = new Hono<AppEnv>()
   .post(
     '/logout',
     doc({
+      operationId: 'logout',
       tag: 'auth',
       summary: 'End this session',
-      auth: 'bearer',
       responses: { 204: { description: 'Every token of this session stops working.' } },
     }),
     bearer(),

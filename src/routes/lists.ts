@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { ApiError, notFound } from '../errors'
 import { adminRead } from '../db/audit'
 import {
   createList,
@@ -34,13 +34,34 @@ import { todo as todoSchema, todoCreate, todoListQuery } from '../schemas/todos'
 import { validate } from '../schemas/validate'
 
 // A list the caller may not see and a missing one get the same answer, so ids cannot be probed.
-const notFound = () => new ApiError('not_found', 'No such list.')
+const noSuchList = () => notFound('list')
 const isDefault = () => new ApiError('conflict', 'The default list cannot be archived or deleted.')
 
-/** The members routes, once for users and once for teams: the same contract, another table. */
-const MEMBER_KINDS: { type: MemberType; path: string; param: string; missing: string }[] = [
-  { type: 'user', path: '/:id/members/users/:user_id', param: 'user_id', missing: 'No such user.' },
-  { type: 'team', path: '/:id/members/teams/:team_id', param: 'team_id', missing: 'No such team.' },
+/**
+ * The members routes, once for users and once for teams: the same contract, another table, and
+ * operationIds of their own (OpenAPI wants each operation named once).
+ */
+const MEMBER_KINDS: {
+  type: MemberType
+  path: string
+  param: string
+  share: string
+  end: string
+}[] = [
+  {
+    type: 'user',
+    path: '/:id/members/users/:user_id',
+    param: 'user_id',
+    share: 'shareListWithUser',
+    end: 'unshareListWithUser',
+  },
+  {
+    type: 'team',
+    path: '/:id/members/teams/:team_id',
+    param: 'team_id',
+    share: 'shareListWithTeam',
+    end: 'unshareListWithTeam',
+  },
 ]
 
 const listTodoQuery = todoListQuery.omit({ user_id: true, list_id: true })
@@ -50,10 +71,9 @@ const routes = new Hono<AppEnv>()
   .get(
     '/',
     doc({
+      operationId: 'listLists',
       tag: 'lists',
       summary: 'Your lists and those shared with you, oldest first',
-      auth: 'bearer',
-      scope: 'read',
       description:
         'Each with your `role` on it. An admin may pass `user_id` to read ' +
         "another user's lists as they see them; every such read is audited (`admin_read`).",
@@ -73,10 +93,9 @@ const routes = new Hono<AppEnv>()
   .post(
     '/',
     doc({
+      operationId: 'createList',
       tag: 'lists',
       summary: 'Create a list',
-      auth: 'bearer',
-      scope: 'write',
       responses: {
         201: {
           description: 'The new list, yours.',
@@ -96,26 +115,24 @@ const routes = new Hono<AppEnv>()
   .get(
     '/:id',
     doc({
+      operationId: 'getList',
       tag: 'lists',
       summary: 'Get one list',
-      auth: 'bearer',
-      scope: 'read',
       responses: { 200: { description: 'The list, with your role on it.', schema: listSchema } },
     }),
     allowOn(LIST_RULES['list.read']),
     async (c) => {
       const found = await getList(c.env.DB, c.get('user').id, c.req.param('id'))
-      if (!found) throw notFound()
+      if (!found) throw noSuchList()
       return c.json(found)
     },
   )
   .patch(
     '/:id',
     doc({
+      operationId: 'updateList',
       tag: 'lists',
       summary: 'Rename, archive or unarchive a list',
-      auth: 'bearer',
-      scope: 'write',
       description:
         'Owner only. An archived list takes only `{"archived": false}`; ' +
         'the default list cannot be archived (409).',
@@ -130,17 +147,16 @@ const routes = new Hono<AppEnv>()
       const action = listPatchAction(patch)
       const actor = actorOf(c)
       const updated = await updateList(c.env.DB, actor.id, c.req.param('id'), action, patch)
-      if (!updated.done) refusedOnList(actor, action, updated.resource, notFound, isDefault)
+      if (!updated.done) refusedOnList(actor, action, updated.resource, noSuchList, isDefault)
       return c.json(updated.done)
     },
   )
   .delete(
     '/:id',
     doc({
+      operationId: 'deleteList',
       tag: 'lists',
       summary: 'Delete a list and its todos',
-      auth: 'bearer',
-      scope: 'write',
       description: 'Owner only, not while archived; the default list cannot be deleted (409).',
       responses: { 204: { description: 'Deleted, with its todos and shares.' } },
       errors: ['forbidden', 'conflict'],
@@ -149,17 +165,17 @@ const routes = new Hono<AppEnv>()
     async (c) => {
       const actor = actorOf(c)
       const deleted = await deleteList(c.env.DB, actor.id, c.req.param('id'))
-      if (!deleted.done) refusedOnList(actor, 'list.change', deleted.resource, notFound, isDefault)
+      if (!deleted.done)
+        refusedOnList(actor, 'list.change', deleted.resource, noSuchList, isDefault)
       return c.body(null, 204)
     },
   )
   .get(
     '/:id/todos',
     doc({
+      operationId: 'listListTodos',
       tag: 'lists',
       summary: "The list's todos, newest first",
-      auth: 'bearer',
-      scope: 'read',
       responses: { 200: { description: 'The todos.', schema: todoList } },
     }),
     allowOn(LIST_RULES['list.read']),
@@ -172,17 +188,16 @@ const routes = new Hono<AppEnv>()
         listTodosIn(c.env.DB, actor.id, id, c.req.valid('query')),
       ])
       const list = toResource(resource?.results[0] as ListResourceRow | undefined)
-      if (!list?.relation) refusedOnList(actor, 'list.read', list, notFound)
+      if (!list?.relation) refusedOnList(actor, 'list.read', list, noSuchList)
       return c.json(((todos?.results ?? []) as TodoRow[]).map(toTodo))
     },
   )
   .post(
     '/:id/todos',
     doc({
+      operationId: 'createListTodo',
       tag: 'lists',
       summary: 'Add a todo to the list',
-      auth: 'bearer',
-      scope: 'write',
       description: 'Owner or editor; not while archived.',
       responses: {
         201: {
@@ -198,7 +213,7 @@ const routes = new Hono<AppEnv>()
     async (c) => {
       const actor = actorOf(c)
       const created = await createTodo(c.env.DB, actor.id, c.req.valid('json'), c.req.param('id'))
-      if (!created.done) refusedOnList(actor, 'list.write_todos', created.resource, notFound)
+      if (!created.done) refusedOnList(actor, 'list.write_todos', created.resource, noSuchList)
       c.header('Location', `/api/todos/${created.done.id}`)
       return c.json(created.done, 201)
     },
@@ -206,10 +221,9 @@ const routes = new Hono<AppEnv>()
   .get(
     '/:id/members',
     doc({
+      operationId: 'listListMembers',
       tag: 'lists',
       summary: 'Who the list is shared with',
-      auth: 'bearer',
-      scope: 'read',
       description: 'Its owner first (`role: "owner"`), then users and teams with their role.',
       responses: { 200: { description: 'The members.', schema: listMembersSchema } },
     }),
@@ -217,7 +231,7 @@ const routes = new Hono<AppEnv>()
     async (c) => {
       const actor = actorOf(c)
       const found = await listMembers(c.env.DB, actor.id, c.req.param('id'))
-      if (!found.done) refusedOnList(actor, 'list.read', found.resource, notFound)
+      if (!found.done) refusedOnList(actor, 'list.read', found.resource, noSuchList)
       return c.json(found.done)
     },
   )
@@ -225,15 +239,14 @@ const routes = new Hono<AppEnv>()
 /** PUT and DELETE of a share, for users and for teams. */
 function withMemberRoutes(app: typeof routes) {
   for (const kind of MEMBER_KINDS) {
-    const missing = () => new ApiError('not_found', kind.missing)
+    const missing = () => notFound(kind.type)
     app
       .put(
         kind.path,
         doc({
+          operationId: kind.share,
           tag: 'lists',
           summary: `Share the list with a ${kind.type}, or change their role`,
-          auth: 'bearer',
-          scope: 'write',
           description:
             kind.type === 'user'
               ? 'Owner only, not while archived. `viewer` reads; ' +
@@ -258,7 +271,7 @@ function withMemberRoutes(app: typeof routes) {
             c.req.valid('json').role,
           )
           if (!done.done)
-            refusedOnList(actor, 'list.share', done.resource, notFound, () =>
+            refusedOnList(actor, 'list.share', done.resource, noSuchList, () =>
               done.target === 'owner'
                 ? new ApiError('invalid_request', 'The owner of a list cannot be a member of it.')
                 : missing(),
@@ -269,10 +282,9 @@ function withMemberRoutes(app: typeof routes) {
       .delete(
         kind.path,
         doc({
+          operationId: kind.end,
           tag: 'lists',
           summary: `End the list's share with a ${kind.type}`,
-          auth: 'bearer',
-          scope: 'write',
           description: 'Owner only, not while archived. Counts from the next request on.',
           responses: { 204: { description: 'No longer shared.' } },
           errors: ['forbidden'],
@@ -288,7 +300,7 @@ function withMemberRoutes(app: typeof routes) {
               actor,
               'list.share',
               done.resource,
-              notFound,
+              noSuchList,
               () => new ApiError('not_found', `The list is not shared with this ${kind.type}.`),
             )
           return c.body(null, 204)

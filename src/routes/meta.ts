@@ -2,13 +2,15 @@ import { Hono } from 'hono'
 import { config, issuerFor, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { doc } from '../openapi'
-import { SCOPES } from '../schemas/common'
+import { SCOPES } from '../auth/scopes'
+import { GRANT_TYPES } from '../schemas/auth'
 import { health, serverMetadata } from '../schemas/responses'
 
 export const metaRoutes = new Hono<AppEnv>()
   .get(
     '/healthz',
     doc({
+      operationId: 'getHealth',
       tag: 'meta',
       summary: 'Health check',
       responses: { 200: { description: 'D1 answers.', schema: health } },
@@ -29,6 +31,7 @@ export const metaRoutes = new Hono<AppEnv>()
   .get(
     '/.well-known/oauth-authorization-server',
     doc({
+      operationId: 'getServerMetadata',
       tag: 'meta',
       summary: 'OAuth 2.0 authorization server metadata (RFC 8414)',
       responses: { 200: { description: 'The metadata.', schema: serverMetadata } },
@@ -39,7 +42,7 @@ export const metaRoutes = new Hono<AppEnv>()
         issuer,
         token_endpoint: `${issuer}/auth/token`,
         revocation_endpoint: `${issuer}/auth/revoke`,
-        grant_types_supported: ['password', 'refresh_token'],
+        grant_types_supported: GRANT_TYPES,
         scopes_supported: SCOPES,
         token_endpoint_auth_methods_supported: ['none'],
         revocation_endpoint_auth_methods_supported: ['none'],

@@ -10,6 +10,7 @@ export function openApiRoutes(app: { routes: RouterRoute[] }) {
   return new Hono<AppEnv>().get(
     '/openapi.json',
     doc({
+      operationId: 'getOpenApiDocument',
       tag: 'meta',
       summary: 'This document',
       responses: { 200: { description: 'The OpenAPI 3.1 document.', schema: openApiObject } },

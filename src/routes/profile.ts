@@ -8,9 +8,9 @@ import { greeting } from '../schemas/responses'
 export const profileRoutes = new Hono<AppEnv>().get(
   '/',
   doc({
+    operationId: 'getProfile',
     tag: 'users',
     summary: 'Greet the HTTP Basic user',
-    auth: 'basic',
     responses: { 200: { description: 'A greeting.', schema: greeting } },
   }),
   basic(),

@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import { config, type AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { notFound, usernameTaken } from '../errors'
 import { audit } from '../db/audit'
 import { userByUsername } from '../db/users'
 import { admit, charge, locksStarted, signupAttempt } from '../auth/throttle'
@@ -8,7 +8,7 @@ import { doc } from '../openapi'
 import { user } from '../schemas/responses'
 import { registration } from '../schemas/users'
 import { validate } from '../schemas/validate'
-import { respondCreated, usernameTaken } from './users'
+import { respondCreated } from './users'
 
 /**
  * POST /auth/register: self-registration, only when ALLOW_SIGNUP is "true". Otherwise the path
@@ -21,16 +21,18 @@ import { respondCreated, usernameTaken } from './users'
  */
 export const registerRoutes = new Hono<AppEnv>()
   .use('/register', async (c, next) => {
-    if (!config(c.env).allowSignup) throw new ApiError('not_found', 'No such resource.')
+    if (!config(c.env).allowSignup) throw notFound()
     await next()
   })
   .post(
     '/register',
     doc({
+      operationId: 'register',
       tag: 'auth',
       summary: 'Register (when ALLOW_SIGNUP is on)',
       description:
-        'Role `user`, scopes `read write`. 404 on every method while self-registration is off. At most 10 registrations an hour from one client address.',
+        'Role `user`, scopes `read write`. 404 on every method while self-registration is off. ' +
+        'At most 10 registrations an hour from one client address.',
       responses: {
         201: {
           description: 'The new user.',

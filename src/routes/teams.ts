@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { ApiError, notFound } from '../errors'
 import { createTeam, listTeams, removeTeamMember, setTeamMember } from '../db/teams'
 import { actorOf, allow, allowOn, refusedOnTeam, requireUpFront } from '../auth/middleware'
 import { TEAM_RULES, teamRemoval } from '../auth/policy'
@@ -9,7 +9,7 @@ import { pageQuery, team, teamCreate, teamList, teamMember, teamMemberBody } fro
 import { validate } from '../schemas/validate'
 
 // A team the caller is not in and a missing one get the same answer.
-const notFound = () => new ApiError('not_found', 'No such team.')
+const noSuchTeam = () => notFound('team')
 const lastManager = () =>
   new ApiError('conflict', 'A team keeps at least one manager; make another member manager first.')
 
@@ -17,10 +17,9 @@ export const teamRoutes = new Hono<AppEnv>()
   .get(
     '/',
     doc({
+      operationId: 'listTeams',
       tag: 'teams',
       summary: 'The teams you are in, oldest first',
-      auth: 'bearer',
-      scope: 'read',
       responses: { 200: { description: 'The teams, with their members.', schema: teamList } },
     }),
     allow('teams.read'),
@@ -30,10 +29,9 @@ export const teamRoutes = new Hono<AppEnv>()
   .post(
     '/',
     doc({
+      operationId: 'createTeam',
       tag: 'teams',
       summary: 'Create a team; you are its manager',
-      auth: 'bearer',
-      scope: 'write',
       responses: { 201: { description: 'The new team.', schema: team } },
     }),
     allow('teams.create'),
@@ -43,10 +41,9 @@ export const teamRoutes = new Hono<AppEnv>()
   .put(
     '/:id/members/:user_id',
     doc({
+      operationId: 'setTeamMember',
       tag: 'teams',
       summary: 'Add a member or change their role',
-      auth: 'bearer',
-      scope: 'write',
       description: 'Managers only. 409 when it would leave the team without a manager.',
       responses: { 200: { description: 'The member.', schema: teamMember } },
       errors: ['forbidden', 'conflict'],
@@ -63,8 +60,8 @@ export const teamRoutes = new Hono<AppEnv>()
         c.req.valid('json').role,
       )
       if (!done.done)
-        refusedOnTeam(actor, 'team.manage', done.team, notFound, () =>
-          done.target.exists ? lastManager() : new ApiError('not_found', 'No such user.'),
+        refusedOnTeam(actor, 'team.manage', done.team, noSuchTeam, () =>
+          done.target.exists ? lastManager() : notFound('user'),
         )
       return c.json(done.done)
     },
@@ -72,10 +69,9 @@ export const teamRoutes = new Hono<AppEnv>()
   .delete(
     '/:id/members/:user_id',
     doc({
+      operationId: 'removeTeamMember',
       tag: 'teams',
       summary: 'Remove a member, or leave the team',
-      auth: 'bearer',
-      scope: 'write',
       description:
         'Managers remove anyone; a member may remove themselves. ' +
         "Access through the team's shares ends at the next request. 409 for the last manager.",
@@ -90,8 +86,8 @@ export const teamRoutes = new Hono<AppEnv>()
       requireUpFront(actor, TEAM_RULES[action])
       const done = await removeTeamMember(c.env.DB, actor.id, action, c.req.param('id'), userId)
       if (!done.done)
-        refusedOnTeam(actor, action, done.team, notFound, () =>
-          done.target.role ? lastManager() : new ApiError('not_found', 'No such member.'),
+        refusedOnTeam(actor, action, done.team, noSuchTeam, () =>
+          done.target.role ? lastManager() : notFound('member'),
         )
       return c.body(null, 204)
     },

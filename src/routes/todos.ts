@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { notFound } from '../errors'
 import { adminRead } from '../db/audit'
 import {
   createTodo,
@@ -17,17 +17,16 @@ import { todoList } from '../schemas/responses'
 import { validate } from '../schemas/validate'
 
 // A todo the caller may not see and a missing one get the same answer, so ids cannot be probed.
-const notFound = () => new ApiError('not_found', 'No such todo.')
-const noSuchList = () => new ApiError('not_found', 'No such list.')
+const noSuchTodo = () => notFound('todo')
+const noSuchList = () => notFound('list')
 
 export const todoRoutes = new Hono<AppEnv>()
   .get(
     '/',
     doc({
+      operationId: 'listTodos',
       tag: 'todos',
       summary: 'List your todos, newest first',
-      auth: 'bearer',
-      scope: 'read',
       description:
         'The todos of the lists you own; `list_id` narrows to one of them. ' +
         "An admin may pass `user_id` to list another user's (audited as `admin_read`).",
@@ -39,7 +38,8 @@ export const todoRoutes = new Hono<AppEnv>()
     async (c) => {
       const { user_id: ownerId, ...options } = c.req.valid('query')
       if (ownerId === undefined) return c.json(await listTodos(c.env.DB, c.get('user').id, options))
-      // Naming an owner at all is the admin's privilege (docs/api.md §7), even naming oneself.
+      // Naming an owner at all is the admin's privilege (docs/api.md §7), even when it names
+      // oneself.
       authorize(c, 'todos.list_any')
       const audit = adminRead(c, ownerId, 'GET /api/todos')
       return c.json(await listTodosAudited(c.env.DB, ownerId, options, audit))
@@ -48,14 +48,13 @@ export const todoRoutes = new Hono<AppEnv>()
   .post(
     '/',
     doc({
+      operationId: 'createTodo',
       tag: 'todos',
       summary: 'Create a todo',
-      auth: 'bearer',
-      scope: 'write',
       description:
         'In your default list, or in `list_id` if you own it or it is shared with you ' +
         'as editor and not archived.',
-      errors: ['forbidden'],
+      errors: ['forbidden', 'not_found'],
       responses: {
         201: {
           description: 'The new todo.',
@@ -78,27 +77,25 @@ export const todoRoutes = new Hono<AppEnv>()
   .get(
     '/:id',
     doc({
+      operationId: 'getTodo',
       tag: 'todos',
       summary: 'Get one todo',
-      auth: 'bearer',
-      scope: 'read',
       description: 'Any todo of a list you may see: your own, or one shared with you.',
       responses: { 200: { description: 'The todo.', schema: todoSchema } },
     }),
     allow('todos.read'),
     async (c) => {
       const todo = await getTodo(c.env.DB, c.get('user').id, c.req.param('id'))
-      if (!todo) throw notFound()
+      if (!todo) throw notFound('todo')
       return c.json(todo)
     },
   )
   .patch(
     '/:id',
     doc({
+      operationId: 'updateTodo',
       tag: 'todos',
       summary: 'Change a todo',
-      auth: 'bearer',
-      scope: 'write',
       description:
         'In a list you own or edit; 403 on a list shared with you as viewer or an archived one.',
       responses: { 200: { description: 'The changed todo.', schema: todoSchema } },
@@ -109,17 +106,16 @@ export const todoRoutes = new Hono<AppEnv>()
     async (c) => {
       const actor = actorOf(c)
       const updated = await updateTodo(c.env.DB, actor.id, c.req.param('id'), c.req.valid('json'))
-      if (!updated.done) refusedOnList(actor, 'list.write_todos', updated.resource, notFound)
+      if (!updated.done) refusedOnList(actor, 'list.write_todos', updated.resource, noSuchTodo)
       return c.json(updated.done)
     },
   )
   .delete(
     '/:id',
     doc({
+      operationId: 'deleteTodo',
       tag: 'todos',
       summary: 'Delete a todo',
-      auth: 'bearer',
-      scope: 'write',
       description: 'In a list you own or edit, as for PATCH.',
       responses: { 204: { description: 'Deleted.' } },
       errors: ['forbidden'],
@@ -128,7 +124,7 @@ export const todoRoutes = new Hono<AppEnv>()
     async (c) => {
       const actor = actorOf(c)
       const deleted = await deleteTodo(c.env.DB, actor.id, c.req.param('id'))
-      if (!deleted.done) refusedOnList(actor, 'list.write_todos', deleted.resource, notFound)
+      if (!deleted.done) refusedOnList(actor, 'list.write_todos', deleted.resource, noSuchTodo)
       return c.body(null, 204)
     },
   )

@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono'
 import { config, type AppEnv } from '../env'
-import { ApiError } from '../errors'
+import { ApiError, notFound, usernameTaken } from '../errors'
 import { changeUser, createUser, removeUser, type AccountOutcome } from '../db/accounts'
 import { requestAttribution } from '../db/audit'
 import { findUserById, listUsers, type NewUser, type User } from '../db/users'
@@ -14,13 +14,10 @@ import { user as userSchema, userList } from '../schemas/responses'
 import { userCreate, userListQuery, userPatch } from '../schemas/users'
 import { validate } from '../schemas/validate'
 
-const notFound = () => new ApiError('not_found', 'No such user.')
-export const usernameTaken = () => new ApiError('conflict', 'That username is taken.')
-
 /** The user an account change applied to, or the error it was refused with. */
 function applied(outcome: AccountOutcome): User {
   if (outcome.ok) return outcome.user
-  if (outcome.reason === 'not_found') throw notFound()
+  if (outcome.reason === 'not_found') throw notFound('user')
   if (outcome.reason === 'taken') throw usernameTaken()
   throw new ApiError('conflict', 'This would leave no enabled admin; make another admin first.')
 }
@@ -47,9 +44,9 @@ export const userRoutes = new Hono<AppEnv>()
   .get(
     '/me',
     doc({
+      operationId: 'getCurrentUser',
       tag: 'users',
       summary: 'The current user',
-      auth: 'bearer',
       responses: { 200: { description: 'You.', schema: userSchema } },
     }),
     allow('self'),
@@ -59,9 +56,9 @@ export const userRoutes = new Hono<AppEnv>()
   .post(
     '/me/password',
     doc({
+      operationId: 'changePassword',
       tag: 'users',
       summary: 'Change your password',
-      auth: 'bearer',
       description: 'Ends all your sessions.',
       responses: { 204: { description: 'Changed; log in again.' } },
       errors: ['too_many_attempts'],
@@ -93,10 +90,9 @@ export const userRoutes = new Hono<AppEnv>()
   .post(
     '/',
     doc({
+      operationId: 'createUser',
       tag: 'users',
       summary: 'Create a user',
-      auth: 'bearer',
-      scope: 'write',
       description: 'Admins only. Role `user` and scopes `read write` unless given.',
       responses: {
         201: {
@@ -105,7 +101,7 @@ export const userRoutes = new Hono<AppEnv>()
           headers: { Location: "The new user's URL." },
         },
       },
-      errors: ['forbidden', 'conflict'],
+      errors: ['conflict'],
     }),
     allow('users.write'),
     validate('json', userCreate),
@@ -114,13 +110,11 @@ export const userRoutes = new Hono<AppEnv>()
   .get(
     '/',
     doc({
+      operationId: 'listUsers',
       tag: 'users',
       summary: 'List users, oldest first',
-      auth: 'bearer',
-      scope: 'read',
       description: 'Admins only.',
       responses: { 200: { description: 'The users.', schema: userList } },
-      errors: ['forbidden'],
     }),
     allow('users.read'),
     validate('query', userListQuery),
@@ -129,30 +123,29 @@ export const userRoutes = new Hono<AppEnv>()
   .get(
     '/:id',
     doc({
+      operationId: 'getUser',
       tag: 'users',
       summary: 'Get one user',
-      auth: 'bearer',
-      scope: 'read',
       description: 'Admins only.',
       responses: { 200: { description: 'The user.', schema: userSchema } },
-      errors: ['forbidden'],
     }),
     allow('users.read'),
     async (c) => {
       const user = await findUserById(c.env.DB, c.req.param('id'))
-      if (!user) throw notFound()
+      if (!user) throw notFound('user')
       return c.json(user)
     },
   )
   .patch(
     '/:id',
     doc({
+      operationId: 'updateUser',
       tag: 'users',
       summary: 'Change a user',
-      auth: 'bearer',
-      scope: 'write',
       description:
-        'Admins only; nobody raises their own role or scopes. A new password or disabling ends all their sessions. 409 when it would leave no enabled admin.',
+        'Admins only; nobody raises their own role or scopes. ' +
+        'A new password or disabling ends all their sessions. ' +
+        '409 when it would leave no enabled admin.',
       responses: { 200: { description: 'The changed user.', schema: userSchema } },
       errors: ['forbidden', 'conflict'],
     }),
@@ -163,7 +156,7 @@ export const userRoutes = new Hono<AppEnv>()
       const actor = c.get('user')
       if (fields.role !== undefined || fields.scopes !== undefined) {
         const target = await findUserById(c.env.DB, c.req.param('id'))
-        if (!target) throw notFound()
+        if (!target) throw notFound('user')
         if (!mayAssign(actor, target, fields))
           throw new ApiError('forbidden', 'Nobody may raise their own role or scopes.')
       }
@@ -180,13 +173,12 @@ export const userRoutes = new Hono<AppEnv>()
   .delete(
     '/:id',
     doc({
+      operationId: 'deleteUser',
       tag: 'users',
       summary: 'Delete a user and their todos',
-      auth: 'bearer',
-      scope: 'write',
       description: 'Admins only. 409 for the last enabled admin.',
       responses: { 204: { description: 'Deleted, with their todos and sessions.' } },
-      errors: ['forbidden', 'conflict'],
+      errors: ['conflict'],
     }),
     allow('users.write'),
     async (c) => {

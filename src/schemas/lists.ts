@@ -1,13 +1,11 @@
 import * as z from 'zod'
-import { param, paging } from './common'
+import { atLeastOne, param, paging, trimmed } from './common'
 
-const name = z.string().trim().min(1, 'Must not be empty.').max(100)
+const name = trimmed(1, 100)
 
 export const listCreate = z.strictObject({ name })
 
-export const listPatch = z
-  .strictObject({ name: name.optional(), archived: z.boolean().optional() })
-  .refine((p) => Object.keys(p).length > 0, 'Give at least one of name, archived.')
+export const listPatch = atLeastOne({ name: name.optional(), archived: z.boolean().optional() })
 
 export const listQuery = z.strictObject({
   ...paging,

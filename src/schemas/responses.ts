@@ -1,7 +1,9 @@
 import * as z from 'zod'
 import { AUDIT_EVENTS } from '../db/audit'
 import { STATUS, type ErrorCode } from '../errors'
-import { SCOPES } from './common'
+import { ROLES } from '../auth/policy'
+import { SCOPES } from '../auth/scopes'
+import { documented } from './documented'
 import { todo } from './todos'
 
 // What the API answers, for GET /openapi.json only: the routes build their own bodies, so
@@ -19,8 +21,8 @@ export const user = z.object({
   username: z.string(),
   name: z.string(),
   email: z.string(),
-  role: z.enum(['user', 'admin']),
-  scopes: z.array(z.string()).describe(`A subset of ${SCOPES.map((s) => `"${s}"`).join(', ')}.`),
+  role: z.enum(ROLES),
+  scopes: z.array(z.enum(SCOPES)).describe('In the canonical order, without repeats.'),
   disabled: z.boolean(),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
@@ -48,7 +50,9 @@ export const auditList = z.array(
 export const tokenPair = z.object({
   access_token: z.string(),
   token_type: z.literal('bearer'),
-  expires_in: z.number().int().describe('Seconds until the access token expires.'),
+  expires_in: documented(z.number().int().describe('Seconds until the access token expires.'), {
+    replace: { type: 'integer', minimum: 1 },
+  }),
   refresh_token: z.string().describe('Single use: each refresh returns a new one.'),
   scope: z.string().describe('The granted scopes, space-separated.'),
 })

@@ -1,8 +1,8 @@
 import * as z from 'zod'
-import { param, paging } from './common'
+import { atLeastOne, booleanParam, param, paging, trimmed } from './common'
 
 const fields = {
-  title: z.string().trim().min(1, 'Must not be empty.').max(200),
+  title: trimmed(1, 200),
   description: z.string().max(2000),
   completed: z.boolean(),
 }
@@ -18,19 +18,14 @@ export const todoCreate = z.strictObject({
   completed: fields.completed.optional(),
 })
 
-export const todoPatch = z
-  .strictObject({
-    title: fields.title.optional(),
-    description: fields.description.optional(),
-    completed: fields.completed.optional(),
-  })
-  .refine((p) => Object.keys(p).length > 0, 'Give at least one of title, description, completed.')
+export const todoPatch = atLeastOne({
+  title: fields.title.optional(),
+  description: fields.description.optional(),
+  completed: fields.completed.optional(),
+})
 
 export const todoListQuery = z.strictObject({
-  completed: param()
-    .pipe(z.enum(['true', 'false']))
-    .transform((v) => v === 'true')
-    .optional(),
+  completed: booleanParam().optional(),
   list_id: param().min(1).max(128).optional().describe('Only the todos of this list.'),
   ...paging,
   user_id: param().min(1).max(128).optional(),

@@ -1,17 +1,34 @@
 import * as z from 'zod'
-import { passwordProblem } from '../auth/passwords'
-import { param, paging, SCOPES, username } from './common'
+import { PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES, passwordProblem } from '../auth/passwords'
+import { ROLES } from '../auth/policy'
+import { narrowScopes, SCOPES } from '../auth/scopes'
+import { atLeastOne, param, paging, username } from './common'
+import { documented } from './documented'
 
-export const ROLES = ['user', 'admin'] as const
-
-/** A password being set: the password policy (length in UTF-8 bytes, common list) as a zod check. */
-export const newPassword = z
-  .string()
-  .max(1024)
-  .superRefine((password, ctx) => {
-    const problem = passwordProblem(password)
-    if (problem) ctx.addIssue({ code: 'custom', message: problem })
-  })
+/**
+ * A password being set: the password policy (length in UTF-8 bytes, common list) as a zod
+ * check. JSON Schema counts characters, not bytes, and cannot hold the list: the document gives
+ * the lengths as characters (exact for ASCII) and says the rest in words.
+ */
+export const newPassword = documented(
+  z
+    .string()
+    .max(1024)
+    .superRefine((password, ctx) => {
+      const problem = passwordProblem(password)
+      if (problem) ctx.addIssue({ code: 'custom', message: problem })
+    }),
+  {
+    replace: {
+      type: 'string',
+      minLength: PASSWORD_MIN_BYTES,
+      maxLength: PASSWORD_MAX_BYTES,
+      description:
+        `${PASSWORD_MIN_BYTES}–${PASSWORD_MAX_BYTES} bytes of UTF-8 (a character beyond ASCII ` +
+        'takes 2–4), and not one of the common passwords the server refuses.',
+    },
+  },
+)
 
 // Control characters have no place in a display name and would garble logs and terminals.
 const text = (max: number) =>
@@ -29,11 +46,14 @@ const fields = {
   scopes: z
     .array(z.enum(SCOPES))
     .max(SCOPES.length * 2)
-    .transform((asked) => SCOPES.filter((s) => asked.includes(s))),
+    .transform((asked) => narrowScopes(asked, SCOPES)),
   disabled: z.boolean(),
 }
 
-/** POST /auth/register: anyone, when self-registration is on; always role `user`, scopes `read write`. */
+/**
+ * POST /auth/register: anyone, when self-registration is on; always role `user`, scopes
+ * `read write`.
+ */
 export const registration = z.strictObject({
   username,
   password: newPassword,
@@ -48,19 +68,14 @@ export const userCreate = registration.extend({
 })
 
 /** PATCH /users/{id} (admin): only the fields given change. */
-export const userPatch = z
-  .strictObject({
-    name: fields.name.optional(),
-    email: fields.email.optional(),
-    role: fields.role.optional(),
-    scopes: fields.scopes.optional(),
-    disabled: fields.disabled.optional(),
-    password: newPassword.optional(),
-  })
-  .refine(
-    (p) => Object.keys(p).length > 0,
-    'Give at least one of name, email, role, scopes, disabled, password.',
-  )
+export const userPatch = atLeastOne({
+  name: fields.name.optional(),
+  email: fields.email.optional(),
+  role: fields.role.optional(),
+  scopes: fields.scopes.optional(),
+  disabled: fields.disabled.optional(),
+  password: newPassword.optional(),
+})
 
 export const userListQuery = z.strictObject({ ...paging })
 

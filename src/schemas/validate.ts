@@ -20,7 +20,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
  * would quietly substitute U+FFFD).
  */
 async function requireUtf8(c: Context, target: keyof ValidationTargets): Promise<void> {
-  const bytes = await c.req.arrayBuffer() // cached for the validator; a body over the limit throws 413 here
+  // Cached for the validator; a body over the limit throws 413 here.
+  const bytes = await c.req.arrayBuffer()
   try {
     const text = utf8.decode(bytes)
     if (target === 'form')

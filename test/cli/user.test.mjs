@@ -1,7 +1,8 @@
 // The operator CLI (scripts/user.mjs) against a real local D1, run by Node as operators run it.
-// The file works in its own wrangler state directory, so the dev database is never touched.
-// Every CLI run and query here starts wrangler (a few seconds), so the steps build on each other
-// in order, like an operator's session, rather than each starting from scratch.
+// The file works in its own wrangler state directory, so the dev database is never touched; the
+// test reads and writes that state through a D1 binding of its own (scripts/d1.mjs), as the CLI
+// does. Every CLI run starts a workerd (a second or two), so the steps build on each other in
+// order, like an operator's session, rather than each starting from scratch.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -9,11 +10,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import bcrypt from 'bcryptjs'
-import { wranglerD1 } from '../../scripts/d1.mjs'
+import { openD1 } from '../../scripts/d1.mjs'
 import { wrangler } from '../../scripts/local-db.mjs'
 
 const STATE = mkdtempSync(join(tmpdir(), 'todo-auth-cli-'))
-const db = wranglerD1({ persistTo: STATE })
+/** @type {Awaited<ReturnType<typeof openD1>>} */
+let d1
+/** @type {D1Database} */
+let db
 
 /** Runs `npm run user -- ...args` (minus npm) with `stdin` piped in; resolves to { code, stdout, stderr }. */
 function user(args, stdin = '') {
@@ -31,7 +35,7 @@ function user(args, stdin = '') {
   })
 }
 
-/** One wrangler run for several reads: [user row, their audit events, their sessions' revoked_at]. */
+/** One batch for several reads: [user row, their audit events, their sessions' revoked_at]. */
 async function stateOf(username) {
   const [users, events, sessions] = await db.batch([
     db.prepare('SELECT * FROM users WHERE username = ?1').bind(username),
@@ -68,8 +72,13 @@ before(async () => {
     }),
     0,
   )
+  d1 = await openD1({ persistTo: STATE })
+  db = d1.db
 })
-after(() => rmSync(STATE, { recursive: true, force: true }))
+after(async () => {
+  await d1?.dispose()
+  rmSync(STATE, { recursive: true, force: true })
+})
 
 describe('npm run user', () => {
   it('adds the first admin with the password from stdin, hashed at the production cost', async () => {

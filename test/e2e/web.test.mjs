@@ -220,7 +220,7 @@ test('/docs loads from this origin alone, and Authorize logs in for "Try it out"
   assert.equal((await token).status(), 200)
   await modal.getByRole('button', { name: 'Close' }).first().click()
 
-  const list = page.locator('#operations-todos-get_api_todos')
+  const list = page.locator('#operations-todos-listTodos')
   await list.locator('.opblock-summary').click()
   const todos = page.waitForResponse(
     (res) => res.url().startsWith(`${BASE}/api/todos`) && res.request().method() === 'GET',

@@ -2,43 +2,23 @@ import { describe, expect, expectTypeOf, it } from 'vitest'
 import type { z } from 'zod'
 import { createApp } from '../../src/app'
 import type { Todo } from '../../src/db/todos'
-import type { User } from '../../src/db/users'
 import type { AuditEntry } from '../../src/db/audit'
-import type { apiError, auditList, greeting, tokenPair, user } from '../../src/schemas/responses'
+import type { apiError, auditList, greeting, tokenPair } from '../../src/schemas/responses'
 import type { todo } from '../../src/schemas/todos'
-import { call, login, makeUser, type TokenPair } from '../helpers'
-
-type Operation = {
-  security?: Record<string, string[]>[]
-  parameters?: { name: string; in: string; required: boolean; schema: Record<string, unknown> }[]
-  requestBody?: { content: Record<string, { schema: Record<string, unknown> }> }
-  responses: Record<
-    string,
-    {
-      content?: Record<string, { schema: Record<string, unknown> }>
-      headers?: Record<string, unknown>
-    }
-  >
-}
-type Document = {
-  openapi: string
-  paths: Record<string, Record<string, Operation>>
-  components: {
-    schemas: Record<string, unknown>
-    securitySchemes: Record<string, Record<string, unknown>>
-  }
-}
+import { basicHeader, bearer, call, form, json, login, makeUser, type TokenPair } from '../helpers'
+import {
+  type Document,
+  type Input,
+  operations,
+  requestProblems,
+  responseProblems,
+} from '../openapi-document'
 
 async function fetchDocument(): Promise<Document> {
   const res = await call('/openapi.json')
   expect(res.status).toBe(200)
   return res.json()
 }
-
-const operations = (doc: Document) =>
-  Object.entries(doc.paths).flatMap(([path, methods]) =>
-    Object.entries(methods).map(([method, op]) => ({ path, method, op })),
-  )
 
 /** A request for an operation with its path parameters filled in; the id matches nothing. */
 const requestFor = (path: string, method: string, headers: Record<string, string> = {}) =>
@@ -89,7 +69,7 @@ describe('GET /openapi.json', () => {
       )
       for (const [status, response] of errors)
         expect(response.content, `${method} ${path} ${status}`).toEqual(errorRef)
-      if (op.security)
+      if (op.security.length > 0)
         expect(op.responses['401']?.headers, `${method} ${path}`).toHaveProperty('WWW-Authenticate')
       if (op.requestBody)
         expect(Object.keys(op.responses), `${method} ${path}`).toEqual(
@@ -131,10 +111,35 @@ describe('GET /openapi.json', () => {
     ])
   })
 
+  it('documents what transforms, refinements and trims check, not just the raw string', async () => {
+    const doc = await fetchDocument()
+    const query = Object.fromEntries(
+      doc.paths['/api/todos']!.get!.parameters!.map((p) => [p.name, p.schema]),
+    )
+    expect(query.completed).toEqual({ type: 'boolean' })
+    expect(query.limit).toEqual({ type: 'integer', minimum: 1, maximum: 500, default: 100 })
+    expect(query.offset).toEqual({ type: 'integer', minimum: 0, maximum: 999_999_999, default: 0 })
+    const body = (path: string, method: string, type = 'application/json') =>
+      doc.paths[path]![method]!.requestBody!.content[type]!.schema
+    expect(body('/api/todos', 'post').properties).toMatchObject({ title: { pattern: '\\S' } })
+    expect(body('/api/todos/{id}', 'patch')).toMatchObject({ minProperties: 1 })
+    expect(body('/users/{id}', 'patch')).toMatchObject({ minProperties: 1 })
+    const token = body('/auth/token', 'post', 'application/x-www-form-urlencoded')
+    expect(token.properties).toMatchObject({
+      grant_type: { type: 'string', enum: ['password', 'refresh_token'] },
+    })
+    const pair =
+      doc.paths['/auth/token']!.post!.responses['200']!.content!['application/json']!.schema
+    expect(pair.properties).toMatchObject({ expires_in: { type: 'integer', minimum: 1 } })
+  })
+
   it('matches the app: secured operations refuse a request without credentials, public ones do not', async () => {
-    for (const { path, method, op } of operations(await fetchDocument())) {
+    const doc = await fetchDocument()
+    // Public operations say so outright (`security: []`), as linters and generated clients expect.
+    expect(operations(doc).every(({ op }) => Array.isArray(op.security))).toBe(true)
+    for (const { path, method, op } of operations(doc)) {
       const res = await requestFor(path, method)
-      if (op.security) {
+      if (op.security.length > 0) {
         expect(res.status, `${method} ${path}`).toBe(401)
         expect(res.headers.get('WWW-Authenticate'), `${method} ${path}`).toMatch(
           op.security[0]!.basicAuth ? /^Basic / : /^Bearer /,
@@ -162,12 +167,191 @@ describe('GET /openapi.json', () => {
   })
 })
 
+describe('the document says what the server does', () => {
+  it('names every operation once, for generated clients', async () => {
+    const ids = operations(await fetchDocument()).map(({ op }) => op.operationId)
+    expect(ids.every((id) => /^[a-z][A-Za-z]+$/.test(id))).toBe(true)
+    expect(new Set(ids).size).toBe(ids.length)
+  })
+
+  it('describes every real response of every operation', async () => {
+    const doc = await fetchDocument()
+    const seen = new Set<string>()
+    const check = async (method: string, path: string, init: RequestInit = {}) => {
+      const res = await call(path, { ...init, method })
+      seen.add(`${method} ${path.replace(/\?.*/, '')}`)
+      expect(await responseProblems(doc, method, path, res), `${method} ${path}`).toEqual([])
+      return res
+    }
+    const user = await makeUser()
+    const admin = await makeUser({ role: 'admin' })
+    const pair: TokenPair = await (
+      await check('POST', '/auth/token', form({ username: user.username, password: user.password }))
+    ).json()
+    const { access_token: token } = pair
+    const { access_token: adminToken } = await login(admin)
+
+    await check('GET', '/healthz')
+    await check('GET', '/.well-known/oauth-authorization-server')
+    await check('GET', '/openapi.json')
+    await check('POST', '/auth/register', json('POST', { username: 'nobody', password: 'x' }))
+    await check('GET', '/profile', {
+      headers: { Authorization: basicHeader(user.username, user.password) },
+    })
+    const todo: { id: string } = await (
+      await check('POST', '/api/todos', json('POST', { title: 'Checked', completed: false }, token))
+    ).json()
+    await check('GET', '/api/todos?completed=false&limit=5', bearer(token))
+    await check('GET', `/api/todos/${todo.id}`, bearer(token))
+    await check('PATCH', `/api/todos/${todo.id}`, json('PATCH', { completed: true }, token))
+    await check('DELETE', `/api/todos/${todo.id}`, bearer(token))
+    await check('GET', `/api/todos/${todo.id}`, bearer(token)) // 404
+    await check('GET', '/users/me', bearer(token))
+
+    // Lists and teams: the user shares a list with a second user and with a team they are in.
+    const other = await makeUser()
+    const { access_token: otherToken } = await login(other)
+    const list: { id: string } = await (
+      await check('POST', '/api/lists', json('POST', { name: 'Checked' }, token))
+    ).json()
+    const lists: { id: string; default: boolean }[] = await (
+      await check('GET', '/api/lists?limit=5', bearer(token))
+    ).json()
+    const defaultList = lists.find((l) => l.default)!
+    await check('GET', `/api/lists/${list.id}`, bearer(token))
+    await check('PATCH', `/api/lists/${list.id}`, json('PATCH', { name: 'Renamed' }, token))
+    await check('PATCH', `/api/lists/${defaultList.id}`, json('PATCH', { archived: true }, token)) // 409
+    await check('POST', `/api/lists/${list.id}/todos`, json('POST', { title: 'In a list' }, token))
+    await check('GET', `/api/lists/${list.id}/todos?completed=false`, bearer(token))
+    const team: { id: string } = await (
+      await check('POST', '/api/teams', json('POST', { name: 'Checked' }, token))
+    ).json()
+    await check('GET', '/api/teams', bearer(token))
+    const teamMember = `/api/teams/${team.id}/members/${other.id}`
+    await check('PUT', teamMember, json('PUT', { role: 'member' }, token))
+    const userShare = `/api/lists/${list.id}/members/users/${other.id}`
+    const teamShare = `/api/lists/${list.id}/members/teams/${team.id}`
+    await check('PUT', userShare, json('PUT', { role: 'viewer' }, token))
+    await check('PUT', teamShare, json('PUT', { role: 'viewer' }, token))
+    await check('GET', `/api/lists/${list.id}/members`, bearer(token))
+    await check('POST', `/api/lists/${list.id}/todos`, json('POST', { title: 'x' }, otherToken)) // 403
+    await check('GET', `/api/lists?user_id=${other.id}`, bearer(adminToken))
+    await check('DELETE', userShare, bearer(token))
+    await check('DELETE', teamShare, bearer(token))
+    await check('DELETE', teamMember, bearer(otherToken))
+    await check('DELETE', `/api/lists/${list.id}`, bearer(token))
+    await check('GET', `/api/lists/${list.id}`, bearer(token)) // 404
+    const created: { id: string } = await (
+      await check(
+        'POST',
+        '/users',
+        json(
+          'POST',
+          { username: `made${user.username}`, password: 'a long passphrase' },
+          adminToken,
+        ),
+      )
+    ).json()
+    await check('GET', '/users?limit=2', bearer(adminToken))
+    await check('GET', `/users/${created.id}`, bearer(adminToken))
+    await check('PATCH', `/users/${created.id}`, json('PATCH', { name: 'Made' }, adminToken))
+    await check('DELETE', `/users/${created.id}`, bearer(adminToken))
+    await check('GET', `/admin/audit?username=${user.username}`, bearer(adminToken))
+    await check('GET', '/admin/audit', bearer(token)) // 403 forbidden
+    await check('GET', '/api/todos') // 401
+    await check('POST', '/auth/revoke', form({ token: 'not a token' }))
+    await check(
+      'POST',
+      '/auth/token',
+      form({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }),
+    )
+    await check(
+      'POST',
+      '/users/me/password',
+      json('POST', { current_password: user.password, new_password: 'another passphrase' }, token),
+    )
+    await check('POST', '/auth/logout', bearer(adminToken))
+
+    const every = operations(doc).map(
+      ({ path, method }) => `${method.toUpperCase()} ${path.replace(/\{\w+\}/g, '*')}`,
+    )
+    const tried = new Set([...seen].map((s) => s.replace(/\/[0-9a-f-]{36}(?=\/|$)/g, '/*')))
+    // Add a call for a new operation above when this fails.
+    expect(every.filter((op) => !tried.has(op))).toEqual([])
+  })
+
+  // Each input the server refuses (400), which the document must call invalid as well, so that a
+  // client checking its requests against the document never sends it.
+  const refused: [method: string, path: string, input: Input][] = [
+    ['GET', '/api/todos', { query: 'limit=0' }],
+    ['GET', '/api/todos', { query: 'limit=501' }],
+    ['GET', '/api/todos', { query: 'limit=ten' }],
+    ['GET', '/api/todos', { query: 'limit=1e2' }],
+    ['GET', '/api/todos', { query: 'limit=-1' }],
+    ['GET', '/api/todos', { query: 'offset=1000000000' }],
+    ['GET', '/api/todos', { query: 'completed=yes' }],
+    ['GET', '/api/todos', { query: 'completed=TRUE' }],
+    ['GET', '/api/todos', { query: 'user_id=' }],
+    ['POST', '/api/todos', { json: { title: '   ' } }],
+    ['POST', '/api/todos', { json: { title: '' } }],
+    ['POST', '/api/todos', { json: { title: 'x'.repeat(201) } }],
+    ['POST', '/api/todos', { json: { title: 7 } }],
+    ['POST', '/api/todos', { json: {} }],
+    ['POST', '/api/todos', { json: { title: 'a', completed: 'yes' } }],
+    ['POST', '/api/todos', { json: { title: 'a', owner: 'me' } }],
+    ['PATCH', '/api/todos/{id}', { json: {} }],
+    ['PATCH', '/api/todos/{id}', { json: { title: ' \t ' } }],
+    ['POST', '/auth/token', { form: { grant_type: 'client_credentials' } }],
+    ['POST', '/auth/token', { form: { username: 'u', password: 'p', scope: 'admin' } }],
+    ['POST', '/auth/token', { form: { username: 'u', password: 'p', scope: 'read root' } }],
+    ['POST', '/auth/revoke', { form: {} }],
+    ['POST', '/users', { json: { username: 'ab', password: 'a long passphrase' } }],
+    ['POST', '/users', { json: { username: 'abc', password: 'short' } }],
+    ['POST', '/users', { json: { username: 'abc', password: 'a long passphrase', role: 'root' } }],
+    ['POST', '/users', { json: { username: 'abc', password: 'a long passphrase', scopes: ['x'] } }],
+    ['POST', '/users', { json: { username: 'abc', password: 'a long passphrase', email: 'no' } }],
+    ['PATCH', '/users/{id}', { json: {} }],
+    ['PATCH', '/users/{id}', { json: { disabled: 'yes' } }],
+    ['GET', '/users', { query: 'limit=0' }],
+    ['GET', '/admin/audit', { query: 'offset=abc' }],
+    ['POST', '/users/me/password', { json: { current_password: '', new_password: 'x' } }],
+    ['GET', '/api/lists', { query: 'limit=0' }],
+    ['POST', '/api/lists', { json: { name: '   ' } }],
+    ['POST', '/api/lists', { json: { name: 'x'.repeat(101) } }],
+    ['PATCH', '/api/lists/{id}', { json: {} }],
+    ['PATCH', '/api/lists/{id}', { json: { archived: 'yes' } }],
+    ['POST', '/api/teams', { json: { name: '' } }],
+  ]
+
+  it('calls invalid every input the server refuses', async () => {
+    const doc = await fetchDocument()
+    const admin = await makeUser({ role: 'admin' })
+    const { access_token } = await login(admin)
+    const { id: todoId } = await (
+      await call('/api/todos', json('POST', { title: 'Target' }, access_token))
+    ).json<{ id: string }>()
+    for (const [method, template, input] of refused) {
+      const path = template.replace('{id}', template.startsWith('/users') ? admin.id : todoId)
+      const init: RequestInit =
+        input.form !== undefined
+          ? form(input.form)
+          : input.json !== undefined
+            ? json(method, input.json, access_token)
+            : bearer(access_token, { method })
+      const res = await call(`${path}${input.query ? `?${input.query}` : ''}`, init)
+      const what = `${method} ${path} ${JSON.stringify(input)}`
+      expect(res.status, what).toBe(400)
+      expect(await responseProblems(doc, method, path, res), what).toEqual([])
+      expect(requestProblems(doc, method, path, input), what).not.toEqual([])
+    }
+  })
+})
+
 // The documented response schemas are only for the document; the compiler keeps them honest.
 it('documents responses with the types the routes return', () => {
   // Todo is an intersection, which toEqualTypeOf tells apart from the same flat object.
   expectTypeOf<z.infer<typeof todo>>().toExtend<Todo>()
   expectTypeOf<Todo>().toExtend<z.infer<typeof todo>>()
-  expectTypeOf<z.infer<typeof user>>().toEqualTypeOf<User>()
   expectTypeOf<z.infer<typeof auditList>>().toEqualTypeOf<AuditEntry[]>()
   expectTypeOf<z.infer<typeof tokenPair>>().toExtend<TokenPair>()
   expectTypeOf<z.infer<typeof greeting>>().toEqualTypeOf<{ message: string; username: string }>()

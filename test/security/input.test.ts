@@ -199,50 +199,13 @@ describe('JSON bodies', () => {
     ])
     expect(await errorOf(await postTodo(bytes))).toEqual({ status: 400, error: 'invalid_request' })
   })
-
-  it('refuses a streamed body over 16 KiB (no Content-Length) with 413', async () => {
-    const res = await call('/api/todos', {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-      body: chunked(bigBody),
-      duplex: 'half',
-    } as RequestInit)
-    expect(await errorOf(res)).toEqual({ status: 413, error: 'payload_too_large' })
-  })
 })
 
 describe('todos: IDOR and mass assignment', () => {
-  it("answers another user's todo id exactly like a missing one, on get, patch and delete", async () => {
-    const victim = await makeUser()
-    const victimToken = (await login(victim)).access_token
-    const created = await call('/api/todos', json('POST', { title: 'private' }, victimToken))
-    const { id } = (await created.json()) as { id: string }
-    const attempts: [string, RequestInit][] = [
-      ['GET', bearer(token)],
-      ['PATCH', json('PATCH', { title: 'mine now' }, token)],
-      ['DELETE', bearer(token, { method: 'DELETE' })],
-    ]
-    for (const [, init] of attempts) {
-      const theirs = await call(`/api/todos/${id}`, init)
-      const missing = await call(`/api/todos/${crypto.randomUUID()}`, init)
-      expect([theirs.status, await theirs.text()]).toEqual([404, await missing.text()])
-    }
-    const still = await call(`/api/todos/${id}`, bearer(victimToken))
-    expect(await still.json()).toMatchObject({ id, title: 'private' })
-  })
-
   it('refuses __proto__ in a query string', async () => {
     expect(await errorOf(await call('/api/todos?__proto__=x&limit=1', bearer(token)))).toEqual({
       status: 400,
       error: 'invalid_request',
-    })
-  })
-
-  it("refuses a non-admin listing another user's todos", async () => {
-    const other = await makeUser()
-    expect(await errorOf(await call(`/api/todos?user_id=${other.id}`, bearer(token)))).toEqual({
-      status: 403,
-      error: 'forbidden',
     })
   })
 

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { createApp } from '../../src/app'
+import { appRoutes } from '../helpers'
 import { member, seed, send } from '../lists-helpers'
 
 // IDOR: every route that takes an id, called by a stranger with the victim's real ids, answers
@@ -16,17 +16,10 @@ const BODIES: Record<string, unknown> = {
   'PUT /api/teams/:id/members/:user_id': { role: 'manager' },
 }
 
-// Hono lists a route once per handler: one entry per method and path.
-const idRoutes = [
-  ...new Set(
-    createApp()
-      .routes.filter((r) => r.method !== 'ALL' && /^\/api\/.*:/.test(r.path))
-      .map((r) => `${r.method} ${r.path}`),
-  ),
-].map((key) => {
-  const [method, path] = key.split(' ') as [string, string]
-  return { method, path }
-})
+const idRoutes = appRoutes()
+  .map((key) => key.split(' ') as [string, string])
+  .filter(([, path]) => /^\/api\/.*:/.test(path))
+  .map(([method, path]) => ({ method, path }))
 
 async function victimWorld() {
   const [victim, friend, attacker] = await Promise.all([member(), member(), member()])

@@ -106,19 +106,6 @@ describe('POST /auth/token, password grant', () => {
     })
   })
 
-  it('refuses a disabled account exactly like a wrong password', async () => {
-    const disabled = await makeUser({ disabled: true })
-    const res = await call(
-      '/auth/token',
-      form({ username: disabled.username, password: disabled.password }),
-    )
-    expect(res.status).toBe(400)
-    expect(await res.json()).toEqual({
-      error: 'invalid_grant',
-      error_description: 'Incorrect username or password.',
-    })
-  })
-
   it('refuses a parameter sent twice with invalid_request', async () => {
     const user = await makeUser()
     const res = await call(

@@ -14,5 +14,3 @@ export async function sha256Hex(value: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(value)))
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')
 }
-
-export const nowSeconds = (): number => Math.floor(Date.now() / 1000)
