@@ -12,6 +12,11 @@ const root = $('lists-view')
 /** @type {null | { api: (method: string, path: string, body?: unknown) => Promise<any>, user: any }} */
 let session = null
 let openList = null
+// Each drawing of the lists column and of the open list is numbered. One that a newer drawing
+// overtook while it waited for the server draws nothing: a late answer (the first render after
+// signing in, say) must not replace what the user is typing into with a stale copy.
+let listsDrawn = 0
+let detailDrawn = 0
 
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props)
@@ -72,7 +77,9 @@ const optionOf = ([value, text]) => el('option', { value, textContent: text })
 
 async function render() {
   if (!session) return
+  const drawing = ++listsDrawn
   const [lists, teams] = await Promise.all([api('GET', '/api/lists'), api('GET', '/api/teams')])
+  if (drawing !== listsDrawn) return
   const listItems = lists.map((list) =>
     el(
       'li',
@@ -94,7 +101,10 @@ async function render() {
   $('teams-all').replaceChildren(...teams.map((team) => teamItem(team)))
   if (openList && !lists.some((l) => l.id === openList)) openList = null
   if (openList) await show(openList, lists, teams)
-  else $('list-detail').replaceChildren()
+  else {
+    detailDrawn++
+    $('list-detail').replaceChildren()
+  }
 }
 
 function teamItem(team) {
@@ -148,12 +158,14 @@ function teamItem(team) {
 /** Opens one list: its todos and, for what the caller's role allows, its controls. */
 async function show(listId, lists, teams) {
   openList = listId
+  const drawing = ++detailDrawn
   const [list, todos, members] = await Promise.all([
     lists?.find((l) => l.id === listId) ?? api('GET', `/api/lists/${id(listId)}`),
     api('GET', `/api/lists/${id(listId)}/todos`),
     api('GET', `/api/lists/${id(listId)}/members`),
   ])
   teams ??= await api('GET', '/api/teams')
+  if (drawing !== detailDrawn) return
   const canEdit = list.role !== 'viewer' && !list.archived
   const isOwner = list.role === 'owner'
 
@@ -342,6 +354,8 @@ document.addEventListener('todo-auth:signed-in', (event) => {
 document.addEventListener('todo-auth:signed-out', () => {
   session = null
   openList = null
+  listsDrawn++
+  detailDrawn++
   root.hidden = true
   root.replaceChildren()
 })
