@@ -23,6 +23,8 @@ export default defineConfig({
                 JWT_SECRET: 'test-only-secret-0123456789abcdef0123456789abcdef',
                 // Cheap hashes keep the suite fast; production defaults to 10.
                 BCRYPT_COST: '4',
+                // The tests' origin (test/helpers.ts): outside loopback, ISSUER must be set.
+                ISSUER: 'https://todo.test',
                 TEST_MIGRATIONS: await readD1Migrations('./migrations'),
                 // QUERY_PLANS=1 makes test/integration/query-plans.test.ts print every plan.
                 QUERY_PLANS: process.env.QUERY_PLANS ?? '',

@@ -1,7 +1,14 @@
 // The todo-auth web client: plain DOM, no framework, no build step.
 //
-// Tokens live in this module's variables only. Nothing goes to localStorage, sessionStorage or a
-// cookie, so a reload or a closed tab logs out, and no script can find a stored refresh token.
+// A first-party public OAuth client ("todo-web", seeded by migrations/0003_clients.sql) of the
+// server it is served by: it signs in with the authorization code flow and PKCE (RFC 7636, S256)
+// on the server's own login page, so it never sees a password. Its redirect URI is the issuer's
+// "/", i.e. this page.
+//
+// Tokens live in this module's variables only. Nothing goes to localStorage or a cookie, so a
+// reload or a closed tab forgets them (the server's sign-in cookie, HttpOnly, may then let "Log
+// in" through without the password). Only the PKCE verifier and state wait in sessionStorage
+// across the round trip to the login page, and are removed as soon as the page comes back.
 
 const $ = (id) => document.getElementById(id)
 const view = {
@@ -41,9 +48,15 @@ const keepBookmark = (res) => {
   return res
 }
 
+const CLIENT_ID = 'todo-web'
+const PENDING = 'todo-auth:pending-login'
+
 async function requestTokens(params) {
   const res = keepBookmark(
-    await fetch('/auth/token', { method: 'POST', body: new URLSearchParams(params) }),
+    await fetch('/auth/token', {
+      method: 'POST',
+      body: new URLSearchParams({ ...params, client_id: CLIENT_ID }),
+    }),
   )
   if (!res.ok) throw await failure(res)
   keep(await res.json())
@@ -73,6 +86,8 @@ function refresh() {
     .catch(() => {
       forget()
       showLogin()
+      const returned = new URLSearchParams(location.search)
+      if (returned.has('code') || returned.has('error')) act(() => finishLogin(returned))
       throw sessionEnded()
     })
     .finally(() => {
@@ -133,7 +148,68 @@ function showLogin() {
   view.account.hidden = true
   view.login.hidden = false
   view.list.replaceChildren()
-  $('username').focus()
+  $('login').focus()
+}
+
+const base64url = (bytes) =>
+  btoa(String.fromCharCode(...bytes))
+    .replaceAll('+', '-')
+    .replaceAll('/', '_')
+    .replace(/=+$/, '')
+const randomString = () => base64url(crypto.getRandomValues(new Uint8Array(32)))
+
+/** RFC 8414 discovery: the issuer (for `iss`, RFC 9207) and the authorization endpoint. */
+async function discover() {
+  const res = await fetch('/.well-known/oauth-authorization-server')
+  if (!res.ok) throw await failure(res)
+  return res.json()
+}
+
+/** Off to the server's login page with a fresh PKCE verifier and state. */
+async function startLogin() {
+  const { issuer, authorization_endpoint } = await discover()
+  const verifier = randomString()
+  const state = randomString()
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))
+  sessionStorage.setItem(PENDING, JSON.stringify({ verifier, state }))
+  const url = new URL(authorization_endpoint)
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: CLIENT_ID,
+    redirect_uri: `${issuer}/`,
+    scope: 'read write',
+    state,
+    code_challenge: base64url(new Uint8Array(digest)),
+    code_challenge_method: 'S256',
+  })
+  location.assign(url)
+}
+
+/**
+ * Back from the login page: checks `state` and `iss`, trades the code for tokens. The query is
+ * removed from the address bar first, so the code is neither bookmarked nor reused on reload.
+ */
+async function finishLogin(params) {
+  history.replaceState(null, '', '/')
+  const pending = JSON.parse(sessionStorage.getItem(PENDING) ?? 'null')
+  sessionStorage.removeItem(PENDING)
+  const { issuer } = await discover()
+  if (!pending || params.get('state') !== pending.state || params.get('iss') !== issuer)
+    throw new ApiError(400, { error_description: 'That sign-in did not come from here.' })
+  if (params.has('error')) {
+    throw new ApiError(400, {
+      error_description: params.get('error_description') ?? 'Signing in did not work.',
+    })
+  }
+  await requestTokens({
+    grant_type: 'authorization_code',
+    code: params.get('code'),
+    redirect_uri: `${issuer}/`,
+    code_verifier: pending.verifier,
+  })
+  const [user, todos] = await Promise.all([api('GET', '/users/me'), api('GET', '/api/todos')])
+  showTodos(user, todos)
+  announce('signed-in', { api, user })
 }
 
 function showTodos(user, todos) {
@@ -186,21 +262,7 @@ function todoItem(todo) {
   return item
 }
 
-$('login-form').addEventListener('submit', (event) => {
-  event.preventDefault()
-  act(async () => {
-    const password = $('password')
-    await requestTokens({
-      grant_type: 'password',
-      username: $('username').value,
-      password: password.value,
-    })
-    password.value = ''
-    const [user, todos] = await Promise.all([api('GET', '/users/me'), api('GET', '/api/todos')])
-    showTodos(user, todos)
-    announce('signed-in', { api, user })
-  })
-})
+$('login').addEventListener('click', () => act(startLogin))
 
 $('add-form').addEventListener('submit', (event) => {
   event.preventDefault()
@@ -215,13 +277,18 @@ $('add-form').addEventListener('submit', (event) => {
 $('logout').addEventListener('click', () =>
   act(async () => {
     try {
+      // Revokes the session (every token of it) and ends the server's sign-in cookie.
       await api('POST', '/auth/logout')
     } finally {
       // Forgotten even if the server could not be told: this tab holds no tokens afterwards.
       forget()
       showLogin()
+      const returned = new URLSearchParams(location.search)
+      if (returned.has('code') || returned.has('error')) act(() => finishLogin(returned))
     }
   }),
 )
 
 showLogin()
+const returned = new URLSearchParams(location.search)
+if (returned.has('code') || returned.has('error')) act(() => finishLogin(returned))

@@ -3,8 +3,9 @@
 //   1. .dev.vars with a random JWT_SECRET (kept if already there; never committed),
 //   2. the local D1 migrated from migrations/,
 //   3. the demo users alice/wonderland and admin/secret (local only, never in a migration),
-// then `wrangler dev` on 127.0.0.1:8787 with self-registration on. Arguments after `--` reach
-// wrangler (`npm run dev -- --port 8790`).
+// then `wrangler dev` on 127.0.0.1:8787 with self-registration on and ISSUER set to that origin
+// (the port in effect), so tokens and discovery name one issuer however the server is reached.
+// Arguments after `--` reach wrangler (`npm run dev -- --port 8790`).
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, appendFileSync } from 'node:fs'
 import { setupLocalDatabase, wrangler } from './local-db.mjs'
@@ -24,15 +25,26 @@ function ensureDevSecret() {
 
 const args = process.argv.slice(2)
 const has = (flag) => args.some((a) => a === flag || a.startsWith(`${flag}=`))
+/** The value of `--flag value` or `--flag=value` among the arguments, if given. */
+const argValue = (flag) => {
+  const i = args.findLastIndex((a) => a === flag || a.startsWith(`${flag}=`))
+  if (i < 0) return undefined
+  return args[i] === flag ? args[i + 1] : args[i].slice(flag.length + 1)
+}
+const port = argValue('--port') ?? '8787'
 
 ensureDevSecret()
 await setupLocalDatabase()
 const code = await wrangler([
   'dev',
   ...(has('--ip') ? [] : ['--ip', '127.0.0.1']),
-  ...(has('--port') ? [] : ['--port', '8787']),
+  ...(has('--port') ? [] : ['--port', port]),
   '--var',
   'ALLOW_SIGNUP:true',
+  '--var',
+  'ALLOW_CLIENT_REGISTRATION:true',
+  '--var',
+  `ISSUER:http://127.0.0.1:${port}`,
   ...args,
 ])
 process.exit(code)

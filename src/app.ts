@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import { secureHeaders } from 'hono/secure-headers'
+import { clientInfo } from './client'
 import { BOOKMARK_HEADER, readReplication } from './db/replication'
 import { config, type AppEnv } from './env'
 import {
@@ -14,6 +15,8 @@ import {
 } from './errors'
 import { adminRoutes } from './routes/admin'
 import { authRoutes } from './routes/auth'
+import { authorizeRoutes } from './routes/authorize'
+import { adminClientRoutes, myClientRoutes, registrationRoutes } from './routes/clients'
 import { metaRoutes } from './routes/meta'
 import { openApiRoutes } from './routes/openapi'
 import { listRoutes } from './routes/lists'
@@ -32,6 +35,8 @@ export function createApp() {
   const app = new Hono<AppEnv>()
 
   // Outermost first: these also see the responses onError and notFound produce.
+  // Who sent the request, read once for the throttle and the audit trail (src/client.ts).
+  app.use(clientInfo())
   app.use(async (c, next) => {
     await next()
     if (c.res.headers.get('Content-Type') === 'application/json')
@@ -87,12 +92,16 @@ export function createApp() {
     .route('/', metaRoutes)
     .route('/auth', authRoutes)
     .route('/auth', registerRoutes)
+    .route('/auth', registrationRoutes)
+    .route('/auth', authorizeRoutes)
     .route('/profile', profileRoutes)
     .route('/api/todos', todoRoutes)
     .route('/api/lists', listRoutes)
     .route('/api/teams', teamRoutes)
     .route('/users', userRoutes)
+    .route('/users', myClientRoutes)
     .route('/admin', adminRoutes)
+    .route('/admin/clients', adminClientRoutes)
     .route('/', openApiRoutes(app))
 
   app.onError(onError)

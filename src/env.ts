@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'hono/utils/jwt/types'
+import type { Client } from './client'
 import type { User } from './db/users'
 
 /**
@@ -12,9 +13,16 @@ export type Bindings = Env & {
 
 /** What the auth middlewares hand to the routes. */
 export type Variables = {
+  /** Who sent the request, set first by clientInfo() (src/client.ts). */
+  client: Client
   user: User
   /** The access token's session id; absent for HTTP Basic. */
   sessionId?: string
+  /**
+   * True when the access token's session belongs to a third-party app (a client that is not
+   * first-party), read with the session in the Bearer check; absent for HTTP Basic.
+   */
+  thirdPartyApp?: boolean
   /** Scopes this request may use: the token's scope narrowed to what the user still holds. */
   scopes: readonly string[]
   /** The D1 binding itself, for reads that must see the primary (src/db/replication.ts). */
@@ -36,6 +44,10 @@ export type Config = {
   corsOrigins: string[]
   allowSignup: boolean
   auditRetentionDays: number
+  /** RFC 7591 dynamic registration at POST /auth/clients. */
+  allowClientRegistration: boolean
+  /** The legacy resource owner password grant (RFC 9700 §2.4 says MUST NOT; on for the curl). */
+  allowPasswordGrant: boolean
 }
 
 const int = (raw: string | undefined, fallback: number, min: number, max: number): number => {
@@ -68,6 +80,8 @@ export function config(env: Bindings): Config {
         .filter(Boolean),
       allowSignup: env.ALLOW_SIGNUP === 'true',
       auditRetentionDays: int(env.AUDIT_RETENTION_DAYS, 90, 1, 3650),
+      allowClientRegistration: env.ALLOW_CLIENT_REGISTRATION === 'true',
+      allowPasswordGrant: env.ALLOW_PASSWORD_GRANT !== 'false',
     }
     parsed.set(env, cfg)
   }
@@ -84,6 +98,17 @@ export function withDatabase(env: Bindings, db: () => D1Database): Bindings {
   return derived
 }
 
-/** The issuer is the configured ISSUER, else the origin the request came in on. */
-export const issuerFor = (cfg: Config, requestUrl: string): string =>
-  cfg.issuer ?? new URL(requestUrl).origin
+// Hostnames that only this machine can reach: `wrangler dev` on 127.0.0.1, localhost or [::1].
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/
+
+/**
+ * The issuer a document may name without ISSUER: the request's own origin, but only on a
+ * loopback host (local development). Anywhere else the Host header is the client's to choose,
+ * and an issuer taken from it would let tokens cross hostnames and discovery echo any host.
+ * Null when there is none.
+ */
+export const knownIssuer = (cfg: Config, requestUrl: string): string | null => {
+  if (cfg.issuer) return cfg.issuer
+  const url = new URL(requestUrl)
+  return LOOPBACK.test(url.hostname) ? url.origin : null
+}

@@ -7,9 +7,13 @@ export const STATUS = {
   invalid_grant: 400,
   unsupported_grant_type: 400,
   invalid_scope: 400,
+  unauthorized_client: 400,
+  invalid_redirect_uri: 400,
+  invalid_client_metadata: 400,
   unauthorized: 401,
   invalid_token: 401,
   invalid_credentials: 401,
+  invalid_client: 401,
   insufficient_scope: 403,
   forbidden: 403,
   not_found: 404,
@@ -50,7 +54,7 @@ export class ApiError extends Error {
 
 /** The errors more than one place answers with, so each text is written once. */
 export const notFound = (
-  what: 'resource' | 'todo' | 'user' | 'list' | 'team' | 'member' = 'resource',
+  what: 'resource' | 'todo' | 'user' | 'list' | 'team' | 'member' | 'client' = 'resource',
 ) => new ApiError('not_found', `No such ${what}.`)
 
 /** A refused password check: `invalid_grant` at the token endpoint, else `invalid_credentials`. */

@@ -3,10 +3,12 @@ import { purgeAudit } from './db/audit'
 import { purgeLoginFailures } from './db/login-failures'
 import { purgeSessions } from './db/sessions'
 import { nowSeconds } from './lib/time'
+import { purgeCodes } from './db/codes'
+import { purgeSignins } from './oauth/browser'
 
 /**
- * The cron trigger: drops expired sessions (and their refresh tokens), stale login counters and
- * old audit events, in one batch.
+ * The cron trigger: drops expired sessions (and their refresh tokens), stale login counters, old
+ * audit events, day-old authorization codes and expired browser sign-ins, in one batch.
  */
 export async function purgeExpired(env: Bindings): Promise<void> {
   const now = nowSeconds()
@@ -15,5 +17,7 @@ export async function purgeExpired(env: Bindings): Promise<void> {
     ...purgeSessions(env.DB, now),
     purgeLoginFailures(env.DB, now),
     purgeAudit(env.DB, now, cfg.auditRetentionDays),
+    purgeCodes(env.DB, now),
+    purgeSignins(env.DB, now),
   ])
 }

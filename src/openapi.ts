@@ -16,9 +16,14 @@ export type RouteDoc = {
   tag: string
   summary: string
   description?: string
-  responses: { [status in 200 | 201 | 204]?: Success }
+  responses: { [status in 200 | 201 | 204 | 303]?: Success }
   /** Error codes the route answers besides those its guard, validators and path imply. */
   errors?: ErrorCode[]
+  /**
+   * The HTML pages a browser route (src/pages/) answers with, by status: what each shows. They
+   * stand in for the JSON error of their status.
+   */
+  pages?: { [status in 200 | 400 | 403 | 429]?: string }
 }
 
 /**
@@ -113,14 +118,18 @@ const headerObjects = (headers: [name: string, description: string][]) =>
 
 const CHALLENGE: [string, string] = [
   'WWW-Authenticate',
-  'The challenge: `Basic realm="todo-auth", charset="UTF-8"` or ' +
-    '`Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3).',
+  'The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"' +
+    '[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1).',
 ]
 
 /** Headers that come with an error code, as docs/api.md §1, §3 and §7 promise. */
 const ERROR_HEADERS: Partial<Record<ErrorCode, [string, string]>> = {
   unauthorized: CHALLENGE,
   invalid_credentials: CHALLENGE,
+  invalid_client: [
+    'WWW-Authenticate',
+    '`Basic realm="todo-auth", charset="UTF-8"` when Basic was tried.',
+  ],
   invalid_token: CHALLENGE,
   insufficient_scope: CHALLENGE,
   too_many_attempts: ['Retry-After', 'Seconds until an attempt may succeed again.'],
@@ -198,6 +207,9 @@ function operation(
       content: json(ERROR_REF),
     }
   }
+  for (const [status, description] of Object.entries(route.pages ?? {})) {
+    responses[status] = { description, content: { 'text/html': { schema: { type: 'string' } } } }
+  }
   responses.default = {
     description: 'Any other error (`method_not_allowed`, `server_error`, …), in the same shape.',
     content: json(ERROR_REF),
@@ -273,7 +285,7 @@ export function openApiPaths(
 
 /**
  * The whole OpenAPI 3.1 document; `origin` is the issuer, so the token URL is the discovery
- * document's.
+ * document's. Empty when there is none: the URLs are then relative to the document's own.
  */
 export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: string) {
   const scopes = {
@@ -291,13 +303,14 @@ export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: 
         'then try the todo routes. ' +
         'Every error has the shape `{"error", "error_description", "issues"?}`.',
     },
-    servers: [{ url: origin }],
+    servers: [{ url: origin || '/' }],
     tags: [
       { name: 'auth', description: 'Tokens and sessions (RFC 6749, 7009).' },
       { name: 'todos', description: 'Your own todos, and any todo of a list shared with you.' },
       { name: 'lists', description: 'Lists of todos, shared with users and teams.' },
       { name: 'teams', description: 'Teams, to share lists with.' },
       { name: 'users', description: 'The current user and, for admins, everyone.' },
+      { name: 'clients', description: 'OAuth clients: the registry (RFC 7591).' },
       { name: 'meta', description: 'Health, discovery and this document.' },
     ],
     paths,

@@ -1,24 +1,52 @@
 import { env } from 'cloudflare:test'
 import { isoTime } from '../src/lib/time'
-import { claimsOf, forge } from './security/forge'
 import { bearer, call, json, login, makeUser, type TestUser } from './helpers'
+import { Browser, exchange, getCode, makeClient, tokens } from './oauth'
 
-/** A user with a live access token, and the same session seen through a third-party app. */
+/**
+ * A user with a live access token, and a token of the same user (and scope) held by a
+ * third-party app: made once, on first use.
+ */
 export type Member = TestUser & { token: string; appToken: () => Promise<string> }
 
 export async function member(opts: Parameters<typeof makeUser>[0] = {}, scope?: string) {
   const user = await makeUser(opts)
   const { access_token: token } = await login(user, scope)
-  return { ...user, token, appToken: () => appToken(token) } satisfies Member
+  let app: Promise<string> | undefined
+  const appToken = () => {
+    app ??= codeFlowToken(user, thirdPartyApp(), scope)
+    return app
+  }
+  return { ...user, token, appToken } satisfies Member
 }
 
+let registered: Promise<string> | undefined
+/** One third-party app (not first-party) per test file, registered as an admin would. */
+const thirdPartyApp = () => {
+  registered ??= makeClient({ client_name: 'Third-party app' }).then((c) => c.client.client_id)
+  return registered
+}
+
+/** The seeded first-party web client (migrations/0002_clients.sql), redirecting to "/". */
+export const WEB_CLIENT = { id: 'todo-web', redirect: 'https://todo.test/' }
+
 /**
- * The same session's token as a third-party app would hold it: with a `client_id` claim
- * (RFC 9068 §2.2), signed with the service's key. Everything else is the real token's.
+ * An access token `clientId` obtains for `user` through the authorization code flow, as a
+ * browser signs in on the login page (and consents, if the client is not first-party).
  */
-export async function appToken(token: string): Promise<string> {
-  const { header, payload } = claimsOf(token)
-  return forge(header, { ...payload, client_id: 'third-party-app' })
+export async function codeFlowToken(
+  user: Pick<TestUser, 'username' | 'password'>,
+  clientId: string | Promise<string>,
+  scope?: string,
+  redirect?: string,
+): Promise<string> {
+  const id = await clientId
+  const params: Record<string, string> = {}
+  if (scope) params.scope = scope
+  if (redirect) params.redirect_uri = redirect
+  const code = await getCode(new Browser(), id, user, params)
+  const res = await exchange(code, { client_id: id, ...(redirect && { redirect_uri: redirect }) })
+  return (await tokens(res)).access_token
 }
 
 export type Reply<T = unknown> = { status: number; body: T }

@@ -104,6 +104,8 @@ export async function responseProblems(
   const op = operationFor(doc, method, path)
   const documented = op.responses[String(res.status)]
   if (!documented) return [`status ${res.status} is not documented`]
+  if (res.headers.get('Content-Type')?.startsWith('text/html'))
+    return documented.content?.['text/html'] ? [] : ['an HTML page the document does not describe']
   const schema = documented.content?.['application/json']?.schema
   if (!schema) return res.status === 204 || (await res.clone().text()) === '' ? [] : ['a body']
   return problems(doc, schema, await res.clone().json())

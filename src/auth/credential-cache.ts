@@ -11,9 +11,9 @@
  * - Concurrent checks of the same credentials in this isolate take turns (`takeTurn`): a client
  *   that opens several requests at once with the same Basic credentials pays one compare and one
  *   throttling charge — the others then find the entry — rather than looking like a burst of
- *   guesses and meeting the lock. They wait by polling, not by
- *   awaiting the first request's promise: workerd cancels a request that awaits a promise of
- *   another request which ends (or is cancelled) before settling it.
+ *   guesses and meeting the lock. They wait by polling, not by awaiting the first request's
+ *   promise: workerd cancels a request that awaits a promise of another request which ends (or is
+ *   cancelled) before settling it.
  */
 
 const TTL_MS = 60_000
@@ -76,8 +76,7 @@ export async function credentialCache(
       for (let waited = 0; inFlight.has(key) && waited < MAX_WAIT_MS; waited += POLL_MS) {
         await new Promise((resolve) => setTimeout(resolve, POLL_MS))
       }
-      // Claimed in the same synchronous step as the last look, so no other request slips in
-      // between.
+      // Claimed in the same synchronous step as the last look: no other request slips in between.
       inFlight.add(key)
       return () => inFlight.delete(key)
     },

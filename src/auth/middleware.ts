@@ -7,10 +7,10 @@ import { config, type AppEnv } from '../env'
 import { ApiError, incorrectCredentials, notFound as notFoundError } from '../errors'
 import { authDatabase } from '../db/replication'
 import { documentGuard } from '../openapi'
-import { findLiveSessionUser } from '../db/sessions'
+import { findLiveSession } from '../db/sessions'
 import { toUser } from '../db/users'
 import { nowSeconds } from '../lib/time'
-import { checkPassword } from './login'
+import { checkRemembered } from './login'
 import {
   decide,
   decideOnList,
@@ -29,7 +29,7 @@ import {
   type TeamResource,
 } from './policy'
 import { narrowScopes, parseScopes, type Scope } from './scopes'
-import { ALG, checkClaims, keyFor, keyring, verification } from './tokens'
+import { ALG, checkClaims, issuerFor, keyFor, keyring, verification } from './tokens'
 
 export const REALM = 'todo-auth'
 
@@ -40,16 +40,25 @@ const BASIC_CHALLENGE = { 'WWW-Authenticate': `Basic realm="${REALM}", charset="
  * verifyUser; its 401 is replaced by ours: `unauthorized` when no usable credentials came,
  * `invalid_credentials` when they were checked and refused, both with the contract's challenge.
  * A lockout's 429 passes through without a challenge: retrying with other credentials cannot help.
- * Verified credentials are remembered for up to a minute (see checkPassword).
+ * Verified credentials are remembered for up to a minute (see checkRemembered).
+ *
+ * hono decodes the credentials lossily (an invalid UTF-8 byte becomes U+FFFD, so a password
+ * holding U+FFFD would match many byte strings): credentials that are not valid UTF-8 are refused
+ * here first, as `invalid_credentials`, and never compared.
  */
 export function basic(): MiddlewareHandler<AppEnv> {
   const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
     let checked = false
+    if (!basicCredentialsAreUtf8(c.req.header('Authorization'))) {
+      throw incorrectCredentials('invalid_credentials', BASIC_CHALLENGE)
+    }
     const check = basicAuth({
       realm: REALM,
       verifyUser: async (username, password, ctx) => {
         checked = true
-        const row = await checkPassword(ctx, username, password, { remember: true })
+        const db = authDatabase(ctx)
+        const credentials = { username, password }
+        const row = await checkRemembered(db, config(ctx.env), ctx.get('client'), credentials)
         if (!row) return false
         const user = toUser(row)
         ctx.set('user', user)
@@ -72,23 +81,56 @@ export function basic(): MiddlewareHandler<AppEnv> {
   return documentGuard(guard, { auth: 'basic' })
 }
 
-const bearerChallenge = (error?: 'invalid_token' | 'insufficient_scope', scope?: string) =>
-  ({
-    'WWW-Authenticate':
-      `Bearer realm="${REALM}"` +
-      (error ? `, error="${error}"` : '') +
-      (scope ? `, scope="${scope}"` : ''),
-  }) as const
+// The pattern hono's Basic parser matches; anything else it refuses as "no credentials" itself.
+const BASIC_CREDENTIALS = /^ *(?:[Bb][Aa][Ss][Ii][Cc]) +([A-Za-z0-9._~+/-]+=*) *$/
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
-const invalidToken = () =>
+/** False for Basic credentials whose base64 decodes to bytes that are not UTF-8. */
+function basicCredentialsAreUtf8(header: string | undefined): boolean {
+  const encoded = BASIC_CREDENTIALS.exec(header ?? '')?.[1]
+  if (encoded === undefined) return true
+  let bytes: Uint8Array
+  try {
+    bytes = Uint8Array.from(atob(encoded), (ch) => ch.charCodeAt(0))
+  } catch {
+    return true // not base64: hono answers `unauthorized`
+  }
+  try {
+    strictUtf8.decode(bytes)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** RFC 6750 §3, with RFC 9728 §5.1 `resource_metadata` so a client can find the server. */
+const bearerChallenge = (
+  c: Context<AppEnv>,
+  error?: 'invalid_token' | 'insufficient_scope',
+  scope?: string,
+) => {
+  const metadata = `${issuerFor(config(c.env), c.req.url)}/.well-known/oauth-protected-resource`
+  const params = [
+    `realm="${REALM}"`,
+    error && `error="${error}"`,
+    scope && `scope="${scope}"`,
+    `resource_metadata="${metadata}"`,
+  ]
+  return { 'WWW-Authenticate': `Bearer ${params.filter(Boolean).join(', ')}` } as const
+}
+
+const invalidToken = (c: Context<AppEnv>) =>
   new ApiError('invalid_token', 'The access token is invalid, expired or revoked.', {
-    headers: bearerChallenge('invalid_token'),
+    headers: bearerChallenge(c, 'invalid_token'),
   })
 
 /**
- * Bearer JWTs through hono's jwt middleware, plus what it leaves out: the key chosen by `kid`
- * (rotation), `exp`/`iat` required, and one D1 read proving the session is live and the user
- * enabled, so logout, revocation and disabling take effect on the very next request.
+ * Bearer JWTs through hono's jwt middleware, plus what it leaves out: the canonical encoding and
+ * the key chosen by `kid` (rotation), `exp`/`iat` required and `exp` at most ACCESS_TOKEN_TTL
+ * after `iat`, and one D1 read proving the session is live and the user enabled, so logout,
+ * revocation and disabling take effect on the very next request. The scopes the request may use
+ * are the token's, bounded by the session's (narrowed by refreshes) and by the user's today, so
+ * even a token signed with our key cannot reach beyond its session.
  * Tokens are read from the Authorization header only.
  */
 export function bearer(): MiddlewareHandler<AppEnv> {
@@ -97,13 +139,13 @@ export function bearer(): MiddlewareHandler<AppEnv> {
     const match = header?.match(/^Bearer +([^\s]+) *$/i)
     if (!match?.[1])
       throw new ApiError('unauthorized', 'A Bearer access token is required.', {
-        headers: bearerChallenge(),
+        headers: bearerChallenge(c),
       })
     const token = match[1]
 
     const cfg = config(c.env)
     const key = keyFor(await keyring(c.env), token)
-    if (!key) throw invalidToken()
+    if (!key) throw invalidToken(c)
     const verify = jwt({
       secret: key,
       alg: ALG,
@@ -113,33 +155,38 @@ export function bearer(): MiddlewareHandler<AppEnv> {
     try {
       await verify(c, async () => {})
     } catch (err) {
-      if (err instanceof HTTPException && err.status === 401) throw invalidToken()
+      if (err instanceof HTTPException && err.status === 401) throw invalidToken(c)
       throw err
     }
-    const claims = checkClaims(c.get('jwtPayload'))
-    if (!claims) throw invalidToken()
+    const claims = checkClaims(c.get('jwtPayload'), { maxLifetime: cfg.accessTokenTtl })
+    if (!claims) throw invalidToken(c)
 
-    const user = await findLiveSessionUser(authDatabase(c), claims.sid, claims.sub, nowSeconds())
-    if (!user) throw invalidToken()
+    const session = await findLiveSession(authDatabase(c), claims.sid, claims.sub, nowSeconds())
+    if (!session) throw invalidToken(c)
+    const { user } = session
+    const granted = parseScopes(session.scope)
     c.set('user', user)
     c.set('sessionId', claims.sid)
-    c.set('scopes', narrowScopes(parseScopes(claims.scope), user.scopes))
+    c.set('thirdPartyApp', session.thirdPartyApp)
+    // Bounded by the session's scope as well as the user's: a token never outgrows its grant.
+    c.set('scopes', narrowScopes(narrowScopes(parseScopes(claims.scope), granted), user.scopes))
     await next()
   }
   return documentGuard(guard, { auth: 'bearer' })
 }
 
-const insufficientScope = (scope: string) =>
+const insufficientScope = (c: Context<AppEnv>, scope: string) =>
   new ApiError('insufficient_scope', `This request needs the "${scope}" scope.`, {
-    headers: bearerChallenge('insufficient_scope', scope),
+    headers: bearerChallenge(c, 'insufficient_scope', scope),
   })
 
 /**
- * A token issued to a third-party app names it in `client_id` (RFC 9068 §2.2); the password
- * grant's tokens (the first-party web client and CLI) carry none.
+ * A token whose session was granted to a third-party app acts as that app, not as the user; a
+ * first-party client's (clients.first_party = 1, e.g. the web client todo-web), the password
+ * grant's without a client and HTTP Basic act as the user. Read by the Bearer check together with
+ * the session (findLiveSession), so it follows the client's registration today.
  */
-const actorKind = (c: Context<AppEnv>): ActorKind =>
-  typeof c.get('jwtPayload')?.client_id === 'string' ? 'client' : 'user'
+const actorKind = (c: Context<AppEnv>): ActorKind => (c.get('thirdPartyApp') ? 'client' : 'user')
 
 /** The authenticated request as the policy sees its actor. */
 export function actorOf(c: Context<AppEnv>): Actor {
@@ -152,11 +199,12 @@ export function actorOf(c: Context<AppEnv>): Actor {
  * `forbidden`, or the 404 that `notFound` makes, the same as for a missing resource.
  */
 export function enforce(
+  c: Context<AppEnv>,
   decision: ResourceDecision,
   scope: string | null,
   notFound: () => ApiError = () => notFoundError(),
 ): void {
-  if (decision === 'insufficient_scope') throw insufficientScope(scope!)
+  if (decision === 'insufficient_scope') throw insufficientScope(c, scope!)
   if (decision === 'forbidden') throw new ApiError('forbidden', 'You are not allowed to do this.')
   if (decision === 'not_found') throw notFound()
 }
@@ -166,7 +214,7 @@ export function enforce(
  * `ownerId` (default: the user's own), and answers 403 `insufficient_scope` or `forbidden` if not.
  */
 export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string): void {
-  enforce(decide(actorOf(c), action, ownerId), RULES[action].scope)
+  enforce(c, decide(actorOf(c), action, ownerId), RULES[action].scope)
 }
 
 /**
@@ -177,7 +225,7 @@ export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string):
 export const allowOn = (rule: UpFrontRule): MiddlewareHandler<AppEnv> =>
   documentGuard(
     every(bearer(), async (c, next) => {
-      requireUpFront(actorOf(c), rule)
+      requireUpFront(c, actorOf(c), rule)
       await next()
     }),
     { auth: 'bearer', scope: rule.scope, errors: rule.clients ? [] : ['forbidden'] },
@@ -186,8 +234,8 @@ export const allowOn = (rule: UpFrontRule): MiddlewareHandler<AppEnv> =>
 type UpFrontRule = { scope: Scope; clients: boolean }
 
 /** The same, inside a handler whose action depends on the request (leaving vs. managing). */
-export const requireUpFront = (actor: Actor, rule: UpFrontRule): void =>
-  enforce(decideUpFront(actor, rule), rule.scope)
+export const requireUpFront = (c: Context<AppEnv>, actor: Actor, rule: UpFrontRule): void =>
+  enforce(c, decideUpFront(actor, rule), rule.scope)
 
 /**
  * A valid Bearer token whose request the policy allows `action` on its own user's data.
@@ -216,24 +264,26 @@ export const allow = (action: Action): MiddlewareHandler<AppEnv> =>
  * checked, answered by `otherwise` (a default list that cannot be deleted, a missing share).
  */
 export function refusedOnList(
+  c: Context<AppEnv>,
   actor: Actor,
   action: ListAction,
   list: ListResource | null,
   notFound: () => ApiError,
   otherwise: () => ApiError = notFound,
 ): never {
-  enforce(decideOnList(actor, action, list), LIST_RULES[action].scope, notFound)
+  enforce(c, decideOnList(actor, action, list), LIST_RULES[action].scope, notFound)
   throw otherwise()
 }
 
 /** As refusedOnList, for a team. */
 export function refusedOnTeam(
+  c: Context<AppEnv>,
   actor: Actor,
   action: TeamAction,
   team: TeamResource | null,
   notFound: () => ApiError,
   otherwise: () => ApiError = notFound,
 ): never {
-  enforce(decideOnTeam(actor, action, team), TEAM_RULES[action].scope, notFound)
+  enforce(c, decideOnTeam(actor, action, team), TEAM_RULES[action].scope, notFound)
   throw otherwise()
 }

@@ -8,10 +8,7 @@ export const PASSWORD_MIN_BYTES = 8
 const encoder = new TextEncoder()
 export const utf8Length = (s: string): number => encoder.encode(s).byteLength
 
-/**
- * Why a new password is refused, or null when it may be used. No composition rules
- * (NIST 800-63B).
- */
+/** Why a new password is refused, or null if allowed. No composition rules (NIST 800-63B). */
 export function passwordProblem(password: string): string | null {
   const bytes = utf8Length(password)
   if (bytes < PASSWORD_MIN_BYTES) return `Password must be at least ${PASSWORD_MIN_BYTES} bytes.`

@@ -30,16 +30,19 @@ export type Action =
   | 'lists.read_any' // GET /api/lists?user_id=: the lists another user sees (audited)
   | 'teams.read' // GET /api/teams: the teams one is in
   | 'teams.create' // POST /api/teams
+  | 'clients.read' // GET /admin/clients, GET /admin/clients/{id}
+  | 'clients.write' // POST, PATCH, DELETE /admin/clients…, rotating a secret
 
 /** Who may perform an action: the owner of the data (the actor's own), or admins only. */
 type Audience = 'owner' | 'admin'
 
 /**
- * Who acts: a user through a first-party client (the web client, the CLI, the password grant), or
- * a third-party app holding a token for its user (`client`, an access token with a `client_id`
- * claim, RFC 9068 §2.2). An app never does more than its user and its scopes allow, and some
- * things only the user does in person: read other users' data as an admin, and change who may
- * see their lists or who is in their teams (an app that could share would exfiltrate by sharing).
+ * Who acts: a user through a first-party client (the web client todo-web, the CLI, the password
+ * grant), or a third-party app holding a token for its user (`client`: a token whose session was
+ * granted to a client that is not first-party; its `client_id` claim names it, RFC 9068 §2.2).
+ * An app never does more than its user and its scopes allow, and some things only the user does
+ * in person: read other users' data as an admin, and change who may see their lists or who is in
+ * their teams (an app that could share would exfiltrate by sharing).
  */
 export type ActorKind = 'user' | 'client'
 
@@ -63,6 +66,8 @@ export const RULES: Readonly<Record<Action, Rule>> = {
   'lists.read_any': { scope: 'read', audience: 'admin', clients: false },
   'teams.read': { scope: 'read', audience: 'owner' },
   'teams.create': { scope: 'write', audience: 'owner' },
+  'clients.read': { scope: 'read', audience: 'admin' },
+  'clients.write': { scope: 'write', audience: 'admin' },
 }
 
 /**

@@ -1,7 +1,8 @@
-import type { Context } from 'hono'
-import { config, type AppEnv } from '../env'
+import { addressKey, type Client } from '../client'
+import type { Config } from '../env'
 import { ApiError } from '../errors'
 import { USERNAME } from '../schemas/common'
+import { nowSeconds } from '../lib/time'
 
 /**
  * Brute-force throttling, kept in D1 (table login_failures) so that it holds across isolates and
@@ -14,12 +15,17 @@ import { USERNAME } from '../schemas/common'
  *   A string that breaks the username rule has no counter: no user can have it, so there is
  *   nothing to protect, and it may be a password typed into the username field, which must not
  *   be stored. The address still counts it.
- * - the client address (CF-Connecting-IP, which the edge sets; X-Forwarded-For is client input):
- *   the 101st attempt in 15 minutes locks it for 15 minutes. A success only refunds its own charge,
- *   so one valid account cannot wipe a spray's failures. Without the header (local development)
- *   there is no address to count.
+ * - the client address (CF-Connecting-IP, which the edge sets; X-Forwarded-For is client input),
+ *   an IPv6 address by its /64 (`addressKey` in ../client.ts): the 101st attempt in 15 minutes
+ *   locks it for 15 minutes. A success only refunds its own charge, so one valid account cannot
+ *   wipe a spray's failures. Without the header (local development) there is no address to count.
  *
- * A self-registration (../routes/register.ts) is charged to `signup:<address>`, 10 an hour.
+ * A self-registration (../routes/register.ts) is charged to `signup:<address key>`, 10 an hour,
+ * and an RFC 7591 client registration (../routes/clients.ts) to `client-signup:<address key>`.
+ *
+ * `run` is the one way in: it charges an attempt in the same batch as the statements its caller
+ * needs (the user lookup) and hands back their results by name, with a `Charge` that knows what a
+ * success must write and which locks the attempt started.
  *
  * An attempt is charged BEFORE its password is compared (or hashed), in the batch that reads the
  * user, so that concurrent attempts cannot all see "unlocked": each count is a relative update,
@@ -38,10 +44,7 @@ type Rule = {
   /** The first lock's length; each further lock doubles it, up to maxLockSeconds. */
   lockSeconds: number
   maxLockSeconds: number
-  /**
-   * What a successful password check does to the counter: forget it all, or take back its own
-   * attempt.
-   */
+  /** What a successful check does to the counter: forget it all, or take back its own attempt. */
   onSuccess: 'forget' | 'refund'
   /** Names the key in the lockout audit event. */
   what: string
@@ -71,22 +74,12 @@ const SIGNUP_RULE: Rule = {
   refusal: 'Too many registrations from this address; try again later.',
 }
 
-/** The keys one attempt is charged to, none to two, and the time it is judged at. */
+/** The keys one attempt is charged to (none: nothing to count), and the time it is judged at. */
 export type Attempt = { keys: { key: string; rule: Rule }[]; now: number }
 
-/** What charging did to each of the attempt's keys. */
-export type Charge = { windowStart: number; startedLock: number | null }[]
+const attempt = (keys: Attempt['keys']): Attempt => ({ keys, now: nowSeconds() })
 
-// An address is at most 45 characters; a longer header is not from the edge, and must not grow
-// keys.
-const clientAddress = (c: Context<AppEnv>) =>
-  c.req.header('CF-Connecting-IP')?.trim().slice(0, 64) || null
-
-const attempt = (keys: Attempt['keys']): Attempt => ({ keys, now: Math.floor(Date.now() / 1000) })
-
-export function passwordAttempt(c: Context<AppEnv>, username: string): Attempt {
-  const cfg = config(c.env)
-  const ip = clientAddress(c)
+export function passwordAttempt(cfg: Config, client: Client, username: string): Attempt {
   const userRule: Rule = {
     limit: cfg.loginMaxFailures,
     windowSeconds: 86_400,
@@ -98,15 +91,23 @@ export function passwordAttempt(c: Context<AppEnv>, username: string): Attempt {
   }
   return attempt([
     ...(USERNAME.test(username) ? [{ key: `user:${username.toLowerCase()}`, rule: userRule }] : []),
-    ...(ip ? [{ key: `ip:${ip}`, rule: IP_RULE }] : []),
+    ...(client.address ? [{ key: `ip:${addressKey(client.address)}`, rule: IP_RULE }] : []),
   ])
 }
 
-/** Null without a client address: then there is nothing to count registrations by. */
-export function signupAttempt(c: Context<AppEnv>): Attempt | null {
-  const ip = clientAddress(c)
-  return ip ? attempt([{ key: `signup:${ip}`, rule: SIGNUP_RULE }]) : null
-}
+/** Without a client address there is nothing to count registrations by. */
+export const signupAttempt = (client: Client): Attempt =>
+  attempt(
+    client.address ? [{ key: `signup:${addressKey(client.address)}`, rule: SIGNUP_RULE }] : [],
+  )
+
+/** RFC 7591 registrations (POST /auth/clients): `client-signup:<address key>`, 10 an hour. */
+export const clientRegistrationAttempt = (client: Client): Attempt =>
+  attempt(
+    client.address
+      ? [{ key: `client-signup:${addressKey(client.address)}`, rule: SIGNUP_RULE }]
+      : [],
+  )
 
 const keysOf = (a: Attempt) => [a.keys[0]?.key ?? null, a.keys[1]?.key ?? null]
 
@@ -115,12 +116,11 @@ const tooManyAttempts = (a: Attempt, seconds: number) =>
     headers: { 'Retry-After': String(Math.max(1, seconds)) },
   })
 
-/** Reads the locks on an attempt's keys, writing nothing: for credentials that need no compare. */
-export const readLocks = (db: D1Database, a: Attempt) =>
+const readLocks = (db: D1Database, a: Attempt) =>
   db.prepare('SELECT locked_until FROM login_failures WHERE key IN (?1, ?2)').bind(...keysOf(a))
 
 /** 429 with Retry-After while any of the attempt's keys is locked. */
-export function refuseWhileLocked(a: Attempt, locks: { locked_until: number }[]): void {
+function refuseWhileLocked(a: Attempt, locks: { locked_until: number }[]): void {
   const lockedUntil = Math.max(0, ...locks.map((r) => r.locked_until))
   if (lockedUntil > a.now) throw tooManyAttempts(a, lockedUntil - a.now)
 }
@@ -129,6 +129,8 @@ export function refuseWhileLocked(a: Attempt, locks: { locked_until: number }[])
 // and no lock is started until all are counted, so either all of its keys are charged or none.
 const UNLOCKED =
   'NOT EXISTS (SELECT 1 FROM login_failures WHERE key IN (?3, ?4) AND locked_until > ?2)'
+const OPEN = `INSERT INTO login_failures (key, window_start, updated_at) VALUES (?1, ?2, ?2)
+  ON CONFLICT (key) DO NOTHING`
 const COUNT = `UPDATE login_failures SET
     failures = CASE WHEN window_start + ?5 <= ?2 THEN 1 ELSE failures + 1 END,
     window_start = CASE WHEN window_start + ?5 <= ?2 THEN ?2 ELSE window_start END,
@@ -143,46 +145,6 @@ const LOCK = `UPDATE login_failures SET
   WHERE key = ?1 AND failures >= ?5
   RETURNING locked_until`
 
-/**
- * The statements that charge an attempt: meant to ride in one batch (one transaction) after the
- * user lookup. Hand their results to `admit`.
- */
-export function charge(db: D1Database, a: Attempt): D1PreparedStatement[] {
-  const [k1, k2] = keysOf(a)
-  if (a.keys.length === 0) return []
-  return [
-    ...a.keys.map(({ key }) =>
-      db
-        .prepare(
-          `INSERT INTO login_failures (key, window_start, updated_at) VALUES (?1, ?2, ?2)
-           ON CONFLICT (key) DO NOTHING`,
-        )
-        .bind(key, a.now),
-    ),
-    ...a.keys.map(({ key, rule }) =>
-      db.prepare(COUNT).bind(key, a.now, k1, k2, rule.windowSeconds),
-    ),
-    ...a.keys.map(({ key, rule }) =>
-      db.prepare(LOCK).bind(key, a.now, rule.lockSeconds, rule.maxLockSeconds, rule.limit),
-    ),
-    readLocks(db, a),
-  ]
-}
-
-/** The attempt's charge, or a 429 when it was refused for a lock. */
-export function admit(a: Attempt, results: D1Result[]): Charge {
-  const n = a.keys.length
-  const rows = (i: number) => results[i]?.results ?? []
-  if (n > 0 && rows(n).length === 0) {
-    const locks = rows(3 * n) as { locked_until: number }[]
-    throw tooManyAttempts(a, Math.max(0, ...locks.map((r) => r.locked_until)) - a.now)
-  }
-  return a.keys.map((_, i) => ({
-    windowStart: (rows(n + i)[0] as { window_start: number }).window_start,
-    startedLock: (rows(2 * n + i)[0] as { locked_until: number } | undefined)?.locked_until ?? null,
-  }))
-}
-
 // ?1 key, ?2 the window the attempt was counted in, ?3 the lock it started (or -1), ?4 the limit.
 // Undoes the attempt's count, or the lock it started, unless later attempts have moved on.
 const REFUND = `UPDATE login_failures SET
@@ -191,19 +153,91 @@ const REFUND = `UPDATE login_failures SET
     locked_until = CASE WHEN locked_until = ?3 THEN 0 ELSE locked_until END
   WHERE key = ?1 AND (locked_until = ?3 OR (window_start = ?2 AND failures > 0))`
 
-/** The writes a successful check makes to its counters; to batch with its other writes. */
-export const settleSuccess = (db: D1Database, a: Attempt, charged: Charge): D1PreparedStatement[] =>
-  a.keys.map(({ key, rule }, i) =>
-    rule.onSuccess === 'forget'
-      ? db.prepare('DELETE FROM login_failures WHERE key = ?1').bind(key)
-      : db
-          .prepare(REFUND)
-          .bind(key, charged[i]!.windowStart, charged[i]!.startedLock ?? -1, rule.limit),
-  )
+/** What charging did to an attempt's keys, and what follows from it. */
+export type Charge = {
+  /** The writes a successful check makes to the counters; to batch with its other writes. */
+  settleSuccess(db: D1Database): D1PreparedStatement[]
+  /** For the audit trail: the locks this attempt started, e.g. "username locked for 60 s". */
+  locksStarted: string[]
+}
 
-/** For the audit trail: the locks this attempt started, e.g. "username locked for 60 s". */
-export const locksStarted = (a: Attempt, charged: Charge): string[] =>
-  a.keys.flatMap(({ rule }, i) => {
-    const until = charged[i]!.startedLock
-    return until === null ? [] : [`${rule.what} locked for ${until - a.now} s`]
-  })
+type Statements = Record<string, D1PreparedStatement>
+export type Results<S extends Statements> = { [K in keyof S]: D1Result }
+
+const named = <S extends Statements>(statements: S, results: D1Result[]): Results<S> =>
+  Object.fromEntries(Object.keys(statements).map((name, i) => [name, results[i]!])) as Results<S>
+
+/**
+ * Runs `statements` and charges the attempt to its keys in ONE batch (one transaction), before
+ * anything is compared or hashed; 429 with Retry-After, and nothing charged, when a key is
+ * locked. The statements run first, so they see the state before the charge.
+ */
+export async function run<S extends Statements>(
+  db: D1Database,
+  a: Attempt,
+  statements: S,
+): Promise<{ results: Results<S>; charge: Charge }> {
+  const [k1, k2] = keysOf(a)
+  const own = Object.values(statements)
+  const charging =
+    a.keys.length === 0
+      ? []
+      : [
+          ...a.keys.map(({ key }) => db.prepare(OPEN).bind(key, a.now)),
+          ...a.keys.map(({ key, rule }) =>
+            db.prepare(COUNT).bind(key, a.now, k1, k2, rule.windowSeconds),
+          ),
+          ...a.keys.map(({ key, rule }) =>
+            db.prepare(LOCK).bind(key, a.now, rule.lockSeconds, rule.maxLockSeconds, rule.limit),
+          ),
+          readLocks(db, a),
+        ]
+  const all = await db.batch([...own, ...charging])
+  const results = named(statements, all)
+  const [, counted, locked, locks] = groups(all.slice(own.length), a.keys.length)
+  const rows = <T>(r: D1Result | undefined) => (r?.results ?? []) as T[]
+  if (a.keys.length > 0 && rows(counted[0]).length === 0) {
+    // The guard held back every count: a key was locked.
+    const until = rows<{ locked_until: number }>(locks[0]).map((r) => r.locked_until)
+    throw tooManyAttempts(a, Math.max(0, ...until) - a.now)
+  }
+  const counts = a.keys.map(({ key, rule }, i) => ({
+    key,
+    rule,
+    windowStart: rows<{ window_start: number }>(counted[i])[0]!.window_start,
+    startedLock: rows<{ locked_until: number }>(locked[i])[0]?.locked_until ?? null,
+  }))
+  return {
+    results,
+    charge: {
+      settleSuccess: (db) =>
+        counts.map(({ key, rule, windowStart, startedLock }) =>
+          rule.onSuccess === 'forget'
+            ? db.prepare('DELETE FROM login_failures WHERE key = ?1').bind(key)
+            : db.prepare(REFUND).bind(key, windowStart, startedLock ?? -1, rule.limit),
+        ),
+      locksStarted: counts.flatMap(({ rule, startedLock }) =>
+        startedLock === null ? [] : [`${rule.what} locked for ${startedLock - a.now} s`],
+      ),
+    },
+  }
+}
+
+/** The charge's results in their four runs: the opens, the counts, the locks, the lock read. */
+const groups = (r: D1Result[], n: number) =>
+  [r.slice(0, n), r.slice(n, 2 * n), r.slice(2 * n, 3 * n), r.slice(3 * n)] as const
+
+/**
+ * Runs `statements` with a read of the attempt's locks and charges nothing: for credentials
+ * that need no compare (../auth/credential-cache.ts). 429 while a key is locked.
+ */
+export async function peek<S extends Statements>(
+  db: D1Database,
+  a: Attempt,
+  statements: S,
+): Promise<Results<S>> {
+  const own = Object.values(statements)
+  const all = await db.batch([...own, readLocks(db, a)])
+  refuseWhileLocked(a, (all.at(-1)?.results ?? []) as { locked_until: number }[])
+  return named(statements, all)
+}

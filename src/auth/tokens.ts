@@ -1,8 +1,9 @@
 import { decode, verify } from 'hono/jwt'
+import { decodeBase64Url } from 'hono/utils/encode'
 import type { JWTPayload } from 'hono/utils/jwt/types'
 import { toBase64Url } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
-import { type Bindings, type Config, issuerFor } from '../env'
+import { type Bindings, type Config, knownIssuer } from '../env'
 import { ApiError } from '../errors'
 
 /**
@@ -66,6 +67,20 @@ export function keyring(env: Bindings): Promise<Keyring> {
   return ring
 }
 
+/**
+ * The `iss` of every token and of the RFC 8414 metadata: the configured ISSUER, else (local
+ * development only) the loopback origin the request came in on (`knownIssuer`). Otherwise a 500,
+ * logged: a deployment must say its own public URL, so nothing is signed or checked against a
+ * Host header.
+ */
+export function issuerFor(cfg: Config, requestUrl: string): string {
+  const issuer = knownIssuer(cfg, requestUrl)
+  if (issuer) return issuer
+  throw new ApiError('server_error', 'The server is not configured with its issuer URL.', {
+    cause: 'ISSUER is unset and the request did not come to a loopback address; set ISSUER',
+  })
+}
+
 export type AccessClaims = {
   iss: string
   aud: string
@@ -77,13 +92,15 @@ export type AccessClaims = {
   iat: number
   exp: number
   jti: string
+  /** The session's client (RFC 9068 §2.2); absent for the legacy password grant. */
+  client_id?: string
 }
 
 export async function signAccessToken(
   env: Bindings,
   cfg: Config,
   requestUrl: string,
-  claims: Pick<AccessClaims, 'sub' | 'username' | 'sid' | 'scope' | 'role'>,
+  claims: Pick<AccessClaims, 'sub' | 'username' | 'sid' | 'scope' | 'role' | 'client_id'>,
 ): Promise<string> {
   const { current } = await keyring(env)
   const iat = nowSeconds()
@@ -103,8 +120,29 @@ export async function signAccessToken(
   return `${signingInput}.${toBase64Url(new Uint8Array(signature))}`
 }
 
-/** The verifying key a token names, or null for a token we did not sign. */
+/**
+ * True when every segment is unpadded base64url in its one canonical spelling: no `=`, no spare
+ * bits set in the last character. base64 decoders forgive both, so without this one signature
+ * would have several accepted spellings, and a token several distinct strings.
+ */
+export function isCanonicalJwt(token: string): boolean {
+  const parts = token.split('.')
+  return (
+    parts.length === 3 &&
+    parts.every((part) => {
+      if (!/^[A-Za-z0-9_-]+$/.test(part)) return false
+      try {
+        return toBase64Url(decodeBase64Url(part)) === part
+      } catch {
+        return false
+      }
+    })
+  )
+}
+
+/** The verifying key a token names, or null for a token we did not sign or spelt otherwise. */
 export function keyFor(ring: Keyring, token: string): CryptoKey | null {
+  if (!isCanonicalJwt(token)) return null
   let kid: unknown
   try {
     kid = decode(token).header.kid
@@ -132,13 +170,18 @@ const isString = (v: unknown): v is string => typeof v === 'string' && v.length 
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 
 /**
- * What hono does not check: every claim we rely on must be present and well typed.
+ * What hono does not check: every claim we rely on must be present and well typed, and with
+ * `maxLifetime` (ACCESS_TOKEN_TTL) `exp` at most that long after `iat`, as we sign them.
  * `allowExpired` is for revocation only: ending a session with an expired token is harmless.
  */
-export function checkClaims(p: JWTPayload, { allowExpired = false } = {}): AccessClaims | null {
+export function checkClaims(
+  p: JWTPayload,
+  { allowExpired = false, maxLifetime }: { allowExpired?: boolean; maxLifetime?: number } = {},
+): AccessClaims | null {
   const now = nowSeconds()
   if (!isTime(p.exp) || (p.exp <= now && !allowExpired)) return null
   if (!isTime(p.iat) || p.iat > now + LEEWAY_SECONDS) return null
+  if (maxLifetime !== undefined && p.exp - p.iat > maxLifetime) return null
   if (p.nbf !== undefined && (!isTime(p.nbf) || p.nbf > now + LEEWAY_SECONDS)) return null
   for (const claim of ['sub', 'username', 'sid', 'role', 'jti', 'iss', 'aud'] as const) {
     if (!isString(p[claim])) return null

@@ -26,10 +26,7 @@ export type AccountOutcome =
 
 type PublicRow = Omit<UserRow, 'password_hash'>
 
-/**
- * Appended to each batch: whether the user exists afterwards tells a refused write from a
- * missing user.
- */
+/** Appended to each batch: whether the user exists tells a refused write from a missing user. */
 const exists = (db: D1Database, id: string) =>
   db.prepare('SELECT 1 AS found FROM users WHERE id = ?1').bind(id)
 
@@ -49,8 +46,8 @@ export async function createUser(
 }
 
 /**
- * A new password or disabling ends every session; a new role or scopes counts at the next
- * request anyway.
+ * A new password or disabling ends every session; a new role or scopes counts at the next request
+ * anyway.
  */
 const endsSessions = (change: UserChange): boolean =>
   change.passwordHash !== undefined || change.disabled === true
@@ -79,8 +76,8 @@ export async function changeUser(
 }
 
 /**
- * Deletes the user unless they are the last enabled admin; todos, sessions and refresh tokens
- * go by ON DELETE CASCADE.
+ * Deletes the user unless they are the last enabled admin; todos, sessions and refresh tokens go by
+ * ON DELETE CASCADE.
  */
 export async function removeUser(
   db: D1Database,
@@ -88,8 +85,8 @@ export async function removeUser(
   by: Attribution,
 ): Promise<AccountOutcome> {
   const [, deleted, after] = await db.batch<PublicRow>([
-    // Written just before the delete, under the delete's own guard, so it records exactly a
-    // delete that happens.
+    // Written just before the delete, under the delete's own guard, so it records exactly a delete
+    // that happens.
     auditUserEvent(db, 'user_deleted', id, by, leavesAnEnabledAdmin()),
     deleteUser(db, id),
     exists(db, id),

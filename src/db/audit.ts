@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import type { AppEnv } from '../env'
 import { nowSeconds } from '../lib/time'
+import { type Client, USER_AGENT_MAX } from '../client'
 
 export const AUDIT_EVENTS = [
   'login_success',
@@ -8,6 +9,8 @@ export const AUDIT_EVENTS = [
   'lockout',
   'refresh',
   'refresh_reuse_detected',
+  'code_exchange',
+  'code_reuse_detected',
   'revoke',
   'logout',
   'password_change',
@@ -18,16 +21,13 @@ export const AUDIT_EVENTS = [
 ] as const
 export type AuditEvent = (typeof AUDIT_EVENTS)[number]
 
-/**
- * Who did it and from where, for events an admin or an operator causes. Never a password or a
- * token.
- */
+/** Who did it and from where, for events an admin or operator causes. Never a password or token. */
 export type Attribution = { ip?: string | null; userAgent?: string | null; detail?: string | null }
 
 const INSERT = 'INSERT INTO audit_events (at, event, username, user_id, ip, user_agent, detail)'
 const attribution = (a: Attribution) => [
   a.ip ?? null,
-  a.userAgent?.slice(0, 256) ?? null,
+  a.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
   a.detail ?? null,
 ]
 
@@ -62,26 +62,25 @@ export const adminRead = (c: Context<AppEnv>, userId: string, what: string) =>
     c.env.DB,
     'admin_read',
     userId,
-    requestAttribution(c, `by ${c.get('user').username}: ${what}`),
+    requestAttribution(c.get('client'), `by ${c.get('user').username}: ${what}`),
     '1',
   )
 
-/** Where a request came from, as the audit trail records it. */
-export const requestAttribution = (c: Context<AppEnv>, detail?: string): Attribution => ({
-  ip: c.req.header('CF-Connecting-IP'),
-  userAgent: c.req.header('User-Agent'),
+/** Where a request came from (src/client.ts), as the audit trail records it. */
+export const requestAttribution = (client: Client, detail?: string): Attribution => ({
+  ip: client.address,
+  userAgent: client.userAgent,
   detail,
 })
 
-/**
- * The statement recording a security event of a request, to batch on `db` with the writes it
- * goes with.
- */
+type Who = { username?: string | null; userId?: string | null }
+
+/** The statement recording a security event of a request, to batch with the writes it goes with. */
 export const auditEvent = (
   db: D1Database,
-  c: Context<AppEnv>,
+  client: Client,
   event: AuditEvent,
-  who: { username?: string | null; userId?: string | null },
+  who: Who,
   detail?: string,
 ) =>
   db
@@ -91,7 +90,7 @@ export const auditEvent = (
       event,
       who.username ?? null,
       who.userId ?? null,
-      ...attribution(requestAttribution(c, detail)),
+      ...attribution(requestAttribution(client, detail)),
     )
 
 /**
@@ -101,12 +100,13 @@ export const auditEvent = (
  * lists is batched with the read (`adminRead`), so it costs no extra round trip.
  */
 export async function audit(
-  c: Context<AppEnv>,
+  db: D1Database,
+  client: Client,
   event: AuditEvent,
-  who: { username?: string | null; userId?: string | null },
+  who: Who,
   detail?: string,
 ): Promise<void> {
-  await auditEvent(c.env.DB, c, event, who, detail)
+  await auditEvent(db, client, event, who, detail)
     .run()
     .catch((err: unknown) => console.error('audit write failed:', err))
 }
@@ -125,8 +125,7 @@ export async function listAudit(
   db: D1Database,
   q: { limit: number; offset: number; username?: string },
 ): Promise<AuditEntry[]> {
-  // Two shapes rather than `?3 IS NULL OR …`, so that the filtered one can use the
-  // (username, at) index.
+  // Two shapes rather than `?3 IS NULL OR …`, so the filtered one can use the (username, at) index.
   const filter = q.username === undefined ? '' : 'WHERE username = ?3 COLLATE NOCASE'
   const stmt = db.prepare(
     `SELECT at, event, username, ip, user_agent, detail FROM audit_events ${filter}

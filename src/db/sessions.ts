@@ -1,4 +1,4 @@
-import { type UserRow, userColumns, toUser, type User } from './users'
+import { stillVerified, type UserRow, userColumns, toUser, type User } from './users'
 
 /**
  * Sessions and refresh tokens. A session is one login; its refresh tokens form a chain in which
@@ -12,50 +12,122 @@ const liveSession = (now: string) =>
 
 export type LiveSession = { sessionId: string; scope: string; user: User }
 
-/** Creates a session and its first refresh token in one transaction. */
-export async function createSession(
-  db: D1Database,
-  userId: string,
-  scope: string,
-  refreshHash: string,
-  now: number,
-  ttl: number,
-): Promise<string> {
+/** A live session as the Bearer check reads it: also whether a third-party app holds it. */
+export type BearerSession = LiveSession & { thirdPartyApp: boolean }
+
+/** What a new session records, and the credential state it may only be created under. */
+export type NewSession = {
+  userId: string
+  scope: string
+  /** SHA-256 of the first refresh token. */
+  refreshHash: string
+  now: number
+  /** The session's absolute lifetime in seconds (REFRESH_TOKEN_TTL). */
+  ttl: number
+  /** The client it is issued to, which must be enabled; null or absent for none. */
+  clientId?: string | null
+} & (
+  | {
+      /** The password hash this request verified: no session unless the user still holds it. */
+      verifiedHash: string
+      codeHash?: never
+    }
+  | {
+      /**
+       * The authorization code this batch spends for it (./codes.ts), when no password was
+       * checked in this request: the code must be claimed for this very session, by this
+       * client, for this user and scope, and the user row unchanged since the sign-in the code
+       * was issued under.
+       */
+      codeHash: string
+      verifiedHash?: never
+    }
+)
+
+/**
+ * SQL conditions on `users` (with ?1 the session id, ?3 its scope, ?6 its client) for the
+ * credential state bound to ?7 that a grant relies on, per the NewSession's kind.
+ */
+const stillHolds = (s: NewSession) =>
+  s.codeHash === undefined
+    ? stillVerified('?7')
+    : `disabled = 0 AND EXISTS (SELECT 1 FROM authorization_codes a
+         WHERE a.code_hash = ?7 AND a.session_id = ?1 AND a.user_id = users.id
+           AND a.client_id = ?6 AND a.scope = ?3 AND a.user_updated_at = users.updated_at)`
+
+/**
+ * The statements that create a session and its first refresh token, to run in one batch (with
+ * checkPassword's success writes, src/auth/login.ts, or with a code's claim, ./codes.ts). The
+ * session row is inserted only if, in that very statement, the user exists, is enabled and still
+ * holds the state the grant verified (`verifiedHash`, or the sign-in behind `codeHash`), and its
+ * client, if any, is enabled; the refresh token only if the session row was. So a grant that
+ * raced a password change, an admin reset, a disable, a delete or a client's disabling creates
+ * nothing. `created` tells, from the batch's results (counted from the session's statement).
+ */
+export function sessionStatements(db: D1Database, s: NewSession) {
   const id = crypto.randomUUID()
-  await db.batch([
+  const clientId = s.clientId ?? null
+  const statements = [
     db
       .prepare(
-        `INSERT INTO sessions (id, user_id, scope, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)`,
+        `INSERT INTO sessions (id, user_id, scope, created_at, expires_at, client_id)
+         SELECT ?1, id, ?3, ?4, ?5, ?6 FROM users WHERE id = ?2 AND ${stillHolds(s)}
+           AND (?6 IS NULL OR EXISTS (
+             SELECT 1 FROM clients k WHERE k.client_id = ?6 AND k.disabled = 0))`,
       )
-      .bind(id, userId, scope, now, now + ttl),
+      .bind(id, s.userId, s.scope, s.now, s.now + s.ttl, clientId, s.verifiedHash ?? s.codeHash),
     db
       .prepare(
-        'INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)',
+        `INSERT INTO refresh_tokens (token_hash, session_id, created_at)
+         SELECT ?1, id, ?3 FROM sessions WHERE id = ?2`,
       )
-      .bind(refreshHash, id, now),
-  ])
-  return id
+      .bind(s.refreshHash, id, s.now),
+  ]
+  return {
+    id,
+    statements,
+    created: (results: D1Result[]) => (results[0]?.meta.changes ?? 0) === 1,
+  }
+}
+
+/** Creates a session in one transaction; its id, or null when the verified state is gone. */
+export async function createSession(db: D1Database, s: NewSession): Promise<string | null> {
+  const { id, statements, created } = sessionStatements(db, s)
+  return created(await db.batch(statements)) ? id : null
 }
 
 /**
  * The check behind every Bearer request: the session is live and its user exists and is enabled.
- * One read; returns the user as stored now, since role and scopes may have changed.
+ * One read; returns the user as stored now, since role and scopes may have changed, and the
+ * session's scope, which bounds the token's.
  */
-export async function findLiveSessionUser(
+export async function findLiveSession(
   db: D1Database,
   sessionId: string,
   userId: string,
   now: number,
-): Promise<User | null> {
+): Promise<BearerSession | null> {
+  // The client comes in the same read (a primary-key lookup), so telling a third-party app from
+  // the user costs no extra round trip, and demoting a client takes effect on its next request.
   const row = await db
     .prepare(
-      `SELECT ${userColumns('u')} FROM sessions s JOIN users u ON u.id = s.user_id
+      `SELECT s.scope AS session_scope,
+         s.client_id IS NOT NULL AND COALESCE(c.first_party, 0) = 0 AS third_party,
+         ${userColumns('u')}
+       FROM sessions s JOIN users u ON u.id = s.user_id
+         LEFT JOIN clients c ON c.client_id = s.client_id
        WHERE s.id = ?1 AND s.user_id = ?2 AND ${liveSession('?3')}`,
     )
     .bind(sessionId, userId, now)
-    .first<UserRow>()
-  return row && toUser(row)
+    .first<UserRow & { session_scope: string; third_party: number }>()
+  return (
+    row && {
+      sessionId,
+      scope: row.session_scope,
+      user: toUser(row),
+      thirdPartyApp: row.third_party === 1,
+    }
+  )
 }
 
 export type Rotation =
@@ -67,7 +139,8 @@ export type Rotation =
  * Trades a refresh token for its successor. The claim is one conditional UPDATE (used_at IS NULL),
  * so of two concurrent requests with the same token exactly one wins; the successor is inserted in
  * the same transaction only when this request's claim took. Presenting a token that was already
- * used is reuse (RFC 9700 §4.14): the whole session is revoked.
+ * used is reuse (RFC 9700 §4.14): the whole session is revoked. A token works only for the
+ * client its session was issued to (`clientId`, null for none), while that client is enabled.
  */
 export async function rotateRefreshToken(
   db: D1Database,
@@ -75,6 +148,7 @@ export async function rotateRefreshToken(
   newHash: string,
   now: number,
   narrowTo?: string,
+  clientId: string | null = null,
 ): Promise<Rotation> {
   const claimed = (
     await db.batch<{ session_id: string; scope: string } & UserRow>([
@@ -83,9 +157,11 @@ export async function rotateRefreshToken(
           `UPDATE refresh_tokens SET used_at = ?2, replaced_by = ?3
          WHERE token_hash = ?1 AND used_at IS NULL AND EXISTS (
            SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-           WHERE s.id = refresh_tokens.session_id AND ${liveSession('?2')})`,
+           WHERE s.id = refresh_tokens.session_id AND ${liveSession('?2')} AND s.client_id IS ?4
+             AND (?4 IS NULL OR EXISTS (
+               SELECT 1 FROM clients k WHERE k.client_id = ?4 AND k.disabled = 0)))`,
         )
-        .bind(oldHash, now, newHash),
+        .bind(oldHash, now, newHash, clientId),
       db
         .prepare(
           `INSERT INTO refresh_tokens (token_hash, session_id, created_at)
@@ -107,7 +183,7 @@ export async function rotateRefreshToken(
         .prepare(
           `SELECT s.id AS session_id, s.scope, ${userColumns('u')}
          FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
-           JOIN users u ON u.id = s.user_id
+         JOIN users u ON u.id = s.user_id
          WHERE r.token_hash = ?1`,
         )
         .bind(newHash),
@@ -123,8 +199,8 @@ export async function rotateRefreshToken(
   const reused = await db
     .prepare(
       `UPDATE sessions SET revoked_at = ?2
-       WHERE id = (SELECT session_id FROM refresh_tokens
-                   WHERE token_hash = ?1 AND used_at IS NOT NULL)
+       WHERE id = (
+           SELECT session_id FROM refresh_tokens WHERE token_hash = ?1 AND used_at IS NOT NULL)
          AND revoked_at IS NULL
        RETURNING id, user_id,
          (SELECT username FROM users WHERE users.id = sessions.user_id) AS username`,

@@ -53,6 +53,36 @@ export const toUser = (row: Omit<UserRow, 'password_hash'>): User => ({
 export const userByUsername = (db: D1Database, username: string) =>
   db.prepare(`SELECT ${USER_COLUMNS}, password_hash FROM users WHERE username = ?1`).bind(username)
 
+/**
+ * SQL condition on `users`: the row is enabled and still holds `hash` (a bind such as '?7'), i.e.
+ * exactly the credential state a password check verified. Every statement that acts on a
+ * verified password (a new session, its audit event) carries it, so a password change, an admin
+ * reset, a disable or a delete that lands between the compare and the write undoes the write.
+ */
+export const stillVerified = (hash: string) => `disabled = 0 AND password_hash = ${hash}`
+
+/** Replaces a hash with one of another cost, unless the password changed meanwhile. */
+export const rehashPassword = (db: D1Database, id: string, oldHash: string, newHash: string) =>
+  db
+    .prepare('UPDATE users SET password_hash = ?2 WHERE id = ?1 AND password_hash = ?3')
+    .bind(id, newHash, oldHash)
+
+/**
+ * One stored password hash, chosen by `pivot` (hex digits): the first user whose id (a random
+ * UUID) sorts at or after it, else the first. Unknown usernames are compared at that hash's cost
+ * (src/auth/login.ts), so that their cost is drawn from the costs real users' hashes have.
+ * Two primary-key lookups, whatever the table's size.
+ */
+export const sampleHash = (db: D1Database, pivot: string) =>
+  db
+    .prepare(
+      `SELECT password_hash FROM (
+         SELECT password_hash FROM users WHERE id >= ?1 ORDER BY id LIMIT 1)
+       UNION ALL SELECT password_hash FROM (
+         SELECT password_hash FROM users ORDER BY id LIMIT 1)`,
+    )
+    .bind(pivot)
+
 export const findUserById = async (db: D1Database, id: string): Promise<User | null> => {
   const row = await db
     .prepare(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?1`)
@@ -70,16 +100,13 @@ export type NewUser = {
   scopes?: readonly Scope[]
 }
 
-/**
- * Inserts a user under `id`; RETURNING gives no row when the username (case-insensitively) is
- * taken.
- */
+/** Inserts a user under `id`; RETURNING gives no row when the username (in any case) is taken. */
 export const insertUser = (db: D1Database, id: string, u: NewUser) => {
   const now = isoTime()
   return db
     .prepare(
-      `INSERT INTO users (id, username, password_hash, name, email, role, scopes, disabled,
-                          created_at, updated_at)
+      `INSERT INTO users
+         (id, username, password_hash, name, email, role, scopes, disabled, created_at, updated_at)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)
        ON CONFLICT (username) DO NOTHING
        RETURNING ${USER_COLUMNS}`,
@@ -109,21 +136,24 @@ export async function listUsers(
 }
 
 /**
- * SQL condition for an UPDATE or DELETE on `users`: after this write, an enabled admin remains.
- * It holds when the row stays an enabled admin (`after`), was not one, or another one exists.
+ * SQL: the row (its columns, or the expressions given) is an admin able to administer: enabled,
+ * role admin, and holding the `write` scope that every administrative change needs
+ * (src/auth/policy.ts). An admin without `write` cannot undo anything, so it does not count.
+ */
+const administers = (role: string, disabled: string, scopes: string) =>
+  `(${role} = 'admin' AND ${disabled} = 0 AND ' ' || ${scopes} || ' ' LIKE '% write %')`
+
+/**
+ * SQL condition for an UPDATE or DELETE on `users`: after this write, an admin able to administer
+ * remains. It holds when the row stays one (`after`), was not one, or another one exists.
  * Evaluated inside the writing statement, which SQLite runs alone, so two concurrent requests
  * cannot each remove "the other" last admin.
  */
-export const leavesAnEnabledAdmin = (after?: { role: string; disabled: string }) =>
-  `(${after ? `(${after.role} = 'admin' AND ${after.disabled} = 0) OR ` : ''}
-    NOT (role = 'admin' AND disabled = 0)
-    OR EXISTS (SELECT 1 FROM users AS other
-               WHERE other.role = 'admin' AND other.disabled = 0 AND other.id <> users.id))`
-
-const LEAVES_AN_ENABLED_ADMIN_AFTER_UPDATE = leavesAnEnabledAdmin({
-  role: 'COALESCE(?4, role)',
-  disabled: 'COALESCE(?6, disabled)',
-})
+export const leavesAnEnabledAdmin = (after?: { role: string; disabled: string; scopes: string }) =>
+  `(${after ? `${administers(after.role, after.disabled, after.scopes)} OR ` : ''}
+    NOT ${administers('role', 'disabled', 'scopes')}
+    OR EXISTS (SELECT 1 FROM users AS other WHERE other.id <> users.id
+      AND ${administers('other.role', 'other.disabled', 'other.scopes')}))`
 
 /** Any of a new user's fields but the username, which never changes, plus enabling/disabling. */
 export type UserChange = Partial<Omit<NewUser, 'username'>> & { disabled?: boolean }
@@ -144,7 +174,11 @@ export const updateUser = (db: D1Database, id: string, change: UserChange, updat
          disabled = COALESCE(?6, disabled),
          password_hash = COALESCE(?7, password_hash),
          updated_at = ?8
-       WHERE id = ?1 AND ${LEAVES_AN_ENABLED_ADMIN_AFTER_UPDATE}
+       WHERE id = ?1 AND ${leavesAnEnabledAdmin({
+         role: 'COALESCE(?4, role)',
+         disabled: 'COALESCE(?6, disabled)',
+         scopes: 'COALESCE(?5, scopes)',
+       })}
        RETURNING ${USER_COLUMNS}`,
     )
     .bind(
@@ -158,10 +192,7 @@ export const updateUser = (db: D1Database, id: string, change: UserChange, updat
       updatedAt,
     )
 
-/**
- * Deletes a user unless they are the last enabled admin; their todos and sessions go by
- * cascade.
- */
+/** Deletes a user unless they are the last admin able to administer; todos and sessions cascade. */
 export const deleteUser = (db: D1Database, id: string) =>
   db
     .prepare(

@@ -1,53 +1,26 @@
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import { config, type AppEnv } from '../env'
-import { ApiError, incorrectCredentials, invalidRefreshToken } from '../errors'
+import { ApiError } from '../errors'
 import { audit } from '../db/audit'
-import {
-  createSession,
-  revokeSession,
-  rotateRefreshToken,
-  sessionOfRefreshToken,
-} from '../db/sessions'
-import { toUser, type User } from '../db/users'
-import { randomToken, sha256Hex } from '../lib/crypto'
+import { revokeSession, sessionOfRefreshToken } from '../db/sessions'
+import { sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
-import { checkPassword } from '../auth/login'
 import { bearer } from '../auth/middleware'
 import { doc } from '../openapi'
-import { grantScope, narrowScopes, parseScopeParam, parseScopes } from '../auth/scopes'
-import { keyring, signAccessToken, verifyForRevocation } from '../auth/tokens'
+import { issuerFor, keyring, verifyForRevocation } from '../auth/tokens'
+import { grantFor } from '../grants'
+import { signOut } from '../oauth/browser'
+import { authenticateClient } from '../oauth/client-auth'
 import { revokeRequest, tokenRequest } from '../schemas/auth'
 import { emptyObject, tokenPair } from '../schemas/responses'
 import { validate } from '../schemas/validate'
 
-/** The token response (RFC 6749 §5.1) for a fresh or rotated session. */
-async function tokenResponse(
-  c: Context<AppEnv>,
-  user: User,
-  sessionId: string,
-  scope: string,
-  refreshToken: string,
-) {
-  const cfg = config(c.env)
-  const accessToken = await signAccessToken(c.env, cfg, c.req.url, {
-    sub: user.id,
-    username: user.username,
-    sid: sessionId,
-    scope,
-    role: user.role,
-  })
-  return c.json({
-    access_token: accessToken,
-    token_type: 'bearer',
-    expires_in: cfg.accessTokenTtl,
-    refresh_token: refreshToken,
-    scope,
-  })
-}
-
 const TOKEN_DESCRIPTION =
-  '`grant_type` may be omitted when `username` and `password` are sent. ' +
-  'A refresh token works once: presenting it again ends its whole session.'
+  'Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, and the legacy ' +
+  '`password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: ' +
+  '`client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. ' +
+  '`grant_type` may be omitted when `username` and `password` are sent. A refresh token works ' +
+  'once: presenting it again ends its whole session; so does presenting a used code.'
 
 export const authRoutes = new Hono<AppEnv>()
   .post(
@@ -55,90 +28,36 @@ export const authRoutes = new Hono<AppEnv>()
     doc({
       operationId: 'requestToken',
       tag: 'auth',
-      summary: 'Log in (password grant) or refresh (refresh_token grant)',
+      summary: 'Exchange a code, refresh, or log in with a password (legacy)',
       description: TOKEN_DESCRIPTION,
       responses: { 200: { description: 'A new token pair.', schema: tokenPair } },
-      errors: ['invalid_grant', 'unsupported_grant_type', 'invalid_scope', 'too_many_attempts'],
+      errors: [
+        'invalid_grant',
+        'invalid_client',
+        'unauthorized_client',
+        'unsupported_grant_type',
+        'invalid_scope',
+        'too_many_attempts',
+      ],
     }),
     validate('form', tokenRequest),
     async (c) => {
+      const cfg = config(c.env)
       // A server that cannot sign must not change anything either: no session, no rotation.
       await keyring(c.env)
+      issuerFor(cfg, c.req.url)
       const form = c.req.valid('form')
       const grantType =
         form.grant_type ??
         (form.username !== undefined && form.password !== undefined ? 'password' : undefined)
-      const asked = parseScopeParam(form.scope)
-      const cfg = config(c.env)
-
-      if (grantType === 'password') {
-        if (form.username === undefined || form.password === undefined) {
-          throw new ApiError(
-            'invalid_request',
-            'username and password are required for the password grant.',
-          )
-        }
-        const row = await checkPassword(c, form.username, form.password)
-        if (!row) throw incorrectCredentials('invalid_grant')
-        const user = toUser(row)
-        const scope = grantScope(asked, user.scopes)
-        const refreshToken = randomToken()
-        const now = nowSeconds()
-        const sessionId = await createSession(
-          c.env.DB,
-          user.id,
-          scope,
-          await sha256Hex(refreshToken),
-          now,
-          cfg.refreshTokenTtl,
-        )
-        return tokenResponse(c, user, sessionId, scope, refreshToken)
-      }
-
-      if (grantType === 'refresh_token') {
-        if (form.refresh_token === undefined)
-          throw new ApiError(
-            'invalid_request',
-            'refresh_token is required for the refresh_token grant.',
-          )
-        const oldHash = await sha256Hex(form.refresh_token)
-        if (asked) {
-          // Checked before rotating, so a refused narrowing does not cost the client its token.
-          const session = await sessionOfRefreshToken(c.env.DB, oldHash)
-          if (session) grantScope(asked, parseScopes(session.scope))
-        }
-        const refreshToken = randomToken()
-        const narrowTo = asked?.join(' ')
-        const result = await rotateRefreshToken(
-          c.env.DB,
-          oldHash,
-          await sha256Hex(refreshToken),
-          nowSeconds(),
-          narrowTo,
-        )
-        if (result.kind === 'reused') {
-          await audit(
-            c,
-            'refresh_reuse_detected',
-            { username: result.username, userId: result.userId },
-            `session ${result.sessionId} revoked`,
-          )
-          throw invalidRefreshToken()
-        }
-        if (result.kind === 'invalid') throw invalidRefreshToken()
-        const { user, sessionId } = result.session
-        // The session's grant (narrowed for good if asked), and only what the user still holds
-        // today.
-        const scope = narrowScopes(parseScopes(result.session.scope), user.scopes).join(' ')
-        await audit(c, 'refresh', { username: user.username, userId: user.id })
-        return tokenResponse(c, user, sessionId, scope, refreshToken)
-      }
-
       if (grantType === undefined) throw new ApiError('invalid_request', 'grant_type is required.')
-      throw new ApiError(
-        'unsupported_grant_type',
-        'Supported grant types are "password" and "refresh_token".',
-      )
+      const grant = grantFor(cfg, grantType)
+      const client = await authenticateClient(c, form)
+      if (!client && !grant.anonymous)
+        throw new ApiError('invalid_client', 'This grant needs client authentication or client_id.')
+      if (client && !JSON.parse(client.grant_types).includes(grant.type))
+        throw new ApiError('unauthorized_client', 'This client may not use this grant type.')
+      return grant.handle(c, form, client)
     },
   )
 
@@ -166,7 +85,11 @@ export const authRoutes = new Hono<AppEnv>()
         ? claims.sid
         : (await sessionOfRefreshToken(c.env.DB, await sha256Hex(token)))?.id
       const revoked = sessionId ? await revokeSession(c.env.DB, sessionId, nowSeconds()) : null
-      if (revoked) await audit(c, 'revoke', { username: revoked.username, userId: revoked.user_id })
+      if (revoked)
+        await audit(c.env.DB, c.get('client'), 'revoke', {
+          username: revoked.username,
+          userId: revoked.user_id,
+        })
       return c.json({})
     },
   )
@@ -176,14 +99,19 @@ export const authRoutes = new Hono<AppEnv>()
     doc({
       operationId: 'logout',
       tag: 'auth',
-      summary: 'End this session',
+      summary: 'End this session (and this browser’s sign-in)',
       responses: { 204: { description: 'Every token of this session stops working.' } },
     }),
     bearer(),
     async (c) => {
       const user = c.get('user')
       await revokeSession(c.env.DB, c.get('sessionId')!, nowSeconds())
-      await audit(c, 'logout', { username: user.username, userId: user.id })
+      // The browser's sign-in too (the login page's cookie), when it is this user's.
+      await signOut(c, user.id)
+      await audit(c.env.DB, c.get('client'), 'logout', {
+        username: user.username,
+        userId: user.id,
+      })
       return c.body(null, 204)
     },
   )

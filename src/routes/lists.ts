@@ -147,7 +147,7 @@ const routes = new Hono<AppEnv>()
       const action = listPatchAction(patch)
       const actor = actorOf(c)
       const updated = await updateList(c.env.DB, actor.id, c.req.param('id'), action, patch)
-      if (!updated.done) refusedOnList(actor, action, updated.resource, noSuchList, isDefault)
+      if (!updated.done) refusedOnList(c, actor, action, updated.resource, noSuchList, isDefault)
       return c.json(updated.done)
     },
   )
@@ -166,7 +166,7 @@ const routes = new Hono<AppEnv>()
       const actor = actorOf(c)
       const deleted = await deleteList(c.env.DB, actor.id, c.req.param('id'))
       if (!deleted.done)
-        refusedOnList(actor, 'list.change', deleted.resource, noSuchList, isDefault)
+        refusedOnList(c, actor, 'list.change', deleted.resource, noSuchList, isDefault)
       return c.body(null, 204)
     },
   )
@@ -188,7 +188,7 @@ const routes = new Hono<AppEnv>()
         listTodosIn(c.env.DB, actor.id, id, c.req.valid('query')),
       ])
       const list = toResource(resource?.results[0] as ListResourceRow | undefined)
-      if (!list?.relation) refusedOnList(actor, 'list.read', list, noSuchList)
+      if (!list?.relation) refusedOnList(c, actor, 'list.read', list, noSuchList)
       return c.json(((todos?.results ?? []) as TodoRow[]).map(toTodo))
     },
   )
@@ -213,7 +213,7 @@ const routes = new Hono<AppEnv>()
     async (c) => {
       const actor = actorOf(c)
       const created = await createTodo(c.env.DB, actor.id, c.req.valid('json'), c.req.param('id'))
-      if (!created.done) refusedOnList(actor, 'list.write_todos', created.resource, noSuchList)
+      if (!created.done) refusedOnList(c, actor, 'list.write_todos', created.resource, noSuchList)
       c.header('Location', `/api/todos/${created.done.id}`)
       return c.json(created.done, 201)
     },
@@ -231,7 +231,7 @@ const routes = new Hono<AppEnv>()
     async (c) => {
       const actor = actorOf(c)
       const found = await listMembers(c.env.DB, actor.id, c.req.param('id'))
-      if (!found.done) refusedOnList(actor, 'list.read', found.resource, noSuchList)
+      if (!found.done) refusedOnList(c, actor, 'list.read', found.resource, noSuchList)
       return c.json(found.done)
     },
   )
@@ -271,7 +271,7 @@ function withMemberRoutes(app: typeof routes) {
             c.req.valid('json').role,
           )
           if (!done.done)
-            refusedOnList(actor, 'list.share', done.resource, noSuchList, () =>
+            refusedOnList(c, actor, 'list.share', done.resource, noSuchList, () =>
               done.target === 'owner'
                 ? new ApiError('invalid_request', 'The owner of a list cannot be a member of it.')
                 : missing(),
@@ -297,6 +297,7 @@ function withMemberRoutes(app: typeof routes) {
           const done = await unshare(c.env.DB, actor.id, listId, kind.type, memberId)
           if (!done.done)
             refusedOnList(
+              c,
               actor,
               'list.share',
               done.resource,

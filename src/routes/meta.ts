@@ -1,10 +1,12 @@
 import { Hono } from 'hono'
-import { config, issuerFor, type AppEnv } from '../env'
+import { issuerFor } from '../auth/tokens'
+import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { doc } from '../openapi'
 import { SCOPES } from '../auth/scopes'
-import { GRANT_TYPES } from '../schemas/auth'
-import { health, serverMetadata } from '../schemas/responses'
+import { health, resourceMetadata, serverMetadata } from '../schemas/responses'
+import { AUTH_METHODS } from '../schemas/clients'
+import { grantTypesSupported } from '../grants'
 
 export const metaRoutes = new Hono<AppEnv>()
   .get(
@@ -37,17 +39,45 @@ export const metaRoutes = new Hono<AppEnv>()
       responses: { 200: { description: 'The metadata.', schema: serverMetadata } },
     }),
     (c) => {
-      const issuer = issuerFor(config(c.env), c.req.url)
+      const cfg = config(c.env)
+      const issuer = issuerFor(cfg, c.req.url)
       return c.json({
         issuer,
+        authorization_endpoint: `${issuer}/auth/authorize`,
         token_endpoint: `${issuer}/auth/token`,
         revocation_endpoint: `${issuer}/auth/revoke`,
-        grant_types_supported: GRANT_TYPES,
+        ...(cfg.allowClientRegistration && { registration_endpoint: `${issuer}/auth/clients` }),
+        grant_types_supported: grantTypesSupported(cfg),
+        response_types_supported: ['code'],
+        response_modes_supported: ['query'],
+        code_challenge_methods_supported: ['S256'],
         scopes_supported: SCOPES,
-        token_endpoint_auth_methods_supported: ['none'],
+        token_endpoint_auth_methods_supported: AUTH_METHODS,
+        // Possession of a token is enough to end its session (RFC 7009 §2.1 leaves it to us).
         revocation_endpoint_auth_methods_supported: ['none'],
-        response_types_supported: [],
+        authorization_response_iss_parameter_supported: true,
         service_documentation: `${issuer}/docs`,
+      })
+    },
+  )
+  /** RFC 9728 protected resource metadata: how a client that met a 401 finds this server. */
+  .get(
+    '/.well-known/oauth-protected-resource',
+    doc({
+      operationId: 'getResourceMetadata',
+      tag: 'meta',
+      summary: 'OAuth 2.0 protected resource metadata (RFC 9728)',
+      responses: { 200: { description: 'The metadata.', schema: resourceMetadata } },
+    }),
+    (c) => {
+      const issuer = issuerFor(config(c.env), c.req.url)
+      return c.json({
+        resource: issuer,
+        authorization_servers: [issuer],
+        scopes_supported: SCOPES,
+        bearer_methods_supported: ['header'],
+        resource_name: 'todo-auth',
+        resource_documentation: `${issuer}/docs`,
       })
     },
   )

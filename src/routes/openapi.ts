@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import type { RouterRoute } from 'hono/types'
-import { config, issuerFor, type AppEnv } from '../env'
+import { config, knownIssuer, type AppEnv } from '../env'
 import { doc, openApiDocument, openApiPaths } from '../openapi'
 import { openApiObject } from '../schemas/responses'
 
@@ -18,7 +18,18 @@ export function openApiRoutes(app: { routes: RouterRoute[] }) {
     (c) => {
       // Built on first use, once every route is registered; only the origin differs per request.
       paths ??= openApiPaths(app.routes)
-      return c.json(openApiDocument(paths, issuerFor(config(c.env), c.req.url)))
+      const cfg = config(c.env)
+      // Only what this configuration serves: /auth/register is a 404 while sign-up is off, and
+      // /auth/clients while dynamic client registration is.
+      const off = [
+        ...(cfg.allowSignup ? [] : ['/auth/register']),
+        ...(cfg.allowClientRegistration ? [] : ['/auth/clients']),
+      ]
+      const served = Object.fromEntries(
+        Object.entries(paths).filter(([path]) => !off.includes(path)),
+      )
+      // Never the Host header's origin outside local development: relative URLs instead.
+      return c.json(openApiDocument(served, knownIssuer(cfg, c.req.url) ?? ''))
     },
   )
 }

@@ -1,14 +1,14 @@
 import { Hono } from 'hono'
+import { createAccount } from '../accounts'
 import { config, type AppEnv } from '../env'
 import { notFound, usernameTaken } from '../errors'
-import { audit } from '../db/audit'
+import { audit, requestAttribution } from '../db/audit'
 import { userByUsername } from '../db/users'
-import { admit, charge, locksStarted, signupAttempt } from '../auth/throttle'
+import * as throttle from '../auth/throttle'
 import { doc } from '../openapi'
 import { user } from '../schemas/responses'
 import { registration } from '../schemas/users'
 import { validate } from '../schemas/validate'
-import { respondCreated } from './users'
 
 /**
  * POST /auth/register: self-registration, only when ALLOW_SIGNUP is "true". Otherwise the path
@@ -32,7 +32,8 @@ export const registerRoutes = new Hono<AppEnv>()
       summary: 'Register (when ALLOW_SIGNUP is on)',
       description:
         'Role `user`, scopes `read write`. 404 on every method while self-registration is off. ' +
-        'At most 10 registrations an hour from one client address.',
+        'At most 10 registrations an hour from one client address (an IPv6 address by its /64). ' +
+        'A taken username is a 409: the one answer that says a username exists.',
       responses: {
         201: {
           description: 'The new user.',
@@ -46,16 +47,17 @@ export const registerRoutes = new Hono<AppEnv>()
     async (c) => {
       const body = c.req.valid('json')
       const db = c.env.DB
-      const attempt = signupAttempt(c)
-      const [existing, ...charging] = await db.batch([
-        userByUsername(db, body.username),
-        ...(attempt ? charge(db, attempt) : []),
-      ])
-      if (attempt) {
-        for (const lock of locksStarted(attempt, admit(attempt, charging)))
-          await audit(c, 'lockout', { username: body.username }, lock)
-      }
-      if (existing?.results.length) throw usernameTaken()
-      return respondCreated(c, body, 'self-registration')
+      const client = c.get('client')
+      const { results, charge } = await throttle.run(db, throttle.signupAttempt(client), {
+        existing: userByUsername(db, body.username),
+      })
+      for (const lock of charge.locksStarted)
+        await audit(db, client, 'lockout', { username: body.username }, lock)
+      // The one answer that tells a taken username from a free one: see docs/security.md.
+      if (results.existing.results.length > 0) throw usernameTaken()
+      const by = requestAttribution(client, 'self-registration')
+      const created = await createAccount(db, config(c.env), body, by)
+      c.header('Location', `/users/${created.id}`)
+      return c.json(created, 201)
     },
   )

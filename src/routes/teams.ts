@@ -60,7 +60,7 @@ export const teamRoutes = new Hono<AppEnv>()
         c.req.valid('json').role,
       )
       if (!done.done)
-        refusedOnTeam(actor, 'team.manage', done.team, noSuchTeam, () =>
+        refusedOnTeam(c, actor, 'team.manage', done.team, noSuchTeam, () =>
           done.target.exists ? lastManager() : notFound('user'),
         )
       return c.json(done.done)
@@ -83,10 +83,10 @@ export const teamRoutes = new Hono<AppEnv>()
       const actor = actorOf(c)
       const userId = c.req.param('user_id')
       const action = teamRemoval(actor, userId)
-      requireUpFront(actor, TEAM_RULES[action])
+      requireUpFront(c, actor, TEAM_RULES[action])
       const done = await removeTeamMember(c.env.DB, actor.id, action, c.req.param('id'), userId)
       if (!done.done)
-        refusedOnTeam(actor, action, done.team, noSuchTeam, () =>
+        refusedOnTeam(c, actor, action, done.team, noSuchTeam, () =>
           done.target.role ? lastManager() : notFound('member'),
         )
       return c.body(null, 204)

@@ -69,7 +69,7 @@ export const todoRoutes = new Hono<AppEnv>()
       const { list_id: listId, ...input } = c.req.valid('json')
       const actor = actorOf(c)
       const created = await createTodo(c.env.DB, actor.id, input, listId)
-      if (!created.done) refusedOnList(actor, 'list.write_todos', created.resource, noSuchList)
+      if (!created.done) refusedOnList(c, actor, 'list.write_todos', created.resource, noSuchList)
       c.header('Location', `/api/todos/${created.done.id}`)
       return c.json(created.done, 201)
     },
@@ -106,7 +106,7 @@ export const todoRoutes = new Hono<AppEnv>()
     async (c) => {
       const actor = actorOf(c)
       const updated = await updateTodo(c.env.DB, actor.id, c.req.param('id'), c.req.valid('json'))
-      if (!updated.done) refusedOnList(actor, 'list.write_todos', updated.resource, noSuchTodo)
+      if (!updated.done) refusedOnList(c, actor, 'list.write_todos', updated.resource, noSuchTodo)
       return c.json(updated.done)
     },
   )
@@ -124,7 +124,7 @@ export const todoRoutes = new Hono<AppEnv>()
     async (c) => {
       const actor = actorOf(c)
       const deleted = await deleteTodo(c.env.DB, actor.id, c.req.param('id'))
-      if (!deleted.done) refusedOnList(actor, 'list.write_todos', deleted.resource, noSuchTodo)
+      if (!deleted.done) refusedOnList(c, actor, 'list.write_todos', deleted.resource, noSuchTodo)
       return c.body(null, 204)
     },
   )

@@ -1,9 +1,11 @@
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
+import { applied, createAccount } from '../accounts'
 import { config, type AppEnv } from '../env'
-import { ApiError, notFound, usernameTaken } from '../errors'
-import { changeUser, createUser, removeUser, type AccountOutcome } from '../db/accounts'
+import { ApiError, notFound } from '../errors'
+import { changeUser, removeUser } from '../db/accounts'
 import { requestAttribution } from '../db/audit'
-import { findUserById, listUsers, type NewUser, type User } from '../db/users'
+import { authDatabase } from '../db/replication'
+import { findUserById, listUsers } from '../db/users'
 import { checkPassword } from '../auth/login'
 import { allow } from '../auth/middleware'
 import { doc } from '../openapi'
@@ -13,31 +15,6 @@ import { passwordChange } from '../schemas/auth'
 import { user as userSchema, userList } from '../schemas/responses'
 import { userCreate, userListQuery, userPatch } from '../schemas/users'
 import { validate } from '../schemas/validate'
-
-/** The user an account change applied to, or the error it was refused with. */
-function applied(outcome: AccountOutcome): User {
-  if (outcome.ok) return outcome.user
-  if (outcome.reason === 'not_found') throw notFound('user')
-  if (outcome.reason === 'taken') throw usernameTaken()
-  throw new ApiError('conflict', 'This would leave no enabled admin; make another admin first.')
-}
-
-/**
- * Creates a user and answers 201 with it, or 409 when the username is taken (case-insensitively).
- * Shared by POST /users and POST /auth/register; `by` says who did it, for the audit trail.
- */
-export async function respondCreated(
-  c: Context<AppEnv>,
-  { password, ...fields }: Omit<NewUser, 'passwordHash'> & { password: string },
-  by: string,
-) {
-  const passwordHash = await hashPassword(password, config(c.env).bcryptCost)
-  const user = applied(
-    await createUser(c.env.DB, { ...fields, passwordHash }, requestAttribution(c, by)),
-  )
-  c.header('Location', `/users/${user.id}`)
-  return c.json(user, 201)
-}
 
 /** GET /users/me and the password change for everyone; the rest for admins (src/auth/policy.ts). */
 export const userRoutes = new Hono<AppEnv>()
@@ -68,18 +45,20 @@ export const userRoutes = new Hono<AppEnv>()
     async (c) => {
       const user = c.get('user')
       const { current_password, new_password } = c.req.valid('json')
-      if (!(await checkPassword(c, user.username, current_password))) {
+      const credentials = { username: user.username, password: current_password }
+      const cfg = config(c.env)
+      if (!(await checkPassword(authDatabase(c), cfg, c.get('client'), credentials))) {
         throw new ApiError('invalid_request', 'The current password is incorrect.', {
           issues: [{ path: 'current_password', message: 'Incorrect.' }],
         })
       }
-      const passwordHash = await hashPassword(new_password, config(c.env).bcryptCost)
+      const passwordHash = await hashPassword(new_password, cfg.bcryptCost)
       applied(
         await changeUser(
           c.env.DB,
           user.id,
           { passwordHash },
-          requestAttribution(c),
+          requestAttribution(c.get('client')),
           'password_change',
         ),
       )
@@ -105,7 +84,12 @@ export const userRoutes = new Hono<AppEnv>()
     }),
     allow('users.write'),
     validate('json', userCreate),
-    (c) => respondCreated(c, c.req.valid('json'), `by ${c.get('user').username}`),
+    async (c) => {
+      const by = requestAttribution(c.get('client'), `by ${c.get('user').username}`)
+      const user = await createAccount(c.env.DB, config(c.env), c.req.valid('json'), by)
+      c.header('Location', `/users/${user.id}`)
+      return c.json(user, 201)
+    },
   )
   .get(
     '/',
@@ -143,9 +127,9 @@ export const userRoutes = new Hono<AppEnv>()
       tag: 'users',
       summary: 'Change a user',
       description:
-        'Admins only; nobody raises their own role or scopes. ' +
-        'A new password or disabling ends all their sessions. ' +
-        '409 when it would leave no enabled admin.',
+        'Admins only; nobody raises their own role or scopes, nor sets their own password here ' +
+        '(that is `POST /users/me/password`, with the current one). A new password or disabling ' +
+        'ends all their sessions. 409 when it would leave no enabled admin with the `write` scope.',
       responses: { 200: { description: 'The changed user.', schema: userSchema } },
       errors: ['forbidden', 'conflict'],
     }),
@@ -154,6 +138,13 @@ export const userRoutes = new Hono<AppEnv>()
     async (c) => {
       const { password, ...fields } = c.req.valid('json')
       const actor = c.get('user')
+      // A stolen admin token must not become a permanent takeover: one's own password changes
+      // only with the current one.
+      if (password !== undefined && c.req.param('id') === actor.id)
+        throw new ApiError(
+          'forbidden',
+          'Change your own password with POST /users/me/password, giving the current one.',
+        )
       if (fields.role !== undefined || fields.scopes !== undefined) {
         const target = await findUserById(c.env.DB, c.req.param('id'))
         if (!target) throw notFound('user')
@@ -164,7 +155,7 @@ export const userRoutes = new Hono<AppEnv>()
         password === undefined ? undefined : await hashPassword(password, config(c.env).bcryptCost)
       // The audit names the fields, never their values: one of them may be a password.
       const what = [...Object.keys(fields), ...(passwordHash ? ['password'] : [])].join(', ')
-      const by = requestAttribution(c, `by ${actor.username}: ${what}`)
+      const by = requestAttribution(c.get('client'), `by ${actor.username}: ${what}`)
       return c.json(
         applied(await changeUser(c.env.DB, c.req.param('id'), { ...fields, passwordHash }, by)),
       )
@@ -186,7 +177,7 @@ export const userRoutes = new Hono<AppEnv>()
         await removeUser(
           c.env.DB,
           c.req.param('id'),
-          requestAttribution(c, `by ${c.get('user').username}`),
+          requestAttribution(c.get('client'), `by ${c.get('user').username}`),
         ),
       )
       return c.body(null, 204)

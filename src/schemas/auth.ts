@@ -4,8 +4,12 @@ import { param } from './common'
 import { documented } from './documented'
 import { newPassword } from './users'
 
-/** The grants POST /auth/token takes (RFC 6749 §4.3, §6). */
-export const GRANT_TYPES = ['password', 'refresh_token'] as const
+/**
+ * The grants POST /auth/token knows (RFC 6749 §4.1, §6, §4.3), each a module in src/grants/ and
+ * in this order in the discovery document; also what a client may be registered for.
+ */
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'password'] as const
+export type GrantType = (typeof GRANT_TYPES)[number]
 
 /**
  * POST /auth/token and /auth/revoke bodies. Unrecognised parameters are ignored (RFC 6749 §3.2),
@@ -26,6 +30,11 @@ export const tokenRequest = z.object({
     replace: { type: 'string', pattern: `^${scopeToken}(?: ${scopeToken})*$` },
   }),
   refresh_token: optional(),
+  code: optional(),
+  redirect_uri: optional(),
+  code_verifier: optional(),
+  client_id: optional(),
+  client_secret: optional(),
 })
 
 export const revokeRequest = z.object({

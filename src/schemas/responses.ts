@@ -68,4 +68,10 @@ export const health = z.object({ status: z.literal('ok') })
 /** RFC 8414 authorization server metadata. */
 export const serverMetadata = z.looseObject({ issuer: z.string(), token_endpoint: z.string() })
 
+/** RFC 9728 protected resource metadata. */
+export const resourceMetadata = z.looseObject({
+  resource: z.string(),
+  authorization_servers: z.array(z.string()),
+})
+
 export const openApiObject = z.looseObject({ openapi: z.string() })

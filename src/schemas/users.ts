@@ -50,10 +50,7 @@ const fields = {
   disabled: z.boolean(),
 }
 
-/**
- * POST /auth/register: anyone, when self-registration is on; always role `user`, scopes
- * `read write`.
- */
+/** POST /auth/register: anyone, when self-registration is on; always role `user`, `read write`. */
 export const registration = z.strictObject({
   username,
   password: newPassword,

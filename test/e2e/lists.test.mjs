@@ -1,6 +1,7 @@
 // End-to-end: lists and sharing in the web client, in Debian's headless Chromium against
 // `npm run dev` (which migrates the local D1 and seeds alice/wonderland and admin/secret).
-// Users log in the way the web client does today: the username and password form.
+// Users log in the way the web client does: "Log in" on / goes to the server's login page
+// (authorization code flow + PKCE, client todo-web), as in test/e2e/web.test.mjs.
 //
 //   node --test test/e2e/lists.test.mjs     (needs /usr/bin/chromium)
 import assert from 'node:assert/strict'
@@ -93,10 +94,20 @@ async function openPage() {
   return { page, problems }
 }
 
+/** "Log in" on / goes to the server's login page; the user signs in there and is back on /. */
 async function logIn(page, { username, password }) {
   await page.goto(`${BASE}/`)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.waitForURL(/\/auth\/authorize\?/)
   await page.getByLabel('Username').fill(username)
   await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.getByRole('heading', { name: 'Lists' }).waitFor()
+  assert.equal(new URL(page.url()).search, '', 'the code is gone from the address bar')
+}
+
+/** After a reload: the server's sign-in cookie lets "Log in" through without the password. */
+async function logInAgain(page) {
   await page.getByRole('button', { name: 'Log in' }).click()
   await page.getByRole('heading', { name: 'Lists' }).waitFor()
 }
@@ -136,7 +147,7 @@ test('alice shares a list with bob as viewer: bob sees it, read-only', async () 
     .click()
   await alice.page.getByText(`${bob.username} (viewer)`).waitFor({ state: 'detached' })
   await seen.page.reload()
-  await logIn(seen.page, { username: bob.username, password: bob.password })
+  await logInAgain(seen.page)
   assert.equal(await seen.page.getByRole('button', { name: `Open list “${listName}”` }).count(), 0)
   await alice.page.context().close()
   await seen.page.context().close()

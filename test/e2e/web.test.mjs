@@ -122,19 +122,23 @@ async function screenshot(page, name) {
   await page.screenshot({ path: `${SCREENSHOT_DIR}/${name}.png` })
 }
 
-async function logIn(page) {
+/** "Log in" on / goes to the server's login page (code flow + PKCE); alice signs in there. */
+async function logIn(page, { beforeSubmit } = {}) {
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.waitForURL(/\/auth\/authorize\?/)
   await page.getByLabel('Username').fill(ALICE.username)
   await page.getByLabel('Password').fill(ALICE.password)
+  await beforeSubmit?.()
   await page.getByRole('button', { name: 'Log in' }).click()
   await page.getByRole('heading', { name: 'Your todos' }).waitFor()
+  assert.equal(new URL(page.url()).search, '', 'the code is gone from the address bar')
 }
 
-test('alice logs in, adds and completes a todo, reloads, logs in again and logs out', async () => {
+test('alice logs in through the login page, adds and completes a todo, reloads, is let back in, logs out', async () => {
   const { page, problems } = await openPage()
   await page.goto(`${BASE}/`)
-  await page.getByLabel('Username').fill(ALICE.username)
-  await screenshot(page, 'login')
-  await logIn(page)
+  assert.equal(await page.getByLabel('Password').count(), 0, 'no password field on /')
+  await logIn(page, { beforeSubmit: () => screenshot(page, 'login') })
 
   const title = `Water the plants · ${Date.now().toString(36).slice(-4)}`
   await page.getByLabel('New todo').fill(title)
@@ -152,7 +156,9 @@ test('alice logs in, adds and completes a todo, reloads, logs in again and logs 
     await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]),
     [0, 0, ''],
   )
-  await logIn(page)
+  // The server's sign-in cookie (HttpOnly) lets "Log in" through without the password.
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.getByRole('heading', { name: 'Your todos' }).waitFor()
   assert.equal(await box.isChecked(), true)
 
   await page.getByRole('button', { name: `Delete “${title}”` }).click()
@@ -161,6 +167,9 @@ test('alice logs in, adds and completes a todo, reloads, logs in again and logs 
   await page.getByRole('button', { name: 'Log out' }).click()
   assert.equal((await logout).status(), 204)
   await page.getByRole('heading', { name: 'Log in' }).waitFor()
+  // Logging out ended the sign-in too: the password is asked again.
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.getByLabel('Password').waitFor()
   assert.deepEqual(problems, [])
   await page.context().close()
 })

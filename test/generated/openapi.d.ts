@@ -35,6 +35,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/.well-known/oauth-protected-resource": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** OAuth 2.0 protected resource metadata (RFC 9728) */
+        get: operations["getResourceMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/token": {
         parameters: {
             query?: never;
@@ -45,8 +62,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Log in (password grant) or refresh (refresh_token grant)
-         * @description `grant_type` may be omitted when `username` and `password` are sent. A refresh token works once: presenting it again ends its whole session.
+         * Exchange a code, refresh, or log in with a password (legacy)
+         * @description Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, and the legacy `password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: `client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. `grant_type` may be omitted when `username` and `password` are sent. A refresh token works once: presenting it again ends its whole session; so does presenting a used code.
          */
         post: operations["requestToken"];
         delete?: never;
@@ -81,7 +98,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End this session */
+        /** End this session (and this browser’s sign-in) */
         post: operations["logout"];
         delete?: never;
         options?: never;
@@ -100,9 +117,89 @@ export interface paths {
         put?: never;
         /**
          * Register (when ALLOW_SIGNUP is on)
-         * @description Role `user`, scopes `read write`. 404 on every method while self-registration is off. At most 10 registrations an hour from one client address.
+         * @description Role `user`, scopes `read write`. 404 on every method while self-registration is off. At most 10 registrations an hour from one client address (an IPv6 address by its /64). A taken username is a 409: the one answer that says a username exists.
          */
         post: operations["register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dynamic client registration (RFC 7591; when ALLOW_CLIENT_REGISTRATION is on)
+         * @description Public clients of the authorization code flow only (`token_endpoint_auth_method` `none`), scope at most `read write`, never first-party. Errors are `invalid_redirect_uri` and `invalid_client_metadata` (RFC 7591 §3.2.2). 404 on every method while registration is off. At most 10 registrations an hour from one client address.
+         */
+        post: operations["registerClient"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Authorization endpoint (code flow with PKCE S256)
+         * @description Query: `response_type=code`, `client_id`, `redirect_uri` (optional for a client with one), `code_challenge`, `code_challenge_method=S256`, `state`, `scope`, `prompt=login`. Answers HTML: the login or consent page, or a 303 back to the app with `code`, `state` and `iss` (or `error`, `error_description`, `state`, `iss`). An unknown client or unregistered redirect URI is a 400 HTML page, never a redirect.
+         */
+        get: operations["authorize"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/authorize/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The login page’s form
+         * @description Form fields `request` (the page’s token), `username`, `password`; same-origin only. Through the same throttled, audited password check as every other path; signs the browser in (cookie) and continues the authorization request.
+         */
+        post: operations["submitLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/authorize/consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The consent page’s form
+         * @description Form fields `request` (the page’s token) and `decision` (`allow` or `deny`); same-origin only. `deny` goes back to the app with `error=access_denied`; `allow` remembers the consent for these scopes and sends the code.
+         */
+        post: operations["submitConsent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -439,9 +536,49 @@ export interface paths {
         head?: never;
         /**
          * Change a user
-         * @description Admins only; nobody raises their own role or scopes. A new password or disabling ends all their sessions. 409 when it would leave no enabled admin.
+         * @description Admins only; nobody raises their own role or scopes, nor sets their own password here (that is `POST /users/me/password`, with the current one). A new password or disabling ends all their sessions. 409 when it would leave no enabled admin with the `write` scope.
          */
         patch: operations["updateUser"];
+        trace?: never;
+    };
+    "/users/me/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The apps you have authorized
+         * @description First-party apps need no consent and are not listed.
+         */
+        get: operations["listAuthorizedClients"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/clients/{client_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Withdraw an app’s access
+         * @description Forgets your consent and ends every session of that app for you at once; 404 when there was neither.
+         */
+        delete: operations["withdrawConsent"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/admin/audit": {
@@ -458,6 +595,78 @@ export interface paths {
         get: operations["listAuditEvents"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List clients, oldest first
+         * @description Admins only.
+         */
+        get: operations["listClients"];
+        put?: never;
+        /**
+         * Register a client
+         * @description Admins only. `token_endpoint_auth_method` `none` makes a public client; the others a confidential one, whose `client_secret` is in this answer and never again.
+         */
+        post: operations["createClient"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/clients/{client_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one client
+         * @description Admins only.
+         */
+        get: operations["getClient"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a client
+         * @description Admins only. Its sessions, codes and consents go with it.
+         */
+        delete: operations["deleteClient"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a client
+         * @description Admins only. Disabling ends every session issued to the client and drops its unused codes at once.
+         */
+        patch: operations["updateClient"];
+        trace?: never;
+    };
+    "/admin/clients/{client_id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a confidential client's secret
+         * @description Admins only. The old secret stops working at once; sessions stay.
+         */
+        post: operations["rotateClientSecret"];
         delete?: never;
         options?: never;
         head?: never;
@@ -487,7 +696,7 @@ export interface components {
     schemas: {
         Error: {
             /** @enum {string} */
-            error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_scope" | "unauthorized" | "invalid_token" | "invalid_credentials" | "insufficient_scope" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "server_error" | "temporarily_unavailable";
+            error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_scope" | "unauthorized_client" | "invalid_redirect_uri" | "invalid_client_metadata" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_client" | "insufficient_scope" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "server_error" | "temporarily_unavailable";
             error_description: string;
             issues?: {
                 path: string;
@@ -578,6 +787,40 @@ export interface operations {
             };
         };
     };
+    getResourceMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        resource: string;
+                        authorization_servers: string[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     requestToken: {
         parameters: {
             query?: never;
@@ -589,11 +832,16 @@ export interface operations {
             content: {
                 "application/x-www-form-urlencoded": {
                     /** @enum {string} */
-                    grant_type?: "password" | "refresh_token";
+                    grant_type?: "authorization_code" | "refresh_token" | "password";
                     username?: string;
                     password?: string;
                     scope?: string;
                     refresh_token?: string;
+                    code?: string;
+                    redirect_uri?: string;
+                    code_verifier?: string;
+                    client_id?: string;
+                    client_secret?: string;
                 };
             };
         };
@@ -617,9 +865,20 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_grant`, `invalid_request`, `invalid_scope`, `unsupported_grant_type` */
+            /** @description `invalid_grant`, `invalid_request`, `invalid_scope`, `unauthorized_client`, `unsupported_grant_type` */
             400: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_client` */
+            401: {
+                headers: {
+                    /** @description `Basic realm="todo-auth", charset="UTF-8"` when Basic was tried. */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -748,7 +1007,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -878,6 +1137,282 @@ export interface operations {
             };
         };
     };
+    registerClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @default Unnamed app */
+                    client_name?: string;
+                    redirect_uris: string[];
+                    /**
+                     * @default [
+                     *       "authorization_code",
+                     *       "refresh_token"
+                     *     ]
+                     */
+                    grant_types?: ("authorization_code" | "refresh_token")[];
+                    response_types?: "code"[];
+                    /**
+                     * @default none
+                     * @constant
+                     */
+                    token_endpoint_auth_method?: "none";
+                    scope?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The registered client. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        client_id_issued_at: number;
+                        client_name: string;
+                        redirect_uris: string[];
+                        grant_types: string[];
+                        response_types: "code"[];
+                        /** @constant */
+                        token_endpoint_auth_method: "none";
+                        scope: string;
+                    };
+                };
+            };
+            /** @description `invalid_client_metadata`, `invalid_redirect_uri`, `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `too_many_attempts` */
+            429: {
+                headers: {
+                    /** @description Seconds until an attempt may succeed again. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    authorize: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The login page, or the consent page when signed in. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Back to the app: `code`, `state` and `iss` (RFC 9207), or `error`, `error_description`, `state` and `iss`. */
+            303: {
+                headers: {
+                    /** @description The redirect URI with those parameters. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unknown client or an unregistered redirect URI: no redirect (RFC 6749 §4.1.2.1). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    submitLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The consent page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Back to the app: `code`, `state` and `iss` (RFC 9207), or `error`, `error_description`, `state` and `iss`. */
+            303: {
+                headers: {
+                    /** @description The redirect URI with those parameters. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The login page again (incorrect or missing credentials), or the app is gone. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A missing, forged, expired or cross-site form. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The login page again while the account or address is locked. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    submitConsent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The login page, when the browser is no longer signed in. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Back to the app: `code`, `state` and `iss` (RFC 9207), or `error`, `error_description`, `state` and `iss`. */
+            303: {
+                headers: {
+                    /** @description The redirect URI with those parameters. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Neither Allow nor Deny was chosen, or the app is gone. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A missing, forged, expired or cross-site form. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getProfile: {
         parameters: {
             query?: never;
@@ -902,7 +1437,7 @@ export interface operations {
             /** @description `invalid_credentials`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -976,7 +1511,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -987,7 +1522,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1056,7 +1591,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1067,7 +1602,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1144,7 +1679,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1155,7 +1690,7 @@ export interface operations {
             /** @description `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1204,7 +1739,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1215,7 +1750,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1291,7 +1826,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1302,7 +1837,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1398,7 +1933,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1409,7 +1944,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1482,7 +2017,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1493,7 +2028,7 @@ export interface operations {
             /** @description `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1569,7 +2104,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1580,7 +2115,7 @@ export interface operations {
             /** @description `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1629,7 +2164,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1640,7 +2175,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1732,7 +2267,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1743,7 +2278,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1842,7 +2377,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1853,7 +2388,7 @@ export interface operations {
             /** @description `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1931,7 +2466,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1942,7 +2477,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2019,7 +2554,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2030,7 +2565,7 @@ export interface operations {
             /** @description `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2106,7 +2641,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2117,7 +2652,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2185,7 +2720,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2196,7 +2731,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2272,7 +2807,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2283,7 +2818,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2351,7 +2886,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2362,7 +2897,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2439,7 +2974,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2450,7 +2985,7 @@ export interface operations {
             /** @description `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2521,7 +3056,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2532,7 +3067,7 @@ export interface operations {
             /** @description `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2614,7 +3149,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2625,7 +3160,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2702,7 +3237,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2713,7 +3248,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2785,7 +3320,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2840,7 +3375,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2935,7 +3470,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2946,7 +3481,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3024,7 +3559,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3035,7 +3570,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3118,7 +3653,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3129,7 +3664,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3178,7 +3713,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3189,7 +3724,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3285,7 +3820,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3296,7 +3831,7 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3351,6 +3886,104 @@ export interface operations {
             };
         };
     };
+    listAuthorizedClients: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Your consents. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        client_name: string;
+                        /** @description The scopes consented to. */
+                        scope: string;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                    }[];
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    withdrawConsent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Withdrawn. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listAuditEvents: {
         parameters: {
             query?: {
@@ -3374,7 +4007,7 @@ export interface operations {
                         /** Format: date-time */
                         at: string;
                         /** @enum {string} */
-                        event: "login_success" | "login_failure" | "lockout" | "refresh" | "refresh_reuse_detected" | "revoke" | "logout" | "password_change" | "user_created" | "user_updated" | "user_deleted" | "admin_read";
+                        event: "login_success" | "login_failure" | "lockout" | "refresh" | "refresh_reuse_detected" | "code_exchange" | "code_reuse_detected" | "revoke" | "logout" | "password_change" | "user_created" | "user_updated" | "user_deleted" | "admin_read";
                         username: string | null;
                         /** @description From CF-Connecting-IP; null for changes made with the user CLI. */
                         ip: string | null;
@@ -3396,7 +4029,7 @@ export interface operations {
             /** @description `invalid_token`, `unauthorized` */
             401: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -3407,8 +4040,537 @@ export interface operations {
             /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
-                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…]` (RFC 6750 §3). */
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listClients: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The clients. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        client_name: string;
+                        /** @enum {string} */
+                        client_type: "public" | "confidential";
+                        redirect_uris: string[];
+                        grant_types: ("authorization_code" | "refresh_token" | "password")[];
+                        scope: string;
+                        /** @enum {string} */
+                        token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
+                        first_party: boolean;
+                        disabled: boolean;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                    }[];
+                };
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    client_name: string;
+                    redirect_uris: string[];
+                    grant_types?: ("authorization_code" | "refresh_token" | "password")[];
+                    scope?: string;
+                    /**
+                     * @default client_secret_basic
+                     * @enum {string}
+                     */
+                    token_endpoint_auth_method?: "none" | "client_secret_basic" | "client_secret_post";
+                    /** @default false */
+                    first_party?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The new client. */
+            201: {
+                headers: {
+                    /** @description The client's URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        client_name: string;
+                        /** @enum {string} */
+                        client_type: "public" | "confidential";
+                        redirect_uris: string[];
+                        grant_types: ("authorization_code" | "refresh_token" | "password")[];
+                        scope: string;
+                        /** @enum {string} */
+                        token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
+                        first_party: boolean;
+                        disabled: boolean;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                        /** @description Confidential clients only; shown this once. */
+                        client_secret?: string;
+                        /**
+                         * @description 0: the secret does not expire.
+                         * @constant
+                         */
+                        client_secret_expires_at?: 0;
+                    };
+                };
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The client. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        client_name: string;
+                        /** @enum {string} */
+                        client_type: "public" | "confidential";
+                        redirect_uris: string[];
+                        grant_types: ("authorization_code" | "refresh_token" | "password")[];
+                        scope: string;
+                        /** @enum {string} */
+                        token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
+                        first_party: boolean;
+                        disabled: boolean;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted; every token issued to it stops working. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    client_name?: string;
+                    redirect_uris?: string[];
+                    grant_types?: ("authorization_code" | "refresh_token" | "password")[];
+                    scope?: string;
+                    first_party?: boolean;
+                    disabled?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The changed client. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        client_name: string;
+                        /** @enum {string} */
+                        client_type: "public" | "confidential";
+                        redirect_uris: string[];
+                        grant_types: ("authorization_code" | "refresh_token" | "password")[];
+                        scope: string;
+                        /** @enum {string} */
+                        token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
+                        first_party: boolean;
+                        disabled: boolean;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rotateClientSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new secret, shown once. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        client_id: string;
+                        /** @description Shown this once; the old secret stops working. */
+                        client_secret: string;
+                        /** @constant */
+                        client_secret_expires_at: 0;
+                    };
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `conflict` */
+            409: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

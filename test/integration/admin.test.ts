@@ -62,7 +62,7 @@ describe('admin API access', () => {
     const res = await createUser(readOnly, { username: uniqueName(), password: PASSWORD })
     expect(res.status).toBe(403)
     expect(res.headers.get('WWW-Authenticate')).toBe(
-      'Bearer realm="todo-auth", error="insufficient_scope", scope="write"',
+      'Bearer realm="todo-auth", error="insufficient_scope", scope="write", resource_metadata="https://todo.test/.well-known/oauth-protected-resource"',
     )
 
     expect((await call('/admin/audit', bearer(writeOnly))).status).toBe(403)

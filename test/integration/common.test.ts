@@ -195,13 +195,17 @@ describe('GET /.well-known/oauth-authorization-server', () => {
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({
       issuer: 'https://todo.test',
+      authorization_endpoint: 'https://todo.test/auth/authorize',
       token_endpoint: 'https://todo.test/auth/token',
       revocation_endpoint: 'https://todo.test/auth/revoke',
-      grant_types_supported: ['password', 'refresh_token'],
+      grant_types_supported: ['authorization_code', 'refresh_token', 'password'],
+      response_types_supported: ['code'],
+      response_modes_supported: ['query'],
+      code_challenge_methods_supported: ['S256'],
       scopes_supported: ['read', 'write'],
-      token_endpoint_auth_methods_supported: ['none'],
+      token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
       revocation_endpoint_auth_methods_supported: ['none'],
-      response_types_supported: [],
+      authorization_response_iss_parameter_supported: true,
       service_documentation: 'https://todo.test/docs',
     })
   })

@@ -3,7 +3,9 @@ import bcrypt from 'bcryptjs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../src/app'
 import { recordD1 } from '../d1-recorder'
+import { rememberConsent } from '../../src/db/clients'
 import { bearer, form, json, makeUser, routesMissingFrom, type TokenPair } from '../helpers'
+import { makeClient, REDIRECT } from '../oauth'
 
 // The cost of the check in front of every Bearer request, per docs/performance.md: at most two
 // D1 round trips (the session/user check and the data), no bcrypt, no key import.
@@ -23,6 +25,14 @@ async function loginThroughApp(username: string, password: string): Promise<Toke
   const { res } = await send('/auth/token', form({ grant_type: 'password', username, password }))
   expect(res.status).toBe(200)
   return res.json()
+}
+
+/** A client made straight in D1 (not through the recorded app), confidential if asked. */
+async function newClient(confidential = false): Promise<string> {
+  const { client } = await makeClient(
+    confidential ? { token_endpoint_auth_method: 'client_secret_basic' } : {},
+  )
+  return client.client_id
 }
 
 async function newTodo(token: string): Promise<string> {
@@ -64,6 +74,11 @@ const HOT_PATH: Record<string, Check | string> = {
   'GET /healthz': 'no credentials',
   'GET /.well-known/oauth-authorization-server': 'no credentials and no D1',
   'GET /openapi.json': 'no credentials and no D1',
+  'GET /.well-known/oauth-protected-resource': 'no credentials and no D1',
+  'GET /auth/authorize': 'a browser page: the sign-in cookie, not a Bearer token',
+  'POST /auth/authorize/login': 'a browser form that checks a password',
+  'POST /auth/authorize/consent': 'a browser form: the sign-in cookie, not a Bearer token',
+  'POST /auth/clients': 'no credentials (RFC 7591 registration, charged per client address)',
   'POST /auth/token': 'issues tokens from a password or a refresh token (see "issuing tokens")',
   'POST /auth/revoke': 'takes the token in the body, not as a Bearer credential',
   'POST /auth/register': 'no credentials; hashes a password',
@@ -200,6 +215,56 @@ const HOT_PATH: Record<string, Check | string> = {
     request: async (t) => [`/users/${(await makeUser()).id}`, bearer(t, { method: 'DELETE' }), 204],
   },
   'GET /admin/audit': { role: 'admin', request: async (t) => ['/admin/audit', bearer(t), 200] },
+  'POST /admin/clients': {
+    role: 'admin',
+    request: async (t) => [
+      '/admin/clients',
+      json('POST', { client_name: 'Trips', redirect_uris: [REDIRECT] }, t),
+      201,
+    ],
+  },
+  'GET /admin/clients': { role: 'admin', request: async (t) => ['/admin/clients', bearer(t), 200] },
+  'GET /admin/clients/:client_id': {
+    role: 'admin',
+    request: async (t) => [`/admin/clients/${await newClient()}`, bearer(t), 200],
+  },
+  'PATCH /admin/clients/:client_id': {
+    role: 'admin',
+    request: async (t) => [
+      `/admin/clients/${await newClient()}`,
+      json('PATCH', { disabled: true }, t),
+      200,
+    ],
+  },
+  'DELETE /admin/clients/:client_id': {
+    role: 'admin',
+    request: async (t) => [
+      `/admin/clients/${await newClient()}`,
+      bearer(t, { method: 'DELETE' }),
+      204,
+    ],
+  },
+  'POST /admin/clients/:client_id/secret': {
+    role: 'admin',
+    request: async (t) => [
+      `/admin/clients/${await newClient(true)}/secret`,
+      bearer(t, { method: 'POST' }),
+      200,
+    ],
+  },
+  'GET /users/me/clients': {
+    role: 'user',
+    request: async (t) => ['/users/me/clients', bearer(t), 200],
+  },
+  'DELETE /users/me/clients/:client_id': {
+    role: 'user',
+    request: async (t) => {
+      const clientId = await newClient()
+      const me = (await (await send('/users/me', bearer(t))).res.json()) as { id: string }
+      await rememberConsent(env.DB, me.id, clientId, ['read'])
+      return [`/users/me/clients/${clientId}`, bearer(t, { method: 'DELETE' }), 204]
+    },
+  },
 }
 
 /** Routes that take a second path through their handler worth holding to the same budget. */

@@ -193,7 +193,9 @@ describe('revocation and logout', () => {
   it('needs a token to log out', async () => {
     const res = await call('/auth/logout', { method: 'POST' })
     expect(res.status).toBe(401)
-    expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="todo-auth"')
+    expect(res.headers.get('WWW-Authenticate')).toBe(
+      'Bearer realm="todo-auth", resource_metadata="https://todo.test/.well-known/oauth-protected-resource"',
+    )
   })
 })
 

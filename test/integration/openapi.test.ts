@@ -1,3 +1,4 @@
+import { env } from 'cloudflare:test'
 import { describe, expect, expectTypeOf, it } from 'vitest'
 import type { z } from 'zod'
 import { createApp } from '../../src/app'
@@ -6,6 +7,7 @@ import type { AuditEntry } from '../../src/db/audit'
 import type { apiError, auditList, greeting, tokenPair } from '../../src/schemas/responses'
 import type { todo } from '../../src/schemas/todos'
 import { basicHeader, bearer, call, form, json, login, makeUser, type TokenPair } from '../helpers'
+import { authorizeUrl, makeClient, ORIGIN, REDIRECT, requestToken, VERIFIER } from '../oauth'
 import {
   type Document,
   type Input,
@@ -20,13 +22,27 @@ async function fetchDocument(): Promise<Document> {
   return res.json()
 }
 
+/**
+ * The document with self-registration and client registration on, which lists every operation:
+ * the one served here (both off) leaves out /auth/register and /auth/clients, 404s then.
+ */
+async function fullDocument(): Promise<Document> {
+  const res = await createApp().request(
+    'https://todo.test/openapi.json',
+    {},
+    { ...env, ALLOW_SIGNUP: 'true', ALLOW_CLIENT_REGISTRATION: 'true' },
+  )
+  expect(res.status).toBe(200)
+  return res.json()
+}
+
 /** A request for an operation with its path parameters filled in; the id matches nothing. */
 const requestFor = (path: string, method: string, headers: Record<string, string> = {}) =>
   call(path.replace(/\{\w+\}/g, 'no-such-id'), { method: method.toUpperCase(), headers })
 
 describe('GET /openapi.json', () => {
-  it('describes every route the app has', async () => {
-    const doc = await fetchDocument()
+  it('describes every route the app has (with self-registration on)', async () => {
+    const doc = await fullDocument()
     const described = new Set(
       operations(doc).map(({ path, method }) => `${method.toUpperCase()} ${path}`),
     )
@@ -67,8 +83,11 @@ describe('GET /openapi.json', () => {
       const errors = Object.entries(op.responses).filter(
         ([status]) => status === 'default' || Number(status) >= 400,
       )
-      for (const [status, response] of errors)
+      for (const [status, response] of errors) {
+        // The authorization pages answer a browser in HTML, errors included (src/pages/).
+        if (path.startsWith('/auth/authorize') && response.content?.['text/html']) continue
         expect(response.content, `${method} ${path} ${status}`).toEqual(errorRef)
+      }
       if (op.security.length > 0)
         expect(op.responses['401']?.headers, `${method} ${path}`).toHaveProperty('WWW-Authenticate')
       if (op.requestBody)
@@ -95,6 +114,11 @@ describe('GET /openapi.json', () => {
       'password',
       'scope',
       'refresh_token',
+      'code',
+      'redirect_uri',
+      'code_verifier',
+      'client_id',
+      'client_secret',
     ])
     const query = doc.paths['/api/todos']!.get!.parameters!.map(
       (p) => `${p.in}:${p.name}:${p.required}`,
@@ -126,7 +150,7 @@ describe('GET /openapi.json', () => {
     expect(body('/users/{id}', 'patch')).toMatchObject({ minProperties: 1 })
     const token = body('/auth/token', 'post', 'application/x-www-form-urlencoded')
     expect(token.properties).toMatchObject({
-      grant_type: { type: 'string', enum: ['password', 'refresh_token'] },
+      grant_type: { type: 'string', enum: ['authorization_code', 'refresh_token', 'password'] },
     })
     const pair =
       doc.paths['/auth/token']!.post!.responses['200']!.content!['application/json']!.schema
@@ -175,7 +199,8 @@ describe('the document says what the server does', () => {
   })
 
   it('describes every real response of every operation', async () => {
-    const doc = await fetchDocument()
+    // Every operation, /auth/register too: its 404 while sign-up is off is documented as well.
+    const doc = await fullDocument()
     const seen = new Set<string>()
     const check = async (method: string, path: string, init: RequestInit = {}) => {
       const res = await call(path, { ...init, method })
@@ -265,6 +290,71 @@ describe('the document says what the server does', () => {
       '/auth/token',
       form({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }),
     )
+
+    // The code flow, as a browser and an app go through it (test/oauth.ts).
+    await check('GET', '/.well-known/oauth-protected-resource')
+    const { client: app } = await makeClient()
+    await check('GET', '/auth/authorize') // 400 page: no app named
+    const page = (fields: Record<string, string>, cookie: string): RequestInit => {
+      const init = form(fields)
+      return {
+        ...init,
+        redirect: 'manual',
+        headers: { ...init.headers, Origin: ORIGIN, Cookie: cookie },
+      }
+    }
+    const cookieOf = (res: Response) => res.headers.get('Set-Cookie')!.split(';')[0]!
+    const loginPage = await check('GET', await authorizeUrl(app.client_id), { redirect: 'manual' })
+    await check('POST', '/auth/authorize/login', page({ request: 'forged' }, cookieOf(loginPage)))
+    const consentPage = await check(
+      'POST',
+      '/auth/authorize/login',
+      page(
+        {
+          request: requestToken(await loginPage.text()),
+          username: user.username,
+          password: user.password,
+        },
+        cookieOf(loginPage),
+      ),
+    )
+    const back = await check(
+      'POST',
+      '/auth/authorize/consent',
+      page(
+        { request: requestToken(await consentPage.text()), decision: 'allow' },
+        cookieOf(consentPage),
+      ),
+    )
+    const code = new URL(back.headers.get('Location')!).searchParams.get('code')!
+    await check(
+      'POST',
+      '/auth/token',
+      form({
+        grant_type: 'authorization_code',
+        code,
+        client_id: app.client_id,
+        code_verifier: VERIFIER,
+      }),
+    )
+    await check('POST', '/auth/clients', json('POST', { redirect_uris: [REDIRECT] })) // 404: off
+    await check('GET', '/users/me/clients', bearer(token))
+    await check('DELETE', `/users/me/clients/${app.client_id}`, bearer(token))
+    const made: { client_id: string } = await (
+      await check(
+        'POST',
+        '/admin/clients',
+        json('POST', { client_name: 'Toured', redirect_uris: [REDIRECT] }, adminToken),
+      )
+    ).json()
+    const clientPath = `/admin/clients/${made.client_id}`
+    await check('GET', '/admin/clients?limit=2', bearer(adminToken))
+    await check('GET', clientPath, bearer(adminToken))
+    await check('PATCH', clientPath, json('PATCH', { client_name: 'Renamed' }, adminToken))
+    await check('POST', `${clientPath}/secret`, bearer(adminToken, { method: 'POST' }))
+    await check('DELETE', clientPath, bearer(adminToken, { method: 'DELETE' }))
+    await check('GET', clientPath, bearer(adminToken)) // 404
+
     await check(
       'POST',
       '/users/me/password',
@@ -275,7 +365,14 @@ describe('the document says what the server does', () => {
     const every = operations(doc).map(
       ({ path, method }) => `${method.toUpperCase()} ${path.replace(/\{\w+\}/g, '*')}`,
     )
-    const tried = new Set([...seen].map((s) => s.replace(/\/[0-9a-f-]{36}(?=\/|$)/g, '/*')))
+    const tried = new Set(
+      [...seen].map((s) =>
+        s
+          .replace(/\/[0-9a-f-]{36}(?=\/|$)/g, '/*')
+          .replace(`/${made.client_id}`, '/*')
+          .replace(`/${app.client_id}`, '/*'),
+      ),
+    )
     // Add a call for a new operation above when this fails.
     expect(every.filter((op) => !tried.has(op))).toEqual([])
   })
@@ -321,6 +418,11 @@ describe('the document says what the server does', () => {
     ['PATCH', '/api/lists/{id}', { json: {} }],
     ['PATCH', '/api/lists/{id}', { json: { archived: 'yes' } }],
     ['POST', '/api/teams', { json: { name: '' } }],
+    ['POST', '/admin/clients', { json: { client_name: 'x', redirect_uris: ['javascript:x'] } }],
+    ['POST', '/admin/clients', { json: { client_name: 'x', redirect_uris: ['http://a.test/'] } }],
+    ['POST', '/admin/clients', { json: { client_name: ' ', redirect_uris: [REDIRECT] } }],
+    ['POST', '/admin/clients', { json: { client_name: 'x', redirect_uris: [], scope: 'root' } }],
+    ['PATCH', '/admin/clients/{id}', { json: {} }],
   ]
 
   it('calls invalid every input the server refuses', async () => {

@@ -14,6 +14,8 @@ import {
   type TokenPair,
   uniqueName,
 } from '../helpers'
+import { s256 } from '../../src/oauth/pkce'
+import { requestToken, VERIFIER } from '../oauth'
 
 // Every statement the Worker sends to D1 while serving a tour of the API is explained with
 // EXPLAIN QUERY PLAN; none may read a whole table. docs/query-plans.md shows the plans
@@ -33,6 +35,7 @@ const readsEverything = (sql: string, line: string) =>
 /** The routes the tour does not call, and why; every other route of the app must be in it. */
 const NOT_TOURED: Record<string, string> = {
   'GET /.well-known/oauth-authorization-server': 'sends no statement',
+  'GET /.well-known/oauth-protected-resource': 'sends no statement',
   'GET /openapi.json': 'sends no statement',
 }
 
@@ -40,7 +43,12 @@ const NOT_TOURED: Record<string, string> = {
 async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<string> }> {
   const recorder = recordD1(env.DB)
   const app = createApp()
-  const bindings = { ...env, DB: recorder.db, ALLOW_SIGNUP: 'true' }
+  const bindings = {
+    ...env,
+    DB: recorder.db,
+    ALLOW_SIGNUP: 'true',
+    ALLOW_CLIENT_REGISTRATION: 'true',
+  }
   const routes = new Set<string>()
   const send = async (path: string, init: RequestInit = {}) => {
     const route = routeOf(init.method ?? 'GET', path)
@@ -126,6 +134,87 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
   await send(`/users/${staff.id}`, bearer(adminTokens.access_token, { method: 'DELETE' }))
   await send('/admin/audit', bearer(adminTokens.access_token))
   await send(`/admin/audit?username=${user.username}`, bearer(adminTokens.access_token))
+
+  // The code flow: a client, the login and consent pages, the exchange, a refresh, a replay,
+  // consents, and the end of the client.
+  const cb = 'https://app.example/cb'
+  await send('/auth/clients', json('POST', { redirect_uris: [cb] }))
+  const app3 = (await (
+    await send(
+      '/admin/clients',
+      json(
+        'POST',
+        { client_name: 'plan', redirect_uris: [cb], token_endpoint_auth_method: 'none' },
+        adminTokens.access_token,
+      ),
+    )
+  ).json()) as { client_id: string }
+  await send('/admin/clients?limit=10', bearer(adminTokens.access_token))
+  await send(`/admin/clients/${app3.client_id}`, bearer(adminTokens.access_token))
+  const authorizeUrl = `/auth/authorize?${new URLSearchParams({
+    response_type: 'code',
+    client_id: app3.client_id,
+    redirect_uri: cb,
+    code_challenge: await s256(VERIFIER),
+    code_challenge_method: 'S256',
+    scope: 'read',
+  })}`
+  const post = (path: string, fields: Record<string, string>, cookie: string) => {
+    const init = form(fields)
+    return send(path, { ...init, headers: { ...init.headers, Origin: ORIGIN, Cookie: cookie } })
+  }
+  const loginPage = await send(authorizeUrl)
+  const browser = loginPage.headers.get('Set-Cookie')!.split(';')[0]!
+  const consentPage = await post(
+    '/auth/authorize/login',
+    {
+      request: requestToken(await loginPage.text()),
+      username: user.username,
+      password: user.password,
+    },
+    browser,
+  )
+  const signedIn = consentPage.headers.get('Set-Cookie')!.split(';')[0]!
+  const allowed = await post(
+    '/auth/authorize/consent',
+    { request: requestToken(await consentPage.text()), decision: 'allow' },
+    signedIn,
+  )
+  const codeOf = (res: Response) => new URL(res.headers.get('Location')!).searchParams.get('code')!
+  const exchange = {
+    grant_type: 'authorization_code',
+    client_id: app3.client_id,
+    code_verifier: VERIFIER,
+  }
+  const code = codeOf(allowed)
+  const viaCode = await token({ ...exchange, code, redirect_uri: cb })
+  await token({
+    grant_type: 'refresh_token',
+    refresh_token: viaCode.refresh_token,
+    client_id: app3.client_id,
+  })
+  await send('/users/me/clients', bearer(live.access_token))
+  await send('/auth/token', form({ ...exchange, code })) // replay
+  // Signed in and consented: straight back with a code.
+  const again2 = await send(authorizeUrl, { headers: { Cookie: signedIn } })
+  await token({ ...exchange, code: codeOf(again2) })
+  await send(`/users/me/clients/${app3.client_id}`, bearer(live.access_token, { method: 'DELETE' }))
+  await send(
+    '/auth/logout',
+    bearer(viaCode.access_token, { method: 'POST', headers: { Cookie: signedIn } }),
+  )
+  await send(
+    `/admin/clients/${app3.client_id}`,
+    json('PATCH', { disabled: true }, adminTokens.access_token),
+  )
+  await send(
+    `/admin/clients/${app3.client_id}/secret`,
+    bearer(adminTokens.access_token, { method: 'POST' }),
+  )
+  await send(
+    `/admin/clients/${app3.client_id}`,
+    bearer(adminTokens.access_token, { method: 'DELETE' }),
+  )
   const signup = json('POST', { username: uniqueName('self'), password: 'a long enough password' })
   await send('/auth/register', {
     ...signup,

@@ -26,7 +26,9 @@ describe('/api/todos', () => {
   it('asks for a token when none is sent, with the bare Bearer challenge', async () => {
     const res = await call('/api/todos')
     expect(res.status).toBe(401)
-    expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="todo-auth"')
+    expect(res.headers.get('WWW-Authenticate')).toBe(
+      'Bearer realm="todo-auth", resource_metadata="https://todo.test/.well-known/oauth-protected-resource"',
+    )
     expect((await res.json<{ error: string }>()).error).toBe('unauthorized')
   })
 
@@ -34,7 +36,7 @@ describe('/api/todos', () => {
     const res = await call('/api/todos', bearer('not.a.token'))
     expect(res.status).toBe(401)
     expect(res.headers.get('WWW-Authenticate')).toBe(
-      'Bearer realm="todo-auth", error="invalid_token"',
+      'Bearer realm="todo-auth", error="invalid_token", resource_metadata="https://todo.test/.well-known/oauth-protected-resource"',
     )
     expect((await res.json<{ error: string }>()).error).toBe('invalid_token')
   })
@@ -186,7 +188,7 @@ describe('/api/todos', () => {
     const denied = await call('/api/todos', json('POST', { title: 'x' }, reader.token))
     expect(denied.status).toBe(403)
     expect(denied.headers.get('WWW-Authenticate')).toBe(
-      'Bearer realm="todo-auth", error="insufficient_scope", scope="write"',
+      'Bearer realm="todo-auth", error="insufficient_scope", scope="write", resource_metadata="https://todo.test/.well-known/oauth-protected-resource"',
     )
     expect((await denied.json<{ error: string }>()).error).toBe('insufficient_scope')
     expect((await call('/api/todos', bearer(reader.token))).status).toBe(200)
@@ -195,7 +197,7 @@ describe('/api/todos', () => {
     const noRead = await call('/api/todos', bearer(writer.token))
     expect(noRead.status).toBe(403)
     expect(noRead.headers.get('WWW-Authenticate')).toBe(
-      'Bearer realm="todo-auth", error="insufficient_scope", scope="read"',
+      'Bearer realm="todo-auth", error="insufficient_scope", scope="read", resource_metadata="https://todo.test/.well-known/oauth-protected-resource"',
     )
   })
 

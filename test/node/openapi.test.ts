@@ -11,8 +11,14 @@ import { type Document, fromQuery, operationFor, problems } from '../openapi-doc
 // (test/integration/openapi.test.ts holds it to the running app).
 
 const app = createApp()
+// With both registrations on, the document lists every operation (else not /auth/register or
+// /auth/clients).
 const fetchDocument = async (): Promise<Document> => {
-  const res = await app.request('https://todo.test/openapi.json', {}, {})
+  const res = await app.request(
+    'https://todo.test/openapi.json',
+    {},
+    { ALLOW_SIGNUP: 'true', ALLOW_CLIENT_REGISTRATION: 'true' },
+  )
   expect(res.status).toBe(200)
   return res.json()
 }
@@ -102,6 +108,24 @@ describe('every validator’s constraints survive into the document', () => {
     'GET /users': { limit: '10', offset: '20' },
     'PATCH /users/:id': { name: 'Bob', disabled: false },
     'GET /admin/audit': { limit: '10', username: 'bob' },
+    'POST /admin/clients': {
+      client_name: 'Example',
+      redirect_uris: ['https://app.example/cb'],
+      grant_types: ['authorization_code'],
+      scope: 'read',
+      token_endpoint_auth_method: 'none',
+      first_party: false,
+    },
+    'GET /admin/clients': { limit: '10', offset: '0' },
+    'PATCH /admin/clients/:client_id': { client_name: 'Renamed', disabled: true },
+    'POST /auth/clients': {
+      client_name: 'Example',
+      redirect_uris: ['http://127.0.0.1:8000/cb'],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+      scope: 'read write',
+    },
   }
 
   const LENGTHS = [0, 1, 2, 3, 7, 8, 9, 63, 64, 65, 71, 72, 73, 128, 129, 199, 200, 201, 254, 255]
@@ -115,12 +139,17 @@ describe('every validator’s constraints survive into the document', () => {
     ...['read', 'write', 'read write', 'write read', 'read  write', ' read', 'admin', 'user'],
     ...['password', 'refresh_token', 'client_credentials', 'access_token'],
     ...['viewer', 'editor', 'owner', 'member', 'manager', 'Viewer'],
+    ...['authorization_code', 'none', 'client_secret_basic', 'code', 'token'],
+    ...['https://app.example/cb', 'http://example.com/cb', 'https://a/#x', 'javascript:x'],
+    ...['com.example.app:/cb', 'http://localhost/cb', 'https://user@a/', 'readwrite'],
     ...['a@example.com', 'a@b', 'not an email', 'a@example.com '],
   ]
   const VALUES = [
     ...STRINGS,
     ...[0, 1, -1, 1.5, 500, true, false, null, {}, []],
     ...[['read'], ['write', 'read'], ['read', 'read', 'write', 'write', 'read'], ['admin']],
+    ...[['authorization_code'], ['refresh_token'], ['password', 'refresh_token'], ['code']],
+    ...[['https://app.example/cb'], ['https://a/#x'], ['http://example.com/'], []],
   ]
   // What JSON Schema cannot say, and the document says in words instead (src/schemas/users.ts).
   const INEXPRESSIBLE = ['Password is too common.', 'Password must be at most 72 bytes of UTF-8.']

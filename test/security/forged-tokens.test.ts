@@ -28,7 +28,7 @@ const todosWith = (authorization: string) =>
 async function expectInvalidToken(res: Response) {
   expect(res.status).toBe(401)
   expect(res.headers.get('WWW-Authenticate')).toBe(
-    'Bearer realm="todo-auth", error="invalid_token"',
+    'Bearer realm="todo-auth", error="invalid_token", resource_metadata="https://todo.test/.well-known/oauth-protected-resource"',
   )
   expect(await res.json()).toEqual({
     error: 'invalid_token',
@@ -38,7 +38,9 @@ async function expectInvalidToken(res: Response) {
 
 async function expectNoCredentials(res: Response) {
   expect(res.status).toBe(401)
-  expect(res.headers.get('WWW-Authenticate')).toBe('Bearer realm="todo-auth"')
+  expect(res.headers.get('WWW-Authenticate')).toBe(
+    'Bearer realm="todo-auth", resource_metadata="https://todo.test/.well-known/oauth-protected-resource"',
+  )
   expect(((await res.json()) as { error: string }).error).toBe('unauthorized')
 }
 

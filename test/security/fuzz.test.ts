@@ -35,14 +35,8 @@ const segment = fc.oneof(
 )
 const query = fc.dictionary(
   fc.constantFrom(
-    'limit',
-    'offset',
-    'completed',
-    'list_id',
-    'user_id',
-    'username',
-    'access_token',
-    'x',
+    ...['limit', 'offset', 'completed', 'list_id', 'user_id', 'username', 'access_token', 'x'],
+    ...['response_type', 'client_id', 'redirect_uri', 'code_challenge', 'state', 'prompt'],
   ),
   fc.oneof(printable, fc.integer().map(String), fc.constantFrom('true', 'false', '1', '500', '-1')),
   { maxKeys: 3 },
@@ -96,6 +90,11 @@ const FIELDS = [
   'new_password',
   'list_id',
   'archived',
+  'client_name',
+  'redirect_uris',
+  'grant_types',
+  'token_endpoint_auth_method',
+  'first_party',
   '__proto__',
 ]
 const jsonValue = fc.oneof(
@@ -114,6 +113,13 @@ const FORM_FIELDS = [
   'refresh_token',
   'token',
   'token_type_hint',
+  'code',
+  'code_verifier',
+  'redirect_uri',
+  'client_id',
+  'client_secret',
+  'request',
+  'decision',
 ]
 
 /** [Content-Type, body]: mostly well-formed for the route's media types, sometimes anything. */
@@ -217,7 +223,10 @@ describe('no request produces a 5xx', () => {
         expect(res.status, `${method} ${path} → ${res.status} ${text.slice(0, 200)}`).toBeLessThan(
           500,
         )
-        if (res.status >= 400 && method !== 'HEAD') {
+        // The authorization pages answer a browser in HTML (src/pages/), errors included.
+        const page = res.headers.get('Content-Type')?.startsWith('text/html')
+        if (page) expect(path, `${method} ${path} → an HTML page`).toMatch(/^\/auth\/authorize/)
+        if (res.status >= 400 && method !== 'HEAD' && !page) {
           expect(JSON.parse(text)).toMatchObject({
             error: expect.any(String),
             error_description: expect.any(String),

@@ -64,10 +64,10 @@ describe('token endpoint abuse', () => {
     ],
     ['an unknown grant', 'grant_type=client_credentials', 400, 'unsupported_grant_type'],
     [
-      'the implicit-era grant',
+      'a code exchange that names no client',
       'grant_type=authorization_code&code=x',
-      400,
-      'unsupported_grant_type',
+      401,
+      'invalid_client',
     ],
     [
       'a JWT-bearer grant',

@@ -224,17 +224,18 @@ describe('per-address ceiling', () => {
   it('reads the address from CF-Connecting-IP only, never X-Forwarded-For', async () => {
     const u = await makeUser()
     for (let i = 0; i < 101; i++) {
-      // Same X-Forwarded-For, a different edge-reported address each time: nothing adds up.
+      // Same X-Forwarded-For, a different edge-reported address each time (IPv6 addresses count
+      // by their /64, so a different /64 each time): nothing adds up.
       await tryLogin(uniqueName('xff'), 'wrong', {
         'X-Forwarded-For': '192.0.2.55',
-        'CF-Connecting-IP': `2001:db8::${i.toString(16)}`,
+        'CF-Connecting-IP': `2001:db8:${i.toString(16)}::1`,
       })
     }
     expect(
       (
         await tryLogin(u.username, u.password, {
           'X-Forwarded-For': '192.0.2.55',
-          'CF-Connecting-IP': '2001:db8::ffff',
+          'CF-Connecting-IP': '2001:db8:ffff::1',
         })
       ).status,
     ).toBe(200)

@@ -1,0 +1,276 @@
+import { randomToken, sha256Hex, toBase64Url } from '../lib/crypto'
+import { isoTime, nowSeconds } from '../lib/time'
+import { narrowScopes, SCOPES } from '../auth/scopes'
+import type { GrantType } from '../schemas/auth'
+import type { AuthMethod } from '../schemas/clients'
+
+/** A client as the API shows it (RFC 7591 field names): never the secret or its hash. */
+export type Client = {
+  client_id: string
+  client_name: string
+  client_type: 'public' | 'confidential'
+  redirect_uris: string[]
+  grant_types: GrantType[]
+  scope: string
+  token_endpoint_auth_method: AuthMethod
+  first_party: boolean
+  disabled: boolean
+  created_at: string
+  updated_at: string
+}
+
+export type ClientRow = Omit<
+  Client,
+  'redirect_uris' | 'grant_types' | 'first_party' | 'disabled'
+> & {
+  client_secret_hash: string | null
+  redirect_uris: string
+  grant_types: string
+  first_party: number
+  disabled: number
+}
+
+const COLUMNS = `client_id, client_name, client_type, redirect_uris, grant_types, scope,
+  token_endpoint_auth_method, first_party, disabled, created_at, updated_at`
+
+export const toClient = (row: ClientRow): Client => ({
+  client_id: row.client_id,
+  client_name: row.client_name,
+  client_type: row.client_type,
+  redirect_uris: JSON.parse(row.redirect_uris),
+  grant_types: JSON.parse(row.grant_types),
+  scope: row.scope,
+  token_endpoint_auth_method: row.token_endpoint_auth_method,
+  first_party: row.first_party === 1,
+  disabled: row.disabled === 1,
+  created_at: row.created_at,
+  updated_at: row.updated_at,
+})
+
+/** The row, secret hash included, for authenticating a client; disabled ones too. */
+export const findClientRow = (db: D1Database, clientId: string) =>
+  db
+    .prepare(`SELECT ${COLUMNS}, client_secret_hash FROM clients WHERE client_id = ?1`)
+    .bind(clientId)
+    .first<ClientRow>()
+
+export async function findClient(db: D1Database, clientId: string): Promise<Client | null> {
+  const row = await findClientRow(db, clientId)
+  return row && toClient(row)
+}
+
+export async function listClients(
+  db: D1Database,
+  { limit, offset }: { limit: number; offset: number },
+): Promise<Client[]> {
+  const { results } = await db
+    .prepare(`SELECT ${COLUMNS} FROM clients ORDER BY created_at, rowid LIMIT ?1 OFFSET ?2`)
+    .bind(limit, offset)
+    .all<ClientRow>()
+  return results.map(toClient)
+}
+
+export type NewClient = {
+  client_name: string
+  redirect_uris: string[]
+  grant_types: GrantType[]
+  scope: string
+  token_endpoint_auth_method: AuthMethod
+  first_party: boolean
+}
+
+/** A fresh client secret (256 random bits, shown once) and the SHA-256 that is all we keep. */
+async function newSecret(): Promise<{ secret: string; hash: string }> {
+  const secret = randomToken()
+  return { secret, hash: await sha256Hex(secret) }
+}
+
+/** Inserts a client; a confidential one comes back with its secret, the only time it is seen. */
+export async function insertClient(
+  db: D1Database,
+  c: NewClient,
+): Promise<{ client: Client; client_secret?: string }> {
+  const clientId = toBase64Url(crypto.getRandomValues(new Uint8Array(16)))
+  const confidential = c.token_endpoint_auth_method !== 'none'
+  const secret = confidential ? await newSecret() : null
+  const now = isoTime()
+  const row = await db
+    .prepare(
+      `INSERT INTO clients (client_id, client_secret_hash, client_name, client_type, redirect_uris,
+         grant_types, scope, token_endpoint_auth_method, first_party, created_at, updated_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+       RETURNING ${COLUMNS}, client_secret_hash`,
+    )
+    .bind(
+      clientId,
+      secret?.hash ?? null,
+      c.client_name,
+      confidential ? 'confidential' : 'public',
+      JSON.stringify(c.redirect_uris),
+      JSON.stringify(c.grant_types),
+      c.scope,
+      c.token_endpoint_auth_method,
+      c.first_party ? 1 : 0,
+      now,
+    )
+    .first<ClientRow>()
+  return { client: toClient(row!), ...(secret && { client_secret: secret.secret }) }
+}
+
+/** Ends every live session of a client once it is disabled: batched after the change. */
+const revokeIfDisabled = (db: D1Database, clientId: string) =>
+  db
+    .prepare(
+      `UPDATE sessions SET revoked_at = ?2 WHERE client_id = ?1 AND revoked_at IS NULL
+       AND EXISTS (SELECT 1 FROM clients WHERE client_id = ?1 AND disabled = 1)`,
+    )
+    .bind(clientId, nowSeconds())
+
+export type ClientPatch = Partial<Omit<NewClient, 'token_endpoint_auth_method'>> & {
+  disabled?: boolean
+}
+
+/**
+ * Changes a client; disabling it ends its sessions and unused codes in the same transaction.
+ * Null when there is no such client.
+ */
+export async function updateClient(
+  db: D1Database,
+  clientId: string,
+  p: ClientPatch,
+): Promise<Client | null> {
+  const sets: string[] = []
+  const values: (string | number)[] = []
+  const set = (column: string, value: string | number) => {
+    values.push(value)
+    sets.push(`${column} = ?${values.length + 1}`)
+  }
+  if (p.client_name !== undefined) set('client_name', p.client_name)
+  if (p.redirect_uris !== undefined) set('redirect_uris', JSON.stringify(p.redirect_uris))
+  if (p.grant_types !== undefined) set('grant_types', JSON.stringify(p.grant_types))
+  if (p.scope !== undefined) set('scope', p.scope)
+  if (p.first_party !== undefined) set('first_party', p.first_party ? 1 : 0)
+  if (p.disabled !== undefined) set('disabled', p.disabled ? 1 : 0)
+  set('updated_at', isoTime())
+  const [updated] = await db.batch<ClientRow>([
+    db
+      .prepare(
+        `UPDATE clients SET ${sets.join(', ')} WHERE client_id = ?1
+         RETURNING ${COLUMNS}, client_secret_hash`,
+      )
+      .bind(clientId, ...values),
+    revokeIfDisabled(db, clientId),
+    db
+      .prepare(
+        `DELETE FROM authorization_codes WHERE client_id = ?1
+         AND EXISTS (SELECT 1 FROM clients WHERE client_id = ?1 AND disabled = 1)`,
+      )
+      .bind(clientId),
+  ])
+  const row = updated?.results[0]
+  return row ? toClient(row) : null
+}
+
+/** Deletes a client; its sessions, refresh tokens, codes and consents go with it (cascade). */
+export async function deleteClient(db: D1Database, clientId: string): Promise<boolean> {
+  const deleted = await db
+    .prepare('DELETE FROM clients WHERE client_id = ?1 RETURNING client_id')
+    .bind(clientId)
+    .first()
+  return deleted !== null
+}
+
+/**
+ * Replaces a confidential client's secret; the old one stops working at once. Null when there is
+ * no such client, 'public' when it has no secret to rotate.
+ */
+export async function rotateClientSecret(
+  db: D1Database,
+  clientId: string,
+): Promise<{ client_secret: string } | 'public' | null> {
+  const secret = await newSecret()
+  const row = await db
+    .prepare(
+      `UPDATE clients SET client_secret_hash = CASE WHEN client_type = 'confidential' THEN ?2 END,
+         updated_at = CASE WHEN client_type = 'confidential' THEN ?3 ELSE updated_at END
+       WHERE client_id = ?1 RETURNING client_type`,
+    )
+    .bind(clientId, secret.hash, isoTime())
+    .first<{ client_type: string }>()
+  if (!row) return null
+  return row.client_type === 'confidential' ? { client_secret: secret.secret } : 'public'
+}
+
+/** The apps a user has authorized (remembered consents), oldest first. */
+export async function listAuthorizedClients(db: D1Database, userId: string) {
+  const { results } = await db
+    .prepare(
+      `SELECT c.client_id, c.client_name, k.scope, k.created_at, k.updated_at
+       FROM consents k JOIN clients c ON c.client_id = k.client_id
+       WHERE k.user_id = ?1 ORDER BY k.created_at, c.client_id`,
+    )
+    .bind(userId)
+    .all<{
+      client_id: string
+      client_name: string
+      scope: string
+      created_at: string
+      updated_at: string
+    }>()
+  return results
+}
+
+/**
+ * Withdraws a user's consent for a client and ends that user's sessions of it, in one
+ * transaction. False when there was neither a consent nor a live session.
+ */
+export async function withdrawConsent(
+  db: D1Database,
+  userId: string,
+  clientId: string,
+): Promise<boolean> {
+  const [consent, sessions] = await db.batch([
+    db
+      .prepare('DELETE FROM consents WHERE user_id = ?1 AND client_id = ?2 RETURNING client_id')
+      .bind(userId, clientId),
+    db
+      .prepare(
+        `UPDATE sessions SET revoked_at = ?3
+         WHERE user_id = ?1 AND client_id = ?2 AND revoked_at IS NULL RETURNING id`,
+      )
+      .bind(userId, clientId, nowSeconds()),
+    db
+      .prepare('DELETE FROM authorization_codes WHERE user_id = ?1 AND client_id = ?2')
+      .bind(userId, clientId),
+  ])
+  return (consent?.results.length ?? 0) + (sessions?.results.length ?? 0) > 0
+}
+
+/** The scopes a user has consented to for a client (none when never asked). */
+export async function consentedScopes(db: D1Database, userId: string, clientId: string) {
+  const row = await db
+    .prepare('SELECT scope FROM consents WHERE user_id = ?1 AND client_id = ?2')
+    .bind(userId, clientId)
+    .first<{ scope: string }>()
+  return row?.scope.split(' ').filter(Boolean) ?? []
+}
+
+/** Remembers a consent: these scopes join the ones consented to before. */
+export async function rememberConsent(
+  db: D1Database,
+  userId: string,
+  clientId: string,
+  scopes: string[],
+): Promise<void> {
+  const before = await consentedScopes(db, userId, clientId)
+  const scope = narrowScopes([...scopes, ...before], SCOPES).join(' ')
+  const now = isoTime()
+  await db
+    .prepare(
+      `INSERT INTO consents (user_id, client_id, scope, created_at, updated_at)
+       VALUES (?1, ?2, ?3, ?4, ?4)
+       ON CONFLICT (user_id, client_id) DO UPDATE SET scope = ?3, updated_at = ?4`,
+    )
+    .bind(userId, clientId, scope, now)
+    .run()
+}

@@ -1,0 +1,27 @@
+import type { Config } from '../env'
+import { ApiError } from '../errors'
+import { authorizationCodeGrant } from './authorization-code'
+import type { Grant } from './grant'
+import { passwordGrant } from './password'
+import { refreshTokenGrant } from './refresh-token'
+
+/**
+ * Every grant the token endpoint knows, one module each. The dispatch, the discovery document's
+ * `grant_types_supported` and the unsupported_grant_type error all come from this table, so a
+ * new grant is one file, one line here and its name in GRANT_TYPES (src/schemas/auth.ts), in the
+ * same order (test/unit/grants.test.ts).
+ */
+export const GRANTS: readonly Grant[] = [authorizationCodeGrant, refreshTokenGrant, passwordGrant]
+
+const enabled = (cfg: Config) => GRANTS.filter((g) => g.enabled?.(cfg) ?? true)
+
+/** RFC 8414 `grant_types_supported`. */
+export const grantTypesSupported = (cfg: Config): string[] => enabled(cfg).map((g) => g.type)
+
+/** The grant for a `grant_type`, or 400 unsupported_grant_type naming the ones on offer. */
+export function grantFor(cfg: Config, type: string): Grant {
+  const grant = enabled(cfg).find((g) => g.type === type)
+  if (grant) return grant
+  const names = grantTypesSupported(cfg).map((t) => `"${t}"`)
+  throw new ApiError('unsupported_grant_type', `Supported grant types are ${names.join(', ')}.`)
+}

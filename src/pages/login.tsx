@@ -1,0 +1,45 @@
+import { Layout } from './layout'
+
+/** The login page: fields `username` and `password`, and the pending request as its CSRF token. */
+export const LoginPage = (p: {
+  clientName: string
+  request: string
+  error?: string
+  username?: string
+}) => (
+  <Layout title="Log in">
+    <section aria-labelledby="login-heading">
+      <h2 id="login-heading">Log in</h2>
+      <p>
+        to continue to <strong>{p.clientName}</strong>
+      </p>
+      {p.error && (
+        <p id="message" role="alert">
+          {p.error}
+        </p>
+      )}
+      <form method="post" action="/auth/authorize/login">
+        <input type="hidden" name="request" value={p.request} />
+        <label for="username">Username</label>
+        <input
+          id="username"
+          name="username"
+          autocomplete="username"
+          autocapitalize="none"
+          required
+          autofocus
+          value={p.username ?? ''}
+        />
+        <label for="password">Password</label>
+        <input
+          id="password"
+          name="password"
+          type="password"
+          autocomplete="current-password"
+          required
+        />
+        <button type="submit">Log in</button>
+      </form>
+    </section>
+  </Layout>
+)
