@@ -1,7 +1,8 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { makeUser } from '../helpers'
-import { defaultList, member, send, type Member } from '../lists-helpers'
+import { call, json, login, makeUser } from '../helpers'
+import { codeFlowToken, defaultList, member, send, WEB_CLIENT, type Member } from '../lists-helpers'
+import { claims, REDIRECT } from '../oauth'
 
 type List = { id: string; name: string; role: string; archived: boolean; default: boolean }
 type Todo = { id: string; list_id: string; title: string; completed: boolean }
@@ -394,5 +395,88 @@ describe('tokens', () => {
       role: 'member',
     })
     expect(managed.status).toBe(403)
+  })
+
+  it('let the web client, a first-party client, share and manage teams as its user', async () => {
+    const alice = await member()
+    const bob = await makeUser()
+    const web = await codeFlowToken(alice, WEB_CLIENT.id, undefined, WEB_CLIENT.redirect)
+    expect(claims(web).client_id).toBe(WEB_CLIENT.id)
+    const list = await send<List>(web, 'POST', '/api/lists', { name: 'via web' })
+    expect(list.status).toBe(201)
+    const shared = await send(web, 'PUT', `/api/lists/${list.body.id}/members/users/${bob.id}`, {
+      role: 'editor',
+    })
+    expect(shared.status).toBe(200)
+    const members = await send<Shared[]>(alice.token, 'GET', `/api/lists/${list.body.id}/members`)
+    expect(members.body).toContainEqual(expect.objectContaining({ id: bob.id, role: 'editor' }))
+    const team = await send<Team>(web, 'POST', '/api/teams', { name: 'via web' })
+    expect(team.status).toBe(201)
+    const added = await send(web, 'PUT', `/api/teams/${team.body.id}/members/${bob.id}`, {
+      role: 'member',
+    })
+    expect(added.status).toBe(200)
+  })
+
+  it('keep an app an admin registered from sharing, even with its user’s consent', async () => {
+    const admin = (await login(await makeUser({ role: 'admin' }))).access_token
+    const registered = await call(
+      '/admin/clients',
+      json(
+        'POST',
+        { client_name: 'Some app', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' },
+        admin,
+      ),
+    )
+    expect(registered.status).toBe(201)
+    const { client_id } = await registered.json<{ client_id: string }>()
+    const alice = await member()
+    const bob = await makeUser()
+    const list = await newList(alice)
+    const app = await codeFlowToken(alice, client_id)
+    expect(claims(app).client_id).toBe(client_id)
+    expect((await send(app, 'GET', `/api/lists/${list.id}/todos`)).status).toBe(200)
+    const shared = await send<{ error: string }>(
+      app,
+      'PUT',
+      `/api/lists/${list.id}/members/users/${bob.id}`,
+      { role: 'viewer' },
+    )
+    expect(shared).toMatchObject({ status: 403, body: { error: 'forbidden' } })
+    const members = await send<Shared[]>(alice.token, 'GET', `/api/lists/${list.id}/members`)
+    expect(members.body.map((m) => m.id)).not.toContain(bob.id)
+  })
+
+  it('treat an app as first-party only while it is registered so', async () => {
+    const admin = (await login(await makeUser({ role: 'admin' }))).access_token
+    const created = await call(
+      '/admin/clients',
+      json(
+        'POST',
+        {
+          client_name: 'Our other app',
+          redirect_uris: [REDIRECT],
+          token_endpoint_auth_method: 'none',
+          first_party: true,
+        },
+        admin,
+      ),
+    )
+    expect(created.status).toBe(201)
+    const { client_id } = await created.json<{ client_id: string }>()
+    const alice = await member()
+    const bob = await makeUser()
+    const list = await newList(alice)
+    const token = await codeFlowToken(alice, client_id)
+    const share = () =>
+      send(token, 'PUT', `/api/lists/${list.id}/members/users/${bob.id}`, { role: 'viewer' })
+    expect((await share()).status).toBe(200)
+    const demoted = await call(
+      `/admin/clients/${client_id}`,
+      json('PATCH', { first_party: false }, admin),
+    )
+    expect(demoted.status).toBe(200)
+    // The same token, on its very next request, acts as a third-party app.
+    expect((await share()).status).toBe(403)
   })
 })
