@@ -4,7 +4,16 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../src/app'
 import { addressKey, escapeControls } from '../../src/client'
 import { createSession } from '../../src/db/sessions'
-import { basicHeader, bearer, form, json, login, makeUser, uniqueName } from '../helpers'
+import {
+  basicHeader,
+  bearer,
+  form,
+  json,
+  login,
+  makeUser,
+  quietConsoleError,
+  uniqueName,
+} from '../helpers'
 import { claimsOf, forge } from './forge'
 
 /**
@@ -330,6 +339,7 @@ describe('credentials are taken exactly as sent', () => {
 
 describe('the issuer is configured, never taken from the Host header', () => {
   it('refuses to sign or describe itself on a public host without ISSUER', async () => {
+    const logged = quietConsoleError()
     const u = await makeUser()
     const noIssuer = { ...env, ISSUER: '' }
     const res = await app.request(
@@ -348,6 +358,7 @@ describe('the issuer is configured, never taken from the Host header', () => {
     expect(meta.status).toBe(500)
     const doc = await app.request('https://evil.test/openapi.json', {}, noIssuer)
     expect(JSON.stringify(await answer(doc))).not.toContain('evil.test')
+    expect(logged).toHaveBeenCalledWith('server_error:', expect.stringContaining('ISSUER is unset'))
   })
 
   it('uses the loopback origin in local development', async () => {
