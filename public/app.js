@@ -213,7 +213,8 @@ async function finishLogin(params) {
 }
 
 function showTodos(user, todos) {
-  view.accountName.textContent = user.name || user.username
+  // The username is the identity; a display name alone could pass for someone else's.
+  view.accountName.textContent = user.name ? `${user.name} (${user.username})` : user.username
   view.login.hidden = true
   view.account.hidden = false
   view.todos.hidden = false
