@@ -6,6 +6,7 @@ import { addressKey, escapeControls } from '../../src/client'
 import { createSession } from '../../src/db/sessions'
 import {
   basicHeader,
+  duringNextCompare,
   bearer,
   form,
   json,
@@ -27,20 +28,6 @@ const send = (path: string, init: RequestInit = {}, vars: Record<string, string>
 const tokenFor = (username: string, password: string, headers: Record<string, string> = {}) => {
   const init = form({ grant_type: 'password', username, password })
   return send('/auth/token', { ...init, headers: { ...init.headers, ...headers } })
-}
-
-const realCompare = bcrypt.compare.bind(bcrypt) as (p: string, h: string) => Promise<boolean>
-
-/** Runs `meanwhile` after the next bcrypt compare, before the check acts on its result. */
-function duringNextCompare(meanwhile: () => Promise<unknown>) {
-  const spy = vi.spyOn(bcrypt, 'compare') as unknown as {
-    mockImplementationOnce(f: (p: string, h: string) => Promise<boolean>): void
-  }
-  spy.mockImplementationOnce(async (password, hash) => {
-    const ok = await realCompare(password, hash)
-    await meanwhile()
-    return ok
-  })
 }
 
 /** The cost of every hash bcrypt was asked to compare against, in order. */
