@@ -123,6 +123,14 @@ describe('signing in with an upstream OpenID provider', () => {
     expect((await events('federated_login')).some((e) => e.user_id === me.id)).toBe(true)
     expect((await events('user_created')).some((e) => e.user_id === me.id)).toBe(true)
 
+    // The new account has a default list (the users_default_list trigger), so it can add a todo.
+    const created = await call('/api/todos', json('POST', { title: 'First' }, me.access_token))
+    expect(created.status, await created.clone().text()).toBe(201)
+    const todos = await call('/api/todos', bearer(me.access_token))
+    expect((await todos.json<{ title: string }[]>()).map((t) => t.title)).toEqual(['First'])
+    const lists = await call('/api/lists', bearer(me.access_token))
+    expect(await lists.json()).toEqual([expect.objectContaining({ default: true, role: 'owner' })])
+
     // The next sign-in with the same (issuer, sub) is the same user, under a unique username.
     const again = await federate(new Browser(), idp.id, { sub, preferred_username: 'x' })
     expect((await signedInAs(again.res, again.app)).id).toBe(me.id)
