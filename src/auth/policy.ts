@@ -23,6 +23,7 @@ export type Action =
   | 'todos.list_any' // list anyone's todos (?user_id=)
   | 'todos.write' // create, change, delete own todos
   | 'self' // GET /users/me, POST /users/me/password
+  | 'identities.change' // POST, DELETE /users/me/identities/{provider}: link, unlink
   | 'users.read' // GET /users, GET /users/{id}
   | 'users.write' // POST /users, PATCH /users/{id}, DELETE /users/{id}
   | 'audit.read' // GET /admin/audit
@@ -43,8 +44,9 @@ type Audience = 'owner' | 'admin'
  * grant), or a third-party app holding a token for its user (`client`: a token whose session was
  * granted to a client that is not first-party; its `client_id` claim names it, RFC 9068 §2.2).
  * An app never does more than its user and its scopes allow, and some things only the user does
- * in person: read other users' data as an admin, and change who may see their lists or who is in
- * their teams (an app that could share would exfiltrate by sharing).
+ * in person: read other users' data as an admin, change who may see their lists or who is in
+ * their teams (an app that could share would exfiltrate by sharing), and link or unlink the
+ * upstream identities they sign in with.
  */
 export type ActorKind = 'user' | 'client'
 
@@ -61,6 +63,8 @@ export const RULES: Readonly<Record<Action, Rule>> = {
   'todos.write': { scope: 'write', audience: 'owner' },
   // Any live session may see and re-secure its own account, whatever it was scoped to.
   self: { scope: null, audience: 'owner' },
+  // An app that could link an identity of its choosing could then sign in as the user.
+  'identities.change': { scope: null, audience: 'owner', clients: false },
   'users.read': { scope: 'read', audience: 'admin' },
   'users.write': { scope: 'write', audience: 'admin' },
   'audit.read': { scope: 'read', audience: 'admin' },

@@ -389,7 +389,7 @@ export const myIdentityRoutes = new Hono<AppEnv>()
       responses: { 200: { description: 'Where to sign in.', schema: linkStart } },
       errors: ['temporarily_unavailable'],
     }),
-    allow('self'),
+    allow('identities.change'),
     async (c) => {
       const p = await findProvider(c.env.DB, c.req.param('provider'))
       if (!p?.enabled) throw new ApiError('not_found', 'No such identity provider.')
@@ -414,7 +414,7 @@ export const myIdentityRoutes = new Hono<AppEnv>()
       responses: { 204: { description: 'Unlinked.' } },
       errors: ['conflict'],
     }),
-    allow('self'),
+    allow('identities.change'),
     async (c) => {
       const user = c.get('user')
       const provider = c.req.param('provider')

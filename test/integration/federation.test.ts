@@ -11,6 +11,7 @@ import {
   type SignedIn,
   uniqueName,
 } from '../helpers'
+import { member } from '../lists-helpers'
 import { Browser, authorizeUrl, exchange, makeClient, redirectParams, tokens } from '../oauth'
 
 // The fake provider (test/fake-idp/worker.js) answers every outbound fetch; its client is this.
@@ -408,6 +409,28 @@ describe('identities of an account', () => {
       bearer(signedIn.token, { method: 'DELETE' }),
     )
     expect(gone.status).toBe(404)
+  })
+
+  it('lets only the user, not a third-party app, link or unlink an identity', async ({ admin }) => {
+    const idp = await addProvider(admin)
+    const alice = await member()
+    const app = await alice.appToken()
+    const start = await call(`/users/me/identities/${idp.id}`, bearer(app, { method: 'POST' }))
+    expect(start.status).toBe(403)
+    expect(((await start.json()) as { error: string }).error).toBe('forbidden')
+    const pending = await env.DB.prepare('SELECT 1 FROM federation_requests WHERE user_id = ?1')
+      .bind(alice.id)
+      .first()
+    expect(pending).toBeNull()
+
+    expect(
+      (await link(new Browser(), alice.token, idp.id, { sub: uniqueName('sub') })).status,
+    ).toBe(303)
+    const unlink = await call(`/users/me/identities/${idp.id}`, bearer(app, { method: 'DELETE' }))
+    expect(unlink.status).toBe(403)
+    expect((await identities(alice.token)).map((i) => i.provider_id)).toEqual([idp.id])
+    // The app still reads them: listing is the account's own data, any scope.
+    expect((await call('/users/me/identities', bearer(app))).status).toBe(200)
   })
 
   it('refuses to link an identity that another account holds', async ({ admin, signedIn }) => {

@@ -29,6 +29,8 @@ const TABLE: [Action, 'user' | 'admin', string, string, Decision][] = [
   ['todos.write', 'admin', 'read write', OTHER, 'forbidden'],
   ['self', 'user', '', ME, 'allow'],
   ['self', 'admin', '', OTHER, 'forbidden'],
+  ['identities.change', 'user', '', ME, 'allow'],
+  ['identities.change', 'admin', 'read write', OTHER, 'forbidden'],
   ['users.read', 'user', 'read write', OTHER, 'forbidden'],
   ['users.read', 'user', 'read write', ME, 'forbidden'],
   ['users.read', 'admin', 'read', OTHER, 'allow'],
@@ -69,6 +71,8 @@ describe('policy.decide', () => {
     }
     expect(decide(app, 'lists.read_any', OTHER)).toBe('forbidden')
     expect(decide(app, 'todos.list_any', OTHER)).toBe('forbidden')
+    expect(decide(app, 'identities.change')).toBe('forbidden')
+    expect(decide(app, 'self')).toBe('allow')
     expect(decide(app, 'lists.create')).toBe('allow')
   })
 
