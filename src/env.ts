@@ -1,4 +1,4 @@
-import type { JWTPayload } from 'hono/utils/jwt/types'
+import type { BearerAuth } from './auth/middleware'
 import type { Client } from './client'
 import type { User } from './db/users'
 
@@ -27,8 +27,11 @@ export type Variables = {
   scopes: readonly string[]
   /** The D1 binding itself, for reads that must see the primary (src/db/replication.ts). */
   primary?: D1Database
-  /** Set by hono's jwt middleware; read only through checkClaims. */
-  jwtPayload: JWTPayload
+  /**
+   * A Bearer request whose session check rides in its route's batch (src/auth/middleware.ts
+   * `authorized`); absent for HTTP Basic and for the routes that check the session up front.
+   */
+  bearer?: BearerAuth
 }
 
 export type AppEnv = { Bindings: Bindings; Variables: Variables }

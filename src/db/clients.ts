@@ -1,5 +1,6 @@
 import { randomToken, sha256Hex, toBase64Url } from '../lib/crypto'
 import { isoTime, nowSeconds } from '../lib/time'
+import { allRows, firstRow, type Query } from './query'
 import { narrowScopes, SCOPES } from '../auth/scopes'
 import type { GrantType } from '../schemas/auth'
 import type { AuthMethod } from '../schemas/clients'
@@ -59,16 +60,23 @@ export async function findClient(db: D1Database, clientId: string): Promise<Clie
   return row && toClient(row)
 }
 
-export async function listClients(
+/** The client by id, as a query to batch (with the Bearer check). */
+export const clientById = (db: D1Database, clientId: string): Query<Client | null> =>
+  firstRow(
+    db.prepare(`SELECT ${COLUMNS} FROM clients WHERE client_id = ?1`).bind(clientId),
+    toClient,
+  )
+
+export const listClients = (
   db: D1Database,
   { limit, offset }: { limit: number; offset: number },
-): Promise<Client[]> {
-  const { results } = await db
-    .prepare(`SELECT ${COLUMNS} FROM clients ORDER BY created_at, rowid LIMIT ?1 OFFSET ?2`)
-    .bind(limit, offset)
-    .all<ClientRow>()
-  return results.map(toClient)
-}
+): Query<Client[]> =>
+  allRows(
+    db
+      .prepare(`SELECT ${COLUMNS} FROM clients ORDER BY created_at, rowid LIMIT ?1 OFFSET ?2`)
+      .bind(limit, offset),
+    toClient,
+  )
 
 export type NewClient = {
   client_name: string
@@ -202,22 +210,24 @@ export async function rotateClientSecret(
 }
 
 /** The apps a user has authorized (remembered consents), oldest first. */
-export async function listAuthorizedClients(db: D1Database, userId: string) {
-  const { results } = await db
-    .prepare(
-      `SELECT c.client_id, c.client_name, k.scope, k.created_at, k.updated_at
+export const listAuthorizedClients = (db: D1Database, userId: string) =>
+  allRows(
+    db
+      .prepare(
+        `SELECT c.client_id, c.client_name, k.scope, k.created_at, k.updated_at
        FROM consents k JOIN clients c ON c.client_id = k.client_id
        WHERE k.user_id = ?1 ORDER BY k.created_at, c.client_id`,
-    )
-    .bind(userId)
-    .all<{
-      client_id: string
-      client_name: string
-      scope: string
-      created_at: string
-      updated_at: string
-    }>()
-  return results
+      )
+      .bind(userId),
+    (row: AuthorizedClient) => row,
+  )
+
+type AuthorizedClient = {
+  client_id: string
+  client_name: string
+  scope: string
+  created_at: string
+  updated_at: string
 }
 
 /**

@@ -3,7 +3,7 @@ import { config, type AppEnv } from '../env'
 import { ApiError, errorResponse, notFound } from '../errors'
 import {
   deleteClient,
-  findClient,
+  clientById,
   insertClient,
   listAuthorizedClients,
   listClients,
@@ -12,7 +12,7 @@ import {
   withdrawConsent,
 } from '../db/clients'
 import * as throttle from '../auth/throttle'
-import { allow } from '../auth/middleware'
+import { allow, authenticated, authorized } from '../auth/middleware'
 import { doc } from '../openapi'
 import {
   authorizedClients,
@@ -50,6 +50,7 @@ export const adminClientRoutes = new Hono<AppEnv>()
     allow('clients.write'),
     validate('json', clientCreate),
     async (c) => {
+      await authenticated(c)
       const { client, client_secret } = await insertClient(c.env.DB, c.req.valid('json'))
       c.header('Location', `/admin/clients/${client.client_id}`)
       return c.json(
@@ -69,7 +70,10 @@ export const adminClientRoutes = new Hono<AppEnv>()
     }),
     allow('clients.read'),
     validate('query', clientListQuery),
-    async (c) => c.json(await listClients(c.env.DB, c.req.valid('query'))),
+    async (c) => {
+      const page = c.req.valid('query')
+      return c.json(await authorized(c, (db) => listClients(db, page)))
+    },
   )
   .get(
     '/:client_id',
@@ -82,7 +86,7 @@ export const adminClientRoutes = new Hono<AppEnv>()
     }),
     allow('clients.read'),
     async (c) => {
-      const found = await findClient(c.env.DB, c.req.param('client_id'))
+      const found = await authorized(c, (db) => clientById(db, c.req.param('client_id')))
       if (!found) throw notFound('client')
       return c.json(found)
     },
@@ -101,6 +105,7 @@ export const adminClientRoutes = new Hono<AppEnv>()
     allow('clients.write'),
     validate('json', clientPatch),
     async (c) => {
+      await authenticated(c)
       const changed = await updateClient(c.env.DB, c.req.param('client_id'), c.req.valid('json'))
       if (!changed) throw notFound('client')
       return c.json(changed)
@@ -117,6 +122,7 @@ export const adminClientRoutes = new Hono<AppEnv>()
     }),
     allow('clients.write'),
     async (c) => {
+      await authenticated(c)
       if (!(await deleteClient(c.env.DB, c.req.param('client_id')))) throw notFound('client')
       return c.body(null, 204)
     },
@@ -133,6 +139,7 @@ export const adminClientRoutes = new Hono<AppEnv>()
     }),
     allow('clients.write'),
     async (c) => {
+      await authenticated(c)
       const clientId = c.req.param('client_id')
       const rotated = await rotateClientSecret(c.env.DB, clientId)
       if (rotated === null) throw notFound('client')
@@ -230,7 +237,7 @@ export const myClientRoutes = new Hono<AppEnv>()
       responses: { 200: { description: 'Your consents.', schema: authorizedClients } },
     }),
     allow('self'),
-    async (c) => c.json(await listAuthorizedClients(c.env.DB, c.get('user').id)),
+    async (c) => c.json(await authorized(c, (db, actor) => listAuthorizedClients(db, actor.id))),
   )
   .delete(
     '/me/clients/:client_id',
@@ -245,6 +252,7 @@ export const myClientRoutes = new Hono<AppEnv>()
     }),
     allow('self'),
     async (c) => {
+      await authenticated(c)
       const done = await withdrawConsent(c.env.DB, c.get('user').id, c.req.param('client_id'))
       if (!done) throw new ApiError('not_found', 'You have not authorized that app.')
       return c.body(null, 204)

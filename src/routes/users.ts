@@ -5,9 +5,9 @@ import { ApiError, notFound } from '../errors'
 import { changeUser, removeUser } from '../db/accounts'
 import { requestAttribution } from '../db/audit'
 import { authDatabase } from '../db/replication'
-import { findUserById, listUsers } from '../db/users'
+import { findUserById, listUsers, userById } from '../db/users'
 import { checkPassword } from '../auth/login'
-import { allow } from '../auth/middleware'
+import { allow, authenticated, authorized } from '../auth/middleware'
 import { doc } from '../openapi'
 import { hashPassword } from '../auth/passwords'
 import { mayAssign } from '../auth/policy'
@@ -27,7 +27,10 @@ export const userRoutes = new Hono<AppEnv>()
       responses: { 200: { description: 'You.', schema: userSchema } },
     }),
     allow('self'),
-    (c) => c.json(c.get('user')),
+    async (c) => {
+      await authenticated(c)
+      return c.json(c.get('user'))
+    },
   )
   /** Any live session may change its own user's password, but only with the current password. */
   .post(
@@ -43,6 +46,8 @@ export const userRoutes = new Hono<AppEnv>()
     allow('self'),
     validate('json', passwordChange),
     async (c) => {
+      // Checks a password: the session check first, on its own (docs/performance.md).
+      await authenticated(c)
       const user = c.get('user')
       const { current_password, new_password } = c.req.valid('json')
       const credentials = { username: user.username, password: current_password }
@@ -85,6 +90,7 @@ export const userRoutes = new Hono<AppEnv>()
     allow('users.write'),
     validate('json', userCreate),
     async (c) => {
+      await authenticated(c)
       const by = requestAttribution(c.get('client'), `by ${c.get('user').username}`)
       const user = await createAccount(c.env.DB, config(c.env), c.req.valid('json'), by)
       c.header('Location', `/users/${user.id}`)
@@ -102,7 +108,10 @@ export const userRoutes = new Hono<AppEnv>()
     }),
     allow('users.read'),
     validate('query', userListQuery),
-    async (c) => c.json(await listUsers(c.env.DB, c.req.valid('query'))),
+    async (c) => {
+      const page = c.req.valid('query')
+      return c.json(await authorized(c, (db) => listUsers(db, page)))
+    },
   )
   .get(
     '/:id',
@@ -115,7 +124,7 @@ export const userRoutes = new Hono<AppEnv>()
     }),
     allow('users.read'),
     async (c) => {
-      const user = await findUserById(c.env.DB, c.req.param('id'))
+      const user = await authorized(c, (db) => userById(db, c.req.param('id')))
       if (!user) throw notFound('user')
       return c.json(user)
     },
@@ -136,6 +145,7 @@ export const userRoutes = new Hono<AppEnv>()
     allow('users.write'),
     validate('json', userPatch),
     async (c) => {
+      await authenticated(c)
       const { password, ...fields } = c.req.valid('json')
       const actor = c.get('user')
       // A stolen admin token must not become a permanent takeover: one's own password changes
@@ -173,6 +183,7 @@ export const userRoutes = new Hono<AppEnv>()
     }),
     allow('users.write'),
     async (c) => {
+      await authenticated(c)
       applied(
         await removeUser(
           c.env.DB,
