@@ -301,7 +301,7 @@ const ATTEMPTS = 3
  */
 export async function authorized<T>(
   c: Context<AppEnv>,
-  build: (db: D1Database, actor: Actor) => Query<T>,
+  build: (db: D1Database, actor: Actor) => Query<T> | Promise<Query<T>>,
 ): Promise<T> {
   const auth = c.get('bearer')
   if (!auth) throw new Error('authorized() needs allow() or allowOn() in front of the route')
@@ -309,13 +309,13 @@ export async function authorized<T>(
   for (let attempt = 1; ; attempt++) {
     let query: Query<T>
     try {
-      query = build(db, actorOf(c))
+      query = await build(db, actorOf(c))
     } catch (err) {
       // A refusal is never taken on a presumption: read the session, then decide on what it holds.
       if (!(err instanceof ApiError) || auth.settled) throw err
       auth.standing = await checkNow(c, auth.claims)
       auth.settled = true
-      query = build(db, actorOf(c))
+      query = await build(db, actorOf(c))
     }
     const check = bearerCheck(db, auth.claims, auth.standing, nowSeconds())
     let results: D1Result[]
@@ -337,6 +337,13 @@ export async function authorized<T>(
     return query.read(results.slice(check.statements.length))
   }
 }
+
+/**
+ * The username of a Bearer request, for audit records: the user row's once read, else the token's
+ * (usernames never change, and the batch's guard proves the session is the token's).
+ */
+export const bearerUsername = (c: Context<AppEnv>): string =>
+  c.var.user?.username ?? c.var.bearer?.claims.username ?? ''
 
 const NOTHING: Query<void> = { statements: [], read: () => undefined }
 

@@ -63,15 +63,14 @@ export const adminRead = (db: D1Database, c: Context<AppEnv>, userId: string, wh
     db,
     'admin_read',
     userId,
-    requestAttribution(c.get('client'), `by ${adminName(c)}: ${what}`),
+    // The admin's username: the token's until the Bearer batch has read the row (see
+    // bearerUsername in src/auth/middleware.ts; usernames never change).
+    requestAttribution(
+      c.get('client'),
+      `by ${c.var.user?.username ?? c.var.bearer?.claims.username}: ${what}`,
+    ),
     '1',
   )
-
-/**
- * The admin's username: the user row's once the Bearer check has read it, else the token's
- * (the batch's guard then proves the session live and the role unchanged; usernames never change).
- */
-const adminName = (c: Context<AppEnv>) => c.var.user?.username ?? c.var.bearer?.claims.username
 
 /** Where a request came from (src/client.ts), as the audit trail records it. */
 export const requestAttribution = (client: Client, detail?: string): Attribution => ({

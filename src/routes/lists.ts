@@ -16,7 +16,15 @@ import {
 } from '../db/lists'
 import { listResource, toResource, type ListResourceRow } from '../db/lists'
 import { createTodo, listTodosIn, toTodo, type TodoRow } from '../db/todos'
-import { actorOf, allow, allowOn, authorize, authorized, refusedOnList } from '../auth/middleware'
+import {
+  actorOf,
+  allow,
+  allowOn,
+  authorize,
+  authorized,
+  bearerUsername,
+  refusedOnList,
+} from '../auth/middleware'
 import { LIST_RULES, listPatchAction } from '../auth/policy'
 import { doc } from '../openapi'
 import {
@@ -110,7 +118,7 @@ const routes = new Hono<AppEnv>()
     validate('json', listCreate),
     async (c) => {
       const { name } = c.req.valid('json')
-      const owner = { id: actorOf(c).id, username: c.var.bearer!.claims.username }
+      const owner = { id: actorOf(c).id, username: bearerUsername(c) }
       const created = await authorized(c, (db) => createList(db, owner, name))
       c.header('Location', `/api/lists/${created.id}`)
       return c.json(created, 201)

@@ -7,6 +7,7 @@ import {
   allow,
   allowOn,
   authorized,
+  bearerUsername,
   refusedOnTeam,
   requireUpFront,
 } from '../auth/middleware'
@@ -48,7 +49,7 @@ export const teamRoutes = new Hono<AppEnv>()
     validate('json', teamCreate),
     async (c) => {
       const { name } = c.req.valid('json')
-      const creator = { id: actorOf(c).id, username: c.var.bearer!.claims.username }
+      const creator = { id: actorOf(c).id, username: bearerUsername(c) }
       return c.json(await authorized(c, (db) => createTeam(db, creator, name)), 201)
     },
   )
