@@ -96,7 +96,14 @@ export function config(env: Bindings): Config {
  * already parsed for `env` instead of parsing the vars again on every request.
  */
 export function withDatabase(env: Bindings, db: () => D1Database): Bindings {
-  const derived = Object.defineProperty({ ...env }, 'DB', { get: db, enumerable: true })
+  // The other bindings' descriptors, not their values: reading `env.DB` here would open the
+  // D1 session that an earlier wrapper (readReplication) opens on first use.
+  const others = Object.getOwnPropertyDescriptors(env) as PropertyDescriptorMap
+  delete others.DB
+  const derived = Object.defineProperty(Object.defineProperties({}, others), 'DB', {
+    get: db,
+    enumerable: true,
+  }) as Bindings
   parsed.set(derived, config(env))
   return derived
 }
