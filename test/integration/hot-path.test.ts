@@ -325,6 +325,16 @@ describe('an authenticated request', () => {
 })
 
 describe('issuing tokens', () => {
+  it('grants a password in two round trips: the charged read, then the success with the session', async () => {
+    const user = await makeUser()
+    const { res, trips } = await send(
+      '/auth/token',
+      form({ grant_type: 'password', username: user.username, password: user.password }),
+    )
+    expect(res.status).toBe(200)
+    expect(trips, JSON.stringify(trips)).toHaveLength(2)
+  })
+
   it('signs with the key imported once per isolate', async () => {
     const user = await makeUser()
     const first = await loginThroughApp(user.username, user.password)
