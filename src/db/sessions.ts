@@ -134,19 +134,25 @@ const holds = (scope: Scope, tokenHas: number) =>
     AND instr(' ' || u.scopes || ' ', ' ${scope} ') > 0)`
 
 /**
- * The guard of a Bearer batch: a SELECT that raises an SQL error ("malformed JSON", from json()
- * of a string that is not JSON) unless, as it runs, the session is live, its user enabled and the
- * request's standing the presumed one. D1 runs a batch as one transaction and an error rolls it
- * back, so no statement after the guard writes anything for a dead session or for a standing that
- * changed since it was presumed; every write of every route is covered without its SQL repeating
- * the check. The argument of json() depends on the row, so SQLite cannot evaluate it up front.
+ * The check that opens every Bearer batch: the session's row, as BEARER_ROW, in a statement that
+ * raises an SQL error ("malformed JSON", from json() of a string that is not JSON) unless, as it
+ * runs, the session is live, its user enabled and the request's standing the presumed one. D1
+ * runs a batch as one transaction and an error rolls it back, so no statement after it writes
+ * anything for a dead session or for a standing that changed since it was presumed: every write
+ * of every route is covered without its SQL repeating the check. An aggregate without GROUP BY
+ * gives its one row even when nothing matches (COUNT(*) = 0, the other columns NULL), which is
+ * what lets the same statement raise for a missing session; at most one row matches (s.id is the
+ * key). The argument of json() depends on the row, so SQLite cannot evaluate it up front.
  */
-const BEARER_GUARD = `SELECT json(CASE WHEN EXISTS (SELECT 1 FROM sessions s
-     JOIN users u ON u.id = s.user_id LEFT JOIN clients c ON c.client_id = s.client_id
-     WHERE s.id = ?1 AND s.user_id = ?2 AND ${liveSession('?3')} AND u.role = ?4
+const BEARER_CHECK = `SELECT json(CASE WHEN COUNT(*) = 1 AND u.role = ?4
        AND (s.client_id IS NOT NULL AND COALESCE(c.first_party, 0) = 0) = ?5
-       AND ${SCOPES.map((scope, i) => `${holds(scope, 6 + 2 * i)} = ?${7 + 2 * i}`).join(' AND ')})
-   THEN 'true' ELSE 'bearer session check failed' END) AS ok`
+       AND ${SCOPES.map((scope, i) => `${holds(scope, 6 + 2 * i)} = ?${7 + 2 * i}`).join(' AND ')}
+     THEN 'true' ELSE 'bearer session check failed' END) AS guard,
+     s.scope AS session_scope,
+     s.client_id IS NOT NULL AND COALESCE(c.first_party, 0) = 0 AS third_party, ${userColumns('u')}
+   FROM sessions s JOIN users u ON u.id = s.user_id
+     LEFT JOIN clients c ON c.client_id = s.client_id
+   WHERE s.id = ?1 AND s.user_id = ?2 AND ${liveSession('?3')}`
 
 type BearerRow = UserRow & { session_scope: string; third_party: number }
 
@@ -154,8 +160,8 @@ type BearerRow = UserRow & { session_scope: string; third_party: number }
 export type BearerClaims = { sid: string; sub: string; scope: string }
 
 /**
- * The two statements that open every Bearer batch: the session's row (none when it is dead),
- * then the guard for `presumed`. `read` turns the first one's result into the session.
+ * The statement that opens every Bearer batch (BEARER_CHECK) for `presumed`; `read` turns its
+ * result into the session.
  */
 export function bearerCheck(db: D1Database, claims: BearerClaims, presumed: Standing, now: number) {
   const token = parseScopes(claims.scope)
@@ -163,19 +169,12 @@ export function bearerCheck(db: D1Database, claims: BearerClaims, presumed: Stan
     token.includes(s) ? 1 : 0,
     presumed.scopes.includes(s) ? 1 : 0,
   ])
+  const thirdParty = presumed.thirdPartyApp ? 1 : 0
   return {
     statements: [
-      db.prepare(BEARER_ROW).bind(claims.sid, claims.sub, now),
       db
-        .prepare(BEARER_GUARD)
-        .bind(
-          claims.sid,
-          claims.sub,
-          now,
-          presumed.role,
-          presumed.thirdPartyApp ? 1 : 0,
-          ...scopeBinds,
-        ),
+        .prepare(BEARER_CHECK)
+        .bind(claims.sid, claims.sub, now, presumed.role, thirdParty, ...scopeBinds),
     ],
     read: (result: D1Result | undefined) =>
       toBearerSession(claims.sid, result?.results[0] as BearerRow | undefined),

@@ -159,7 +159,7 @@ describe('common rules', () => {
         // The route's batch (the session check and the todos) fails; the check alone succeeds.
         if (prop === 'batch') {
           return (statements: D1PreparedStatement[]) =>
-            statements.length > 2
+            statements.length > 1
               ? Promise.reject(new Error('SQLITE_INTERNAL: secret detail'))
               : target.batch(statements)
         }
