@@ -153,5 +153,7 @@ describe('every list endpoint, over random sharings', () => {
       }),
       { numRuns: 12 },
     )
-  })
+    // Twelve random worlds of a few hundred requests: 3 to 6 s on two shared cores, over
+    // vitest's 5 s default. A limit, not a timing assertion: only a hang should fail here.
+  }, 60_000)
 })
