@@ -2,12 +2,14 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { basicAuth } from 'hono/basic-auth'
 import { every } from 'hono/combine'
 import { HTTPException } from 'hono/http-exception'
-import { jwt } from 'hono/jwt'
-import { config, type AppEnv } from '../env'
+import { verify } from 'hono/jwt'
+import type { JWTPayload } from 'hono/utils/jwt/types'
+import { config, withDatabase, type AppEnv } from '../env'
 import { ApiError, incorrectCredentials, notFound as notFoundError } from '../errors'
 import { authDatabase } from '../db/replication'
 import { documentGuard } from '../openapi'
-import { findLiveSession } from '../db/sessions'
+import { bearerCheck, findLiveSession, type BearerSession, type Standing } from '../db/sessions'
+import type { Query } from '../db/query'
 import { toUser } from '../db/users'
 import { nowSeconds } from '../lib/time'
 import { checkRemembered } from './login'
@@ -25,11 +27,20 @@ import {
   type ListAction,
   type ListResource,
   type ResourceDecision,
+  type Role,
   type TeamAction,
   type TeamResource,
 } from './policy'
 import { narrowScopes, parseScopes, type Scope } from './scopes'
-import { ALG, checkClaims, issuerFor, keyFor, keyring, verification } from './tokens'
+import {
+  ALG,
+  type AccessClaims,
+  checkClaims,
+  issuerFor,
+  keyFor,
+  keyring,
+  verification,
+} from './tokens'
 
 export const REALM = 'todo-auth'
 
@@ -125,55 +136,219 @@ const invalidToken = (c: Context<AppEnv>) =>
   })
 
 /**
- * Bearer JWTs through hono's jwt middleware, plus what it leaves out: the canonical encoding and
- * the key chosen by `kid` (rotation), `exp`/`iat` required and `exp` at most ACCESS_TOKEN_TTL
- * after `iat`, and one D1 read proving the session is live and the user enabled, so logout,
- * revocation and disabling take effect on the very next request. The scopes the request may use
- * are the token's, bounded by the session's (narrowed by refreshes) and by the user's today, so
- * even a token signed with our key cannot reach beyond its session.
- * Tokens are read from the Authorization header only.
+ * The Bearer token's claims, or the contract's 401: hono's verify (HS256 only, typ, exp, iss,
+ * aud, the signature) with the key chosen by `kid` (rotation), plus what it leaves out: the
+ * canonical encoding, `exp`/`iat` required and `exp` at most ACCESS_TOKEN_TTL after `iat`.
+ * hono's verify is called directly: its jwt() middleware would be built anew on every request
+ * for the key the token names. Tokens are read from the Authorization header only. No D1.
+ */
+async function verifiedClaims(c: Context<AppEnv>): Promise<AccessClaims> {
+  const header = c.req.header('Authorization')
+  const match = header?.match(/^Bearer +([^\s]+) *$/i)
+  if (!match?.[1])
+    throw new ApiError('unauthorized', 'A Bearer access token is required.', {
+      headers: bearerChallenge(c),
+    })
+  const token = match[1]
+  const cfg = config(c.env)
+  const key = keyFor(await keyring(c.env), token)
+  if (!key) throw invalidToken(c)
+  let payload: JWTPayload
+  try {
+    payload = await verify(token, key, { alg: ALG, ...verification(cfg, c.req.url) })
+  } catch {
+    throw invalidToken(c) // every refusal of hono's verify: a bad signature, expired, wrong iss…
+  }
+  const claims = checkClaims(payload, { maxLifetime: cfg.accessTokenTtl })
+  if (!claims) throw invalidToken(c)
+  return claims
+}
+
+/** The standing a live session gives its token: see Standing (src/db/sessions.ts). */
+const standingOf = (session: BearerSession, claims: AccessClaims): Standing => ({
+  role: session.user.role,
+  // Bounded by the session's scope as well as the user's: a token never outgrows its grant.
+  scopes: narrowScopes(
+    narrowScopes(parseScopes(claims.scope), parseScopes(session.scope)),
+    session.user.scopes,
+  ),
+  thirdPartyApp: session.thirdPartyApp,
+})
+
+const sameStanding = (a: Standing, b: Standing) =>
+  a.role === b.role &&
+  a.thirdPartyApp === b.thirdPartyApp &&
+  a.scopes.join(' ') === b.scopes.join(' ')
+
+/**
+ * The standing each session was last seen with, per isolate, so the next request of the session
+ * presumes it (a token whose claims are out of date, e.g. after a demotion, still makes one round
+ * trip). Bounded; a session not in it is presumed from its token's claims. Only a presumption:
+ * the guard proves it in SQL, so a stale entry costs a round trip, never a wrong answer.
+ */
+const standings = new Map<string, Standing>()
+const STANDINGS_MAX = 1024
+
+function remember(sessionId: string, standing: Standing) {
+  standings.delete(sessionId)
+  standings.set(sessionId, standing)
+  if (standings.size > STANDINGS_MAX) standings.delete(standings.keys().next().value as string)
+}
+
+const presumed = (claims: AccessClaims): Standing =>
+  standings.get(claims.sid) ?? {
+    role: claims.role,
+    scopes: parseScopes(claims.scope),
+    thirdPartyApp: false,
+  }
+
+/** A Bearer request whose session is checked in the batch of its route (see `authorized`). */
+export type BearerAuth = {
+  claims: AccessClaims
+  standing: Standing
+  /** Set once the session was read live in a batch: c.var.user and the rest are then set. */
+  settled: boolean
+  /** The up-front decisions made on `standing`, made again if the batch finds another one. */
+  checks: ((actor: Actor) => void)[]
+}
+
+/** Sets what the routes read of a live session: the user as stored now, its scopes and kind. */
+function settle(c: Context<AppEnv>, claims: AccessClaims, session: BearerSession): Standing {
+  const standing = standingOf(session, claims)
+  c.set('user', session.user)
+  c.set('sessionId', claims.sid)
+  c.set('thirdPartyApp', standing.thirdPartyApp)
+  c.set('scopes', standing.scopes)
+  remember(claims.sid, standing)
+  return standing
+}
+
+/** The session check alone, for the paths that need the user before any batch: one round trip. */
+async function checkNow(c: Context<AppEnv>, claims: AccessClaims): Promise<Standing> {
+  const session = await findLiveSession(authDatabase(c), claims.sid, claims.sub, nowSeconds())
+  if (!session) throw invalidToken(c)
+  return settle(c, claims, session)
+}
+
+/**
+ * Bearer JWTs, checked against D1 before the route runs: the session is live and its user
+ * enabled, so logout, revocation and disabling take effect on the very next request. The scopes
+ * the request may use are the token's, bounded by the session's (narrowed by refreshes) and by
+ * the user's today, so even a token signed with our key cannot reach beyond its session. For the
+ * routes that act on the session itself (logout) or check a password; every route on the hot path
+ * uses `allow`/`allowOn`, whose check rides in the route's own batch (`authorized`).
  */
 export function bearer(): MiddlewareHandler<AppEnv> {
   const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
-    const header = c.req.header('Authorization')
-    const match = header?.match(/^Bearer +([^\s]+) *$/i)
-    if (!match?.[1])
-      throw new ApiError('unauthorized', 'A Bearer access token is required.', {
-        headers: bearerChallenge(c),
-      })
-    const token = match[1]
-
-    const cfg = config(c.env)
-    const key = keyFor(await keyring(c.env), token)
-    if (!key) throw invalidToken(c)
-    const verify = jwt({
-      secret: key,
-      alg: ALG,
-      realm: REALM,
-      verification: verification(cfg, c.req.url),
-    })
-    try {
-      await verify(c, async () => {})
-    } catch (err) {
-      if (err instanceof HTTPException && err.status === 401) throw invalidToken(c)
-      throw err
-    }
-    const claims = checkClaims(c.get('jwtPayload'), { maxLifetime: cfg.accessTokenTtl })
-    if (!claims) throw invalidToken(c)
-
-    const session = await findLiveSession(authDatabase(c), claims.sid, claims.sub, nowSeconds())
-    if (!session) throw invalidToken(c)
-    const { user } = session
-    const granted = parseScopes(session.scope)
-    c.set('user', user)
-    c.set('sessionId', claims.sid)
-    c.set('thirdPartyApp', session.thirdPartyApp)
-    // Bounded by the session's scope as well as the user's: a token never outgrows its grant.
-    c.set('scopes', narrowScopes(narrowScopes(parseScopes(claims.scope), granted), user.scopes))
+    await checkNow(c, await verifiedClaims(c))
     await next()
   }
   return documentGuard(guard, { auth: 'bearer' })
 }
+
+/**
+ * The Bearer token verified, its session not yet read: the route must go to D1 through
+ * `authorized`, which checks the session in the same batch. Until it has, c.env.DB throws, so a
+ * route cannot read or write anything before its session is known to be live.
+ */
+const bearerToken = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+  const claims = await verifiedClaims(c)
+  const auth: BearerAuth = { claims, standing: presumed(claims), settled: false, checks: [] }
+  c.set('bearer', auth)
+  const env = c.env
+  c.env = withDatabase(env, () => {
+    if (!auth.settled) throw new Error('a Bearer route used D1 before authorized()')
+    return env.DB
+  })
+  await next()
+}
+
+/**
+ * A decision to take before the route runs, on the presumed standing. A refusal is never taken
+ * on a presumption: the session is read first (one round trip, on this error path only), and the
+ * decision made again on what it holds. Kept, so `authorized` can make it again if its batch
+ * finds the standing changed.
+ */
+const upFront =
+  (check: (c: Context<AppEnv>, actor: Actor) => void): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    const auth = c.get('bearer')!
+    try {
+      check(c, actorOf(c))
+    } catch (err) {
+      if (!(err instanceof ApiError) || auth.settled) throw err
+      auth.standing = await checkNow(c, auth.claims)
+      auth.settled = true
+      check(c, actorOf(c))
+    }
+    auth.checks.push((actor) => check(c, actor))
+    await next()
+  }
+
+const ATTEMPTS = 3
+
+/**
+ * One D1 round trip for a Bearer request: the session check (bearerCheck, src/db/sessions.ts)
+ * and the route's statements in one batch, one transaction, on the primary. The batch opens with
+ * a guard that aborts it unless the session is live and the standing the one presumed (the
+ * token's claims, or what this isolate last saw of the session), so a revoked token, a disabled
+ * user, a demotion or a narrowed scope writes nothing. When the guard aborts, the session is read
+ * alone: dead, 401 `invalid_token`; live with another standing, the up-front decisions are made
+ * again on it and the batch retried (`build` is called again with the actor as it now is).
+ *
+ * No D1 session (Sessions API) here: a Bearer check must read the primary, and the route's data
+ * rides along in the same batch, which a replica could not serve anyway.
+ */
+export async function authorized<T>(
+  c: Context<AppEnv>,
+  build: (db: D1Database, actor: Actor) => Query<T> | Promise<Query<T>>,
+): Promise<T> {
+  const auth = c.get('bearer')
+  if (!auth) throw new Error('authorized() needs allow() or allowOn() in front of the route')
+  const db = authDatabase(c)
+  for (let attempt = 1; ; attempt++) {
+    let query: Query<T>
+    try {
+      query = await build(db, actorOf(c))
+    } catch (err) {
+      // A refusal is never taken on a presumption: read the session, then decide on what it holds.
+      if (!(err instanceof ApiError) || auth.settled) throw err
+      auth.standing = await checkNow(c, auth.claims)
+      auth.settled = true
+      query = await build(db, actorOf(c))
+    }
+    const check = bearerCheck(db, auth.claims, auth.standing, nowSeconds())
+    let results: D1Result[]
+    try {
+      results = await db.batch([...check.statements, ...query.statements])
+    } catch (err) {
+      const session = await findLiveSession(db, auth.claims.sid, auth.claims.sub, nowSeconds())
+      if (!session) throw invalidToken(c)
+      const standing = standingOf(session, auth.claims)
+      if (sameStanding(standing, auth.standing) || attempt === ATTEMPTS) throw err
+      auth.standing = settle(c, auth.claims, session)
+      for (const decide of auth.checks) decide(actorOf(c))
+      continue
+    }
+    const session = check.read(results[0])
+    if (!session) throw invalidToken(c)
+    auth.standing = settle(c, auth.claims, session)
+    auth.settled = true
+    return query.read(results.slice(check.statements.length))
+  }
+}
+
+/**
+ * The username of a Bearer request, for audit records: the user row's once read, else the token's
+ * (usernames never change, and the batch's guard proves the session is the token's).
+ */
+export const bearerUsername = (c: Context<AppEnv>): string =>
+  c.var.user?.username ?? c.var.bearer?.claims.username ?? ''
+
+const NOTHING: Query<void> = { statements: [], read: () => undefined }
+
+/** The session check alone, in one round trip, for a route that reads nothing else of D1. */
+export const authenticated = (c: Context<AppEnv>): Promise<void> => authorized(c, () => NOTHING)
 
 const insufficientScope = (c: Context<AppEnv>, scope: string) =>
   new ApiError('insufficient_scope', `This request needs the "${scope}" scope.`, {
@@ -190,6 +365,12 @@ const actorKind = (c: Context<AppEnv>): ActorKind => (c.get('thirdPartyApp') ? '
 
 /** The authenticated request as the policy sees its actor. */
 export function actorOf(c: Context<AppEnv>): Actor {
+  const auth = c.get('bearer')
+  if (auth) {
+    const { standing } = auth
+    const kind = standing.thirdPartyApp ? 'client' : 'user'
+    return { id: auth.claims.sub, role: standing.role as Role, scopes: standing.scopes, kind }
+  }
   const user = c.get('user')
   return { id: user.id, role: user.role, scopes: c.get('scopes'), kind: actorKind(c) }
 }
@@ -224,10 +405,10 @@ export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string):
  */
 export const allowOn = (rule: UpFrontRule): MiddlewareHandler<AppEnv> =>
   documentGuard(
-    every(bearer(), async (c, next) => {
-      requireUpFront(c, actorOf(c), rule)
-      await next()
-    }),
+    every(
+      bearerToken(),
+      upFront((c, actor) => requireUpFront(c, actor, rule)),
+    ),
     { auth: 'bearer', scope: rule.scope, errors: rule.clients ? [] : ['forbidden'] },
   )
 
@@ -246,10 +427,10 @@ export const requireUpFront = (c: Context<AppEnv>, actor: Actor, rule: UpFrontRu
  */
 export const allow = (action: Action): MiddlewareHandler<AppEnv> =>
   documentGuard(
-    every(bearer(), async (c, next) => {
-      authorize(c, action)
-      await next()
-    }),
+    every(
+      bearerToken(),
+      upFront((c, actor) => enforce(c, decide(actor, action), RULES[action].scope)),
+    ),
     {
       auth: 'bearer',
       scope: RULES[action].scope,
