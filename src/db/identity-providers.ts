@@ -1,4 +1,6 @@
 import { isoTime, nowSeconds } from '../lib/time'
+import { type Attribution, auditUserEvent } from './audit'
+import { allRows, firstRow, type Query, rows, run } from './query'
 
 /**
  * Upstream OpenID providers and the identities they vouch for (issue 15; docs/data.md). The client
@@ -35,13 +37,13 @@ const toProvider = (r: ProviderRow): Provider => ({
   enabled: r.enabled === 1,
 })
 
-export async function findProvider(db: D1Database, id: string): Promise<Provider | null> {
-  const row = await db
-    .prepare(`SELECT ${COLUMNS} FROM identity_providers WHERE id = ?1`)
-    .bind(id)
-    .first<ProviderRow>()
-  return row && toProvider(row)
-}
+export const providerById = (db: D1Database, id: string): Query<Provider | null> =>
+  firstRow(
+    db.prepare(`SELECT ${COLUMNS} FROM identity_providers WHERE id = ?1`).bind(id),
+    toProvider,
+  )
+
+export const findProvider = (db: D1Database, id: string) => run(db, providerById(db, id))
 
 /** The stored (encrypted) client secret of an enabled provider. */
 export const providerSecret = (db: D1Database, id: string) =>
@@ -50,18 +52,20 @@ export const providerSecret = (db: D1Database, id: string) =>
     .bind(id)
     .first<string>('client_secret')
 
-export async function listProviders(
-  db: D1Database,
-  page: { limit: number; offset: number },
-): Promise<Provider[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT ${COLUMNS} FROM identity_providers ORDER BY created_at, rowid LIMIT ?1 OFFSET ?2`,
-    )
-    .bind(page.limit, page.offset)
-    .all<ProviderRow>()
-  return results.map(toProvider)
-}
+type Page = { limit: number; offset: number }
+
+export const providerPage = (db: D1Database, page: Page): Query<Provider[]> =>
+  allRows(
+    db
+      .prepare(
+        `SELECT ${COLUMNS} FROM identity_providers ORDER BY created_at, rowid LIMIT ?1 OFFSET ?2`,
+      )
+      .bind(page.limit, page.offset),
+    toProvider,
+  )
+
+/** For the CLI (scripts/idp.mjs). */
+export const listProviders = (db: D1Database, page: Page) => run(db, providerPage(db, page))
 
 /** For the login page: what its "Continue with" links name. */
 export async function enabledProviders(db: D1Database): Promise<{ id: string; name: string }[]> {
@@ -77,31 +81,33 @@ export type ProviderFields = Omit<Provider, 'created_at' | 'updated_at'> & {
 }
 
 /** Inserts a provider; null when the id is taken. */
-export async function insertProvider(db: D1Database, p: ProviderFields): Promise<Provider | null> {
-  const now = isoTime()
-  const row = await db
-    .prepare(
-      `INSERT INTO identity_providers (id, name, issuer, client_id, client_secret, scopes,
+export const providerInsertion = (db: D1Database, p: ProviderFields): Query<Provider | null> =>
+  firstRow(
+    db
+      .prepare(
+        `INSERT INTO identity_providers (id, name, issuer, client_id, client_secret, scopes,
          allow_signup, allowed_domains, trusted_email, enabled, created_at, updated_at)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
        ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}`,
-    )
-    .bind(
-      p.id,
-      p.name,
-      p.issuer,
-      p.client_id,
-      p.client_secret,
-      p.scopes,
-      p.allow_signup ? 1 : 0,
-      JSON.stringify(p.allowed_domains),
-      p.trusted_email ? 1 : 0,
-      p.enabled ? 1 : 0,
-      now,
-    )
-    .first<ProviderRow>()
-  return row && toProvider(row)
-}
+      )
+      .bind(
+        p.id,
+        p.name,
+        p.issuer,
+        p.client_id,
+        p.client_secret,
+        p.scopes,
+        p.allow_signup ? 1 : 0,
+        JSON.stringify(p.allowed_domains),
+        p.trusted_email ? 1 : 0,
+        p.enabled ? 1 : 0,
+        isoTime(),
+      ),
+    toProvider,
+  )
+
+export const insertProvider = (db: D1Database, p: ProviderFields) =>
+  run(db, providerInsertion(db, p))
 
 /**
  * Everything a provider signed in ends with it: its browser sign-ins, its unused codes and the
@@ -120,13 +126,13 @@ const endProviderSignins = (db: D1Database, id: string) => [
  * Applies the fields given; disabling also ends what the provider signed in, in the same
  * transaction. A changed issuer ends them too: its identities stay, keyed by the old issuer.
  */
-export async function updateProvider(
+export function providerUpdate(
   db: D1Database,
   id: string,
-  change: Partial<Omit<ProviderFields, 'id'>>,
-): Promise<Provider | null> {
+  change: ProviderChange,
+): Query<Provider | null> {
   const ends = change.enabled === false || change.issuer !== undefined
-  const results = await db.batch<ProviderRow>([
+  const statements = [
     db
       .prepare(
         `UPDATE identity_providers SET
@@ -152,21 +158,31 @@ export async function updateProvider(
         isoTime(),
       ),
     ...(ends ? endProviderSignins(db, id) : []),
-  ])
-  const row = results[0]?.results[0]
-  return row ? toProvider(row) : null
+  ]
+  const read = (results: D1Result[]) => {
+    const row = rows<ProviderRow>(results, 0)[0]
+    return row ? toProvider(row) : null
+  }
+  return { statements, read }
 }
+
+type ProviderChange = Partial<Omit<ProviderFields, 'id'>>
+
+export const updateProvider = (db: D1Database, id: string, change: ProviderChange) =>
+  run(db, providerUpdate(db, id, change))
 
 const bit = (b: boolean | undefined) => (b === undefined ? null : b ? 1 : 0)
 
 /** Deletes a provider, its identities (cascade) and everything it signed in; false if none. */
-export async function deleteProvider(db: D1Database, id: string): Promise<boolean> {
-  const results = await db.batch([
+export const providerDeletion = (db: D1Database, id: string): Query<boolean> => ({
+  statements: [
     ...endProviderSignins(db, id),
     db.prepare('DELETE FROM identity_providers WHERE id = ?1').bind(id),
-  ])
-  return (results.at(-1)?.meta.changes ?? 0) > 0
-}
+  ],
+  read: (results) => (results.at(-1)?.meta.changes ?? 0) > 0,
+})
+
+export const deleteProvider = (db: D1Database, id: string) => run(db, providerDeletion(db, id))
 
 export type Identity = {
   provider_id: string
@@ -176,17 +192,17 @@ export type Identity = {
   created_at: string
 }
 
-export async function listIdentities(db: D1Database, userId: string): Promise<Identity[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT i.provider_id, p.name AS provider_name, i.issuer, i.email, i.created_at
-       FROM identities i JOIN identity_providers p ON p.id = i.provider_id
-       WHERE i.user_id = ?1 ORDER BY i.created_at, i.provider_id`,
-    )
-    .bind(userId)
-    .all<Identity>()
-  return results
-}
+export const identitiesOf = (db: D1Database, userId: string): Query<Identity[]> =>
+  allRows(
+    db
+      .prepare(
+        `SELECT i.provider_id, p.name AS provider_name, i.issuer, i.email, i.created_at
+         FROM identities i JOIN identity_providers p ON p.id = i.provider_id
+         WHERE i.user_id = ?1 ORDER BY i.created_at, i.provider_id`,
+      )
+      .bind(userId),
+    (i: Identity) => i,
+  )
 
 /** The local user an upstream identity (issuer, sub) is linked to, if any. */
 export const identityOwner = (db: D1Database, issuer: string, subject: string) =>
@@ -217,29 +233,45 @@ export const linkIdentity = (
 
 /**
  * Unlinks a user's identity from a provider, unless it is their last way to sign in: they keep a
- * password (`hasPassword`, SQL on `users`) or another identity. Null when there was none;
- * 'last' when refused.
+ * password (`hasPassword`, SQL on `users`) or another identity; with its audit event, written
+ * just before the delete under the delete's own guard, so it records exactly an unlink that
+ * happens. Null when there was none; 'last' when refused.
  */
-export async function unlinkIdentity(
+export function identityUnlinking(
   db: D1Database,
   userId: string,
   providerId: string,
   hasPassword: string,
-): Promise<'unlinked' | 'last' | null> {
-  const [deleted, exists] = await db.batch([
+  by: Attribution,
+): Query<'unlinked' | 'last' | null> {
+  // ?1/?6: the user, ?2/?7: the provider (the delete's and auditUserEvent's numbering).
+  const guard = (u: string, p: string) =>
+    `EXISTS (SELECT 1 FROM users WHERE id = ${u} AND ${hasPassword})
+     OR EXISTS (SELECT 1 FROM identities o WHERE o.user_id = ${u} AND o.provider_id <> ${p})`
+  const linked = 'EXISTS (SELECT 1 FROM identities l WHERE l.user_id = ?6 AND l.provider_id = ?7)'
+  const statements = [
+    auditUserEvent(
+      db,
+      'identity_unlinked',
+      userId,
+      by,
+      `${linked} AND (${guard('?6', '?7')})`,
+      providerId,
+    ),
     db
       .prepare(
-        `DELETE FROM identities WHERE user_id = ?1 AND provider_id = ?2 AND (
-           EXISTS (SELECT 1 FROM users WHERE id = ?1 AND ${hasPassword})
-           OR EXISTS (SELECT 1 FROM identities o WHERE o.user_id = ?1 AND o.provider_id <> ?2))`,
+        `DELETE FROM identities WHERE user_id = ?1 AND provider_id = ?2 AND (${guard('?1', '?2')})`,
       )
       .bind(userId, providerId),
     db
       .prepare('SELECT 1 FROM identities WHERE user_id = ?1 AND provider_id = ?2')
       .bind(userId, providerId),
-  ])
-  if ((deleted?.meta.changes ?? 0) > 0) return 'unlinked'
-  return (exists?.results.length ?? 0) > 0 ? 'last' : null
+  ]
+  const read = ([, deleted, exists]: D1Result[]) => {
+    if ((deleted?.meta.changes ?? 0) > 0) return 'unlinked'
+    return (exists?.results.length ?? 0) > 0 ? 'last' : null
+  }
+  return { statements, read }
 }
 
 /** For the hourly purge: sign-ins at a provider that were never completed. */

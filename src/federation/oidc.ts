@@ -48,17 +48,22 @@ export function discover(cfg: Config, issuer: string): Promise<oauth.Authorizati
   return as
 }
 
-export type Started = { url: string; state: string; nonce: string; verifier: string }
+/** A sign-in's single-use secrets: made before the request row that keeps them is written. */
+export type SignInSecrets = { state: string; nonce: string; verifier: string }
+
+export const newSignIn = (): SignInSecrets => ({
+  verifier: oauth.generateRandomCodeVerifier(),
+  state: oauth.generateRandomState(),
+  nonce: oauth.generateRandomNonce(),
+})
 
 /** The authorization request to the provider: code flow, PKCE S256, state and nonce. */
 export async function authorizationUrl(
   as: oauth.AuthorizationServer,
   p: { clientId: string; redirectUri: string; scopes: string },
-): Promise<Started> {
+  { state, nonce, verifier }: SignInSecrets,
+): Promise<string> {
   if (!as.authorization_endpoint) throw new Error('the provider names no authorization endpoint')
-  const verifier = oauth.generateRandomCodeVerifier()
-  const state = oauth.generateRandomState()
-  const nonce = oauth.generateRandomNonce()
   const url = new URL(as.authorization_endpoint)
   url.searchParams.set('response_type', 'code')
   url.searchParams.set('client_id', p.clientId)
@@ -68,7 +73,7 @@ export async function authorizationUrl(
   url.searchParams.set('nonce', nonce)
   url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(verifier))
   url.searchParams.set('code_challenge_method', 'S256')
-  return { url: url.href, state, nonce, verifier }
+  return url.href
 }
 
 export type Claims = {

@@ -1,22 +1,24 @@
 import { type Context, Hono } from 'hono'
 import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
-import { audit, auditEvent } from '../db/audit'
+import { audit, auditEvent, requestAttribution } from '../db/audit'
 import {
-  deleteProvider,
   findProvider,
+  identitiesOf,
   identityOwner,
-  insertProvider,
+  identityUnlinking,
   linkIdentity,
-  listIdentities,
-  listProviders,
   type Provider,
+  providerById,
+  providerDeletion,
+  providerInsertion,
+  providerPage,
   providerSecret,
-  unlinkIdentity,
-  updateProvider,
+  providerUpdate,
 } from '../db/identity-providers'
+import type { Query } from '../db/query'
 import { findUserById, insertUser } from '../db/users'
-import { allow } from '../auth/middleware'
+import { allow, authorized } from '../auth/middleware'
 import { dummyHash, hasNoPasswordSql } from '../auth/passwords'
 import { sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
@@ -29,6 +31,8 @@ import {
   completeSignIn,
   discover,
   issuerProblem,
+  newSignIn,
+  type SignInSecrets,
 } from '../federation/oidc'
 import { decryptSecret, encryptSecret } from '../federation/secret'
 import {
@@ -56,36 +60,77 @@ const callbackUri = (c: Context<AppEnv>, id: string) => `${issuer(c)}/auth/feder
 
 const shown = (c: Context<AppEnv>, p: Provider) => ({ ...p, redirect_uri: callbackUri(c, p.id) })
 
+type Purpose = { pending: Pending } | { userId: string }
+
+/**
+ * The single-use request row of a sign-in at provider `id`, bound to this browser; written only
+ * while the provider is enabled.
+ */
+async function requestInsertion(
+  db: D1Database,
+  id: string,
+  binding: string,
+  purpose: Purpose,
+  secrets: SignInSecrets,
+): Promise<D1PreparedStatement> {
+  return db
+    .prepare(
+      `INSERT INTO federation_requests
+         (state_hash, provider_id, binding_hash, pending, user_id, nonce, code_verifier, expires_at)
+       SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8 FROM identity_providers WHERE id = ?2 AND enabled = 1`,
+    )
+    .bind(
+      await sha256Hex(secrets.state),
+      id,
+      await sha256Hex(binding),
+      'pending' in purpose ? JSON.stringify(purpose.pending) : null,
+      'userId' in purpose ? purpose.userId : null,
+      secrets.nonce,
+      secrets.verifier,
+      nowSeconds() + REQUEST_TTL,
+    )
+}
+
+/** Where the browser signs in at the provider (its discovery document, cached an hour). */
+const providerUrl = async (c: Context<AppEnv>, p: Provider, secrets: SignInSecrets) =>
+  authorizationUrl(
+    await discover(config(c.env), p.issuer),
+    { clientId: p.client_id, redirectUri: callbackUri(c, p.id), scopes: p.scopes },
+    secrets,
+  )
+
 /** Starts a sign-in at the provider: a single-use request row, bound to this browser. */
 async function start(
   c: Context<AppEnv>,
   p: Provider,
   binding: string,
-  purpose: { pending: Pending } | { userId: string },
+  purpose: Purpose,
 ): Promise<string> {
-  const as = await discover(config(c.env), p.issuer)
-  const started = await authorizationUrl(as, {
-    clientId: p.client_id,
-    redirectUri: callbackUri(c, p.id),
-    scopes: p.scopes,
-  })
-  await c.env.DB.prepare(
-    `INSERT INTO federation_requests
-       (state_hash, provider_id, binding_hash, pending, user_id, nonce, code_verifier, expires_at)
-     SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8 FROM identity_providers WHERE id = ?2 AND enabled = 1`,
-  )
-    .bind(
-      await sha256Hex(started.state),
-      p.id,
-      await sha256Hex(binding),
-      'pending' in purpose ? JSON.stringify(purpose.pending) : null,
-      'userId' in purpose ? purpose.userId : null,
-      started.nonce,
-      started.verifier,
-      nowSeconds() + REQUEST_TTL,
-    )
-    .run()
-  return started.url
+  const secrets = newSignIn()
+  const url = await providerUrl(c, p, secrets)
+  await (await requestInsertion(c.env.DB, p.id, binding, purpose, secrets)).run()
+  return url
+}
+
+/**
+ * For the link flow, in the Bearer request's one batch: the provider, and the request row
+ * (written first, so no second round trip follows the provider's discovery).
+ */
+const linkRequest = async (
+  db: D1Database,
+  id: string,
+  binding: string,
+  userId: string,
+  secrets: SignInSecrets,
+): Promise<Query<Provider | null>> => {
+  const provider = providerById(db, id)
+  return {
+    statements: [
+      ...provider.statements,
+      await requestInsertion(db, id, binding, { userId }, secrets),
+    ],
+    read: (results) => provider.read(results),
+  }
 }
 
 type RequestRow = {
@@ -375,7 +420,7 @@ export const myIdentityRoutes = new Hono<AppEnv>()
       responses: { 200: { description: 'Your identities.', schema: identityList } },
     }),
     allow('self'),
-    async (c) => c.json(await listIdentities(c.env.DB, c.get('user').id)),
+    async (c) => c.json(await authorized(c, (db, actor) => identitiesOf(db, actor.id))),
   )
   .post(
     '/me/identities/:provider',
@@ -391,14 +436,21 @@ export const myIdentityRoutes = new Hono<AppEnv>()
     }),
     allow('identities.change'),
     async (c) => {
-      const p = await findProvider(c.env.DB, c.req.param('provider'))
+      const id = c.req.param('provider')
+      const binding = browserBinding(c)
+      // Made up front, so the request row rides in the session check's batch: one round trip,
+      // the provider's discovery after it (a row whose discovery fails is deleted, below).
+      const secrets = newSignIn()
+      const p = await authorized(c, (db, actor) => linkRequest(db, id, binding, actor.id, secrets))
       if (!p?.enabled) throw new ApiError('not_found', 'No such identity provider.')
       try {
-        const url = await start(c, p, browserBinding(c), { userId: c.get('user').id })
-        return c.json({ authorization_url: url })
+        return c.json({ authorization_url: await providerUrl(c, p, secrets) })
       } catch (err) {
         if (err instanceof ApiError) throw err
         console.error('federation: cannot start linking at', p.id, err)
+        await c.env.DB.prepare('DELETE FROM federation_requests WHERE state_hash = ?1')
+          .bind(await sha256Hex(secrets.state))
+          .run()
         throw new ApiError('temporarily_unavailable', `${p.name} cannot be reached right now.`)
       }
     },
@@ -416,15 +468,16 @@ export const myIdentityRoutes = new Hono<AppEnv>()
     }),
     allow('identities.change'),
     async (c) => {
-      const user = c.get('user')
       const provider = c.req.param('provider')
-      const done = await unlinkIdentity(c.env.DB, user.id, provider, `NOT (${hasNoPasswordSql})`)
+      const by = requestAttribution(c.get('client'), provider)
+      const hasPassword = `NOT (${hasNoPasswordSql})`
+      const done = await authorized(c, (db, actor) =>
+        identityUnlinking(db, actor.id, provider, hasPassword, by),
+      )
       if (done === null)
         throw new ApiError('not_found', 'No identity from that provider is linked.')
       if (done === 'last')
         throw new ApiError('conflict', 'It is your only way to sign in: you have no password.')
-      const by = { userId: user.id, username: user.username }
-      await audit(c.env.DB, c.get('client'), 'identity_unlinked', by, provider)
       return c.body(null, 204)
     },
   )
@@ -463,7 +516,7 @@ export const adminProviderRoutes = new Hono<AppEnv>()
       const body = c.req.valid('json')
       checkedIssuer(c, body.issuer)
       const client_secret = await encryptSecret(c.env, body.id, body.client_secret)
-      const created = await insertProvider(c.env.DB, { ...body, client_secret })
+      const created = await authorized(c, (db) => providerInsertion(db, { ...body, client_secret }))
       if (!created) throw new ApiError('conflict', 'That provider id is taken.')
       c.header('Location', `/admin/identity-providers/${created.id}`)
       return c.json(shown(c, created), 201)
@@ -480,8 +533,11 @@ export const adminProviderRoutes = new Hono<AppEnv>()
     }),
     allow('providers.read'),
     validate('query', providerListQuery),
-    async (c) =>
-      c.json((await listProviders(c.env.DB, c.req.valid('query'))).map((p) => shown(c, p))),
+    async (c) => {
+      const page = c.req.valid('query')
+      const providers = await authorized(c, (db) => providerPage(db, page))
+      return c.json(providers.map((p) => shown(c, p)))
+    },
   )
   .get(
     '/:id',
@@ -494,7 +550,7 @@ export const adminProviderRoutes = new Hono<AppEnv>()
     }),
     allow('providers.read'),
     async (c) => {
-      const found = await findProvider(c.env.DB, c.req.param('id'))
+      const found = await authorized(c, (db) => providerById(db, c.req.param('id')))
       if (!found) throw new ApiError('not_found', 'No such identity provider.')
       return c.json(shown(c, found))
     },
@@ -520,7 +576,7 @@ export const adminProviderRoutes = new Hono<AppEnv>()
         client_secret === undefined
           ? {}
           : { client_secret: await encryptSecret(c.env, id, client_secret) }
-      const changed = await updateProvider(c.env.DB, id, { ...change, ...secret })
+      const changed = await authorized(c, (db) => providerUpdate(db, id, { ...change, ...secret }))
       if (!changed) throw new ApiError('not_found', 'No such identity provider.')
       return c.json(shown(c, changed))
     },
@@ -536,7 +592,7 @@ export const adminProviderRoutes = new Hono<AppEnv>()
     }),
     allow('providers.write'),
     async (c) => {
-      if (!(await deleteProvider(c.env.DB, c.req.param('id'))))
+      if (!(await authorized(c, (db) => providerDeletion(db, c.req.param('id')))))
         throw new ApiError('not_found', 'No such identity provider.')
       return c.body(null, 204)
     },

@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:test'
 import { createApp } from '../../src/app'
+import { insertProvider } from '../../src/db/identity-providers'
 import { describe, expect } from 'vitest'
 import {
   bearer,
@@ -433,6 +434,31 @@ describe('identities of an account', () => {
     expect((await call('/users/me/identities', bearer(app))).status).toBe(200)
   })
 
+  it('answers 503 and keeps no sign-in when the provider cannot be reached', async () => {
+    const id = uniqueName('idp').toLowerCase()
+    // Its discovery document names another issuer (no trailing slash): discovery fails.
+    await insertProvider(env.DB, {
+      id,
+      name: 'Down',
+      issuer: `https://idp.test/${id}/`,
+      ...IDP_CLIENT,
+      scopes: 'openid',
+      allow_signup: false,
+      allowed_domains: [],
+      trusted_email: false,
+      enabled: true,
+    })
+    const alice = await member()
+    quietConsoleError()
+    const start = await call(`/users/me/identities/${id}`, bearer(alice.token, { method: 'POST' }))
+    expect(start.status).toBe(503)
+    expect(((await start.json()) as { error: string }).error).toBe('temporarily_unavailable')
+    const pending = await env.DB.prepare('SELECT 1 FROM federation_requests WHERE user_id = ?1')
+      .bind(alice.id)
+      .first()
+    expect(pending).toBeNull()
+  })
+
   it('refuses to link an identity that another account holds', async ({ admin, signedIn }) => {
     const idp = await addProvider(admin, { allow_signup: true })
     const sub = uniqueName('sub')
@@ -453,9 +479,12 @@ describe('identities of an account', () => {
     const me = await signedInAs(res, app)
     const unlinkA = () =>
       call(`/users/me/identities/${a.id}`, bearer(me.access_token, { method: 'DELETE' }))
+    const unlinked = async () =>
+      (await events('identity_unlinked')).filter((e) => e.user_id === me.id).map((e) => e.detail)
     const last = await unlinkA()
     expect(last.status).toBe(409)
     expect(((await last.json()) as { error: string }).error).toBe('conflict')
+    expect(await unlinked()).toEqual([])
 
     expect(
       (await link(new Browser(), me.access_token, b.id, { sub: uniqueName('sub') })).status,
@@ -466,6 +495,9 @@ describe('identities of an account', () => {
       bearer(me.access_token, { method: 'DELETE' }),
     )
     expect(unlinkB.status).toBe(409)
+    expect((await unlinkA()).status).toBe(404)
+    // Each event records an unlink that happened, never a refused one.
+    expect(await unlinked()).toEqual([a.id])
   })
 })
 

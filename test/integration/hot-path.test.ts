@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../src/app'
 import { recordD1 } from '../d1-recorder'
 import { rememberConsent } from '../../src/db/clients'
-import { insertProvider } from '../../src/db/identity-providers'
+import { insertProvider, linkIdentity } from '../../src/db/identity-providers'
 import { bearer, form, json, makeUser, routesMissingFrom, type TokenPair } from '../helpers'
 import { makeClient, REDIRECT } from '../oauth'
 
@@ -99,10 +99,6 @@ const HOT_PATH: Record<string, Check | string> = {
   'POST /auth/authorize/consent': 'a browser form: the sign-in cookie, not a Bearer token',
   'GET /auth/federate/:id': 'a browser link: the sign-in cookie, then the upstream provider',
   'GET /auth/federate/:id/callback': 'a browser redirect from an upstream provider',
-  'POST /users/me/identities/:provider':
-    'starts a sign-in at an upstream provider (its discovery, a request row)',
-  // Three trips: the session check, the guarded unlink, then its audit event.
-  'DELETE /users/me/identities/:provider': 'unlinks an identity rather than reading data',
   'POST /auth/clients': 'no credentials (RFC 7591 registration, charged per client address)',
   'POST /auth/token': 'issues tokens from a password or a refresh token (see "issuing tokens")',
   'POST /auth/revoke': 'takes the token in the body, not as a Bearer credential',
@@ -276,6 +272,29 @@ const HOT_PATH: Record<string, Check | string> = {
       bearer(t, { method: 'POST' }),
       200,
     ],
+  },
+  // The provider's discovery (a fetch, cached) comes after the batch that wrote the request row.
+  'POST /users/me/identities/:provider': {
+    role: 'user',
+    request: async (t) => [
+      `/users/me/identities/${await newProvider()}`,
+      bearer(t, { method: 'POST' }),
+      200,
+    ],
+  },
+  'DELETE /users/me/identities/:provider': {
+    role: 'user',
+    request: async (t) => {
+      const provider = await newProvider()
+      const me = (await (await send('/users/me', bearer(t))).res.json()) as { id: string }
+      const identity = {
+        issuer: `https://idp.test/${provider}`,
+        subject: 'trips',
+        providerId: provider,
+      }
+      await linkIdentity(env.DB, { ...identity, userId: me.id, email: '' }).run()
+      return [`/users/me/identities/${provider}`, bearer(t, { method: 'DELETE' }), 204]
+    },
   },
   'GET /users/me/identities': {
     role: 'user',
