@@ -5,10 +5,12 @@ import { purgeSessions } from './db/sessions'
 import { nowSeconds } from './lib/time'
 import { purgeCodes } from './db/codes'
 import { purgeSignins } from './oauth/browser'
+import { purgeRevokedClientTokens } from './db/client-tokens'
 
 /**
  * The cron trigger: drops expired sessions (and their refresh tokens), stale login counters, old
- * audit events, day-old authorization codes and expired browser sign-ins, in one batch.
+ * audit events, day-old authorization codes, expired browser sign-ins and the revocations of
+ * client tokens that have expired anyway, in one batch.
  */
 export async function purgeExpired(env: Bindings): Promise<void> {
   const now = nowSeconds()
@@ -19,5 +21,6 @@ export async function purgeExpired(env: Bindings): Promise<void> {
     purgeAudit(env.DB, now, cfg.auditRetentionDays),
     purgeCodes(env.DB, now),
     purgeSignins(env.DB, now),
+    purgeRevokedClientTokens(env.DB, now),
   ])
 }

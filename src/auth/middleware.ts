@@ -7,13 +7,14 @@ import { config, type AppEnv } from '../env'
 import { ApiError, incorrectCredentials } from '../errors'
 import { authDatabase } from '../db/replication'
 import { documentGuard } from '../openapi'
+import { liveClientScope } from '../db/client-tokens'
 import { findLiveSession } from '../db/sessions'
 import { toUser } from '../db/users'
 import { nowSeconds } from '../lib/time'
 import { checkRemembered } from './login'
 import { decide, RULES, type Action } from './policy'
-import { narrowScopes, parseScopes } from './scopes'
-import { ALG, checkClaims, issuerFor, keyFor, keyring, verification } from './tokens'
+import { narrowMachineScopes, narrowScopes, parseScopes } from './scopes'
+import { ALG, checkClaims, isClientToken, issuerFor, keyFor, keyring, verification } from './tokens'
 
 export const REALM = 'todo-auth'
 
@@ -116,8 +117,14 @@ const invalidToken = (c: Context<AppEnv>) =>
  * are the token's, bounded by the session's (narrowed by refreshes) and by the user's today, so
  * even a token signed with our key cannot reach beyond its session.
  * Tokens are read from the Authorization header only.
+ *
+ * A client's own token (client credentials) is held against the client's row instead, in one
+ * read as well (../db/client-tokens.ts), so disabling or deleting the client, or revoking the
+ * token, ends it at the next request; its scopes are bounded by the client's registered ones
+ * today. Only `allow` (with `clients: true`) lets one through, to the policy: elsewhere it is
+ * 403 `forbidden`, since those routes act on a user's own account.
  */
-export function bearer(): MiddlewareHandler<AppEnv> {
+export function bearer({ clients = false } = {}): MiddlewareHandler<AppEnv> {
   const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
     const header = c.req.header('Authorization')
     const match = header?.match(/^Bearer +([^\s]+) *$/i)
@@ -145,6 +152,14 @@ export function bearer(): MiddlewareHandler<AppEnv> {
     const claims = checkClaims(c.get('jwtPayload'), { maxLifetime: cfg.accessTokenTtl })
     if (!claims) throw invalidToken(c)
 
+    if (isClientToken(claims)) {
+      const registered = await liveClientScope(authDatabase(c), claims.client_id, claims.jti)
+      if (registered === null) throw invalidToken(c)
+      if (!clients) throw forbidden()
+      c.set('actingClient', claims.client_id)
+      c.set('scopes', narrowMachineScopes(claims.scope.split(' '), registered.split(' ')))
+      return next()
+    }
     const session = await findLiveSession(authDatabase(c), claims.sid, claims.sub, nowSeconds())
     if (!session) throw invalidToken(c)
     const { user } = session
@@ -168,15 +183,21 @@ const insufficientScope = (c: Context<AppEnv>, scope: string) =>
  * `ownerId` (default: the user's own), and answers 403 `insufficient_scope` or `forbidden` if not.
  */
 export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string): void {
+  const scopes = c.get('scopes')
+  const clientId = c.get('actingClient')
   const user = c.get('user')
-  const decision = decide(
-    { id: user.id, role: user.role, scopes: c.get('scopes') },
-    action,
-    ownerId,
-  )
-  if (decision === 'insufficient_scope') throw insufficientScope(c, RULES[action].scope!)
-  if (decision === 'forbidden') throw new ApiError('forbidden', 'You are not allowed to do this.')
+  const actor =
+    clientId !== undefined
+      ? { kind: 'client' as const, id: clientId, scopes }
+      : { id: user.id, role: user.role, scopes }
+  const decision = decide(actor, action, ownerId)
+  const rule = RULES[action]
+  const needed = clientId !== undefined ? rule.client : rule.scope
+  if (decision === 'insufficient_scope') throw insufficientScope(c, needed!)
+  if (decision === 'forbidden') throw forbidden()
 }
+
+const forbidden = () => new ApiError('forbidden', 'You are not allowed to do this.')
 
 /**
  * A valid Bearer token whose request the policy allows `action` on its own user's data.
@@ -186,7 +207,7 @@ export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string):
  */
 export const allow = (action: Action): MiddlewareHandler<AppEnv> =>
   documentGuard(
-    every(bearer(), async (c, next) => {
+    every(bearer({ clients: true }), async (c, next) => {
       authorize(c, action)
       await next()
     }),

@@ -212,11 +212,47 @@ export const revokeSession = (db: D1Database, sessionId: string, now: number) =>
 export const sessionOfRefreshToken = (db: D1Database, tokenHash: string) =>
   db
     .prepare(
-      `SELECT s.id, s.scope FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+      `SELECT s.id, s.scope, s.client_id FROM refresh_tokens r
+       JOIN sessions s ON s.id = r.session_id
        WHERE r.token_hash = ?1`,
     )
     .bind(tokenHash)
-    .first<{ id: string; scope: string }>()
+    .first<{ id: string; scope: string; client_id: string | null }>()
+
+/**
+ * A refresh token that would work now (unused, its session live, its user enabled), for
+ * introspection (RFC 7662): when it was issued, its session and its user as stored now.
+ */
+export async function findLiveRefreshToken(db: D1Database, tokenHash: string, now: number) {
+  const row = await db
+    .prepare(
+      `SELECT r.created_at AS issued_at, s.id AS session_id, s.scope AS session_scope,
+         s.client_id AS session_client, s.expires_at AS session_expires, ${userColumns('u')}
+       FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+       JOIN users u ON u.id = s.user_id
+       WHERE r.token_hash = ?1 AND r.used_at IS NULL AND ${liveSession('?2')}`,
+    )
+    .bind(tokenHash, now)
+    .first<
+      UserRow & {
+        issued_at: number
+        session_id: string
+        session_scope: string
+        session_client: string | null
+        session_expires: number
+      }
+    >()
+  return (
+    row && {
+      issuedAt: row.issued_at,
+      expiresAt: row.session_expires,
+      sessionId: row.session_id,
+      scope: row.session_scope,
+      clientId: row.session_client,
+      user: toUser(row),
+    }
+  )
+}
 
 /**
  * Ends every session of a user: a statement to batch with the change that requires it. With

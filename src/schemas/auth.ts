@@ -1,14 +1,20 @@
 import * as z from 'zod'
-import { SCOPES } from '../auth/scopes'
+import { CLIENT_SCOPES } from '../auth/scopes'
 import { param } from './common'
 import { documented } from './documented'
 import { newPassword } from './users'
 
 /**
- * The grants POST /auth/token knows (RFC 6749 §4.1, §6, §4.3), each a module in src/grants/ and
- * in this order in the discovery document; also what a client may be registered for.
+ * The grants POST /auth/token knows (RFC 6749 §4.1, §6, §4.3, §4.4), each a module in
+ * src/grants/ and in this order in the discovery document; also what a client may be registered
+ * for.
  */
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'password'] as const
+export const GRANT_TYPES = [
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  'password',
+] as const
 export type GrantType = (typeof GRANT_TYPES)[number]
 
 /**
@@ -17,7 +23,7 @@ export type GrantType = (typeof GRANT_TYPES)[number]
  */
 const optional = () => z.preprocess((v) => (v === '' ? undefined : v), param().max(4096).optional())
 
-const scopeToken = `(?:${SCOPES.join('|')})`
+const scopeToken = `(?:${CLIENT_SCOPES.join('|')})`
 
 export const tokenRequest = z.object({
   // Any other value is refused by the route (unsupported_grant_type), not by this schema: the
@@ -37,10 +43,14 @@ export const tokenRequest = z.object({
   client_secret: optional(),
 })
 
+/** RFC 7009 §2.1 and RFC 7662 §2.1: the token, a hint, and optionally client credentials. */
 export const revokeRequest = z.object({
   token: param().min(1, 'Required.').max(4096),
   token_type_hint: optional(),
+  client_id: optional(),
+  client_secret: optional(),
 })
+export const introspectRequest = revokeRequest
 
 export const passwordChange = z.strictObject({
   current_password: z.string().min(1).max(1024),

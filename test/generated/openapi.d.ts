@@ -63,7 +63,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange a code, refresh, or log in with a password (legacy)
-         * @description Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, and the legacy `password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: `client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. `grant_type` may be omitted when `username` and `password` are sent. A refresh token works once: presenting it again ends its whole session; so does presenting a used code.
+         * @description Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, `client_credentials` (confidential clients; machine scopes; no refresh token), and the legacy `password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: `client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. `grant_type` may be omitted when `username` and `password` are sent. A refresh token works once: presenting it again ends its whole session; so does presenting a used code.
          */
         post: operations["requestToken"];
         delete?: never;
@@ -83,6 +83,26 @@ export interface paths {
         put?: never;
         /** Revoke a token and its session (RFC 7009) */
         post: operations["revokeToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/introspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Tell a live token from a dead one (RFC 7662)
+         * @description Confidential clients only, authenticated as at the token endpoint. `{"active": false}` for anything unknown, expired, revoked, malformed, or of a disabled user or client.
+         */
+        post: operations["introspectToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -643,7 +663,7 @@ export interface operations {
             content: {
                 "application/x-www-form-urlencoded": {
                     /** @enum {string} */
-                    grant_type?: "authorization_code" | "refresh_token" | "password";
+                    grant_type?: "authorization_code" | "refresh_token" | "client_credentials" | "password";
                     username?: string;
                     password?: string;
                     scope?: string;
@@ -669,8 +689,8 @@ export interface operations {
                         token_type: "bearer";
                         /** @description Seconds until the access token expires. */
                         expires_in: number;
-                        /** @description Single use: each refresh returns a new one. */
-                        refresh_token: string;
+                        /** @description Single use: each refresh returns a new one. None for client credentials. */
+                        refresh_token?: string;
                         /** @description The granted scopes, space-separated. */
                         scope: string;
                     };
@@ -748,6 +768,8 @@ export interface operations {
                 "application/x-www-form-urlencoded": {
                     token: string;
                     token_type_hint?: string;
+                    client_id?: string;
+                    client_secret?: string;
                 };
             };
         };
@@ -761,9 +783,109 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
+            /** @description `invalid_request`, `unauthorized_client` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_client` */
+            401: {
+                headers: {
+                    /** @description `Basic realm="todo-auth", charset="UTF-8"` when Basic was tried. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    introspectToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    token: string;
+                    token_type_hint?: string;
+                    client_id?: string;
+                    client_secret?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description What is known of the token. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        active: boolean;
+                        scope?: string;
+                        client_id?: string;
+                        username?: string;
+                        /** @enum {string} */
+                        token_type?: "access_token" | "refresh_token";
+                        exp?: number;
+                        iat?: number;
+                        sub?: string;
+                        aud?: string;
+                        iss?: string;
+                        jti?: string;
+                    };
+                };
+            };
             /** @description `invalid_request` */
             400: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_client` */
+            401: {
+                headers: {
+                    /** @description `Basic realm="todo-auth", charset="UTF-8"` when Basic was tried. */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2476,7 +2598,7 @@ export interface operations {
                         /** @enum {string} */
                         client_type: "public" | "confidential";
                         redirect_uris: string[];
-                        grant_types: ("authorization_code" | "refresh_token" | "password")[];
+                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "password")[];
                         scope: string;
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
@@ -2543,7 +2665,7 @@ export interface operations {
                 "application/json": {
                     client_name: string;
                     redirect_uris: string[];
-                    grant_types?: ("authorization_code" | "refresh_token" | "password")[];
+                    grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "password")[];
                     scope?: string;
                     /**
                      * @default client_secret_basic
@@ -2570,7 +2692,7 @@ export interface operations {
                         /** @enum {string} */
                         client_type: "public" | "confidential";
                         redirect_uris: string[];
-                        grant_types: ("authorization_code" | "refresh_token" | "password")[];
+                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "password")[];
                         scope: string;
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
@@ -2673,7 +2795,7 @@ export interface operations {
                         /** @enum {string} */
                         client_type: "public" | "confidential";
                         redirect_uris: string[];
-                        grant_types: ("authorization_code" | "refresh_token" | "password")[];
+                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "password")[];
                         scope: string;
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
@@ -2802,7 +2924,7 @@ export interface operations {
                 "application/json": {
                     client_name?: string;
                     redirect_uris?: string[];
-                    grant_types?: ("authorization_code" | "refresh_token" | "password")[];
+                    grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "password")[];
                     scope?: string;
                     first_party?: boolean;
                     disabled?: boolean;
@@ -2822,7 +2944,7 @@ export interface operations {
                         /** @enum {string} */
                         client_type: "public" | "confidential";
                         redirect_uris: string[];
-                        grant_types: ("authorization_code" | "refresh_token" | "password")[];
+                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "password")[];
                         scope: string;
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";

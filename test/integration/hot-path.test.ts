@@ -64,6 +64,7 @@ const HOT_PATH: Record<string, Check | string> = {
   'POST /auth/clients': 'no credentials (RFC 7591 registration, charged per client address)',
   'POST /auth/token': 'issues tokens from a password or a refresh token (see "issuing tokens")',
   'POST /auth/revoke': 'takes the token in the body, not as a Bearer credential',
+  'POST /auth/introspect': 'takes the token in the body and authenticates a client instead',
   'POST /auth/register': 'no credentials; hashes a password',
   'GET /profile': 'HTTP Basic: checks a password',
   'POST /users/me/password': 'checks the current password and hashes the new one',

@@ -149,7 +149,10 @@ describe('GET /openapi.json', () => {
     expect(body('/users/{id}', 'patch')).toMatchObject({ minProperties: 1 })
     const token = body('/auth/token', 'post', 'application/x-www-form-urlencoded')
     expect(token.properties).toMatchObject({
-      grant_type: { type: 'string', enum: ['authorization_code', 'refresh_token', 'password'] },
+      grant_type: {
+        type: 'string',
+        enum: ['authorization_code', 'refresh_token', 'client_credentials', 'password'],
+      },
     })
     const pair =
       doc.paths['/auth/token']!.post!.responses['200']!.content!['application/json']!.schema
@@ -320,6 +323,20 @@ describe('the document says what the server does', () => {
     await check('DELETE', clientPath, bearer(adminToken, { method: 'DELETE' }))
     await check('GET', clientPath, bearer(adminToken)) // 404
 
+    // A service: client credentials, then introspection and an admin read with a machine scope.
+    const { client: service, client_secret: secret } = await makeClient({
+      grant_types: ['client_credentials'],
+      scope: 'audit:read',
+      token_endpoint_auth_method: 'client_secret_post',
+    })
+    const credentials = { client_id: service.client_id, client_secret: secret! }
+    const machine: { access_token: string } = await (
+      await check('POST', '/auth/token', form({ grant_type: 'client_credentials', ...credentials }))
+    ).json()
+    await check('POST', '/auth/introspect', form({ token: machine.access_token, ...credentials }))
+    await check('POST', '/auth/introspect', form({ token: token })) // 401
+    await check('GET', '/admin/audit?limit=1', bearer(machine.access_token))
+
     await check(
       'POST',
       '/users/me/password',
@@ -363,10 +380,15 @@ describe('the document says what the server does', () => {
     ['POST', '/api/todos', { json: { title: 'a', owner: 'me' } }],
     ['PATCH', '/api/todos/{id}', { json: {} }],
     ['PATCH', '/api/todos/{id}', { json: { title: ' \t ' } }],
-    ['POST', '/auth/token', { form: { grant_type: 'client_credentials' } }],
+    [
+      'POST',
+      '/auth/token',
+      { form: { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer' } },
+    ],
     ['POST', '/auth/token', { form: { username: 'u', password: 'p', scope: 'admin' } }],
     ['POST', '/auth/token', { form: { username: 'u', password: 'p', scope: 'read root' } }],
     ['POST', '/auth/revoke', { form: {} }],
+    ['POST', '/auth/introspect', { form: {} }],
     ['POST', '/users', { json: { username: 'ab', password: 'a long passphrase' } }],
     ['POST', '/users', { json: { username: 'abc', password: 'short' } }],
     ['POST', '/users', { json: { username: 'abc', password: 'a long passphrase', role: 'root' } }],
@@ -414,7 +436,8 @@ it('documents responses with the types the routes return', () => {
   expectTypeOf<z.infer<typeof todo>>().toExtend<Todo>()
   expectTypeOf<Todo>().toExtend<z.infer<typeof todo>>()
   expectTypeOf<z.infer<typeof auditList>>().toEqualTypeOf<AuditEntry[]>()
-  expectTypeOf<z.infer<typeof tokenPair>>().toExtend<TokenPair>()
+  // refresh_token is optional: client credentials give none (RFC 6749 §4.4.3).
+  expectTypeOf<Required<z.infer<typeof tokenPair>>>().toExtend<TokenPair>()
   expectTypeOf<z.infer<typeof greeting>>().toEqualTypeOf<{ message: string; username: string }>()
   expectTypeOf<z.infer<typeof apiError>['error']>().toEqualTypeOf<
     import('../../src/errors').ErrorCode

@@ -15,7 +15,7 @@ import {
   uniqueName,
 } from '../helpers'
 import { s256 } from '../../src/oauth/pkce'
-import { requestToken, VERIFIER } from '../oauth'
+import { makeClient, requestToken, VERIFIER } from '../oauth'
 
 // Every statement the Worker sends to D1 while serving a tour of the API is explained with
 // EXPLAIN QUERY PLAN; none may read a whole table. docs/query-plans.md shows the plans
@@ -210,6 +210,18 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
     ...signup,
     headers: { ...(signup.headers as Record<string, string>), 'CF-Connecting-IP': '192.0.2.1' },
   })
+  // A service: client credentials, a machine-scoped read, introspection, its own revocation.
+  const { client: service, client_secret: secret } = await makeClient({
+    grant_types: ['client_credentials'],
+    scope: 'users:read audit:read',
+    token_endpoint_auth_method: 'client_secret_post',
+  })
+  const credentials = { client_id: service.client_id, client_secret: secret! }
+  const machine = await token({ grant_type: 'client_credentials', ...credentials })
+  await send('/admin/audit', bearer(machine.access_token))
+  for (const t of [machine.access_token, tokens.access_token, live.refresh_token])
+    await send('/auth/introspect', form({ token: t, ...credentials }))
+  await send('/auth/revoke', form({ token: machine.access_token, ...credentials }))
   await send('/auth/revoke', form({ token: tokens.access_token }))
   await send('/auth/revoke', form({ token: live.refresh_token }))
   await send('/auth/logout', bearer(adminTokens.access_token, { method: 'POST' }))

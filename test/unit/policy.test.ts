@@ -49,6 +49,35 @@ describe('policy.decide', () => {
   })
 })
 
+describe('policy.decide for a client acting as itself', () => {
+  const client = (scopes: string[]) => ({ kind: 'client' as const, id: 'svc', scopes })
+  const all = ['read', 'write', 'users:read', 'audit:read']
+
+  it('allows only the actions whose machine scope it holds', () => {
+    expect(decide(client(['users:read']), 'users.read', OTHER)).toBe('allow')
+    expect(decide(client(['audit:read']), 'audit.read')).toBe('allow')
+    expect(decide(client(['audit:read']), 'users.read', OTHER)).toBe('insufficient_scope')
+    // A user's scopes are no machine scopes: `read` does not read the audit trail.
+    expect(decide(client(['read']), 'audit.read')).toBe('insufficient_scope')
+  })
+
+  it('forbids every other action whatever it holds: it owns no data and is nobody’s admin', () => {
+    for (const action of [
+      'todos.read',
+      'todos.list_any',
+      'todos.write',
+      'self',
+      'users.write',
+      'clients.read',
+      'clients.write',
+    ] as const) {
+      expect(decide(client(all), action), action).toBe('forbidden')
+      // Even on "its own" data: a client's id is never a user's.
+      expect(decide(client(all), action, 'svc'), action).toBe('forbidden')
+    }
+  })
+})
+
 describe('policy.mayAssign', () => {
   const admin = { id: ME, role: 'admin' as const, scopes: ['read', 'write'] }
 
