@@ -16,6 +16,7 @@ import {
 import { adminRoutes } from './routes/admin'
 import { authRoutes } from './routes/auth'
 import { authorizeRoutes } from './routes/authorize'
+import { deviceAuthorizationRoutes, deviceRoutes } from './routes/device'
 import { adminClientRoutes, myClientRoutes, registrationRoutes } from './routes/clients'
 import { metaRoutes } from './routes/meta'
 import { openApiRoutes } from './routes/openapi'
@@ -27,7 +28,7 @@ import { userRoutes } from './routes/users'
 export const MAX_BODY_BYTES = 16 * 1024
 
 /** Paths whose responses carry credentials or private data and must never be cached. */
-const PRIVATE_PATHS = /^\/(auth|users|api|profile|admin)(\/|$)/
+const PRIVATE_PATHS = /^\/(auth|users|api|profile|admin|device)(\/|$)/
 
 export function createApp() {
   const app = new Hono<AppEnv>()
@@ -92,6 +93,8 @@ export function createApp() {
     .route('/auth', registerRoutes)
     .route('/auth', registrationRoutes)
     .route('/auth', authorizeRoutes)
+    .route('/auth', deviceAuthorizationRoutes)
+    .route('/device', deviceRoutes)
     .route('/profile', profileRoutes)
     .route('/api/todos', todoRoutes)
     .route('/users', userRoutes)

@@ -6,11 +6,13 @@ import { nowSeconds } from './lib/time'
 import { purgeCodes } from './db/codes'
 import { purgeSignins } from './oauth/browser'
 import { purgeRevokedClientTokens } from './db/client-tokens'
+import { purgeDeviceCodes } from './db/device-codes'
 
 /**
  * The cron trigger: drops expired sessions (and their refresh tokens), stale login counters, old
  * audit events, day-old authorization codes, expired browser sign-ins and the revocations of
- * client tokens that have expired anyway, in one batch.
+ * client tokens that have expired anyway, and device requests past their lifetime, in one
+ * batch.
  */
 export async function purgeExpired(env: Bindings): Promise<void> {
   const now = nowSeconds()
@@ -22,5 +24,6 @@ export async function purgeExpired(env: Bindings): Promise<void> {
     purgeCodes(env.DB, now),
     purgeSignins(env.DB, now),
     purgeRevokedClientTokens(env.DB, now),
+    purgeDeviceCodes(env.DB, now),
   ])
 }

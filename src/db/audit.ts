@@ -9,6 +9,7 @@ export const AUDIT_EVENTS = [
   'refresh_reuse_detected',
   'code_exchange',
   'code_reuse_detected',
+  'device_code_exchange',
   'revoke',
   'logout',
   'password_change',

@@ -2,6 +2,7 @@ import type { Config } from '../env'
 import { ApiError } from '../errors'
 import { authorizationCodeGrant } from './authorization-code'
 import { clientCredentialsGrant } from './client-credentials'
+import { deviceCodeGrant } from './device-code'
 import type { Grant } from './grant'
 import { passwordGrant } from './password'
 import { refreshTokenGrant } from './refresh-token'
@@ -16,6 +17,7 @@ export const GRANTS: readonly Grant[] = [
   authorizationCodeGrant,
   refreshTokenGrant,
   clientCredentialsGrant,
+  deviceCodeGrant,
   passwordGrant,
 ]
 

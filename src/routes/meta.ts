@@ -47,6 +47,7 @@ export const metaRoutes = new Hono<AppEnv>()
         token_endpoint: `${issuer}/auth/token`,
         revocation_endpoint: `${issuer}/auth/revoke`,
         introspection_endpoint: `${issuer}/auth/introspect`,
+        device_authorization_endpoint: `${issuer}/auth/device_authorization`,
         ...(cfg.allowClientRegistration && { registration_endpoint: `${issuer}/auth/clients` }),
         grant_types_supported: grantTypesSupported(cfg),
         response_types_supported: ['code'],

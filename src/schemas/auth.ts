@@ -5,14 +5,15 @@ import { documented } from './documented'
 import { newPassword } from './users'
 
 /**
- * The grants POST /auth/token knows (RFC 6749 §4.1, §6, §4.3, §4.4), each a module in
- * src/grants/ and in this order in the discovery document; also what a client may be registered
- * for.
+ * The grants POST /auth/token knows (RFC 6749 §4.1, §6, §4.3, §4.4; RFC 8628 §3.4), each a
+ * module in src/grants/ and in this order in the discovery document; also what a client may be
+ * registered for.
  */
 export const GRANT_TYPES = [
   'authorization_code',
   'refresh_token',
   'client_credentials',
+  'urn:ietf:params:oauth:grant-type:device_code',
   'password',
 ] as const
 export type GrantType = (typeof GRANT_TYPES)[number]
@@ -39,6 +40,7 @@ export const tokenRequest = z.object({
   code: optional(),
   redirect_uri: optional(),
   code_verifier: optional(),
+  device_code: optional(),
   client_id: optional(),
   client_secret: optional(),
 })
@@ -51,6 +53,15 @@ export const revokeRequest = z.object({
   client_secret: optional(),
 })
 export const introspectRequest = revokeRequest
+
+/** RFC 8628 §3.1: the client (authenticated as at the token endpoint) and the scope asked. */
+export const deviceAuthorizationRequest = z.object({
+  client_id: optional(),
+  client_secret: optional(),
+  scope: documented(optional(), {
+    replace: { type: 'string', pattern: `^${scopeToken}(?: ${scopeToken})*$` },
+  }),
+})
 
 export const passwordChange = z.strictObject({
   current_password: z.string().min(1).max(1024),

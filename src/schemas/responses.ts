@@ -64,6 +64,16 @@ export const todoList = z.array(todo)
 
 export const emptyObject = z.object({})
 
+/** RFC 8628 §3.2. */
+export const deviceAuthorization = z.object({
+  device_code: z.string().describe('For polling the token endpoint; keep it secret.'),
+  user_code: z.string().describe('For the person to enter, e.g. WDJB-MJHT.'),
+  verification_uri: z.string(),
+  verification_uri_complete: z.string().describe('verification_uri with the user code in it.'),
+  expires_in: z.number().int(),
+  interval: z.number().int().describe('Seconds to wait between polls.'),
+})
+
 /** RFC 7662 §2.2: `active` alone for a dead token; the claims for a live one. */
 export const introspection = z.object({
   active: z.boolean(),

@@ -226,6 +226,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/device_authorization": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a device authorization (RFC 8628 §3.1)
+         * @description For clients registered for the device code grant, authenticated as at the token endpoint (a public client sends `client_id`). Show `user_code` and `verification_uri` (or `verification_uri_complete`) to the person, then poll the token endpoint with `grant_type=urn:ietf:params:oauth:grant-type:device_code` every `interval` seconds.
+         */
+        post: operations["authorizeDevice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/device": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The device verification page (RFC 8628 §3.3)
+         * @description HTML. `user_code` (optional) prefills the code; it is never approved without the person confirming it, signed in, on the next pages.
+         */
+        get: operations["devicePage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/device/code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The device page’s code form
+         * @description Form fields `request` (the page’s token) and `user_code` (any case, dash optional); same-origin only. Wrong codes are limited per browser and per address.
+         */
+        post: operations["submitDeviceCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/device/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The device page’s login form
+         * @description Form fields `request`, `username`, `password`; same-origin only. The same throttled, audited password check and browser sign-in as the authorization endpoint’s.
+         */
+        post: operations["submitDeviceLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/device/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The device page’s approval form
+         * @description Form fields `request` and `decision` (`allow` or `deny`); same-origin only. The device’s next poll gets its tokens, or `access_denied`.
+         */
+        post: operations["submitDeviceDecision"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/profile": {
         parameters: {
             query?: never;
@@ -527,7 +627,7 @@ export interface components {
     schemas: {
         Error: {
             /** @enum {string} */
-            error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_scope" | "unauthorized_client" | "invalid_redirect_uri" | "invalid_client_metadata" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_client" | "insufficient_scope" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "server_error" | "temporarily_unavailable";
+            error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_scope" | "unauthorized_client" | "invalid_redirect_uri" | "invalid_client_metadata" | "authorization_pending" | "slow_down" | "access_denied" | "expired_token" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_client" | "insufficient_scope" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "server_error" | "temporarily_unavailable";
             error_description: string;
             issues?: {
                 path: string;
@@ -663,7 +763,7 @@ export interface operations {
             content: {
                 "application/x-www-form-urlencoded": {
                     /** @enum {string} */
-                    grant_type?: "authorization_code" | "refresh_token" | "client_credentials" | "password";
+                    grant_type?: "authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password";
                     username?: string;
                     password?: string;
                     scope?: string;
@@ -671,6 +771,7 @@ export interface operations {
                     code?: string;
                     redirect_uri?: string;
                     code_verifier?: string;
+                    device_code?: string;
                     client_id?: string;
                     client_secret?: string;
                 };
@@ -1318,6 +1419,280 @@ export interface operations {
                 content?: never;
             };
             /** @description Neither Allow nor Deny was chosen, or the app is gone. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A missing, forged, expired or cross-site form. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    authorizeDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    client_id?: string;
+                    client_secret?: string;
+                    scope?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The codes. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description For polling the token endpoint; keep it secret. */
+                        device_code: string;
+                        /** @description For the person to enter, e.g. WDJB-MJHT. */
+                        user_code: string;
+                        verification_uri: string;
+                        /** @description verification_uri with the user code in it. */
+                        verification_uri_complete: string;
+                        expires_in: number;
+                        /** @description Seconds to wait between polls. */
+                        interval: number;
+                    };
+                };
+            };
+            /** @description `invalid_request`, `invalid_scope`, `unauthorized_client` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_client` */
+            401: {
+                headers: {
+                    /** @description `Basic realm="todo-auth", charset="UTF-8"` when Basic was tried. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    devicePage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The code form. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    submitDeviceCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The login page, or the approval page when signed in. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The code form again: the code is wrong or expired. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A missing, forged, expired or cross-site form. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The code form again while this browser or address is locked. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    submitDeviceLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The approval page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The login page again, or the code form when the request is gone. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A missing, forged, expired or cross-site form. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The login page again while the account or address is locked. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    submitDeviceDecision: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done: back to the device; or the login page when no longer signed in. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Neither Allow nor Deny was chosen, or the request is gone. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2522,7 +2897,7 @@ export interface operations {
                         /** Format: date-time */
                         at: string;
                         /** @enum {string} */
-                        event: "login_success" | "login_failure" | "lockout" | "refresh" | "refresh_reuse_detected" | "code_exchange" | "code_reuse_detected" | "revoke" | "logout" | "password_change" | "user_created" | "user_updated" | "user_deleted";
+                        event: "login_success" | "login_failure" | "lockout" | "refresh" | "refresh_reuse_detected" | "code_exchange" | "code_reuse_detected" | "device_code_exchange" | "revoke" | "logout" | "password_change" | "user_created" | "user_updated" | "user_deleted";
                         username: string | null;
                         /** @description From CF-Connecting-IP; null for changes made with the user CLI. */
                         ip: string | null;
@@ -2598,7 +2973,7 @@ export interface operations {
                         /** @enum {string} */
                         client_type: "public" | "confidential";
                         redirect_uris: string[];
-                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "password")[];
+                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password")[];
                         scope: string;
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
@@ -2665,7 +3040,7 @@ export interface operations {
                 "application/json": {
                     client_name: string;
                     redirect_uris: string[];
-                    grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "password")[];
+                    grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password")[];
                     scope?: string;
                     /**
                      * @default client_secret_basic
@@ -2692,7 +3067,7 @@ export interface operations {
                         /** @enum {string} */
                         client_type: "public" | "confidential";
                         redirect_uris: string[];
-                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "password")[];
+                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password")[];
                         scope: string;
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
@@ -2795,7 +3170,7 @@ export interface operations {
                         /** @enum {string} */
                         client_type: "public" | "confidential";
                         redirect_uris: string[];
-                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "password")[];
+                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password")[];
                         scope: string;
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
@@ -2924,7 +3299,7 @@ export interface operations {
                 "application/json": {
                     client_name?: string;
                     redirect_uris?: string[];
-                    grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "password")[];
+                    grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password")[];
                     scope?: string;
                     first_party?: boolean;
                     disabled?: boolean;
@@ -2944,7 +3319,7 @@ export interface operations {
                         /** @enum {string} */
                         client_type: "public" | "confidential";
                         redirect_uris: string[];
-                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "password")[];
+                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password")[];
                         scope: string;
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";

@@ -199,10 +199,12 @@ describe('GET /.well-known/oauth-authorization-server', () => {
       token_endpoint: 'https://todo.test/auth/token',
       revocation_endpoint: 'https://todo.test/auth/revoke',
       introspection_endpoint: 'https://todo.test/auth/introspect',
+      device_authorization_endpoint: 'https://todo.test/auth/device_authorization',
       grant_types_supported: [
         'authorization_code',
         'refresh_token',
         'client_credentials',
+        'urn:ietf:params:oauth:grant-type:device_code',
         'password',
       ],
       response_types_supported: ['code'],

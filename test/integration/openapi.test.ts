@@ -85,7 +85,8 @@ describe('GET /openapi.json', () => {
       )
       for (const [status, response] of errors) {
         // The authorization pages answer a browser in HTML, errors included (src/pages/).
-        if (path.startsWith('/auth/authorize') && response.content?.['text/html']) continue
+        const page = path.startsWith('/auth/authorize') || path.startsWith('/device')
+        if (page && response.content?.['text/html']) continue
         expect(response.content, `${method} ${path} ${status}`).toEqual(errorRef)
       }
       if (op.security.length > 0)
@@ -117,6 +118,7 @@ describe('GET /openapi.json', () => {
       'code',
       'redirect_uri',
       'code_verifier',
+      'device_code',
       'client_id',
       'client_secret',
     ])
@@ -151,7 +153,13 @@ describe('GET /openapi.json', () => {
     expect(token.properties).toMatchObject({
       grant_type: {
         type: 'string',
-        enum: ['authorization_code', 'refresh_token', 'client_credentials', 'password'],
+        enum: [
+          'authorization_code',
+          'refresh_token',
+          'client_credentials',
+          'urn:ietf:params:oauth:grant-type:device_code',
+          'password',
+        ],
       },
     })
     const pair =
@@ -336,6 +344,50 @@ describe('the document says what the server does', () => {
     await check('POST', '/auth/introspect', form({ token: machine.access_token, ...credentials }))
     await check('POST', '/auth/introspect', form({ token: token })) // 401
     await check('GET', '/admin/audit?limit=1', bearer(machine.access_token))
+
+    // The device flow: start, poll (pending), the verification page's steps, poll (tokens).
+    const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code'
+    const { client: tv } = await makeClient({ grant_types: [DEVICE, 'refresh_token'] })
+    const started: { device_code: string; user_code: string } = await (
+      await check('POST', '/auth/device_authorization', form({ client_id: tv.client_id }))
+    ).json()
+    const devicePoll = form({
+      grant_type: DEVICE,
+      device_code: started.device_code,
+      client_id: tv.client_id,
+    })
+    await check('POST', '/auth/token', devicePoll) // 400 authorization_pending
+    const devicePage = await check('GET', `/device?user_code=${started.user_code}`)
+    const deviceCookie = cookieOf(devicePage)
+    const codeStep = await check(
+      'POST',
+      '/device/code',
+      page(
+        { request: requestToken(await devicePage.text()), user_code: started.user_code },
+        deviceCookie,
+      ),
+    )
+    const loginStep = await check(
+      'POST',
+      '/device/login',
+      page(
+        {
+          request: requestToken(await codeStep.text()),
+          username: user.username,
+          password: user.password,
+        },
+        deviceCookie,
+      ),
+    )
+    await check(
+      'POST',
+      '/device/decision',
+      page(
+        { request: requestToken(await loginStep.text()), decision: 'allow' },
+        cookieOf(loginStep),
+      ),
+    )
+    await check('POST', '/auth/token', devicePoll)
 
     await check(
       'POST',

@@ -210,6 +210,44 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
     ...signup,
     headers: { ...(signup.headers as Record<string, string>), 'CF-Connecting-IP': '192.0.2.1' },
   })
+  // The device flow: start, poll, the page's steps (a wrong code, the code, login, allow), poll.
+  const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code'
+  const { client: tv } = await makeClient({ grant_types: [DEVICE, 'refresh_token'] })
+  const started = (await (
+    await send('/auth/device_authorization', form({ client_id: tv.client_id }))
+  ).json()) as { device_code: string; user_code: string }
+  const devicePoll = {
+    grant_type: DEVICE,
+    device_code: started.device_code,
+    client_id: tv.client_id,
+  }
+  await send('/auth/token', form(devicePoll))
+  await send('/auth/token', form(devicePoll)) // slow_down
+  const devicePage = await send('/device')
+  const deviceBrowser = devicePage.headers.get('Set-Cookie')!.split(';')[0]!
+  const deviceForm = requestToken(await devicePage.text())
+  await post('/device/code', { request: deviceForm, user_code: 'BBBB-BBBB' }, deviceBrowser)
+  const codeStep = await post(
+    '/device/code',
+    { request: deviceForm, user_code: started.user_code },
+    deviceBrowser,
+  )
+  const loginStep = await post(
+    '/device/login',
+    {
+      request: requestToken(await codeStep.text()),
+      username: user.username,
+      password: user.password,
+    },
+    deviceBrowser,
+  )
+  await post(
+    '/device/decision',
+    { request: requestToken(await loginStep.text()), decision: 'allow' },
+    loginStep.headers.get('Set-Cookie')!.split(';')[0]!,
+  )
+  await send('/auth/token', form(devicePoll))
+
   // A service: client credentials, a machine-scoped read, introspection, its own revocation.
   const { client: service, client_secret: secret } = await makeClient({
     grant_types: ['client_credentials'],
