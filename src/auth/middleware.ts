@@ -214,6 +214,8 @@ export const allow = (action: Action): MiddlewareHandler<AppEnv> =>
     {
       auth: 'bearer',
       scope: RULES[action].scope,
-      errors: RULES[action].audience === 'admin' ? ['forbidden'] : [],
+      // Admins only, or no client acting as itself (a client credentials token): `forbidden`.
+      errors:
+        RULES[action].audience === 'admin' || RULES[action].client === null ? ['forbidden'] : [],
     },
   )

@@ -1902,7 +1902,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `insufficient_scope` */
+            /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
@@ -1980,7 +1980,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `insufficient_scope` */
+            /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
@@ -2040,7 +2040,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `insufficient_scope` */
+            /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
@@ -2126,7 +2126,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `insufficient_scope` */
+            /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
@@ -2218,6 +2218,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
             default: {
                 headers: {
@@ -2267,6 +2276,15 @@ export interface operations {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -2814,6 +2832,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
             default: {
                 headers: {
@@ -2848,6 +2875,15 @@ export interface operations {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -344,6 +344,7 @@ describe('the document says what the server does', () => {
     await check('POST', '/auth/introspect', form({ token: machine.access_token, ...credentials }))
     await check('POST', '/auth/introspect', form({ token: token })) // 401
     await check('GET', '/admin/audit?limit=1', bearer(machine.access_token))
+    await check('GET', '/api/todos', bearer(machine.access_token)) // 403 forbidden
 
     // The device flow: start, poll (pending), the verification page's steps, poll (tokens).
     const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code'
