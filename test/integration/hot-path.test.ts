@@ -188,6 +188,28 @@ describe('an authenticated request', () => {
     expect(trips.length, `round trips: ${JSON.stringify(trips)}`).toBeLessThanOrEqual(2)
   })
 
+  it('with a client’s own token makes at most two D1 round trips: the client check and the data', async () => {
+    const { client, client_secret } = await makeClient({
+      grant_types: ['client_credentials'],
+      scope: 'audit:read users:read',
+      token_endpoint_auth_method: 'client_secret_post',
+    })
+    const issued = await send(
+      '/auth/token',
+      form({
+        grant_type: 'client_credentials',
+        client_id: client.client_id,
+        client_secret: client_secret!,
+      }),
+    )
+    const { access_token } = (await issued.res.json()) as { access_token: string }
+    for (const path of ['/admin/audit', '/users']) {
+      const { res, trips } = await send(path, bearer(access_token))
+      expect(res.status).toBe(200)
+      expect(trips.length, `round trips: ${JSON.stringify(trips)}`).toBe(2)
+    }
+  })
+
   it('checks no password and imports no key', async () => {
     const user = await makeUser()
     const tokens = await loginThroughApp(user.username, user.password)
