@@ -2,7 +2,7 @@ import type { MiddlewareHandler, ValidationTargets } from 'hono'
 import type { RouterRoute } from 'hono/types'
 import * as z from 'zod'
 import type { ZodType } from 'zod'
-import type { MachineScope, Scope } from './auth/scopes'
+import type { Scope } from './auth/scopes'
 import { STATUS, type ErrorCode } from './errors'
 import { documentation, type JsonSchema } from './schemas/documented'
 import { apiError } from './schemas/responses'
@@ -289,10 +289,6 @@ export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: 
     read: 'Read your own todos; admins also read users and the audit trail.',
     write: 'Create, change and delete your own todos; admins also manage users.',
   } satisfies Record<Scope, string>
-  const machineScopes = {
-    'users:read': 'A service reads users (GET /users, GET /users/{id}).',
-    'audit:read': 'A service reads the audit trail (GET /admin/audit).',
-  } satisfies Record<MachineScope, string>
   return {
     openapi: '3.1.1',
     info: {
@@ -320,15 +316,15 @@ export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: 
           type: 'oauth2',
           description:
             'Resource owner password flow; send the access token as `Authorization: Bearer …`. ' +
-            'Confidential clients registered for it get their own token by client credentials, ' +
-            'with machine scopes only.',
+            'A confidential client registered for it gets its own token by client credentials ' +
+            '(`grant_type=client_credentials`), with the machine scopes `users:read` ' +
+            '(GET /users…) and `audit:read` (GET /admin/audit); not offered here as a flow.',
           flows: {
             password: {
               tokenUrl: `${origin}/auth/token`,
               refreshUrl: `${origin}/auth/token`,
               scopes,
             },
-            clientCredentials: { tokenUrl: `${origin}/auth/token`, scopes: machineScopes },
           },
         },
         bearerAuth: {
