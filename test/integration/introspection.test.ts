@@ -1,5 +1,5 @@
 import { env } from 'cloudflare:test'
-import { describe, expect } from 'vitest'
+import { afterEach, describe, expect, vi } from 'vitest'
 import { updateClient } from '../../src/db/clients'
 import { bearer, call, form, it, json, login, makeUser, type TokenPair } from '../helpers'
 import { makeClient } from '../oauth'
@@ -34,6 +34,30 @@ async function userTokens(client: Credentials, username: string, password: strin
 }
 
 describe('POST /auth/introspect (RFC 7662)', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('says inactive for an expired access token, a user’s or a client’s, and a revoked one', async () => {
+    const rs = await confidential()
+    const user = await makeUser()
+    const tokens = await login(user)
+    const svc = await confidential()
+    const issued = await call('/auth/token', form({ grant_type: 'client_credentials', ...svc }))
+    const { access_token: machine } = (await issued.json()) as { access_token: string }
+    const revoked = (await (
+      await call('/auth/token', form({ grant_type: 'client_credentials', ...svc }))
+    ).json()) as { access_token: string }
+    await call('/auth/revoke', form({ token: revoked.access_token, ...svc }))
+    expect((await introspect(revoked.access_token, rs)).body).toEqual({ active: false })
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now() + 3_600_000)
+    expect((await introspect(tokens.access_token, rs)).body).toEqual({ active: false })
+    expect((await introspect(machine, rs)).body).toEqual({ active: false })
+    // The refresh token outlives the access token.
+    expect((await introspect(tokens.refresh_token, rs)).body.active).toBe(true)
+  })
+
   it('refuses callers that are not authenticated confidential clients', async ({ signedIn }) => {
     const { client: pub } = await makeClient()
     const rs = await confidential()
