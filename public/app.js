@@ -138,7 +138,12 @@ async function act(action) {
   }
 }
 
+// Lists and sharing (public/lists.js) learn of the session through these two events only.
+const announce = (name, detail) =>
+  document.dispatchEvent(new CustomEvent(`todo-auth:${name}`, { detail }))
+
 function showLogin() {
+  announce('signed-out')
   view.todos.hidden = true
   view.account.hidden = true
   view.login.hidden = false
@@ -204,10 +209,12 @@ async function finishLogin(params) {
   })
   const [user, todos] = await Promise.all([api('GET', '/users/me'), api('GET', '/api/todos')])
   showTodos(user, todos)
+  announce('signed-in', { api, user })
 }
 
 function showTodos(user, todos) {
-  view.accountName.textContent = user.name || user.username
+  // The username is the identity; a display name alone could pass for someone else's.
+  view.accountName.textContent = user.name ? `${user.name} (${user.username})` : user.username
   view.login.hidden = true
   view.account.hidden = false
   view.todos.hidden = false

@@ -120,7 +120,8 @@ async function seed(mf) {
     ...Array.from({ length: FAILURE_SAMPLES }, (_, i) => `bench-known-${i}`),
   ]
   const ids = Object.fromEntries(names.map((n) => [n, crypto.randomUUID()]))
-  // The Worker's own inserts: the bench writes no SQL of its own.
+  // The Worker's own inserts: the bench writes no SQL of its own. The todos go into the
+  // reader's default list, which the users_default_list trigger made.
   await db.batch(
     names.map((n) => insertUser(db, ids[n], { username: n, passwordHash: hash, name: n })),
   )

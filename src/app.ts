@@ -20,8 +20,10 @@ import { deviceAuthorizationRoutes, deviceRoutes } from './routes/device'
 import { adminClientRoutes, myClientRoutes, registrationRoutes } from './routes/clients'
 import { metaRoutes } from './routes/meta'
 import { openApiRoutes } from './routes/openapi'
+import { listRoutes } from './routes/lists'
 import { profileRoutes } from './routes/profile'
 import { registerRoutes } from './routes/register'
+import { teamRoutes } from './routes/teams'
 import { todoRoutes } from './routes/todos'
 import { userRoutes } from './routes/users'
 
@@ -58,7 +60,7 @@ export function createApp() {
   const allowedCors = cors({
     origin: (origin) => origin,
     allowHeaders: ['Authorization', 'Content-Type', BOOKMARK_HEADER],
-    allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
+    allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     exposeHeaders: ['Location', 'Retry-After', 'WWW-Authenticate', BOOKMARK_HEADER],
     maxAge: 600,
   })
@@ -97,6 +99,8 @@ export function createApp() {
     .route('/device', deviceRoutes)
     .route('/profile', profileRoutes)
     .route('/api/todos', todoRoutes)
+    .route('/api/lists', listRoutes)
+    .route('/api/teams', teamRoutes)
     .route('/users', userRoutes)
     .route('/users', myClientRoutes)
     .route('/admin', adminRoutes)

@@ -24,6 +24,11 @@ export type Variables = {
   actingClient?: string
   /** The access token's session id; absent for HTTP Basic. */
   sessionId?: string
+  /**
+   * True when the access token's session belongs to a third-party app (a client that is not
+   * first-party), read with the session in the Bearer check; absent for HTTP Basic.
+   */
+  thirdPartyApp?: boolean
   /** Scopes this request may use: the token's scope narrowed to what the user still holds. */
   scopes: readonly string[]
   /** The D1 binding itself, for reads that must see the primary (src/db/replication.ts). */

@@ -58,8 +58,9 @@ export class ApiError extends Error {
 }
 
 /** The errors more than one place answers with, so each text is written once. */
-export const notFound = (what: 'resource' | 'todo' | 'user' | 'client' = 'resource') =>
-  new ApiError('not_found', `No such ${what}.`)
+export const notFound = (
+  what: 'resource' | 'todo' | 'user' | 'list' | 'team' | 'member' | 'client' = 'resource',
+) => new ApiError('not_found', `No such ${what}.`)
 
 /** A refused password check: `invalid_grant` at the token endpoint, else `invalid_credentials`. */
 export const incorrectCredentials = (

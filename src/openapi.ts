@@ -26,7 +26,10 @@ export type RouteDoc = {
   pages?: { [status in 200 | 400 | 403 | 429]?: string }
 }
 
-/** What an authentication guard (`basic()`, `bearer()`, `allow()`) registers about itself. */
+/**
+ * What an authentication guard (`basic()`, `bearer()`, `allow()`, `allowOn()`) registers about
+ * itself.
+ */
 export type GuardDoc = {
   /** How callers authenticate. A `bearer` route takes the password flow's tokens. */
   auth: 'basic' | 'bearer'
@@ -45,7 +48,7 @@ const inputs = new WeakMap<object, Input>()
 /**
  * Describes the route it stands in, for GET /openapi.json. It does nothing at request time: put
  * it first among the handlers, next to the path. The guard and the request schemas document
- * themselves (`allow()`, `validate()`), so nothing is written twice.
+ * themselves (`allow()`, `allowOn()`, `validate()`), so nothing is written twice.
  *
  * @example
  * ```ts
@@ -286,8 +289,8 @@ export function openApiPaths(
  */
 export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: string) {
   const scopes = {
-    read: 'Read your own todos; admins also read users and the audit trail.',
-    write: 'Create, change and delete your own todos; admins also manage users.',
+    read: 'Read your todos, lists and teams; admins also read users and the audit trail.',
+    write: 'Change your todos, lists, shares and teams; admins also manage users.',
   } satisfies Record<Scope, string>
   return {
     openapi: '3.1.1',
@@ -303,7 +306,9 @@ export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: 
     servers: [{ url: origin || '/' }],
     tags: [
       { name: 'auth', description: 'Tokens and sessions (RFC 6749, 7009).' },
-      { name: 'todos', description: 'Your own todos.' },
+      { name: 'todos', description: 'Your own todos, and any todo of a list shared with you.' },
+      { name: 'lists', description: 'Lists of todos, shared with users and teams.' },
+      { name: 'teams', description: 'Teams, to share lists with.' },
       { name: 'users', description: 'The current user and, for admins, everyone.' },
       { name: 'clients', description: 'OAuth clients: the registry (RFC 7591).' },
       { name: 'meta', description: 'Health, discovery and this document.' },

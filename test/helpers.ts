@@ -168,3 +168,20 @@ export const it = base.extend<{ signedIn: SignedIn; admin: SignedIn }>({
   // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's needs from this pattern
   admin: async ({}, use) => use(await signIn({ role: 'admin' })),
 })
+
+const realCompare = bcrypt.compare.bind(bcrypt) as (p: string, h: string) => Promise<boolean>
+
+/**
+ * Runs `meanwhile` after the next bcrypt compare, before the check acts on its result: a
+ * deterministic way to race a password check against a change of the account.
+ */
+export function duringNextCompare(meanwhile: () => Promise<unknown>) {
+  const spy = vi.spyOn(bcrypt, 'compare') as unknown as {
+    mockImplementationOnce(f: (p: string, h: string) => Promise<boolean>): void
+  }
+  spy.mockImplementationOnce(async (password, hash) => {
+    const ok = await realCompare(password, hash)
+    await meanwhile()
+    return ok
+  })
+}

@@ -4,7 +4,7 @@ import { every } from 'hono/combine'
 import { HTTPException } from 'hono/http-exception'
 import { jwt } from 'hono/jwt'
 import { config, type AppEnv } from '../env'
-import { ApiError, incorrectCredentials } from '../errors'
+import { ApiError, incorrectCredentials, notFound as notFoundError } from '../errors'
 import { authDatabase } from '../db/replication'
 import { documentGuard } from '../openapi'
 import { liveClientScope } from '../db/client-tokens'
@@ -12,8 +12,23 @@ import { findLiveSession } from '../db/sessions'
 import { toUser } from '../db/users'
 import { nowSeconds } from '../lib/time'
 import { checkRemembered } from './login'
-import { decide, RULES, type Action } from './policy'
-import { narrowMachineScopes, narrowScopes, parseScopes } from './scopes'
+import {
+  decide,
+  decideOnList,
+  decideOnTeam,
+  decideUpFront,
+  LIST_RULES,
+  RULES,
+  TEAM_RULES,
+  type Action,
+  type Actor,
+  type ListAction,
+  type ListResource,
+  type ResourceDecision,
+  type TeamAction,
+  type TeamResource,
+} from './policy'
+import { narrowMachineScopes, narrowScopes, parseScopes, type Scope } from './scopes'
 import { ALG, checkClaims, isClientToken, issuerFor, keyFor, keyring, verification } from './tokens'
 
 export const REALM = 'todo-auth'
@@ -121,8 +136,8 @@ const invalidToken = (c: Context<AppEnv>) =>
  * A client's own token (client credentials) is held against the client's row instead, in one
  * read as well (../db/client-tokens.ts), so disabling or deleting the client, or revoking the
  * token, ends it at the next request; its scopes are bounded by the client's registered ones
- * today. Only `allow` (with `clients: true`) lets one through, to the policy: elsewhere it is
- * 403 `forbidden`, since those routes act on a user's own account.
+ * today. Only `allow` and `allowOn` (with `clients: true`) let one through, to the policy;
+ * elsewhere it is 403 `forbidden`, since those routes act on a user's own account.
  */
 export function bearer({ clients = false } = {}): MiddlewareHandler<AppEnv> {
   const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -166,6 +181,7 @@ export function bearer({ clients = false } = {}): MiddlewareHandler<AppEnv> {
     const granted = parseScopes(session.scope)
     c.set('user', user)
     c.set('sessionId', claims.sid)
+    c.set('thirdPartyApp', session.thirdPartyApp)
     // Bounded by the session's scope as well as the user's: a token never outgrows its grant.
     c.set('scopes', narrowScopes(narrowScopes(parseScopes(claims.scope), granted), user.scopes))
     await next()
@@ -173,37 +189,81 @@ export function bearer({ clients = false } = {}): MiddlewareHandler<AppEnv> {
   return documentGuard(guard, { auth: 'bearer' })
 }
 
+const forbidden = () => new ApiError('forbidden', 'You are not allowed to do this.')
+
 const insufficientScope = (c: Context<AppEnv>, scope: string) =>
   new ApiError('insufficient_scope', `This request needs the "${scope}" scope.`, {
     headers: bearerChallenge(c, 'insufficient_scope', scope),
   })
 
 /**
+ * The authenticated request as the policy sees its actor. A client credentials token is the
+ * client acting as itself (bearer() set `actingClient`). A token whose session was granted to a
+ * third-party app acts as that app (`app`), not as the user; a first-party client's
+ * (clients.first_party = 1, e.g. the web client todo-web), the password grant's without a client
+ * and HTTP Basic act as the user. Read by the Bearer check together with the session
+ * (findLiveSession), so it follows the client's registration today.
+ */
+export function actorOf(c: Context<AppEnv>): Actor {
+  const scopes = c.get('scopes')
+  const clientId = c.get('actingClient')
+  if (clientId !== undefined) return { kind: 'client', id: clientId, scopes }
+  const user = c.get('user')
+  return { id: user.id, role: user.role, scopes, kind: c.get('thirdPartyApp') ? 'app' : 'user' }
+}
+
+/**
+ * Turns a refusal of the policy into its answer: 403 `insufficient_scope` (naming `scope`) or
+ * `forbidden`, or the 404 that `notFound` makes, the same as for a missing resource.
+ */
+export function enforce(
+  c: Context<AppEnv>,
+  decision: ResourceDecision,
+  scope: string | null,
+  notFound: () => ApiError = () => notFoundError(),
+): void {
+  if (decision === 'insufficient_scope') throw insufficientScope(c, scope!)
+  if (decision === 'forbidden') throw forbidden()
+  if (decision === 'not_found') throw notFound()
+}
+
+/**
  * Asks the policy whether the authenticated request may perform `action` on data owned by
  * `ownerId` (default: the user's own), and answers 403 `insufficient_scope` or `forbidden` if not.
  */
 export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string): void {
-  const scopes = c.get('scopes')
-  const clientId = c.get('actingClient')
-  const user = c.get('user')
-  const actor =
-    clientId !== undefined
-      ? { kind: 'client' as const, id: clientId, scopes }
-      : { id: user.id, role: user.role, scopes }
-  const decision = decide(actor, action, ownerId)
+  const actor = actorOf(c)
   const rule = RULES[action]
-  const needed = clientId !== undefined ? rule.client : rule.scope
-  if (decision === 'insufficient_scope') throw insufficientScope(c, needed!)
-  if (decision === 'forbidden') throw forbidden()
+  enforce(c, decide(actor, action, ownerId), actor.kind === 'client' ? rule.client : rule.scope)
 }
 
-const forbidden = () => new ApiError('forbidden', 'You are not allowed to do this.')
+/**
+ * A valid Bearer token that holds what a list or team rule needs before any data is read (its
+ * scope; the kind of actor). The rest of the rule is in the SQL of the route's statement. It
+ * documents itself as `allow()` does: Bearer, the scope, and `forbidden`, always: a client
+ * acting as itself gets it on every list and team route, and an app where it may not.
+ */
+export const allowOn = (rule: UpFrontRule): MiddlewareHandler<AppEnv> =>
+  documentGuard(
+    every(bearer({ clients: true }), async (c, next) => {
+      requireUpFront(c, actorOf(c), rule)
+      await next()
+    }),
+    { auth: 'bearer', scope: rule.scope, errors: ['forbidden'] },
+  )
+
+type UpFrontRule = { scope: Scope; apps: boolean }
+
+/** The same, inside a handler whose action depends on the request (leaving vs. managing). */
+export const requireUpFront = (c: Context<AppEnv>, actor: Actor, rule: UpFrontRule): void =>
+  enforce(c, decideUpFront(actor, rule), rule.scope)
 
 /**
  * A valid Bearer token whose request the policy allows `action` on its own user's data.
  * Attached per route rather than with `use`, so a wrong method is a 405 before it is a 401.
  * For actions on someone else's data, call `authorize` with the owner. It documents itself for
- * GET /openapi.json: Bearer, the action's scope, and `forbidden` when only admins may.
+ * GET /openapi.json: Bearer, the action's scope, and `forbidden` when only admins may or a
+ * third-party app may not.
  */
 export const allow = (action: Action): MiddlewareHandler<AppEnv> =>
   documentGuard(
@@ -214,8 +274,42 @@ export const allow = (action: Action): MiddlewareHandler<AppEnv> =>
     {
       auth: 'bearer',
       scope: RULES[action].scope,
-      // Admins only, or no client acting as itself (a client credentials token): `forbidden`.
+      // Admins only, an app may not, or no client acting as itself may: `forbidden`.
       errors:
-        RULES[action].audience === 'admin' || RULES[action].client === null ? ['forbidden'] : [],
+        RULES[action].audience === 'admin' ||
+        RULES[action].apps === false ||
+        RULES[action].client === null
+          ? ['forbidden']
+          : [],
     },
   )
+
+/**
+ * Answers a write that SQL refused on a list: 404 (`notFound`) when the actor cannot see it, 403
+ * when the policy refuses; when the policy allows, the refusal was something else the statement
+ * checked, answered by `otherwise` (a default list that cannot be deleted, a missing share).
+ */
+export function refusedOnList(
+  c: Context<AppEnv>,
+  actor: Actor,
+  action: ListAction,
+  list: ListResource | null,
+  notFound: () => ApiError,
+  otherwise: () => ApiError = notFound,
+): never {
+  enforce(c, decideOnList(actor, action, list), LIST_RULES[action].scope, notFound)
+  throw otherwise()
+}
+
+/** As refusedOnList, for a team. */
+export function refusedOnTeam(
+  c: Context<AppEnv>,
+  actor: Actor,
+  action: TeamAction,
+  team: TeamResource | null,
+  notFound: () => ApiError,
+  otherwise: () => ApiError = notFound,
+): never {
+  enforce(c, decideOnTeam(actor, action, team), TEAM_RULES[action].scope, notFound)
+  throw otherwise()
+}

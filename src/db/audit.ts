@@ -1,3 +1,5 @@
+import type { Context } from 'hono'
+import type { AppEnv } from '../env'
 import { nowSeconds } from '../lib/time'
 import { type Client, USER_AGENT_MAX } from '../client'
 
@@ -16,6 +18,7 @@ export const AUDIT_EVENTS = [
   'user_created',
   'user_updated',
   'user_deleted',
+  'admin_read',
 ] as const
 export type AuditEvent = (typeof AUDIT_EVENTS)[number]
 
@@ -50,6 +53,20 @@ export function auditUserEvent(
     : stmt.bind(nowSeconds(), event, ...attribution(by), userId, arg)
 }
 
+/**
+ * The statement recording that an admin read another user's content (`what`: the route), to
+ * batch with the read itself; about the user read, with the admin in `detail`. Nothing is written
+ * for a user that does not exist (and nothing is read).
+ */
+export const adminRead = (c: Context<AppEnv>, userId: string, what: string) =>
+  auditUserEvent(
+    c.env.DB,
+    'admin_read',
+    userId,
+    requestAttribution(c.get('client'), `by ${c.get('user').username}: ${what}`),
+    '1',
+  )
+
 /** Where a request came from (src/client.ts), as the audit trail records it. */
 export const requestAttribution = (client: Client, detail?: string): Attribution => ({
   ip: client.address,
@@ -80,7 +97,8 @@ export const auditEvent = (
 /**
  * Records security events of a request: who, what, from where — never a password or a token.
  * Awaited, so the trail is complete when the response leaves; a failed write is logged, not
- * shown to the client. Only auth events are audited, so this is never on the todo routes' hot path.
+ * shown to the client. Only auth events are audited here; an admin's read of someone's todos or
+ * lists is batched with the read (`adminRead`), so it costs no extra round trip.
  */
 export async function audit(
   db: D1Database,

@@ -12,6 +12,9 @@ const liveSession = (now: string) =>
 
 export type LiveSession = { sessionId: string; scope: string; user: User }
 
+/** A live session as the Bearer check reads it: also whether a third-party app holds it. */
+export type BearerSession = LiveSession & { thirdPartyApp: boolean }
+
 /** What a new session records, and the credential state it may only be created under. */
 export type NewSession = {
   userId: string
@@ -129,16 +132,28 @@ export async function findLiveSession(
   sessionId: string,
   userId: string,
   now: number,
-): Promise<LiveSession | null> {
+): Promise<BearerSession | null> {
+  // The client comes in the same read (a primary-key lookup), so telling a third-party app from
+  // the user costs no extra round trip, and demoting a client takes effect on its next request.
   const row = await db
     .prepare(
-      `SELECT s.scope AS session_scope, ${userColumns('u')}
+      `SELECT s.scope AS session_scope,
+         s.client_id IS NOT NULL AND COALESCE(c.first_party, 0) = 0 AS third_party,
+         ${userColumns('u')}
        FROM sessions s JOIN users u ON u.id = s.user_id
+         LEFT JOIN clients c ON c.client_id = s.client_id
        WHERE s.id = ?1 AND s.user_id = ?2 AND ${liveSession('?3')}`,
     )
     .bind(sessionId, userId, now)
-    .first<UserRow & { session_scope: string }>()
-  return row && { sessionId, scope: row.session_scope, user: toUser(row) }
+    .first<UserRow & { session_scope: string; third_party: number }>()
+  return (
+    row && {
+      sessionId,
+      scope: row.session_scope,
+      user: toUser(row),
+      thirdPartyApp: row.third_party === 1,
+    }
+  )
 }
 
 export type Rotation =

@@ -1,14 +1,25 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../env'
 import { notFound } from '../errors'
-import { createTodo, deleteTodo, getTodo, listTodos, updateTodo } from '../db/todos'
-import { allow, authorize } from '../auth/middleware'
+import { adminRead } from '../db/audit'
+import {
+  createTodo,
+  deleteTodo,
+  getTodo,
+  listTodos,
+  listTodosAudited,
+  updateTodo,
+} from '../db/todos'
+import { actorOf, allow, authorize, refusedOnList } from '../auth/middleware'
 import { doc } from '../openapi'
 import { todo as todoSchema, todoCreate, todoListQuery, todoPatch } from '../schemas/todos'
 import { todoList } from '../schemas/responses'
 import { validate } from '../schemas/validate'
 
-// Another user's todo and a missing one get the same answer, so ids cannot be probed.
+// A todo the caller may not see and a missing one get the same answer, so ids cannot be probed.
+const noSuchTodo = () => notFound('todo')
+const noSuchList = () => notFound('list')
+
 export const todoRoutes = new Hono<AppEnv>()
   .get(
     '/',
@@ -16,7 +27,9 @@ export const todoRoutes = new Hono<AppEnv>()
       operationId: 'listTodos',
       tag: 'todos',
       summary: 'List your todos, newest first',
-      description: "An admin may pass `user_id` to list another user's.",
+      description:
+        'The todos of the lists you own; `list_id` narrows to one of them. ' +
+        "An admin may pass `user_id` to list another user's (audited as `admin_read`).",
       responses: { 200: { description: 'The todos.', schema: todoList } },
       errors: ['forbidden'],
     }),
@@ -24,10 +37,12 @@ export const todoRoutes = new Hono<AppEnv>()
     validate('query', todoListQuery),
     async (c) => {
       const { user_id: ownerId, ...options } = c.req.valid('query')
+      if (ownerId === undefined) return c.json(await listTodos(c.env.DB, c.get('user').id, options))
       // Naming an owner at all is the admin's privilege (docs/api.md §7), even when it names
       // oneself.
-      if (ownerId !== undefined) authorize(c, 'todos.list_any')
-      return c.json(await listTodos(c.env.DB, ownerId ?? c.get('user').id, options))
+      authorize(c, 'todos.list_any')
+      const audit = adminRead(c, ownerId, 'GET /api/todos')
+      return c.json(await listTodosAudited(c.env.DB, ownerId, options, audit))
     },
   )
   .post(
@@ -36,6 +51,10 @@ export const todoRoutes = new Hono<AppEnv>()
       operationId: 'createTodo',
       tag: 'todos',
       summary: 'Create a todo',
+      description:
+        'In your default list, or in `list_id` if you own it or it is shared with you ' +
+        'as editor and not archived.',
+      errors: ['forbidden', 'not_found'],
       responses: {
         201: {
           description: 'The new todo.',
@@ -47,9 +66,12 @@ export const todoRoutes = new Hono<AppEnv>()
     allow('todos.write'),
     validate('json', todoCreate),
     async (c) => {
-      const todo = await createTodo(c.env.DB, c.get('user').id, c.req.valid('json'))
-      c.header('Location', `/api/todos/${todo.id}`)
-      return c.json(todo, 201)
+      const { list_id: listId, ...input } = c.req.valid('json')
+      const actor = actorOf(c)
+      const created = await createTodo(c.env.DB, actor.id, input, listId)
+      if (!created.done) refusedOnList(c, actor, 'list.write_todos', created.resource, noSuchList)
+      c.header('Location', `/api/todos/${created.done.id}`)
+      return c.json(created.done, 201)
     },
   )
   .get(
@@ -58,6 +80,7 @@ export const todoRoutes = new Hono<AppEnv>()
       operationId: 'getTodo',
       tag: 'todos',
       summary: 'Get one todo',
+      description: 'Any todo of a list you may see: your own, or one shared with you.',
       responses: { 200: { description: 'The todo.', schema: todoSchema } },
     }),
     allow('todos.read'),
@@ -73,19 +96,18 @@ export const todoRoutes = new Hono<AppEnv>()
       operationId: 'updateTodo',
       tag: 'todos',
       summary: 'Change a todo',
+      description:
+        'In a list you own or edit; 403 on a list shared with you as viewer or an archived one.',
       responses: { 200: { description: 'The changed todo.', schema: todoSchema } },
+      errors: ['forbidden'],
     }),
     allow('todos.write'),
     validate('json', todoPatch),
     async (c) => {
-      const todo = await updateTodo(
-        c.env.DB,
-        c.get('user').id,
-        c.req.param('id'),
-        c.req.valid('json'),
-      )
-      if (!todo) throw notFound('todo')
-      return c.json(todo)
+      const actor = actorOf(c)
+      const updated = await updateTodo(c.env.DB, actor.id, c.req.param('id'), c.req.valid('json'))
+      if (!updated.done) refusedOnList(c, actor, 'list.write_todos', updated.resource, noSuchTodo)
+      return c.json(updated.done)
     },
   )
   .delete(
@@ -94,11 +116,15 @@ export const todoRoutes = new Hono<AppEnv>()
       operationId: 'deleteTodo',
       tag: 'todos',
       summary: 'Delete a todo',
+      description: 'In a list you own or edit, as for PATCH.',
       responses: { 204: { description: 'Deleted.' } },
+      errors: ['forbidden'],
     }),
     allow('todos.write'),
     async (c) => {
-      if (!(await deleteTodo(c.env.DB, c.get('user').id, c.req.param('id')))) throw notFound('todo')
+      const actor = actorOf(c)
+      const deleted = await deleteTodo(c.env.DB, actor.id, c.req.param('id'))
+      if (!deleted.done) refusedOnList(c, actor, 'list.write_todos', deleted.resource, noSuchTodo)
       return c.body(null, 204)
     },
   )

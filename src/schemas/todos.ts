@@ -7,8 +7,13 @@ const fields = {
   completed: z.boolean(),
 }
 
+const listId = z.string().min(1).max(128)
+
 export const todoCreate = z.strictObject({
   title: fields.title,
+  list_id: listId
+    .optional()
+    .describe('A list you may edit (own or shared as editor); default: your default list.'),
   description: fields.description.optional(),
   completed: fields.completed.optional(),
 })
@@ -21,12 +26,14 @@ export const todoPatch = atLeastOne({
 
 export const todoListQuery = z.strictObject({
   completed: booleanParam().optional(),
+  list_id: param().min(1).max(128).optional().describe('Only the todos of this list.'),
   ...paging,
   user_id: param().min(1).max(128).optional(),
 })
 
 export const todo = z.object({
   id: z.string(),
+  list_id: z.string(),
   title: z.string(),
   description: z.string(),
   completed: z.boolean(),

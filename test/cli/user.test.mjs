@@ -171,9 +171,12 @@ describe('npm run user', () => {
     await db.batch([
       addSession('root'),
       db.prepare(
-        "INSERT INTO todos (id, owner_id, title, created_at, updated_at) SELECT 'cli-todo', id, 'x', '', '' FROM users WHERE username = 'root'",
+        "INSERT INTO todos (id, owner_id, list_id, title, created_at, updated_at) SELECT 'cli-todo', u.id, l.id, 'x', '', '' FROM users AS u JOIN lists AS l ON l.owner_id = u.id AND l.is_default = 1 WHERE u.username = 'root'",
       ),
     ])
+    // Root's todo is in root's default list, which the users_default_list trigger gave root.
+    const [planted] = await db.batch([db.prepare("SELECT id FROM todos WHERE id = 'cli-todo'")])
+    assert.equal(planted.results.length, 1)
     ok(await user(['disable', 'root']))
     const root = await stateOf('root')
     assert.equal(root.row.disabled, 1)

@@ -132,6 +132,8 @@ async function logIn(page, { beforeSubmit } = {}) {
   await page.getByRole('button', { name: 'Log in' }).click()
   await page.getByRole('heading', { name: 'Your todos' }).waitFor()
   assert.equal(new URL(page.url()).search, '', 'the code is gone from the address bar')
+  // The username beside the display name, so a lookalike display name cannot pass for alice.
+  assert.equal(await page.locator('#account-name').textContent(), 'Alice Sharpe (alice)')
 }
 
 test('alice logs in through the login page, adds and completes a todo, reloads, is let back in, logs out', async () => {

@@ -352,11 +352,14 @@ export interface paths {
         };
         /**
          * List your todos, newest first
-         * @description An admin may pass `user_id` to list another user's.
+         * @description The todos of the lists you own; `list_id` narrows to one of them. An admin may pass `user_id` to list another user's (audited as `admin_read`).
          */
         get: operations["listTodos"];
         put?: never;
-        /** Create a todo */
+        /**
+         * Create a todo
+         * @description In your default list, or in `list_id` if you own it or it is shared with you as editor and not archived.
+         */
         post: operations["createTodo"];
         delete?: never;
         options?: never;
@@ -371,16 +374,202 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one todo */
+        /**
+         * Get one todo
+         * @description Any todo of a list you may see: your own, or one shared with you.
+         */
         get: operations["getTodo"];
         put?: never;
         post?: never;
-        /** Delete a todo */
+        /**
+         * Delete a todo
+         * @description In a list you own or edit, as for PATCH.
+         */
         delete: operations["deleteTodo"];
         options?: never;
         head?: never;
-        /** Change a todo */
+        /**
+         * Change a todo
+         * @description In a list you own or edit; 403 on a list shared with you as viewer or an archived one.
+         */
         patch: operations["updateTodo"];
+        trace?: never;
+    };
+    "/api/lists": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your lists and those shared with you, oldest first
+         * @description Each with your `role` on it. An admin may pass `user_id` to read another user's lists as they see them; every such read is audited (`admin_read`).
+         */
+        get: operations["listLists"];
+        put?: never;
+        /** Create a list */
+        post: operations["createList"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/lists/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get one list */
+        get: operations["getList"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a list and its todos
+         * @description Owner only, not while archived; the default list cannot be deleted (409).
+         */
+        delete: operations["deleteList"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename, archive or unarchive a list
+         * @description Owner only. An archived list takes only `{"archived": false}`; the default list cannot be archived (409).
+         */
+        patch: operations["updateList"];
+        trace?: never;
+    };
+    "/api/lists/{id}/todos": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The list's todos, newest first */
+        get: operations["listListTodos"];
+        put?: never;
+        /**
+         * Add a todo to the list
+         * @description Owner or editor; not while archived.
+         */
+        post: operations["createListTodo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/lists/{id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who the list is shared with
+         * @description Its owner first (`role: "owner"`), then users and teams with their role.
+         */
+        get: operations["listListMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/lists/{id}/members/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Share the list with a user, or change their role
+         * @description Owner only, not while archived. `viewer` reads; `editor` also creates, changes, completes and deletes todos.
+         */
+        put: operations["shareListWithUser"];
+        post?: never;
+        /**
+         * End the list's share with a user
+         * @description Owner only, not while archived. Counts from the next request on.
+         */
+        delete: operations["unshareListWithUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/lists/{id}/members/teams/{team_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Share the list with a team, or change their role
+         * @description Owner only, not while archived, and only with a team you are in; its members get the role as long as they are in it.
+         */
+        put: operations["shareListWithTeam"];
+        post?: never;
+        /**
+         * End the list's share with a team
+         * @description Owner only, not while archived. Counts from the next request on.
+         */
+        delete: operations["unshareListWithTeam"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/teams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The teams you are in, oldest first */
+        get: operations["listTeams"];
+        put?: never;
+        /** Create a team; you are its manager */
+        post: operations["createTeam"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/teams/{id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Add a member or change their role
+         * @description Managers only. 409 when it would leave the team without a manager.
+         */
+        put: operations["setTeamMember"];
+        post?: never;
+        /**
+         * Remove a member, or leave the team
+         * @description Managers remove anyone; a member may remove themselves. Access through the team's shares ends at the next request. 409 for the last manager.
+         */
+        delete: operations["removeTeamMember"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/users/me": {
@@ -1779,6 +1968,7 @@ export interface operations {
         parameters: {
             query?: {
                 completed?: boolean;
+                list_id?: string;
                 limit?: number;
                 offset?: number;
                 user_id?: string;
@@ -1797,6 +1987,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         id: string;
+                        list_id: string;
                         title: string;
                         description: string;
                         completed: boolean;
@@ -1858,6 +2049,8 @@ export interface operations {
             content: {
                 "application/json": {
                     title: string;
+                    /** @description A list you may edit (own or shared as editor); default: your default list. */
+                    list_id?: string;
                     description?: string;
                     completed?: boolean;
                 };
@@ -1874,6 +2067,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         id: string;
+                        list_id: string;
                         title: string;
                         description: string;
                         completed: boolean;
@@ -1907,6 +2101,15 @@ export interface operations {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -1961,6 +2164,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         id: string;
+                        list_id: string;
                         title: string;
                         description: string;
                         completed: boolean;
@@ -2098,6 +2302,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         id: string;
+                        list_id: string;
                         title: string;
                         description: string;
                         completed: boolean;
@@ -2157,6 +2362,1408 @@ export interface operations {
             };
             /** @description `unsupported_media_type` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listLists: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                user_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The lists. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        owner_id: string;
+                        owner_username: string;
+                        /** @description Where a todo goes when no list is named; never archived. */
+                        default: boolean;
+                        /** @description Read-only for everyone, the owner included, until unarchived. */
+                        archived: boolean;
+                        /**
+                         * @description Your relation to the list.
+                         * @enum {string}
+                         */
+                        role: "owner" | "editor" | "viewer";
+                        created_at: string;
+                        updated_at: string;
+                    }[];
+                };
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createList: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The new list, yours. */
+            201: {
+                headers: {
+                    /** @description The new list's URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        owner_id: string;
+                        owner_username: string;
+                        /** @description Where a todo goes when no list is named; never archived. */
+                        default: boolean;
+                        /** @description Read-only for everyone, the owner included, until unarchived. */
+                        archived: boolean;
+                        /**
+                         * @description Your relation to the list.
+                         * @enum {string}
+                         */
+                        role: "owner" | "editor" | "viewer";
+                        created_at: string;
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getList: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The list, with your role on it. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        owner_id: string;
+                        owner_username: string;
+                        /** @description Where a todo goes when no list is named; never archived. */
+                        default: boolean;
+                        /** @description Read-only for everyone, the owner included, until unarchived. */
+                        archived: boolean;
+                        /**
+                         * @description Your relation to the list.
+                         * @enum {string}
+                         */
+                        role: "owner" | "editor" | "viewer";
+                        created_at: string;
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteList: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted, with its todos and shares. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateList: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    archived?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The changed list. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        owner_id: string;
+                        owner_username: string;
+                        /** @description Where a todo goes when no list is named; never archived. */
+                        default: boolean;
+                        /** @description Read-only for everyone, the owner included, until unarchived. */
+                        archived: boolean;
+                        /**
+                         * @description Your relation to the list.
+                         * @enum {string}
+                         */
+                        role: "owner" | "editor" | "viewer";
+                        created_at: string;
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listListTodos: {
+        parameters: {
+            query?: {
+                completed?: boolean;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The todos. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        list_id: string;
+                        title: string;
+                        description: string;
+                        completed: boolean;
+                        created_at: string;
+                        updated_at: string;
+                    }[];
+                };
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createListTodo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    title: string;
+                    description?: string;
+                    completed?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The new todo. */
+            201: {
+                headers: {
+                    /** @description The new todo's URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        list_id: string;
+                        title: string;
+                        description: string;
+                        completed: boolean;
+                        created_at: string;
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listListMembers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The members. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        type: "user" | "team";
+                        id: string;
+                        /** @description The user's username or the team's name. */
+                        name: string;
+                        /** @enum {string} */
+                        role: "owner" | "editor" | "viewer";
+                    }[];
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    shareListWithUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    role: "viewer" | "editor";
+                };
+            };
+        };
+        responses: {
+            /** @description The share. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        type: "user" | "team";
+                        id: string;
+                        /** @description The user's username or the team's name. */
+                        name: string;
+                        /** @enum {string} */
+                        role: "owner" | "editor" | "viewer";
+                    };
+                };
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    unshareListWithUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No longer shared. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    shareListWithTeam: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    role: "viewer" | "editor";
+                };
+            };
+        };
+        responses: {
+            /** @description The share. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        type: "user" | "team";
+                        id: string;
+                        /** @description The user's username or the team's name. */
+                        name: string;
+                        /** @enum {string} */
+                        role: "owner" | "editor" | "viewer";
+                    };
+                };
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    unshareListWithTeam: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No longer shared. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listTeams: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The teams, with their members. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        /**
+                         * @description Your role in the team.
+                         * @enum {string}
+                         */
+                        role: "member" | "manager";
+                        members: {
+                            id: string;
+                            username: string;
+                            /** @enum {string} */
+                            role: "member" | "manager";
+                        }[];
+                        created_at: string;
+                        updated_at: string;
+                    }[];
+                };
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createTeam: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The new team. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        /**
+                         * @description Your role in the team.
+                         * @enum {string}
+                         */
+                        role: "member" | "manager";
+                        members: {
+                            id: string;
+                            username: string;
+                            /** @enum {string} */
+                            role: "member" | "manager";
+                        }[];
+                        created_at: string;
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setTeamMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    role: "member" | "manager";
+                };
+            };
+        };
+        responses: {
+            /** @description The member. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        username: string;
+                        /** @enum {string} */
+                        role: "member" | "manager";
+                    };
+                };
+            };
+            /** @description `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    removeTeamMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `conflict` */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2933,7 +4540,7 @@ export interface operations {
                         /** Format: date-time */
                         at: string;
                         /** @enum {string} */
-                        event: "login_success" | "login_failure" | "lockout" | "refresh" | "refresh_reuse_detected" | "code_exchange" | "code_reuse_detected" | "device_code_exchange" | "revoke" | "logout" | "password_change" | "user_created" | "user_updated" | "user_deleted";
+                        event: "login_success" | "login_failure" | "lockout" | "refresh" | "refresh_reuse_detected" | "code_exchange" | "code_reuse_detected" | "device_code_exchange" | "revoke" | "logout" | "password_change" | "user_created" | "user_updated" | "user_deleted" | "admin_read";
                         username: string | null;
                         /** @description From CF-Connecting-IP; null for changes made with the user CLI. */
                         ip: string | null;

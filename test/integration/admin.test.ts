@@ -329,7 +329,7 @@ describe('DELETE /users/{id}', () => {
 
   it('runs on a D1 that enforces foreign keys', async () => {
     const orphan = env.DB.prepare(
-      "INSERT INTO todos (id, owner_id, title, created_at, updated_at) VALUES ('t', 'nobody', 'x', '', '')",
+      "INSERT INTO todos (id, owner_id, list_id, title, created_at, updated_at) VALUES ('t', 'nobody', 'none', 'x', '', '')",
     )
     await expect(orphan.run()).rejects.toThrow(/FOREIGN KEY/)
   })

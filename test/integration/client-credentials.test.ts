@@ -163,6 +163,39 @@ describe('machine scopes on the admin routes', () => {
     }
   })
 
+  it('answers a client token 403 forbidden on lists and teams, even real ones', async ({
+    signedIn,
+  }) => {
+    const token = await tokenOf(await service())
+    const mine = signedIn.token
+    const [list] = (await (await call('/api/lists', bearer(mine))).json()) as { id: string }[]
+    const team = (await (await call('/api/teams', json('POST', { name: 'Ops' }, mine))).json()) as {
+      id: string
+    }
+    const member = `/api/teams/${team.id}/members/${signedIn.user.id}`
+    const refused: [string, RequestInit][] = [
+      ['/api/lists', bearer(token)],
+      ['/api/lists', json('POST', { name: 'from a service' }, token)],
+      [`/api/lists/${list!.id}`, bearer(token)],
+      [`/api/lists/${list!.id}/todos`, bearer(token)],
+      [`/api/lists/${list!.id}/members`, bearer(token)],
+      [`/api/lists/${list!.id}`, json('PATCH', { name: 'taken' }, token)],
+      [
+        `/api/lists/${list!.id}/members/users/${signedIn.user.id}`,
+        bearer(token, { method: 'DELETE' }),
+      ],
+      ['/api/teams', bearer(token)],
+      ['/api/teams', json('POST', { name: 'from a service' }, token)],
+      [member, json('PUT', { role: 'member' }, token)],
+      [member, bearer(token, { method: 'DELETE' })],
+    ]
+    for (const [path, init] of refused) {
+      const res = await call(path, init)
+      expect(res.status, path).toBe(403)
+      expect(((await res.json()) as { error: string }).error, path).toBe('forbidden')
+    }
+  })
+
   it('ends a client token at the next request once the client is disabled or deleted', async ({
     admin,
   }) => {

@@ -27,6 +27,7 @@ it('gives TypeScript callers typed requests and responses through hono/client', 
   const todo = await created.json()
   expectTypeOf(todo).toEqualTypeOf<{
     id: string
+    list_id: string
     title: string
     description: string
     completed: boolean

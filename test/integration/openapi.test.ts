@@ -127,6 +127,7 @@ describe('GET /openapi.json', () => {
     )
     expect(query).toEqual([
       'query:completed:false',
+      'query:list_id:false',
       'query:limit:false',
       'query:offset:false',
       'query:user_id:false',
@@ -242,6 +243,40 @@ describe('the document says what the server does', () => {
     await check('DELETE', `/api/todos/${todo.id}`, bearer(token))
     await check('GET', `/api/todos/${todo.id}`, bearer(token)) // 404
     await check('GET', '/users/me', bearer(token))
+
+    // Lists and teams: the user shares a list with a second user and with a team they are in.
+    const other = await makeUser()
+    const { access_token: otherToken } = await login(other)
+    const list: { id: string } = await (
+      await check('POST', '/api/lists', json('POST', { name: 'Checked' }, token))
+    ).json()
+    const lists: { id: string; default: boolean }[] = await (
+      await check('GET', '/api/lists?limit=5', bearer(token))
+    ).json()
+    const defaultList = lists.find((l) => l.default)!
+    await check('GET', `/api/lists/${list.id}`, bearer(token))
+    await check('PATCH', `/api/lists/${list.id}`, json('PATCH', { name: 'Renamed' }, token))
+    await check('PATCH', `/api/lists/${defaultList.id}`, json('PATCH', { archived: true }, token)) // 409
+    await check('POST', `/api/lists/${list.id}/todos`, json('POST', { title: 'In a list' }, token))
+    await check('GET', `/api/lists/${list.id}/todos?completed=false`, bearer(token))
+    const team: { id: string } = await (
+      await check('POST', '/api/teams', json('POST', { name: 'Checked' }, token))
+    ).json()
+    await check('GET', '/api/teams', bearer(token))
+    const teamMember = `/api/teams/${team.id}/members/${other.id}`
+    await check('PUT', teamMember, json('PUT', { role: 'member' }, token))
+    const userShare = `/api/lists/${list.id}/members/users/${other.id}`
+    const teamShare = `/api/lists/${list.id}/members/teams/${team.id}`
+    await check('PUT', userShare, json('PUT', { role: 'viewer' }, token))
+    await check('PUT', teamShare, json('PUT', { role: 'viewer' }, token))
+    await check('GET', `/api/lists/${list.id}/members`, bearer(token))
+    await check('POST', `/api/lists/${list.id}/todos`, json('POST', { title: 'x' }, otherToken)) // 403
+    await check('GET', `/api/lists?user_id=${other.id}`, bearer(adminToken))
+    await check('DELETE', userShare, bearer(token))
+    await check('DELETE', teamShare, bearer(token))
+    await check('DELETE', teamMember, bearer(otherToken))
+    await check('DELETE', `/api/lists/${list.id}`, bearer(token))
+    await check('GET', `/api/lists/${list.id}`, bearer(token)) // 404
     const created: { id: string } = await (
       await check(
         'POST',
@@ -345,6 +380,7 @@ describe('the document says what the server does', () => {
     await check('POST', '/auth/introspect', form({ token: token })) // 401
     await check('GET', '/admin/audit?limit=1', bearer(machine.access_token))
     await check('GET', '/api/todos', bearer(machine.access_token)) // 403 forbidden
+    await check('GET', `/api/lists/${defaultList.id}`, bearer(machine.access_token)) // 403
 
     // The device flow: start, poll (pending), the verification page's steps, poll (tokens).
     const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code'
@@ -403,7 +439,7 @@ describe('the document says what the server does', () => {
     const tried = new Set(
       [...seen].map((s) =>
         s
-          .replace(/\/[0-9a-f-]{36}$/, '/*')
+          .replace(/\/[0-9a-f-]{36}(?=\/|$)/g, '/*')
           .replace(`/${made.client_id}`, '/*')
           .replace(`/${app.client_id}`, '/*'),
       ),
@@ -452,6 +488,12 @@ describe('the document says what the server does', () => {
     ['GET', '/users', { query: 'limit=0' }],
     ['GET', '/admin/audit', { query: 'offset=abc' }],
     ['POST', '/users/me/password', { json: { current_password: '', new_password: 'x' } }],
+    ['GET', '/api/lists', { query: 'limit=0' }],
+    ['POST', '/api/lists', { json: { name: '   ' } }],
+    ['POST', '/api/lists', { json: { name: 'x'.repeat(101) } }],
+    ['PATCH', '/api/lists/{id}', { json: {} }],
+    ['PATCH', '/api/lists/{id}', { json: { archived: 'yes' } }],
+    ['POST', '/api/teams', { json: { name: '' } }],
     ['POST', '/admin/clients', { json: { client_name: 'x', redirect_uris: ['javascript:x'] } }],
     ['POST', '/admin/clients', { json: { client_name: 'x', redirect_uris: ['http://a.test/'] } }],
     ['POST', '/admin/clients', { json: { client_name: ' ', redirect_uris: [REDIRECT] } }],

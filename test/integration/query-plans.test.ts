@@ -99,12 +99,22 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
   await send(`/api/todos/${created.id}`, json('PATCH', { completed: true }, live.access_token))
   await send(`/api/todos/${created.id}`, bearer(live.access_token, { method: 'DELETE' }))
   await send('/users/me', bearer(live.access_token))
+  await tourOfLists(
+    send,
+    live.access_token,
+    await token({
+      grant_type: 'password',
+      username: (await makeUser({ username: uniqueName('bob') })).username,
+      password: 'correct horse battery',
+    }),
+  )
   const adminTokens = await token({
     grant_type: 'password',
     username: admin.username,
     password: admin.password,
   })
   await send(`/api/todos?user_id=${user.id}`, bearer(adminTokens.access_token))
+  await send(`/api/lists?user_id=${user.id}`, bearer(adminTokens.access_token))
   const staff = (await (
     await send(
       '/users',
@@ -279,6 +289,50 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
   await send('/healthz')
   await purgeExpired(bindings)
   return { statements: new Set(recorder.trips.flat()), routes }
+}
+
+type Send = (path: string, init?: RequestInit) => Promise<Response>
+
+/** Every list and team route, as the owner and as a member of a team the list is shared with. */
+async function tourOfLists(send: Send, owner: string, other: TokenPair) {
+  const bob = other.access_token
+  const me = async (t: string) =>
+    ((await (await send('/users/me', bearer(t))).json()) as { id: string }).id
+  const bobId = await me(bob)
+  const list = (await (await send('/api/lists', json('POST', { name: 'plan' }, owner))).json()) as {
+    id: string
+  }
+  const team = (await (await send('/api/teams', json('POST', { name: 'plan' }, owner))).json()) as {
+    id: string
+  }
+  await send(`/api/teams/${team.id}/members/${bobId}`, json('PUT', { role: 'member' }, owner))
+  await send(
+    `/api/lists/${list.id}/members/teams/${team.id}`,
+    json('PUT', { role: 'editor' }, owner),
+  )
+  await send(`/api/lists/${list.id}/members/users/${bobId}`, json('PUT', { role: 'viewer' }, owner))
+  const todo = (await (
+    await send(`/api/lists/${list.id}/todos`, json('POST', { title: 'plan' }, bob))
+  ).json()) as { id: string }
+  await send('/api/todos', json('POST', { title: 'plan', list_id: list.id }, bob))
+  await send(`/api/todos?list_id=${list.id}`, bearer(owner))
+  await send(`/api/todos?list_id=${list.id}&completed=false`, bearer(owner))
+  await send('/api/lists', bearer(bob))
+  await send('/api/teams', bearer(bob))
+  await send(`/api/lists/${list.id}`, bearer(bob))
+  await send(`/api/lists/${list.id}/todos`, bearer(bob))
+  await send(`/api/lists/${list.id}/todos?completed=true`, bearer(bob))
+  await send(`/api/lists/${list.id}/members`, bearer(bob))
+  await send(`/api/todos/${todo.id}`, bearer(bob))
+  await send(`/api/todos/${todo.id}`, json('PATCH', { completed: true }, bob))
+  await send(`/api/todos/${todo.id}`, bearer(bob, { method: 'DELETE' }))
+  await send(`/api/lists/${list.id}`, json('PATCH', { name: 'renamed' }, owner))
+  await send(`/api/lists/${list.id}/members/users/${bobId}`, bearer(owner, { method: 'DELETE' }))
+  await send(`/api/lists/${list.id}/members/teams/${team.id}`, bearer(owner, { method: 'DELETE' }))
+  await send(`/api/teams/${team.id}/members/${bobId}`, bearer(bob, { method: 'DELETE' }))
+  await send(`/api/lists/${list.id}`, json('PATCH', { archived: true }, owner))
+  await send(`/api/lists/${list.id}`, json('PATCH', { archived: false }, owner))
+  await send(`/api/lists/${list.id}`, bearer(owner, { method: 'DELETE' }))
 }
 
 /** The plan's lines, indented by depth as the sqlite3 shell prints them. */

@@ -47,6 +47,7 @@ describe('/api/todos', () => {
     const todo = await res.json<Todo>()
     expect(todo).toEqual({
       id: expect.any(String),
+      list_id: expect.any(String),
       title: 'Buy milk',
       description: '',
       completed: false,

@@ -3,7 +3,7 @@ import bcrypt from 'bcryptjs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../src/app'
 import { issueCode } from '../../src/db/codes'
-import { json, login, makeUser, quietConsoleError } from '../helpers'
+import { duringNextCompare, json, login, makeUser, quietConsoleError } from '../helpers'
 import {
   authorizeUrl,
   Browser,
@@ -25,20 +25,6 @@ const app = createApp()
 const ORIGIN = 'https://todo.test'
 const send = async (path: string, init: RequestInit = {}) =>
   app.request(`${ORIGIN}${path}`, init, env)
-
-const realCompare = bcrypt.compare.bind(bcrypt) as (p: string, h: string) => Promise<boolean>
-
-/** Runs `meanwhile` after the next bcrypt compare, before the check acts on its result. */
-function duringNextCompare(meanwhile: () => Promise<unknown>) {
-  const spy = vi.spyOn(bcrypt, 'compare') as unknown as {
-    mockImplementationOnce(f: (p: string, h: string) => Promise<boolean>): void
-  }
-  spy.mockImplementationOnce(async (password, hash) => {
-    const ok = await realCompare(password, hash)
-    await meanwhile()
-    return ok
-  })
-}
 
 const rowsOf = async (table: 'signins' | 'authorization_codes' | 'sessions', userId: string) =>
   (await env.DB.prepare(`SELECT 1 FROM ${table} WHERE user_id = ?1`).bind(userId).all()).results

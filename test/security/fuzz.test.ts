@@ -35,7 +35,7 @@ const segment = fc.oneof(
 )
 const query = fc.dictionary(
   fc.constantFrom(
-    ...['limit', 'offset', 'completed', 'user_id', 'username', 'access_token', 'x'],
+    ...['limit', 'offset', 'completed', 'list_id', 'user_id', 'username', 'access_token', 'x'],
     ...['response_type', 'client_id', 'redirect_uri', 'code_challenge', 'state', 'prompt'],
   ),
   fc.oneof(printable, fc.integer().map(String), fc.constantFrom('true', 'false', '1', '500', '-1')),
@@ -88,6 +88,8 @@ const FIELDS = [
   'disabled',
   'current_password',
   'new_password',
+  'list_id',
+  'archived',
   'client_name',
   'redirect_uris',
   'grant_types',
@@ -101,7 +103,7 @@ const jsonValue = fc.oneof(
   fc.boolean(),
   fc.constant(null),
   fc.array(text, { maxLength: 3 }),
-  fc.constantFrom('read', 'write', 'admin', 'user'),
+  fc.constantFrom('read', 'write', 'admin', 'user', 'viewer', 'editor', 'member', 'manager'),
 )
 const FORM_FIELDS = [
   'grant_type',

@@ -342,7 +342,7 @@ describe('CORS', () => {
     const pre = await app.request('/auth/token', preflight('https://app.example'), vars)
     expect(pre.status).toBe(204)
     expect(pre.headers.get('Access-Control-Allow-Origin')).toBe('https://app.example')
-    expect(pre.headers.get('Access-Control-Allow-Methods')).toBe('GET,POST,PATCH,DELETE')
+    expect(pre.headers.get('Access-Control-Allow-Methods')).toBe('GET,POST,PUT,PATCH,DELETE')
     expect(pre.headers.get('Access-Control-Allow-Headers')).toBe(
       'Authorization,Content-Type,x-d1-bookmark',
     )

@@ -4,7 +4,17 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../src/app'
 import { addressKey, escapeControls } from '../../src/client'
 import { createSession } from '../../src/db/sessions'
-import { basicHeader, bearer, form, json, login, makeUser, uniqueName } from '../helpers'
+import {
+  basicHeader,
+  duringNextCompare,
+  bearer,
+  form,
+  json,
+  login,
+  makeUser,
+  quietConsoleError,
+  uniqueName,
+} from '../helpers'
 import { claimsOf, forge } from './forge'
 
 /**
@@ -18,20 +28,6 @@ const send = (path: string, init: RequestInit = {}, vars: Record<string, string>
 const tokenFor = (username: string, password: string, headers: Record<string, string> = {}) => {
   const init = form({ grant_type: 'password', username, password })
   return send('/auth/token', { ...init, headers: { ...init.headers, ...headers } })
-}
-
-const realCompare = bcrypt.compare.bind(bcrypt) as (p: string, h: string) => Promise<boolean>
-
-/** Runs `meanwhile` after the next bcrypt compare, before the check acts on its result. */
-function duringNextCompare(meanwhile: () => Promise<unknown>) {
-  const spy = vi.spyOn(bcrypt, 'compare') as unknown as {
-    mockImplementationOnce(f: (p: string, h: string) => Promise<boolean>): void
-  }
-  spy.mockImplementationOnce(async (password, hash) => {
-    const ok = await realCompare(password, hash)
-    await meanwhile()
-    return ok
-  })
 }
 
 /** The cost of every hash bcrypt was asked to compare against, in order. */
@@ -330,6 +326,7 @@ describe('credentials are taken exactly as sent', () => {
 
 describe('the issuer is configured, never taken from the Host header', () => {
   it('refuses to sign or describe itself on a public host without ISSUER', async () => {
+    const logged = quietConsoleError()
     const u = await makeUser()
     const noIssuer = { ...env, ISSUER: '' }
     const res = await app.request(
@@ -348,6 +345,7 @@ describe('the issuer is configured, never taken from the Host header', () => {
     expect(meta.status).toBe(500)
     const doc = await app.request('https://evil.test/openapi.json', {}, noIssuer)
     expect(JSON.stringify(await answer(doc))).not.toContain('evil.test')
+    expect(logged).toHaveBeenCalledWith('server_error:', expect.stringContaining('ISSUER is unset'))
   })
 
   it('uses the loopback origin in local development', async () => {

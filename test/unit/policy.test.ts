@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { decide, mayAssign, type Action, type Decision } from '../../src/auth/policy'
+import {
+  decide,
+  decideOnList,
+  decideOnTeam,
+  mayAssign,
+  type Action,
+  type Decision,
+} from '../../src/auth/policy'
 
 const ME = 'me'
 const OTHER = 'other'
@@ -32,6 +39,15 @@ const TABLE: [Action, 'user' | 'admin', string, string, Decision][] = [
   ['audit.read', 'user', 'read write', ME, 'forbidden'],
   ['audit.read', 'admin', 'read', ME, 'allow'],
   ['audit.read', 'admin', '', ME, 'insufficient_scope'],
+  ['lists.create', 'user', 'write', ME, 'allow'],
+  ['lists.create', 'user', 'read', ME, 'insufficient_scope'],
+  ['lists.read_any', 'user', 'read', OTHER, 'forbidden'],
+  ['lists.read_any', 'admin', 'read', OTHER, 'allow'],
+  ['lists.read_any', 'admin', 'write', OTHER, 'insufficient_scope'],
+  ['teams.read', 'user', 'read', ME, 'allow'],
+  ['teams.read', 'user', 'write', ME, 'insufficient_scope'],
+  ['teams.create', 'user', 'write', ME, 'allow'],
+  ['teams.create', 'admin', 'read', ME, 'insufficient_scope'],
 ]
 
 describe('policy.decide', () => {
@@ -43,6 +59,18 @@ describe('policy.decide', () => {
       ).toBe(expected)
     },
   )
+
+  it('refuses a third-party app what only the user does in person', () => {
+    const app = {
+      id: ME,
+      role: 'admin' as const,
+      scopes: ['read', 'write'],
+      kind: 'app' as const,
+    }
+    expect(decide(app, 'lists.read_any', OTHER)).toBe('forbidden')
+    expect(decide(app, 'todos.list_any', OTHER)).toBe('forbidden')
+    expect(decide(app, 'lists.create')).toBe('allow')
+  })
 
   it('defaults to the actor’s own data', () => {
     expect(decide({ id: ME, role: 'user', scopes: ['write'] }, 'todos.write')).toBe('allow')
@@ -75,6 +103,16 @@ describe('policy.decide for a client acting as itself', () => {
       // Even on "its own" data: a client's id is never a user's.
       expect(decide(client(all), action, 'svc'), action).toBe('forbidden')
     }
+  })
+
+  it('forbids it every list and team action: it owns no list and is in no team', () => {
+    const owned = { relation: 'owner' as const, archived: false }
+    for (const action of ['list.read', 'list.write_todos', 'list.change', 'list.share'] as const)
+      expect(decideOnList(client(all), action, owned), action).toBe('forbidden')
+    expect(decideOnTeam(client(all), 'team.manage', { relation: 'manager' })).toBe('forbidden')
+    expect(decideOnTeam(client(all), 'team.leave', { relation: 'member' })).toBe('forbidden')
+    for (const action of ['lists.create', 'lists.read_any', 'teams.read', 'teams.create'] as const)
+      expect(decide(client(all), action), action).toBe('forbidden')
   })
 })
 
@@ -115,5 +153,32 @@ describe('policy.mayAssign', () => {
     expect(mayAssign(user, { id: OTHER, role: 'user', scopes: [] }, { scopes: ['read'] })).toBe(
       false,
     )
+  })
+})
+
+describe('policy on lists and teams (in memory; the routes test the SQL)', () => {
+  const user = { id: ME, role: 'user' as const, scopes: ['read', 'write'] }
+
+  it('hides a list without a relation, before anything else but the scope', () => {
+    expect(decideOnList(user, 'list.change', { relation: null, archived: false })).toBe('not_found')
+    expect(decideOnList(user, 'list.read', null)).toBe('not_found')
+    expect(decideOnList({ ...user, scopes: ['read'] }, 'list.change', null)).toBe(
+      'insufficient_scope',
+    )
+  })
+
+  it('makes an archived list read-only for its owner too, except unarchiving', () => {
+    const archived = { relation: 'owner' as const, archived: true }
+    expect(decideOnList(user, 'list.read', archived)).toBe('allow')
+    expect(decideOnList(user, 'list.write_todos', archived)).toBe('forbidden')
+    expect(decideOnList(user, 'list.change', archived)).toBe('forbidden')
+    expect(decideOnList(user, 'list.unarchive', archived)).toBe('allow')
+  })
+
+  it('lets members leave a team and only managers manage it', () => {
+    expect(decideOnTeam(user, 'team.leave', { relation: 'member' })).toBe('allow')
+    expect(decideOnTeam(user, 'team.manage', { relation: 'member' })).toBe('forbidden')
+    expect(decideOnTeam(user, 'team.manage', { relation: 'manager' })).toBe('allow')
+    expect(decideOnTeam(user, 'team.manage', { relation: null })).toBe('not_found')
   })
 })

@@ -1,0 +1,327 @@
+import {
+  listCondition,
+  listRelationSql,
+  visibleListSql,
+  type ListAction,
+  type ListRelation,
+  type ListResource,
+} from '../auth/policy'
+import { isoTime } from '../lib/time'
+
+/**
+ * Lists and their shares. Every statement takes the actor's id as ?1 and carries the policy's
+ * condition (src/auth/policy.ts) in its WHERE clause, so a list the actor may not see is never
+ * read and one they may not change is never written. A write is batched after a read of the
+ * list as the policy sees it, which the route needs only to tell a 404 from a 403.
+ */
+
+export type List = {
+  id: string
+  name: string
+  owner_id: string
+  owner_username: string
+  /** The list a todo goes to when none is named; it cannot be archived or deleted. */
+  default: boolean
+  archived: boolean
+  /** The caller's relation to the list. */
+  role: ListRelation
+  created_at: string
+  updated_at: string
+}
+
+type ListRow = Omit<List, 'default' | 'archived'> & { is_default: number; archived: number }
+
+const toList = (row: ListRow): List => ({
+  id: row.id,
+  name: row.name,
+  owner_id: row.owner_id,
+  owner_username: row.owner_username,
+  default: row.is_default === 1,
+  archived: row.archived === 1,
+  role: row.role,
+  created_at: row.created_at,
+  updated_at: row.updated_at,
+})
+
+const SELECT_LIST = `SELECT l.id, l.name, l.owner_id, u.username AS owner_username, l.is_default,
+  l.archived, l.created_at, l.updated_at, ${listRelationSql('l', '?1')} AS role
+  FROM lists AS l JOIN users AS u ON u.id = l.owner_id`
+
+/** A list as the policy sees it for the actor; `relation` NULL when they cannot see it. */
+export type ListResourceRow = {
+  relation: ListRelation | null
+  archived: number
+  is_default: number
+  target?: string | null
+}
+
+/**
+ * The list `listId` as the policy sees it for actor ?1; no row when it does not exist. `target`
+ * adds a column about the id bound to ?3 (the user or team a share is with).
+ */
+export const listResource = (
+  db: D1Database,
+  actorId: string,
+  listId: string,
+  target?: { sql: string; id: string },
+) => {
+  const stmt = db.prepare(
+    `SELECT ${listRelationSql('l', '?1')} AS relation, l.archived, l.is_default${target?.sql ?? ''}
+     FROM lists AS l WHERE l.id = ?2`,
+  )
+  return target ? stmt.bind(actorId, listId, target.id) : stmt.bind(actorId, listId)
+}
+
+export const toResource = (row: ListResourceRow | undefined): ListResource | null =>
+  row ? { relation: row.relation, archived: row.archived === 1 } : null
+
+export type Page = { limit: number; offset: number }
+
+/** Every list the actor has a relation to (own and shared), oldest first. */
+export const listListsStatement = (db: D1Database, actorId: string, page: Page) =>
+  db
+    .prepare(
+      `${SELECT_LIST} WHERE ${visibleListSql('l', '?1')}
+       ORDER BY l.created_at, l.rowid LIMIT ?2 OFFSET ?3`,
+    )
+    .bind(actorId, page.limit, page.offset)
+
+export const toLists = (rows: ListRow[]) => rows.map(toList)
+
+export async function listLists(db: D1Database, actorId: string, page: Page): Promise<List[]> {
+  const { results } = await listListsStatement(db, actorId, page).all<ListRow>()
+  return toLists(results)
+}
+
+/** Another user's lists as they see them, read in one transaction with the `audit` statement. */
+export async function listListsAudited(
+  db: D1Database,
+  userId: string,
+  page: Page,
+  audit: D1PreparedStatement,
+): Promise<List[]> {
+  const [, read] = await db.batch<ListRow>([audit, listListsStatement(db, userId, page)])
+  return toLists(read?.results ?? [])
+}
+
+export async function getList(db: D1Database, actorId: string, id: string): Promise<List | null> {
+  const row = await db
+    .prepare(`${SELECT_LIST} WHERE l.id = ?2 AND ${listCondition('list.read', 'l', '?1')}`)
+    .bind(actorId, id)
+    .first<ListRow>()
+  return row && toList(row)
+}
+
+export async function createList(
+  db: D1Database,
+  owner: { id: string; username: string },
+  name: string,
+): Promise<List> {
+  const now = isoTime()
+  const row = await db
+    .prepare(
+      `INSERT INTO lists (id, owner_id, name, is_default, archived, created_at, updated_at)
+       VALUES (?1, ?2, ?3, 0, 0, ?4, ?4)
+       RETURNING id, name, owner_id, is_default, archived, created_at, updated_at`,
+    )
+    .bind(crypto.randomUUID(), owner.id, name, now)
+    .first<Omit<ListRow, 'owner_username' | 'role'>>()
+  if (!row) throw new Error('INSERT ... RETURNING gave no row')
+  return toList({ ...row, owner_username: owner.username, role: 'owner' })
+}
+
+/**
+ * The outcome of a guarded write: done, or refused on this resource (null: the actor cannot see
+ * it or it does not exist). `default` says the list refused because it is the default list.
+ */
+export type Outcome<T> =
+  | { done: T }
+  | { done: null; resource: ListResource | null; isDefault: boolean; target?: string | null }
+
+function outcome<T>(done: T | undefined, resourceRow: unknown): Outcome<T> {
+  if (done !== undefined) return { done }
+  const row = resourceRow as ListResourceRow | undefined
+  return {
+    done: null,
+    resource: toResource(row),
+    isDefault: row?.is_default === 1,
+    target: row?.target,
+  }
+}
+
+export async function updateList(
+  db: D1Database,
+  actorId: string,
+  id: string,
+  action: ListAction,
+  patch: { name?: string; archived?: boolean },
+): Promise<Outcome<List>> {
+  const [resource, updated, after] = await db.batch<ListResourceRow | { id: string } | ListRow>([
+    listResource(db, actorId, id),
+    db
+      .prepare(
+        `UPDATE lists SET name = COALESCE(?3, name), archived = COALESCE(?4, archived),
+           updated_at = ?5
+         WHERE id = ?2 AND ${listCondition(action, 'lists', '?1')}
+           AND NOT (is_default = 1 AND COALESCE(?4, 0) = 1)
+         RETURNING id`,
+      )
+      .bind(
+        actorId,
+        id,
+        patch.name ?? null,
+        patch.archived === undefined ? null : patch.archived ? 1 : 0,
+        isoTime(),
+      ),
+    db.prepare(`${SELECT_LIST} WHERE l.id = ?2`).bind(actorId, id),
+  ])
+  const row = updated?.results[0] ? (after?.results[0] as ListRow) : undefined
+  return outcome(row && toList(row), resource?.results[0])
+}
+
+/** Deletes the list and its todos, unless it is the actor's default list. */
+export async function deleteList(
+  db: D1Database,
+  actorId: string,
+  id: string,
+): Promise<Outcome<true>> {
+  const [resource, deleted] = await db.batch<ListResourceRow | { id: string }>([
+    listResource(db, actorId, id),
+    db
+      .prepare(
+        `DELETE FROM lists WHERE id = ?2 AND is_default = 0
+           AND ${listCondition('list.change', 'lists', '?1')} RETURNING id`,
+      )
+      .bind(actorId, id),
+  ])
+  return outcome(deleted?.results[0] ? true : undefined, resource?.results[0])
+}
+
+// Shares ---------------------------------------------------------------------------------------
+
+export type MemberType = 'user' | 'team'
+
+/** Who a list is shared with: its owner first, then users (by username) and teams (by name). */
+export type ListMember = { type: MemberType; id: string; name: string; role: ListRelation }
+
+/** SQL: actor ?1 may read list ?2. */
+const readable = `EXISTS (SELECT 1 FROM lists AS l
+  WHERE l.id = ?2 AND ${listCondition('list.read', 'l', '?1')})`
+
+const MEMBERS = `
+  SELECT 'user' AS type, u.id, u.username AS name, 'owner' AS role, 0 AS rank, l.created_at AS at
+    FROM lists AS l JOIN users AS u ON u.id = l.owner_id
+    WHERE l.id = ?2 AND ${listCondition('list.read', 'l', '?1')}
+  UNION ALL
+  SELECT 'user', u.id, u.username, s.role, 1, s.created_at
+    FROM list_members AS s JOIN users AS u ON u.id = s.user_id
+    WHERE s.list_id = ?2 AND ${readable}
+  UNION ALL
+  SELECT 'team', t.id, t.name, s.role, 2, s.created_at
+    FROM list_members AS s JOIN teams AS t ON t.id = s.team_id
+    WHERE s.list_id = ?2 AND ${readable}
+  ORDER BY rank, at`
+
+type MemberRow = ListMember & { rank: number; at: string }
+const toMember = ({ type, id, name, role }: MemberRow): ListMember => ({ type, id, name, role })
+
+export async function listMembers(
+  db: D1Database,
+  actorId: string,
+  listId: string,
+): Promise<Outcome<ListMember[]>> {
+  const [resource, members] = await db.batch<ListResourceRow | MemberRow>([
+    listResource(db, actorId, listId),
+    db.prepare(MEMBERS).bind(actorId, listId),
+  ])
+  const row = resource?.results[0] as ListResourceRow | undefined
+  return row?.relation
+    ? { done: ((members?.results ?? []) as MemberRow[]).map(toMember) }
+    : outcome<ListMember[]>(undefined, row)
+}
+
+/**
+ * Per kind of member: the column of list_members, what the share is with, and `target`, the SQL
+ * that tells the route why a share was refused ('owner' for the list's own owner, NULL for a
+ * user that does not exist or a team the actor is not in — the same as a missing team).
+ */
+const KINDS = {
+  user: {
+    column: 'user_id',
+    join: 'JOIN users AS m ON m.id = ?3',
+    guard: 'AND m.id <> l.owner_id',
+    name: 'm.username',
+    table: 'users',
+    target: `, CASE WHEN ?3 = l.owner_id THEN 'owner'
+                 WHEN EXISTS (SELECT 1 FROM users WHERE id = ?3) THEN 'ok' END AS target`,
+  },
+  team: {
+    column: 'team_id',
+    // Only a team the owner is in: team ids are not probed through sharing.
+    join: `JOIN teams AS m ON m.id = ?3
+           JOIN team_members AS mine ON mine.team_id = m.id AND mine.user_id = ?1`,
+    guard: '',
+    name: 'm.name',
+    table: 'teams',
+    target: `, CASE WHEN EXISTS (SELECT 1 FROM team_members
+                 WHERE team_id = ?3 AND user_id = ?1) THEN 'ok' END AS target`,
+  },
+} as const
+
+/** Shares the list with a user or a team as `role`, or changes the role of an existing share. */
+export async function share(
+  db: D1Database,
+  actorId: string,
+  listId: string,
+  type: MemberType,
+  memberId: string,
+  role: 'viewer' | 'editor',
+): Promise<Outcome<ListMember>> {
+  const k = KINDS[type]
+  const [resource, upserted, after] = await db.batch<
+    ListResourceRow | { role: string } | MemberRow
+  >([
+    listResource(db, actorId, listId, { sql: k.target, id: memberId }),
+    db
+      .prepare(
+        `INSERT INTO list_members (list_id, ${k.column}, role, created_at)
+           SELECT l.id, m.id, ?4, ?5 FROM lists AS l ${k.join}
+           WHERE l.id = ?2 ${k.guard} AND ${listCondition('list.share', 'l', '?1')}
+           ON CONFLICT (list_id, ${k.column}) DO UPDATE SET role = excluded.role
+           RETURNING role`,
+      )
+      .bind(actorId, listId, memberId, role, isoTime()),
+    db
+      .prepare(
+        `SELECT '${type}' AS type, m.id, ${k.name} AS name, s.role
+           FROM list_members AS s JOIN ${k.table} AS m ON m.id = s.${k.column}
+           WHERE s.list_id = ?1 AND s.${k.column} = ?2`,
+      )
+      .bind(listId, memberId),
+  ])
+  const member = upserted?.results[0] ? (after?.results[0] as MemberRow) : undefined
+  return outcome(member && toMember(member), resource?.results[0])
+}
+
+/** Ends a share. Refused with target NULL when there was no such share. */
+export async function unshare(
+  db: D1Database,
+  actorId: string,
+  listId: string,
+  type: MemberType,
+  memberId: string,
+): Promise<Outcome<true>> {
+  const column = KINDS[type].column
+  const [resource, deleted] = await db.batch<ListResourceRow | { role: string }>([
+    listResource(db, actorId, listId),
+    db
+      .prepare(
+        `DELETE FROM list_members WHERE list_id = ?2 AND ${column} = ?3
+           AND EXISTS (SELECT 1 FROM lists AS l
+             WHERE l.id = ?2 AND ${listCondition('list.share', 'l', '?1')})
+         RETURNING role`,
+      )
+      .bind(actorId, listId, memberId),
+  ])
+  return outcome(deleted?.results[0] ? true : undefined, resource?.results[0])
+}
