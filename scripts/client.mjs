@@ -25,8 +25,15 @@ the local D1 of \`npm run dev\` unless --remote (the deployed D1 of wrangler.tom
 logged in or CLOUDFLARE_API_TOKEN set) or --persist-to (another local state dir).`
 
 const { clientCreate } = await import('../src/schemas/clients.ts')
-const { deleteClient, findClient, insertClient, listClients, rotateClientSecret, updateClient } =
-  await import('../src/db/clients.ts')
+const {
+  clientDeletion,
+  clientSecretRotation,
+  findClient,
+  insertClient,
+  listClients,
+  updateClient,
+} = await import('../src/db/clients.ts')
+const { run } = await import('../src/db/query.ts')
 
 class UsageError extends Error {}
 class Refused extends Error {}
@@ -109,7 +116,7 @@ async function main() {
     case 'list': {
       const rows = []
       for (let page; !page || page.length === 500; rows.push(...page))
-        page = await listClients(db, { limit: 500, offset: rows.length })
+        page = await run(db, listClients(db, { limit: 500, offset: rows.length }))
       table(
         rows.map((c) => [
           c.client_id,
@@ -134,11 +141,11 @@ async function main() {
       )
     }
     case 'delete': {
-      if (!(await deleteClient(db, subject))) throw noSuch()
+      if (!(await run(db, clientDeletion(db, subject)))) throw noSuch()
       return console.log(`deleted ${subject} with its sessions, codes and consents`)
     }
     case 'rotate-secret': {
-      const rotated = await rotateClientSecret(db, subject)
+      const rotated = await run(db, await clientSecretRotation(db, subject))
       if (rotated === null) throw noSuch()
       if (rotated === 'public') throw new Refused(`${subject} is a public client: it has no secret`)
       const { client_name } = (await findClient(db, subject)) ?? {}

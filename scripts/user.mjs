@@ -26,6 +26,7 @@ const { config } = await import('../src/env.ts')
 const { hashPassword } = await import('../src/auth/passwords.ts')
 const { newPassword, userCreate } = await import('../src/schemas/users.ts')
 const { listUsers, userByUsername } = await import('../src/db/users.ts')
+const { run } = await import('../src/db/query.ts')
 const { changeUser, createUser, removeUser } = await import('../src/db/accounts.ts')
 
 class UsageError extends Error {}
@@ -166,7 +167,7 @@ async function main() {
       await connect()
       const rows = []
       for (let page; !page || page.length === 500; rows.push(...page))
-        page = await listUsers(db, { limit: 500, offset: rows.length })
+        page = await run(db, listUsers(db, { limit: 500, offset: rows.length }))
       const table = rows.map((u) => [
         u.username,
         u.role,

@@ -270,11 +270,12 @@ export const teamCondition = (action: TeamAction, team: string, actor: string) =
  * nobody raises their own: on themselves an admin may only keep or drop a role or a scope.
  */
 export function mayAssign(
-  actor: Pick<User, 'id' | 'role'>,
+  actor: Actor,
   target: Pick<User, 'id' | 'role' | 'scopes'>,
   next: { role?: Role; scopes?: readonly Scope[] },
 ): boolean {
-  if (actor.role !== 'admin') return false
+  // A client acting as itself is nobody's admin.
+  if (actor.kind === 'client' || actor.role !== 'admin') return false
   if (actor.id !== target.id) return true
   const raisesRole =
     next.role !== undefined && ROLES.indexOf(next.role) > ROLES.indexOf(target.role)

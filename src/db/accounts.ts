@@ -1,4 +1,5 @@
 import { isoTime, nowSeconds } from '../lib/time'
+import { type Query, run } from './query'
 import { auditUserEvent, type Attribution } from './audit'
 import { revokeUserSessions } from './sessions'
 import {
@@ -58,40 +59,53 @@ const endsSessions = (change: UserChange): boolean =>
  * same user in the same millisecond could carry the same stamp; the cost would be a spurious event
  * or sessions ended once too often, never a change let through.)
  */
-export async function changeUser(
+export const changeUser = (
   db: D1Database,
   id: string,
   change: UserChange,
   by: Attribution,
   event: 'user_updated' | 'password_change' = 'user_updated',
-): Promise<AccountOutcome> {
+): Promise<AccountOutcome> => run(db, userChange(db, id, change, by, event))
+
+/** The same as a query to batch (with the Bearer check). */
+export function userChange(
+  db: D1Database,
+  id: string,
+  change: UserChange,
+  by: Attribution,
+  event: 'user_updated' | 'password_change' = 'user_updated',
+): Query<AccountOutcome> {
   const updatedAt = isoTime()
-  const results = await db.batch<PublicRow>([
+  const statements = [
     updateUser(db, id, change, updatedAt),
     ...(endsSessions(change) ? [revokeUserSessions(db, id, nowSeconds(), updatedAt)] : []),
     auditUserEvent(db, event, id, by, 'updated_at = ?7', updatedAt),
     exists(db, id),
-  ])
-  return outcome(results[0]?.results[0], results.at(-1)?.results.length)
+  ]
+  const read = (results: D1Result[]) =>
+    outcome(results[0]?.results[0] as PublicRow | undefined, results.at(-1)?.results.length)
+  return { statements, read }
 }
 
 /**
  * Deletes the user unless they are the last enabled admin; todos, sessions and refresh tokens go by
  * ON DELETE CASCADE.
  */
-export async function removeUser(
-  db: D1Database,
-  id: string,
-  by: Attribution,
-): Promise<AccountOutcome> {
-  const [, deleted, after] = await db.batch<PublicRow>([
+export const removeUser = (db: D1Database, id: string, by: Attribution) =>
+  run(db, userRemoval(db, id, by))
+
+/** The same as a query to batch (with the Bearer check). */
+export function userRemoval(db: D1Database, id: string, by: Attribution): Query<AccountOutcome> {
+  const statements = [
     // Written just before the delete, under the delete's own guard, so it records exactly a delete
     // that happens.
     auditUserEvent(db, 'user_deleted', id, by, leavesAnEnabledAdmin()),
     deleteUser(db, id),
     exists(db, id),
-  ])
-  return outcome(deleted?.results[0], after?.results.length)
+  ]
+  const read = ([, deleted, after]: D1Result[]) =>
+    outcome(deleted?.results[0] as PublicRow | undefined, after?.results.length)
+  return { statements, read }
 }
 
 const outcome = (row: PublicRow | undefined, stillThere: number | undefined): AccountOutcome =>

@@ -1,7 +1,9 @@
 import type { Context } from 'hono'
 import type { AppEnv } from '../env'
+import { tokenUsername } from '../auth/tokens'
 import { nowSeconds } from '../lib/time'
 import { type Client, USER_AGENT_MAX } from '../client'
+import { allRows, type Query } from './query'
 
 export const AUDIT_EVENTS = [
   'login_success',
@@ -58,12 +60,17 @@ export function auditUserEvent(
  * batch with the read itself; about the user read, with the admin in `detail`. Nothing is written
  * for a user that does not exist (and nothing is read).
  */
-export const adminRead = (c: Context<AppEnv>, userId: string, what: string) =>
+export const adminRead = (db: D1Database, c: Context<AppEnv>, userId: string, what: string) =>
   auditUserEvent(
-    c.env.DB,
+    db,
     'admin_read',
     userId,
-    requestAttribution(c.get('client'), `by ${c.get('user').username}: ${what}`),
+    // The admin's username: the token's until the Bearer batch has read the row (see
+    // bearerUsername in src/auth/middleware.ts; usernames never change).
+    requestAttribution(
+      c.get('client'),
+      `by ${c.var.user?.username ?? tokenUsername(c.var.bearer?.claims)}: ${what}`,
+    ),
     '1',
   )
 
@@ -122,10 +129,10 @@ export type AuditEntry = {
 }
 
 /** Events newest first, optionally for one username (case-insensitive, as usernames are). */
-export async function listAudit(
+export function listAudit(
   db: D1Database,
   q: { limit: number; offset: number; username?: string },
-): Promise<AuditEntry[]> {
+): Query<AuditEntry[]> {
   // Two shapes rather than `?3 IS NULL OR …`, so the filtered one can use the (username, at) index.
   const filter = q.username === undefined ? '' : 'WHERE username = ?3 COLLATE NOCASE'
   const stmt = db.prepare(
@@ -136,8 +143,10 @@ export async function listAudit(
     q.username === undefined
       ? stmt.bind(q.limit, q.offset)
       : stmt.bind(q.limit, q.offset, q.username)
-  const { results } = await bound.all<Omit<AuditEntry, 'at'> & { at: number }>()
-  return results.map((r) => ({ ...r, at: new Date(r.at * 1000).toISOString() }))
+  return allRows(bound, (r: Omit<AuditEntry, 'at'> & { at: number }) => ({
+    ...r,
+    at: new Date(r.at * 1000).toISOString(),
+  }))
 }
 
 /** Drops events older than the retention period. */

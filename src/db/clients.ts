@@ -1,5 +1,6 @@
 import { randomToken, sha256Hex, toBase64Url } from '../lib/crypto'
 import { isoTime, nowSeconds } from '../lib/time'
+import { allRows, firstRow, type Query, rows, run } from './query'
 import { narrowScopes, SCOPES } from '../auth/scopes'
 import type { GrantType } from '../schemas/auth'
 import type { AuthMethod } from '../schemas/clients'
@@ -59,16 +60,23 @@ export async function findClient(db: D1Database, clientId: string): Promise<Clie
   return row && toClient(row)
 }
 
-export async function listClients(
+/** The client by id, as a query to batch (with the Bearer check). */
+export const clientById = (db: D1Database, clientId: string): Query<Client | null> =>
+  firstRow(
+    db.prepare(`SELECT ${COLUMNS} FROM clients WHERE client_id = ?1`).bind(clientId),
+    toClient,
+  )
+
+export const listClients = (
   db: D1Database,
   { limit, offset }: { limit: number; offset: number },
-): Promise<Client[]> {
-  const { results } = await db
-    .prepare(`SELECT ${COLUMNS} FROM clients ORDER BY created_at, rowid LIMIT ?1 OFFSET ?2`)
-    .bind(limit, offset)
-    .all<ClientRow>()
-  return results.map(toClient)
-}
+): Query<Client[]> =>
+  allRows(
+    db
+      .prepare(`SELECT ${COLUMNS} FROM clients ORDER BY created_at, rowid LIMIT ?1 OFFSET ?2`)
+      .bind(limit, offset),
+    toClient,
+  )
 
 export type NewClient = {
   client_name: string
@@ -86,15 +94,19 @@ async function newSecret(): Promise<{ secret: string; hash: string }> {
 }
 
 /** Inserts a client; a confidential one comes back with its secret, the only time it is seen. */
-export async function insertClient(
+export const insertClient = async (db: D1Database, c: NewClient) =>
+  run(db, await clientInsertion(db, c))
+
+/** The same as a query to batch; async, for the new secret's hash. */
+export async function clientInsertion(
   db: D1Database,
   c: NewClient,
-): Promise<{ client: Client; client_secret?: string }> {
+): Promise<Query<{ client: Client; client_secret?: string }>> {
   const clientId = toBase64Url(crypto.getRandomValues(new Uint8Array(16)))
   const confidential = c.token_endpoint_auth_method !== 'none'
   const secret = confidential ? await newSecret() : null
   const now = isoTime()
-  const row = await db
+  const insert = db
     .prepare(
       `INSERT INTO clients (client_id, client_secret_hash, client_name, client_type, redirect_uris,
          grant_types, scope, token_endpoint_auth_method, first_party, created_at, updated_at)
@@ -113,8 +125,14 @@ export async function insertClient(
       c.first_party ? 1 : 0,
       now,
     )
-    .first<ClientRow>()
-  return { client: toClient(row!), ...(secret && { client_secret: secret.secret }) }
+  return {
+    statements: [insert],
+    read: (results) => {
+      const row = rows<ClientRow>(results, 0)[0]
+      if (!row) throw new Error('INSERT ... RETURNING gave no row')
+      return { client: toClient(row), ...(secret && { client_secret: secret.secret }) }
+    },
+  }
 }
 
 /**
@@ -165,11 +183,14 @@ export type ClientPatch = Partial<Omit<NewClient, 'token_endpoint_auth_method'>>
  * Changes a client; disabling it ends its sessions and unused codes in the same transaction.
  * Null when there is no such client.
  */
-export async function updateClient(
+export const updateClient = (db: D1Database, clientId: string, p: ClientPatch) =>
+  run(db, clientUpdate(db, clientId, p))
+
+export function clientUpdate(
   db: D1Database,
   clientId: string,
   p: ClientPatch,
-): Promise<Client | null> {
+): Query<Client | null> {
   const sets: string[] = []
   const values: (string | number)[] = []
   const set = (column: string, value: string | number) => {
@@ -183,7 +204,7 @@ export async function updateClient(
   if (p.first_party !== undefined) set('first_party', p.first_party ? 1 : 0)
   if (p.disabled !== undefined) set('disabled', p.disabled ? 1 : 0)
   set('updated_at', isoTime())
-  const [updated] = await db.batch<ClientRow>([
+  const statements = [
     db
       .prepare(
         `UPDATE clients SET ${sets.join(', ')} WHERE client_id = ?1
@@ -197,70 +218,79 @@ export async function updateClient(
          AND EXISTS (SELECT 1 FROM clients WHERE client_id = ?1 AND disabled = 1)`,
       )
       .bind(clientId),
-  ])
-  const row = updated?.results[0]
-  return row ? toClient(row) : null
+  ]
+  const read = (results: D1Result[]) => {
+    const row = rows<ClientRow>(results, 0)[0]
+    return row ? toClient(row) : null
+  }
+  return { statements, read }
 }
 
 /** Deletes a client; its sessions, refresh tokens, codes and consents go with it (cascade). */
-export async function deleteClient(db: D1Database, clientId: string): Promise<boolean> {
-  const deleted = await db
-    .prepare('DELETE FROM clients WHERE client_id = ?1 RETURNING client_id')
-    .bind(clientId)
-    .first()
-  return deleted !== null
-}
+export const clientDeletion = (db: D1Database, clientId: string): Query<boolean> => ({
+  statements: [
+    db.prepare('DELETE FROM clients WHERE client_id = ?1 RETURNING client_id').bind(clientId),
+  ],
+  read: (results) => rows(results, 0).length > 0,
+})
 
 /**
  * Replaces a confidential client's secret; the old one stops working at once. Null when there is
  * no such client, 'public' when it has no secret to rotate.
  */
-export async function rotateClientSecret(
+export async function clientSecretRotation(
   db: D1Database,
   clientId: string,
-): Promise<{ client_secret: string } | 'public' | null> {
+): Promise<Query<{ client_secret: string } | 'public' | null>> {
   const secret = await newSecret()
-  const row = await db
+  const update = db
     .prepare(
       `UPDATE clients SET client_secret_hash = CASE WHEN client_type = 'confidential' THEN ?2 END,
          updated_at = CASE WHEN client_type = 'confidential' THEN ?3 ELSE updated_at END
        WHERE client_id = ?1 RETURNING client_type`,
     )
     .bind(clientId, secret.hash, isoTime())
-    .first<{ client_type: string }>()
-  if (!row) return null
-  return row.client_type === 'confidential' ? { client_secret: secret.secret } : 'public'
+  return {
+    statements: [update],
+    read: (results) => {
+      const row = rows<{ client_type: string }>(results, 0)[0]
+      if (!row) return null
+      return row.client_type === 'confidential' ? { client_secret: secret.secret } : 'public'
+    },
+  }
 }
 
 /** The apps a user has authorized (remembered consents), oldest first. */
-export async function listAuthorizedClients(db: D1Database, userId: string) {
-  const { results } = await db
-    .prepare(
-      `SELECT c.client_id, c.client_name, k.scope, k.created_at, k.updated_at
+export const listAuthorizedClients = (db: D1Database, userId: string) =>
+  allRows(
+    db
+      .prepare(
+        `SELECT c.client_id, c.client_name, k.scope, k.created_at, k.updated_at
        FROM consents k JOIN clients c ON c.client_id = k.client_id
        WHERE k.user_id = ?1 ORDER BY k.created_at, c.client_id`,
-    )
-    .bind(userId)
-    .all<{
-      client_id: string
-      client_name: string
-      scope: string
-      created_at: string
-      updated_at: string
-    }>()
-  return results
+      )
+      .bind(userId),
+    (row: AuthorizedClient) => row,
+  )
+
+type AuthorizedClient = {
+  client_id: string
+  client_name: string
+  scope: string
+  created_at: string
+  updated_at: string
 }
 
 /**
  * Withdraws a user's consent for a client and ends that user's sessions of it, in one
  * transaction. False when there was neither a consent nor a live session.
  */
-export async function withdrawConsent(
+export function consentWithdrawal(
   db: D1Database,
   userId: string,
   clientId: string,
-): Promise<boolean> {
-  const [consent, sessions] = await db.batch([
+): Query<boolean> {
+  const statements = [
     db
       .prepare('DELETE FROM consents WHERE user_id = ?1 AND client_id = ?2 RETURNING client_id')
       .bind(userId, clientId),
@@ -273,8 +303,10 @@ export async function withdrawConsent(
     db
       .prepare('DELETE FROM authorization_codes WHERE user_id = ?1 AND client_id = ?2')
       .bind(userId, clientId),
-  ])
-  return (consent?.results.length ?? 0) + (sessions?.results.length ?? 0) > 0
+  ]
+  const read = ([consent, sessions]: D1Result[]) =>
+    (consent?.results.length ?? 0) + (sessions?.results.length ?? 0) > 0
+  return { statements, read }
 }
 
 /** The scopes a user has consented to for a client (none when never asked). */

@@ -6,6 +6,7 @@ import {
   type ListRelation,
   type ListResource,
 } from '../auth/policy'
+import { type Query, rows } from './query'
 import { isoTime } from '../lib/time'
 
 /**
@@ -88,46 +89,55 @@ export const listListsStatement = (db: D1Database, actorId: string, page: Page) 
 
 export const toLists = (rows: ListRow[]) => rows.map(toList)
 
-export async function listLists(db: D1Database, actorId: string, page: Page): Promise<List[]> {
-  const { results } = await listListsStatement(db, actorId, page).all<ListRow>()
-  return toLists(results)
-}
+export const listLists = (db: D1Database, actorId: string, page: Page): Query<List[]> => ({
+  statements: [listListsStatement(db, actorId, page)],
+  read: (results) => toLists(rows(results, 0)),
+})
 
 /** Another user's lists as they see them, read in one transaction with the `audit` statement. */
-export async function listListsAudited(
+export const listListsAudited = (
   db: D1Database,
   userId: string,
   page: Page,
   audit: D1PreparedStatement,
-): Promise<List[]> {
-  const [, read] = await db.batch<ListRow>([audit, listListsStatement(db, userId, page)])
-  return toLists(read?.results ?? [])
-}
+): Query<List[]> => ({
+  statements: [audit, listListsStatement(db, userId, page)],
+  read: (results) => toLists(rows(results, 1)),
+})
 
-export async function getList(db: D1Database, actorId: string, id: string): Promise<List | null> {
-  const row = await db
-    .prepare(`${SELECT_LIST} WHERE l.id = ?2 AND ${listCondition('list.read', 'l', '?1')}`)
-    .bind(actorId, id)
-    .first<ListRow>()
-  return row && toList(row)
-}
+export const getList = (db: D1Database, actorId: string, id: string): Query<List | null> => ({
+  statements: [
+    db
+      .prepare(`${SELECT_LIST} WHERE l.id = ?2 AND ${listCondition('list.read', 'l', '?1')}`)
+      .bind(actorId, id),
+  ],
+  read: (results) => {
+    const row = rows<ListRow>(results, 0)[0]
+    return row ? toList(row) : null
+  },
+})
 
-export async function createList(
+export function createList(
   db: D1Database,
   owner: { id: string; username: string },
   name: string,
-): Promise<List> {
+): Query<List> {
   const now = isoTime()
-  const row = await db
+  const insert = db
     .prepare(
       `INSERT INTO lists (id, owner_id, name, is_default, archived, created_at, updated_at)
        VALUES (?1, ?2, ?3, 0, 0, ?4, ?4)
        RETURNING id, name, owner_id, is_default, archived, created_at, updated_at`,
     )
     .bind(crypto.randomUUID(), owner.id, name, now)
-    .first<Omit<ListRow, 'owner_username' | 'role'>>()
-  if (!row) throw new Error('INSERT ... RETURNING gave no row')
-  return toList({ ...row, owner_username: owner.username, role: 'owner' })
+  return {
+    statements: [insert],
+    read: (results) => {
+      const row = rows<Omit<ListRow, 'owner_username' | 'role'>>(results, 0)[0]
+      if (!row) throw new Error('INSERT ... RETURNING gave no row')
+      return toList({ ...row, owner_username: owner.username, role: 'owner' })
+    },
+  }
 }
 
 /**
@@ -149,14 +159,14 @@ function outcome<T>(done: T | undefined, resourceRow: unknown): Outcome<T> {
   }
 }
 
-export async function updateList(
+export function updateList(
   db: D1Database,
   actorId: string,
   id: string,
   action: ListAction,
   patch: { name?: string; archived?: boolean },
-): Promise<Outcome<List>> {
-  const [resource, updated, after] = await db.batch<ListResourceRow | { id: string } | ListRow>([
+): Query<Outcome<List>> {
+  const statements = [
     listResource(db, actorId, id),
     db
       .prepare(
@@ -174,18 +184,17 @@ export async function updateList(
         isoTime(),
       ),
     db.prepare(`${SELECT_LIST} WHERE l.id = ?2`).bind(actorId, id),
-  ])
-  const row = updated?.results[0] ? (after?.results[0] as ListRow) : undefined
-  return outcome(row && toList(row), resource?.results[0])
+  ]
+  const read = ([resource, updated, after]: D1Result[]) => {
+    const row = updated?.results[0] ? (after?.results[0] as ListRow) : undefined
+    return outcome(row && toList(row), resource?.results[0])
+  }
+  return { statements, read }
 }
 
 /** Deletes the list and its todos, unless it is the actor's default list. */
-export async function deleteList(
-  db: D1Database,
-  actorId: string,
-  id: string,
-): Promise<Outcome<true>> {
-  const [resource, deleted] = await db.batch<ListResourceRow | { id: string }>([
+export function deleteList(db: D1Database, actorId: string, id: string): Query<Outcome<true>> {
+  const statements = [
     listResource(db, actorId, id),
     db
       .prepare(
@@ -193,8 +202,10 @@ export async function deleteList(
            AND ${listCondition('list.change', 'lists', '?1')} RETURNING id`,
       )
       .bind(actorId, id),
-  ])
-  return outcome(deleted?.results[0] ? true : undefined, resource?.results[0])
+  ]
+  const read = ([resource, deleted]: D1Result[]) =>
+    outcome<true>(deleted?.results[0] ? true : undefined, resource?.results[0])
+  return { statements, read }
 }
 
 // Shares ---------------------------------------------------------------------------------------
@@ -225,19 +236,19 @@ const MEMBERS = `
 type MemberRow = ListMember & { rank: number; at: string }
 const toMember = ({ type, id, name, role }: MemberRow): ListMember => ({ type, id, name, role })
 
-export async function listMembers(
+export function listMembers(
   db: D1Database,
   actorId: string,
   listId: string,
-): Promise<Outcome<ListMember[]>> {
-  const [resource, members] = await db.batch<ListResourceRow | MemberRow>([
-    listResource(db, actorId, listId),
-    db.prepare(MEMBERS).bind(actorId, listId),
-  ])
-  const row = resource?.results[0] as ListResourceRow | undefined
-  return row?.relation
-    ? { done: ((members?.results ?? []) as MemberRow[]).map(toMember) }
-    : outcome<ListMember[]>(undefined, row)
+): Query<Outcome<ListMember[]>> {
+  const statements = [listResource(db, actorId, listId), db.prepare(MEMBERS).bind(actorId, listId)]
+  const read = ([resource, members]: D1Result[]) => {
+    const row = resource?.results[0] as ListResourceRow | undefined
+    return row?.relation
+      ? { done: ((members?.results ?? []) as MemberRow[]).map(toMember) }
+      : outcome<ListMember[]>(undefined, row)
+  }
+  return { statements, read }
 }
 
 /**
@@ -269,18 +280,16 @@ const KINDS = {
 } as const
 
 /** Shares the list with a user or a team as `role`, or changes the role of an existing share. */
-export async function share(
+export function share(
   db: D1Database,
   actorId: string,
   listId: string,
   type: MemberType,
   memberId: string,
   role: 'viewer' | 'editor',
-): Promise<Outcome<ListMember>> {
+): Query<Outcome<ListMember>> {
   const k = KINDS[type]
-  const [resource, upserted, after] = await db.batch<
-    ListResourceRow | { role: string } | MemberRow
-  >([
+  const statements = [
     listResource(db, actorId, listId, { sql: k.target, id: memberId }),
     db
       .prepare(
@@ -298,21 +307,24 @@ export async function share(
            WHERE s.list_id = ?1 AND s.${k.column} = ?2`,
       )
       .bind(listId, memberId),
-  ])
-  const member = upserted?.results[0] ? (after?.results[0] as MemberRow) : undefined
-  return outcome(member && toMember(member), resource?.results[0])
+  ]
+  const read = ([resource, upserted, after]: D1Result[]) => {
+    const member = upserted?.results[0] ? (after?.results[0] as MemberRow) : undefined
+    return outcome(member && toMember(member), resource?.results[0])
+  }
+  return { statements, read }
 }
 
 /** Ends a share. Refused with target NULL when there was no such share. */
-export async function unshare(
+export function unshare(
   db: D1Database,
   actorId: string,
   listId: string,
   type: MemberType,
   memberId: string,
-): Promise<Outcome<true>> {
+): Query<Outcome<true>> {
   const column = KINDS[type].column
-  const [resource, deleted] = await db.batch<ListResourceRow | { role: string }>([
+  const statements = [
     listResource(db, actorId, listId),
     db
       .prepare(
@@ -322,6 +334,8 @@ export async function unshare(
          RETURNING role`,
       )
       .bind(actorId, listId, memberId),
-  ])
-  return outcome(deleted?.results[0] ? true : undefined, resource?.results[0])
+  ]
+  const read = ([resource, deleted]: D1Result[]) =>
+    outcome<true>(deleted?.results[0] ? true : undefined, resource?.results[0])
+  return { statements, read }
 }

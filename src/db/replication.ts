@@ -37,13 +37,18 @@ const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/
  *
  * Authentication never reads a replica: see `authDatabase`.
  */
+const BEARER = /^bearer /i
+
 export function readReplication(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    const binding = c.env.DB
+    c.set('primary', binding)
+    // A Bearer request reads and writes the primary, in the batch of its session check
+    // (src/auth/middleware.ts `authorized`): no D1 session, no bookmark (docs/performance.md).
+    if (BEARER.test(c.req.header('Authorization') ?? '')) return next()
     const sent = c.req.header(BOOKMARK_HEADER)
     const reading = c.req.method === 'GET' || c.req.method === 'HEAD'
     const start = reading && sent !== undefined && BOOKMARK.test(sent) ? sent : 'first-primary'
-    const binding = c.env.DB
-    c.set('primary', binding)
     // Opened on first use: a request that never touches D1 (the OpenAPI document) needs none.
     let session: D1DatabaseSession | undefined
     c.env = withDatabase(c.env, () => {

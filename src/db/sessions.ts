@@ -1,3 +1,4 @@
+import { parseScopes, SCOPES, type Scope } from '../auth/scopes'
 import { stillVerified, type UserRow, userColumns, toUser, type User } from './users'
 
 /**
@@ -135,26 +136,86 @@ export async function findLiveSession(
 ): Promise<BearerSession | null> {
   // The client comes in the same read (a primary-key lookup), so telling a third-party app from
   // the user costs no extra round trip, and demoting a client takes effect on its next request.
-  const row = await db
-    .prepare(
-      `SELECT s.scope AS session_scope,
-         s.client_id IS NOT NULL AND COALESCE(c.first_party, 0) = 0 AS third_party,
-         ${userColumns('u')}
-       FROM sessions s JOIN users u ON u.id = s.user_id
-         LEFT JOIN clients c ON c.client_id = s.client_id
-       WHERE s.id = ?1 AND s.user_id = ?2 AND ${liveSession('?3')}`,
-    )
-    .bind(sessionId, userId, now)
-    .first<UserRow & { session_scope: string; third_party: number }>()
-  return (
-    row && {
-      sessionId,
-      scope: row.session_scope,
-      user: toUser(row),
-      thirdPartyApp: row.third_party === 1,
-    }
-  )
+  const row = await db.prepare(BEARER_ROW).bind(sessionId, userId, now).first<BearerRow>()
+  return toBearerSession(sessionId, row ?? undefined)
 }
+
+/**
+ * What a Bearer request may do as far as the policy is concerned, besides who it is: the user's
+ * role now, the scopes it may use (the token's, bounded by its session's and its user's) and
+ * whether a third-party app holds it. The Bearer batch (src/auth/middleware.ts `authorized`)
+ * presumes a standing before it runs and the guard below proves it in the same transaction.
+ */
+export type Standing = { role: string; scopes: readonly Scope[]; thirdPartyApp: boolean }
+
+const BEARER_ROW = `SELECT s.scope AS session_scope,
+     s.client_id IS NOT NULL AND COALESCE(c.first_party, 0) = 0 AS third_party, ${userColumns('u')}
+   FROM sessions s JOIN users u ON u.id = s.user_id
+     LEFT JOIN clients c ON c.client_id = s.client_id
+   WHERE s.id = ?1 AND s.user_id = ?2 AND ${liveSession('?3')}`
+
+/** SQL: the scope `scope` is one of the token's (bound as ?n), its session's and its user's. */
+const holds = (scope: Scope, tokenHas: number) =>
+  `(?${tokenHas} = 1 AND instr(' ' || s.scope || ' ', ' ${scope} ') > 0
+    AND instr(' ' || u.scopes || ' ', ' ${scope} ') > 0)`
+
+/**
+ * The check that opens every Bearer batch: the session's row, as BEARER_ROW, in a statement that
+ * raises an SQL error ("malformed JSON", from json() of a string that is not JSON) unless, as it
+ * runs, the session is live, its user enabled and the request's standing the presumed one. D1
+ * runs a batch as one transaction and an error rolls it back, so no statement after it writes
+ * anything for a dead session or for a standing that changed since it was presumed: every write
+ * of every route is covered without its SQL repeating the check. An aggregate without GROUP BY
+ * gives its one row even when nothing matches (COUNT(*) = 0, the other columns NULL), which is
+ * what lets the same statement raise for a missing session; at most one row matches (s.id is the
+ * key). The argument of json() depends on the row, so SQLite cannot evaluate it up front.
+ */
+const BEARER_CHECK = `SELECT json(CASE WHEN COUNT(*) = 1 AND u.role = ?4
+       AND (s.client_id IS NOT NULL AND COALESCE(c.first_party, 0) = 0) = ?5
+       AND ${SCOPES.map((scope, i) => `${holds(scope, 6 + 2 * i)} = ?${7 + 2 * i}`).join(' AND ')}
+     THEN 'true' ELSE 'bearer session check failed' END) AS guard,
+     s.scope AS session_scope,
+     s.client_id IS NOT NULL AND COALESCE(c.first_party, 0) = 0 AS third_party, ${userColumns('u')}
+   FROM sessions s JOIN users u ON u.id = s.user_id
+     LEFT JOIN clients c ON c.client_id = s.client_id
+   WHERE s.id = ?1 AND s.user_id = ?2 AND ${liveSession('?3')}`
+
+type BearerRow = UserRow & { session_scope: string; third_party: number }
+
+/** The token's claims the Bearer check binds. */
+export type BearerClaims = { sid: string; sub: string; scope: string }
+
+/**
+ * The statement that opens every Bearer batch (BEARER_CHECK) for `presumed`; `read` turns its
+ * result into the session.
+ */
+export function bearerCheck(db: D1Database, claims: BearerClaims, presumed: Standing, now: number) {
+  const token = parseScopes(claims.scope)
+  const scopeBinds = SCOPES.flatMap((s) => [
+    token.includes(s) ? 1 : 0,
+    presumed.scopes.includes(s) ? 1 : 0,
+  ])
+  const thirdParty = presumed.thirdPartyApp ? 1 : 0
+  return {
+    statements: [
+      db
+        .prepare(BEARER_CHECK)
+        .bind(claims.sid, claims.sub, now, presumed.role, thirdParty, ...scopeBinds),
+    ],
+    read: (result: D1Result | undefined) =>
+      toBearerSession(claims.sid, result?.results[0] as BearerRow | undefined),
+  }
+}
+
+const toBearerSession = (sessionId: string, row: BearerRow | undefined): BearerSession | null =>
+  row
+    ? {
+        sessionId,
+        scope: row.session_scope,
+        user: toUser(row),
+        thirdPartyApp: row.third_party === 1,
+      }
+    : null
 
 export type Rotation =
   | { kind: 'rotated'; session: LiveSession }

@@ -6,6 +6,7 @@ import {
   type TeamResource,
 } from '../auth/policy'
 import type { Page } from './lists'
+import { type Query, rows } from './query'
 import { isoTime } from '../lib/time'
 
 /**
@@ -41,30 +42,31 @@ const toTeam = (row: TeamRow): Team => ({
 })
 
 /** The teams the actor is in, oldest first, each with its members. */
-export async function listTeams(db: D1Database, actorId: string, page: Page): Promise<Team[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT t.id, t.name, mine.role, t.created_at, t.updated_at,
+export const listTeams = (db: D1Database, actorId: string, page: Page): Query<Team[]> => ({
+  statements: [
+    db
+      .prepare(
+        `SELECT t.id, t.name, mine.role, t.created_at, t.updated_at,
          (SELECT json_group_array(json_object('id', u.id, 'username', u.username, 'role', m.role))
           FROM team_members AS m JOIN users AS u ON u.id = m.user_id
           WHERE m.team_id = t.id) AS members
        FROM team_members AS mine JOIN teams AS t ON t.id = mine.team_id
        WHERE mine.user_id = ?1 ORDER BY t.created_at, t.rowid LIMIT ?2 OFFSET ?3`,
-    )
-    .bind(actorId, page.limit, page.offset)
-    .all<TeamRow>()
-  return results.map(toTeam)
-}
+      )
+      .bind(actorId, page.limit, page.offset),
+  ],
+  read: (results) => rows<TeamRow>(results, 0).map(toTeam),
+})
 
 /** A new team with its creator as its manager, in one transaction. */
-export async function createTeam(
+export function createTeam(
   db: D1Database,
   creator: { id: string; username: string },
   name: string,
-): Promise<Team> {
+): Query<Team> {
   const id = crypto.randomUUID()
   const now = isoTime()
-  const [team] = await db.batch<Omit<TeamRow, 'role' | 'members'>>([
+  const statements = [
     db
       .prepare(
         `INSERT INTO teams (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
@@ -77,11 +79,14 @@ export async function createTeam(
          VALUES (?1, ?2, 'manager', ?3)`,
       )
       .bind(id, creator.id, now),
-  ])
-  const row = team?.results[0]
-  if (!row) throw new Error('INSERT ... RETURNING gave no row')
-  const manager: TeamMember = { id: creator.id, username: creator.username, role: 'manager' }
-  return { ...row, role: 'manager', members: [manager] }
+  ]
+  const read = (results: D1Result[]): Team => {
+    const row = rows<Omit<TeamRow, 'role' | 'members'>>(results, 0)[0]
+    if (!row) throw new Error('INSERT ... RETURNING gave no row')
+    const manager: TeamMember = { id: creator.id, username: creator.username, role: 'manager' }
+    return { ...row, role: 'manager', members: [manager] }
+  }
+  return { statements, read }
 }
 
 type TeamResourceRow = {
@@ -127,16 +132,14 @@ function outcome<T>(done: T | undefined, row: TeamResourceRow | undefined): Team
 }
 
 /** Adds user ?3 to the team as `role` or changes their role, keeping the team a manager. */
-export async function setTeamMember(
+export function setTeamMember(
   db: D1Database,
   actorId: string,
   teamId: string,
   userId: string,
   role: TeamRelation,
-): Promise<TeamOutcome<TeamMember>> {
-  const [resource, upserted, after] = await db.batch<
-    TeamResourceRow | { role: string } | TeamMember
-  >([
+): Query<TeamOutcome<TeamMember>> {
+  const statements = [
     teamResource(db, actorId, teamId, userId),
     db
       .prepare(
@@ -154,20 +157,23 @@ export async function setTeamMember(
          WHERE m.team_id = ?1 AND m.user_id = ?2`,
       )
       .bind(teamId, userId),
-  ])
-  const member = upserted?.results[0] ? (after?.results[0] as TeamMember) : undefined
-  return outcome(member, resource?.results[0] as TeamResourceRow | undefined)
+  ]
+  const read = ([resource, upserted, after]: D1Result[]) => {
+    const member = upserted?.results[0] ? (after?.results[0] as TeamMember) : undefined
+    return outcome(member, resource?.results[0] as TeamResourceRow | undefined)
+  }
+  return { statements, read }
 }
 
 /** Removes user ?3 from the team (`team.leave` for oneself), unless they are its last manager. */
-export async function removeTeamMember(
+export function removeTeamMember(
   db: D1Database,
   actorId: string,
   action: TeamAction,
   teamId: string,
   userId: string,
-): Promise<TeamOutcome<true>> {
-  const [resource, deleted] = await db.batch<TeamResourceRow | { role: string }>([
+): Query<TeamOutcome<true>> {
+  const statements = [
     teamResource(db, actorId, teamId, userId),
     db
       .prepare(
@@ -178,9 +184,11 @@ export async function removeTeamMember(
          RETURNING role`,
       )
       .bind(actorId, teamId, userId),
-  ])
-  return outcome(
-    deleted?.results[0] ? true : undefined,
-    resource?.results[0] as TeamResourceRow | undefined,
-  )
+  ]
+  const read = ([resource, deleted]: D1Result[]) =>
+    outcome<true>(
+      deleted?.results[0] ? true : undefined,
+      resource?.results[0] as TeamResourceRow | undefined,
+    )
+  return { statements, read }
 }

@@ -1,6 +1,7 @@
 import { listCondition, listRelationSql, type ListResource } from '../auth/policy'
 import { listResource, toResource, type ListResourceRow } from './lists'
 import { isoTime } from '../lib/time'
+import { type Query, rows } from './query'
 
 export type TodoRow = {
   id: string
@@ -37,21 +38,21 @@ export type ListOptions = { completed?: boolean; list_id?: string; limit: number
  * The owner's todos (those in the lists they own), newest first; served by the
  * (owner_id[, completed], created_at) indexes, or with `list_id` by the (list_id, …) ones.
  */
-export async function listTodos(db: D1Database, ownerId: string, o: ListOptions): Promise<Todo[]> {
-  const { results } = await listTodosStatement(db, ownerId, o).all<TodoRow>()
-  return results.map(toTodo)
-}
+export const listTodos = (db: D1Database, ownerId: string, o: ListOptions): Query<Todo[]> => ({
+  statements: [listTodosStatement(db, ownerId, o)],
+  read: (results) => rows<TodoRow>(results, 0).map(toTodo),
+})
 
 /** Another user's todos, read in one transaction with the `audit` statement that records it. */
-export async function listTodosAudited(
+export const listTodosAudited = (
   db: D1Database,
   ownerId: string,
   o: ListOptions,
   audit: D1PreparedStatement,
-): Promise<Todo[]> {
-  const [, read] = await db.batch<TodoRow>([audit, listTodosStatement(db, ownerId, o)])
-  return (read?.results ?? []).map(toTodo)
-}
+): Query<Todo[]> => ({
+  statements: [audit, listTodosStatement(db, ownerId, o)],
+  read: (results) => rows<TodoRow>(results, 1).map(toTodo),
+})
 
 function listTodosStatement(db: D1Database, ownerId: string, o: ListOptions) {
   const filters = [
@@ -90,16 +91,20 @@ export const listTodosIn = (
 }
 
 /** The todo, if the actor may read its list. */
-export async function getTodo(db: D1Database, actorId: string, id: string): Promise<Todo | null> {
-  const row = await db
-    .prepare(
-      `SELECT ${T_COLUMNS} FROM todos AS t JOIN lists AS l ON l.id = t.list_id
-       WHERE t.id = ?2 AND ${listCondition('list.read', 'l', '?1')}`,
-    )
-    .bind(actorId, id)
-    .first<TodoRow>()
-  return row && toTodo(row)
-}
+export const getTodo = (db: D1Database, actorId: string, id: string): Query<Todo | null> => ({
+  statements: [
+    db
+      .prepare(
+        `SELECT ${T_COLUMNS} FROM todos AS t JOIN lists AS l ON l.id = t.list_id
+         WHERE t.id = ?2 AND ${listCondition('list.read', 'l', '?1')}`,
+      )
+      .bind(actorId, id),
+  ],
+  read: (results) => {
+    const row = rows<TodoRow>(results, 0)[0]
+    return row ? toTodo(row) : null
+  },
+})
 
 /** The list a todo is in, as the policy sees it for the actor; no row when the todo is missing. */
 const todoListResource = (db: D1Database, actorId: string, todoId: string) =>
@@ -122,12 +127,12 @@ export type TodoInput = { title: string; description?: string; completed?: boole
  * Creates a todo in list `listId`, or in the actor's default list, if the actor may write the
  * list's todos. The todo's owner_id is the list's owner (so it counts among the owner's todos).
  */
-export async function createTodo(
+export function createTodo(
   db: D1Database,
   actorId: string,
   t: TodoInput,
   listId?: string,
-): Promise<Guarded<Todo>> {
+): Query<Guarded<Todo>> {
   const where = listId === undefined ? 'l.owner_id = ?1 AND l.is_default = 1' : 'l.id = ?7'
   const insert = db
     .prepare(
@@ -147,26 +152,29 @@ export async function createTodo(
       ...(listId === undefined ? [] : [listId]),
     )
   // Into the default list, which is never archived: nothing can refuse it, so no second statement.
-  if (listId === undefined) {
-    const row = await insert.first<TodoRow>()
-    if (!row) throw new Error('the default list refused a todo')
-    return { done: toTodo(row) }
+  if (listId === undefined)
+    return {
+      statements: [insert],
+      read: (results) => {
+        const row = rows<TodoRow>(results, 0)[0]
+        if (!row) throw new Error('the default list refused a todo')
+        return { done: toTodo(row) }
+      },
+    }
+  return {
+    statements: [listResource(db, actorId, listId), insert],
+    read: (results) => guarded(rows<TodoRow>(results, 1)[0], rows(results, 0)[0]),
   }
-  const [resource, inserted] = await db.batch<ListResourceRow | TodoRow>([
-    listResource(db, actorId, listId),
-    insert,
-  ])
-  return guarded(inserted?.results[0] as TodoRow | undefined, resource?.results[0])
 }
 
 /** Applies only the fields given, if the actor may write the todo's list. */
-export async function updateTodo(
+export const updateTodo = (
   db: D1Database,
   actorId: string,
   id: string,
   patch: Partial<TodoInput>,
-): Promise<Guarded<Todo>> {
-  const [resource, updated] = await db.batch<ListResourceRow | TodoRow>([
+): Query<Guarded<Todo>> => ({
+  statements: [
     todoListResource(db, actorId, id),
     db
       .prepare(
@@ -187,16 +195,12 @@ export async function updateTodo(
         patch.completed === undefined ? null : patch.completed ? 1 : 0,
         isoTime(),
       ),
-  ])
-  return guarded(updated?.results[0] as TodoRow | undefined, resource?.results[0])
-}
+  ],
+  read: (results) => guarded(rows<TodoRow>(results, 1)[0], rows(results, 0)[0]),
+})
 
-export async function deleteTodo(
-  db: D1Database,
-  actorId: string,
-  id: string,
-): Promise<Guarded<true>> {
-  const [resource, deleted] = await db.batch<ListResourceRow | { id: string }>([
+export const deleteTodo = (db: D1Database, actorId: string, id: string): Query<Guarded<true>> => ({
+  statements: [
     todoListResource(db, actorId, id),
     db
       .prepare(
@@ -205,11 +209,12 @@ export async function deleteTodo(
          RETURNING id`,
       )
       .bind(actorId, id),
-  ])
-  return deleted?.results[0]
-    ? { done: true }
-    : { done: null, resource: toResource(resource?.results[0] as ListResourceRow | undefined) }
-}
+  ],
+  read: (results): Guarded<true> =>
+    rows(results, 1)[0]
+      ? { done: true }
+      : { done: null, resource: toResource(rows<ListResourceRow>(results, 0)[0]) },
+})
 
 function guarded(row: TodoRow | undefined, resource: unknown): Guarded<Todo> {
   return row

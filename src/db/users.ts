@@ -2,6 +2,7 @@ import type * as z from 'zod'
 import type { Role } from '../auth/policy'
 import { parseScopes, SCOPES, type Scope } from '../auth/scopes'
 import { isoTime } from '../lib/time'
+import { allRows, firstRow, type Query, run } from './query'
 import type { user } from '../schemas/responses'
 
 export type UserRow = {
@@ -83,13 +84,12 @@ export const sampleHash = (db: D1Database, pivot: string) =>
     )
     .bind(pivot)
 
-export const findUserById = async (db: D1Database, id: string): Promise<User | null> => {
-  const row = await db
-    .prepare(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?1`)
-    .bind(id)
-    .first<UserRow>()
-  return row && toUser(row)
-}
+/** The user by id, as a query to batch (with the Bearer check). */
+export const userById = (db: D1Database, id: string): Query<User | null> =>
+  firstRow(db.prepare(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?1`).bind(id), toUser)
+
+export const findUserById = (db: D1Database, id: string): Promise<User | null> =>
+  run(db, userById(db, id))
 
 export type NewUser = {
   username: string
@@ -124,16 +124,13 @@ export const insertUser = (db: D1Database, id: string, u: NewUser) => {
 }
 
 /** All users, oldest first, so that pages stay put while users are added. */
-export async function listUsers(
-  db: D1Database,
-  page: { limit: number; offset: number },
-): Promise<User[]> {
-  const { results } = await db
-    .prepare(`SELECT ${USER_COLUMNS} FROM users ORDER BY created_at, rowid LIMIT ?1 OFFSET ?2`)
-    .bind(page.limit, page.offset)
-    .all<UserRow>()
-  return results.map(toUser)
-}
+export const listUsers = (db: D1Database, page: { limit: number; offset: number }): Query<User[]> =>
+  allRows(
+    db
+      .prepare(`SELECT ${USER_COLUMNS} FROM users ORDER BY created_at, rowid LIMIT ?1 OFFSET ?2`)
+      .bind(page.limit, page.offset),
+    toUser,
+  )
 
 /**
  * SQL: the row (its columns, or the expressions given) is an admin able to administer: enabled,

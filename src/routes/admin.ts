@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../env'
 import { listAudit } from '../db/audit'
-import { allow } from '../auth/middleware'
+import { allow, authorized } from '../auth/middleware'
 import { doc } from '../openapi'
 import { auditList } from '../schemas/responses'
 import { auditQuery } from '../schemas/users'
@@ -20,5 +20,8 @@ export const adminRoutes = new Hono<AppEnv>()
     }),
     allow('audit.read'),
     validate('query', auditQuery),
-    async (c) => c.json(await listAudit(c.env.DB, c.req.valid('query'))),
+    async (c) => {
+      const q = c.req.valid('query')
+      return c.json(await authorized(c, (db) => listAudit(db, q)))
+    },
   )

@@ -2,17 +2,18 @@ import { Hono, type MiddlewareHandler } from 'hono'
 import { config, type AppEnv } from '../env'
 import { ApiError, errorResponse, notFound } from '../errors'
 import {
-  deleteClient,
-  findClient,
+  clientDeletion,
+  clientInsertion,
+  clientSecretRotation,
+  clientUpdate,
+  consentWithdrawal,
+  clientById,
   insertClient,
   listAuthorizedClients,
   listClients,
-  rotateClientSecret,
-  updateClient,
-  withdrawConsent,
 } from '../db/clients'
 import * as throttle from '../auth/throttle'
-import { allow } from '../auth/middleware'
+import { allow, authorized } from '../auth/middleware'
 import { doc } from '../openapi'
 import {
   authorizedClients,
@@ -50,7 +51,8 @@ export const adminClientRoutes = new Hono<AppEnv>()
     allow('clients.write'),
     validate('json', clientCreate),
     async (c) => {
-      const { client, client_secret } = await insertClient(c.env.DB, c.req.valid('json'))
+      const body = c.req.valid('json')
+      const { client, client_secret } = await authorized(c, (db) => clientInsertion(db, body))
       c.header('Location', `/admin/clients/${client.client_id}`)
       return c.json(
         { ...client, ...(client_secret && { client_secret, client_secret_expires_at: 0 }) },
@@ -69,7 +71,10 @@ export const adminClientRoutes = new Hono<AppEnv>()
     }),
     allow('clients.read'),
     validate('query', clientListQuery),
-    async (c) => c.json(await listClients(c.env.DB, c.req.valid('query'))),
+    async (c) => {
+      const page = c.req.valid('query')
+      return c.json(await authorized(c, (db) => listClients(db, page)))
+    },
   )
   .get(
     '/:client_id',
@@ -82,7 +87,7 @@ export const adminClientRoutes = new Hono<AppEnv>()
     }),
     allow('clients.read'),
     async (c) => {
-      const found = await findClient(c.env.DB, c.req.param('client_id'))
+      const found = await authorized(c, (db) => clientById(db, c.req.param('client_id')))
       if (!found) throw notFound('client')
       return c.json(found)
     },
@@ -101,7 +106,8 @@ export const adminClientRoutes = new Hono<AppEnv>()
     allow('clients.write'),
     validate('json', clientPatch),
     async (c) => {
-      const changed = await updateClient(c.env.DB, c.req.param('client_id'), c.req.valid('json'))
+      const patch = c.req.valid('json')
+      const changed = await authorized(c, (db) => clientUpdate(db, c.req.param('client_id'), patch))
       if (!changed) throw notFound('client')
       return c.json(changed)
     },
@@ -117,7 +123,8 @@ export const adminClientRoutes = new Hono<AppEnv>()
     }),
     allow('clients.write'),
     async (c) => {
-      if (!(await deleteClient(c.env.DB, c.req.param('client_id')))) throw notFound('client')
+      const deleted = await authorized(c, (db) => clientDeletion(db, c.req.param('client_id')))
+      if (!deleted) throw notFound('client')
       return c.body(null, 204)
     },
   )
@@ -134,7 +141,7 @@ export const adminClientRoutes = new Hono<AppEnv>()
     allow('clients.write'),
     async (c) => {
       const clientId = c.req.param('client_id')
-      const rotated = await rotateClientSecret(c.env.DB, clientId)
+      const rotated = await authorized(c, (db) => clientSecretRotation(db, clientId))
       if (rotated === null) throw notFound('client')
       if (rotated === 'public')
         throw new ApiError('conflict', 'A public client has no secret to rotate.')
@@ -230,7 +237,7 @@ export const myClientRoutes = new Hono<AppEnv>()
       responses: { 200: { description: 'Your consents.', schema: authorizedClients } },
     }),
     allow('self'),
-    async (c) => c.json(await listAuthorizedClients(c.env.DB, c.get('user').id)),
+    async (c) => c.json(await authorized(c, (db, actor) => listAuthorizedClients(db, actor.id))),
   )
   .delete(
     '/me/clients/:client_id',
@@ -245,7 +252,9 @@ export const myClientRoutes = new Hono<AppEnv>()
     }),
     allow('self'),
     async (c) => {
-      const done = await withdrawConsent(c.env.DB, c.get('user').id, c.req.param('client_id'))
+      const done = await authorized(c, (db, actor) =>
+        consentWithdrawal(db, actor.id, c.req.param('client_id')),
+      )
       if (!done) throw new ApiError('not_found', 'You have not authorized that app.')
       return c.body(null, 204)
     },

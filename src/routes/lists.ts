@@ -16,7 +16,15 @@ import {
 } from '../db/lists'
 import { listResource, toResource, type ListResourceRow } from '../db/lists'
 import { createTodo, listTodosIn, toTodo, type TodoRow } from '../db/todos'
-import { actorOf, allow, allowOn, authorize, refusedOnList } from '../auth/middleware'
+import {
+  actorOf,
+  allow,
+  allowOn,
+  authorize,
+  authorized,
+  bearerUsername,
+  refusedOnList,
+} from '../auth/middleware'
 import { LIST_RULES, listPatchAction } from '../auth/policy'
 import { doc } from '../openapi'
 import {
@@ -84,10 +92,12 @@ const routes = new Hono<AppEnv>()
     validate('query', listQuery),
     async (c) => {
       const { user_id: userId, ...page } = c.req.valid('query')
-      if (userId === undefined) return c.json(await listLists(c.env.DB, c.get('user').id, page))
-      authorize(c, 'lists.read_any')
-      const audit = adminRead(c, userId, 'GET /api/lists')
-      return c.json(await listListsAudited(c.env.DB, userId, page, audit))
+      const lists = await authorized(c, (db, actor) => {
+        if (userId === undefined) return listLists(db, actor.id, page)
+        authorize(c, 'lists.read_any')
+        return listListsAudited(db, userId, page, adminRead(db, c, userId, 'GET /api/lists'))
+      })
+      return c.json(lists)
     },
   )
   .post(
@@ -107,7 +117,9 @@ const routes = new Hono<AppEnv>()
     allow('lists.create'),
     validate('json', listCreate),
     async (c) => {
-      const created = await createList(c.env.DB, c.get('user'), c.req.valid('json').name)
+      const { name } = c.req.valid('json')
+      const owner = { id: actorOf(c).id, username: bearerUsername(c) }
+      const created = await authorized(c, (db) => createList(db, owner, name))
       c.header('Location', `/api/lists/${created.id}`)
       return c.json(created, 201)
     },
@@ -122,7 +134,7 @@ const routes = new Hono<AppEnv>()
     }),
     allowOn(LIST_RULES['list.read']),
     async (c) => {
-      const found = await getList(c.env.DB, c.get('user').id, c.req.param('id'))
+      const found = await authorized(c, (db, actor) => getList(db, actor.id, c.req.param('id')))
       if (!found) throw noSuchList()
       return c.json(found)
     },
@@ -145,8 +157,10 @@ const routes = new Hono<AppEnv>()
     async (c) => {
       const patch = c.req.valid('json')
       const action = listPatchAction(patch)
+      const updated = await authorized(c, (db, actor) =>
+        updateList(db, actor.id, c.req.param('id'), action, patch),
+      )
       const actor = actorOf(c)
-      const updated = await updateList(c.env.DB, actor.id, c.req.param('id'), action, patch)
       if (!updated.done) refusedOnList(c, actor, action, updated.resource, noSuchList, isDefault)
       return c.json(updated.done)
     },
@@ -163,8 +177,10 @@ const routes = new Hono<AppEnv>()
     }),
     allowOn(LIST_RULES['list.change']),
     async (c) => {
+      const deleted = await authorized(c, (db, actor) =>
+        deleteList(db, actor.id, c.req.param('id')),
+      )
       const actor = actorOf(c)
-      const deleted = await deleteList(c.env.DB, actor.id, c.req.param('id'))
       if (!deleted.done)
         refusedOnList(c, actor, 'list.change', deleted.resource, noSuchList, isDefault)
       return c.body(null, 204)
@@ -181,12 +197,13 @@ const routes = new Hono<AppEnv>()
     allowOn(LIST_RULES['list.read']),
     validate('query', listTodoQuery),
     async (c) => {
-      const actor = actorOf(c)
       const id = c.req.param('id')
-      const [resource, todos] = await c.env.DB.batch<ListResourceRow | TodoRow>([
-        listResource(c.env.DB, actor.id, id),
-        listTodosIn(c.env.DB, actor.id, id, c.req.valid('query')),
-      ])
+      const options = c.req.valid('query')
+      const [resource, todos] = await authorized(c, (db, actor) => ({
+        statements: [listResource(db, actor.id, id), listTodosIn(db, actor.id, id, options)],
+        read: (results) => results,
+      }))
+      const actor = actorOf(c)
       const list = toResource(resource?.results[0] as ListResourceRow | undefined)
       if (!list?.relation) refusedOnList(c, actor, 'list.read', list, noSuchList)
       return c.json(((todos?.results ?? []) as TodoRow[]).map(toTodo))
@@ -211,8 +228,11 @@ const routes = new Hono<AppEnv>()
     allowOn(LIST_RULES['list.write_todos']),
     validate('json', listTodoCreate),
     async (c) => {
+      const input = c.req.valid('json')
+      const created = await authorized(c, (db, actor) =>
+        createTodo(db, actor.id, input, c.req.param('id')),
+      )
       const actor = actorOf(c)
-      const created = await createTodo(c.env.DB, actor.id, c.req.valid('json'), c.req.param('id'))
       if (!created.done) refusedOnList(c, actor, 'list.write_todos', created.resource, noSuchList)
       c.header('Location', `/api/todos/${created.done.id}`)
       return c.json(created.done, 201)
@@ -229,8 +249,8 @@ const routes = new Hono<AppEnv>()
     }),
     allowOn(LIST_RULES['list.read']),
     async (c) => {
+      const found = await authorized(c, (db, actor) => listMembers(db, actor.id, c.req.param('id')))
       const actor = actorOf(c)
-      const found = await listMembers(c.env.DB, actor.id, c.req.param('id'))
       if (!found.done) refusedOnList(c, actor, 'list.read', found.resource, noSuchList)
       return c.json(found.done)
     },
@@ -259,17 +279,13 @@ function withMemberRoutes(app: typeof routes) {
         allowOn(LIST_RULES['list.share']),
         validate('json', shareBody),
         async (c) => {
-          const actor = actorOf(c)
           const memberId = c.req.param(kind.param) ?? ''
           const listId = c.req.param('id') ?? ''
-          const done = await share(
-            c.env.DB,
-            actor.id,
-            listId,
-            kind.type,
-            memberId,
-            c.req.valid('json').role,
+          const { role } = c.req.valid('json')
+          const done = await authorized(c, (db, actor) =>
+            share(db, actor.id, listId, kind.type, memberId, role),
           )
+          const actor = actorOf(c)
           if (!done.done)
             refusedOnList(c, actor, 'list.share', done.resource, noSuchList, () =>
               done.target === 'owner'
@@ -291,10 +307,12 @@ function withMemberRoutes(app: typeof routes) {
         }),
         allowOn(LIST_RULES['list.share']),
         async (c) => {
-          const actor = actorOf(c)
           const memberId = c.req.param(kind.param) ?? ''
           const listId = c.req.param('id') ?? ''
-          const done = await unshare(c.env.DB, actor.id, listId, kind.type, memberId)
+          const done = await authorized(c, (db, actor) =>
+            unshare(db, actor.id, listId, kind.type, memberId),
+          )
+          const actor = actorOf(c)
           if (!done.done)
             refusedOnList(
               c,

@@ -2,7 +2,15 @@ import { Hono } from 'hono'
 import type { AppEnv } from '../env'
 import { ApiError, notFound } from '../errors'
 import { createTeam, listTeams, removeTeamMember, setTeamMember } from '../db/teams'
-import { actorOf, allow, allowOn, refusedOnTeam, requireUpFront } from '../auth/middleware'
+import {
+  actorOf,
+  allow,
+  allowOn,
+  authorized,
+  bearerUsername,
+  refusedOnTeam,
+  requireUpFront,
+} from '../auth/middleware'
 import { TEAM_RULES, teamRemoval } from '../auth/policy'
 import { doc } from '../openapi'
 import { pageQuery, team, teamCreate, teamList, teamMember, teamMemberBody } from '../schemas/lists'
@@ -24,7 +32,10 @@ export const teamRoutes = new Hono<AppEnv>()
     }),
     allow('teams.read'),
     validate('query', pageQuery),
-    async (c) => c.json(await listTeams(c.env.DB, c.get('user').id, c.req.valid('query'))),
+    async (c) => {
+      const page = c.req.valid('query')
+      return c.json(await authorized(c, (db, actor) => listTeams(db, actor.id, page)))
+    },
   )
   .post(
     '/',
@@ -36,7 +47,11 @@ export const teamRoutes = new Hono<AppEnv>()
     }),
     allow('teams.create'),
     validate('json', teamCreate),
-    async (c) => c.json(await createTeam(c.env.DB, c.get('user'), c.req.valid('json').name), 201),
+    async (c) => {
+      const { name } = c.req.valid('json')
+      const creator = { id: actorOf(c).id, username: bearerUsername(c) }
+      return c.json(await authorized(c, (db) => createTeam(db, creator, name)), 201)
+    },
   )
   .put(
     '/:id/members/:user_id',
@@ -51,14 +66,11 @@ export const teamRoutes = new Hono<AppEnv>()
     allowOn(TEAM_RULES['team.manage']),
     validate('json', teamMemberBody),
     async (c) => {
-      const actor = actorOf(c)
-      const done = await setTeamMember(
-        c.env.DB,
-        actor.id,
-        c.req.param('id'),
-        c.req.param('user_id'),
-        c.req.valid('json').role,
+      const { role } = c.req.valid('json')
+      const done = await authorized(c, (db, actor) =>
+        setTeamMember(db, actor.id, c.req.param('id'), c.req.param('user_id'), role),
       )
+      const actor = actorOf(c)
       if (!done.done)
         refusedOnTeam(c, actor, 'team.manage', done.team, noSuchTeam, () =>
           done.target.exists ? lastManager() : notFound('user'),
@@ -80,11 +92,13 @@ export const teamRoutes = new Hono<AppEnv>()
     }),
     allowOn(TEAM_RULES['team.leave']),
     async (c) => {
-      const actor = actorOf(c)
       const userId = c.req.param('user_id')
-      const action = teamRemoval(actor, userId)
-      requireUpFront(c, actor, TEAM_RULES[action])
-      const done = await removeTeamMember(c.env.DB, actor.id, action, c.req.param('id'), userId)
+      const action = teamRemoval(actorOf(c), userId)
+      const done = await authorized(c, (db, actor) => {
+        requireUpFront(c, actor, TEAM_RULES[action])
+        return removeTeamMember(db, actor.id, action, c.req.param('id'), userId)
+      })
+      const actor = actorOf(c)
       if (!done.done)
         refusedOnTeam(c, actor, action, done.team, noSuchTeam, () =>
           done.target.role ? lastManager() : notFound('member'),

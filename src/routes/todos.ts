@@ -10,7 +10,7 @@ import {
   listTodosAudited,
   updateTodo,
 } from '../db/todos'
-import { actorOf, allow, authorize, refusedOnList } from '../auth/middleware'
+import { actorOf, allow, authorize, authorized, refusedOnList } from '../auth/middleware'
 import { doc } from '../openapi'
 import { todo as todoSchema, todoCreate, todoListQuery, todoPatch } from '../schemas/todos'
 import { todoList } from '../schemas/responses'
@@ -37,12 +37,14 @@ export const todoRoutes = new Hono<AppEnv>()
     validate('query', todoListQuery),
     async (c) => {
       const { user_id: ownerId, ...options } = c.req.valid('query')
-      if (ownerId === undefined) return c.json(await listTodos(c.env.DB, c.get('user').id, options))
-      // Naming an owner at all is the admin's privilege (docs/api.md §7), even when it names
-      // oneself.
-      authorize(c, 'todos.list_any')
-      const audit = adminRead(c, ownerId, 'GET /api/todos')
-      return c.json(await listTodosAudited(c.env.DB, ownerId, options, audit))
+      const todos = await authorized(c, (db, actor) => {
+        if (ownerId === undefined) return listTodos(db, actor.id, options)
+        // Naming an owner at all is the admin's privilege (docs/api.md §7), even when it names
+        // oneself.
+        authorize(c, 'todos.list_any')
+        return listTodosAudited(db, ownerId, options, adminRead(db, c, ownerId, 'GET /api/todos'))
+      })
+      return c.json(todos)
     },
   )
   .post(
@@ -67,8 +69,8 @@ export const todoRoutes = new Hono<AppEnv>()
     validate('json', todoCreate),
     async (c) => {
       const { list_id: listId, ...input } = c.req.valid('json')
+      const created = await authorized(c, (db, actor) => createTodo(db, actor.id, input, listId))
       const actor = actorOf(c)
-      const created = await createTodo(c.env.DB, actor.id, input, listId)
       if (!created.done) refusedOnList(c, actor, 'list.write_todos', created.resource, noSuchList)
       c.header('Location', `/api/todos/${created.done.id}`)
       return c.json(created.done, 201)
@@ -85,7 +87,7 @@ export const todoRoutes = new Hono<AppEnv>()
     }),
     allow('todos.read'),
     async (c) => {
-      const todo = await getTodo(c.env.DB, c.get('user').id, c.req.param('id'))
+      const todo = await authorized(c, (db, actor) => getTodo(db, actor.id, c.req.param('id')))
       if (!todo) throw notFound('todo')
       return c.json(todo)
     },
@@ -104,8 +106,11 @@ export const todoRoutes = new Hono<AppEnv>()
     allow('todos.write'),
     validate('json', todoPatch),
     async (c) => {
+      const patch = c.req.valid('json')
+      const updated = await authorized(c, (db, actor) =>
+        updateTodo(db, actor.id, c.req.param('id'), patch),
+      )
       const actor = actorOf(c)
-      const updated = await updateTodo(c.env.DB, actor.id, c.req.param('id'), c.req.valid('json'))
       if (!updated.done) refusedOnList(c, actor, 'list.write_todos', updated.resource, noSuchTodo)
       return c.json(updated.done)
     },
@@ -122,8 +127,10 @@ export const todoRoutes = new Hono<AppEnv>()
     }),
     allow('todos.write'),
     async (c) => {
+      const deleted = await authorized(c, (db, actor) =>
+        deleteTodo(db, actor.id, c.req.param('id')),
+      )
       const actor = actorOf(c)
-      const deleted = await deleteTodo(c.env.DB, actor.id, c.req.param('id'))
       if (!deleted.done) refusedOnList(c, actor, 'list.write_todos', deleted.resource, noSuchTodo)
       return c.body(null, 204)
     },

@@ -2,12 +2,12 @@ import { Hono } from 'hono'
 import { applied, createAccount } from '../accounts'
 import { config, type AppEnv } from '../env'
 import { ApiError, notFound } from '../errors'
-import { changeUser, removeUser } from '../db/accounts'
+import { changeUser, userChange, userRemoval } from '../db/accounts'
 import { requestAttribution } from '../db/audit'
 import { authDatabase } from '../db/replication'
-import { findUserById, listUsers } from '../db/users'
+import { listUsers, userById } from '../db/users'
 import { checkPassword } from '../auth/login'
-import { allow } from '../auth/middleware'
+import { actorOf, allow, authenticated, authorized, bearerUsername } from '../auth/middleware'
 import { doc } from '../openapi'
 import { hashPassword } from '../auth/passwords'
 import { mayAssign } from '../auth/policy'
@@ -27,7 +27,10 @@ export const userRoutes = new Hono<AppEnv>()
       responses: { 200: { description: 'You.', schema: userSchema } },
     }),
     allow('self'),
-    (c) => c.json(c.get('user')),
+    async (c) => {
+      await authenticated(c)
+      return c.json(c.get('user'))
+    },
   )
   /** Any live session may change its own user's password, but only with the current password. */
   .post(
@@ -43,6 +46,8 @@ export const userRoutes = new Hono<AppEnv>()
     allow('self'),
     validate('json', passwordChange),
     async (c) => {
+      // Checks a password: the session check first, on its own (docs/performance.md).
+      await authenticated(c)
       const user = c.get('user')
       const { current_password, new_password } = c.req.valid('json')
       const credentials = { username: user.username, password: current_password }
@@ -85,6 +90,7 @@ export const userRoutes = new Hono<AppEnv>()
     allow('users.write'),
     validate('json', userCreate),
     async (c) => {
+      await authenticated(c)
       const by = requestAttribution(c.get('client'), `by ${c.get('user').username}`)
       const user = await createAccount(c.env.DB, config(c.env), c.req.valid('json'), by)
       c.header('Location', `/users/${user.id}`)
@@ -102,7 +108,10 @@ export const userRoutes = new Hono<AppEnv>()
     }),
     allow('users.read'),
     validate('query', userListQuery),
-    async (c) => c.json(await listUsers(c.env.DB, c.req.valid('query'))),
+    async (c) => {
+      const page = c.req.valid('query')
+      return c.json(await authorized(c, (db) => listUsers(db, page)))
+    },
   )
   .get(
     '/:id',
@@ -115,7 +124,7 @@ export const userRoutes = new Hono<AppEnv>()
     }),
     allow('users.read'),
     async (c) => {
-      const user = await findUserById(c.env.DB, c.req.param('id'))
+      const user = await authorized(c, (db) => userById(db, c.req.param('id')))
       if (!user) throw notFound('user')
       return c.json(user)
     },
@@ -137,28 +146,30 @@ export const userRoutes = new Hono<AppEnv>()
     validate('json', userPatch),
     async (c) => {
       const { password, ...fields } = c.req.valid('json')
-      const actor = c.get('user')
+      const id = c.req.param('id')
+      const actor = actorOf(c)
       // A stolen admin token must not become a permanent takeover: one's own password changes
       // only with the current one.
-      if (password !== undefined && c.req.param('id') === actor.id)
+      if (password !== undefined && id === actor.id)
         throw new ApiError(
           'forbidden',
           'Change your own password with POST /users/me/password, giving the current one.',
         )
-      if (fields.role !== undefined || fields.scopes !== undefined) {
-        const target = await findUserById(c.env.DB, c.req.param('id'))
+      // Assigning a role or scopes is decided on the target's row, and a new password costs a
+      // bcrypt hash: both read the row first, with the session check (two round trips).
+      if (fields.role !== undefined || fields.scopes !== undefined || password !== undefined) {
+        const target = await authorized(c, (db) => userById(db, id))
         if (!target) throw notFound('user')
-        if (!mayAssign(actor, target, fields))
+        if (!mayAssign(actorOf(c), target, fields))
           throw new ApiError('forbidden', 'Nobody may raise their own role or scopes.')
       }
       const passwordHash =
         password === undefined ? undefined : await hashPassword(password, config(c.env).bcryptCost)
       // The audit names the fields, never their values: one of them may be a password.
       const what = [...Object.keys(fields), ...(passwordHash ? ['password'] : [])].join(', ')
-      const by = requestAttribution(c.get('client'), `by ${actor.username}: ${what}`)
-      return c.json(
-        applied(await changeUser(c.env.DB, c.req.param('id'), { ...fields, passwordHash }, by)),
-      )
+      const by = requestAttribution(c.get('client'), `by ${bearerUsername(c)}: ${what}`)
+      const change = { ...fields, passwordHash }
+      return c.json(applied(await authorized(c, (db) => userChange(db, id, change, by))))
     },
   )
   .delete(
@@ -173,13 +184,8 @@ export const userRoutes = new Hono<AppEnv>()
     }),
     allow('users.write'),
     async (c) => {
-      applied(
-        await removeUser(
-          c.env.DB,
-          c.req.param('id'),
-          requestAttribution(c.get('client'), `by ${c.get('user').username}`),
-        ),
-      )
+      const by = requestAttribution(c.get('client'), `by ${bearerUsername(c)}`)
+      applied(await authorized(c, (db) => userRemoval(db, c.req.param('id'), by)))
       return c.body(null, 204)
     },
   )

@@ -156,15 +156,12 @@ describe('common rules', () => {
       get: (target, prop) => {
         if (prop === 'withSession') return () => failing
         if (prop === 'getBookmark') return () => null
-        if (prop === 'prepare') {
-          return (sql: string) =>
-            sql.includes('FROM todos')
-              ? {
-                  bind: () => ({
-                    all: () => Promise.reject(new Error('SQLITE_INTERNAL: secret detail')),
-                  }),
-                }
-              : target.prepare(sql)
+        // The route's batch (the session check and the todos) fails; the check alone succeeds.
+        if (prop === 'batch') {
+          return (statements: D1PreparedStatement[]) =>
+            statements.length > 1
+              ? Promise.reject(new Error('SQLITE_INTERNAL: secret detail'))
+              : target.batch(statements)
         }
         return Reflect.get(target, prop)
       },
