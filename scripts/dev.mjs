@@ -2,7 +2,8 @@
 // `npm run dev`: everything a fresh clone needs before `wrangler dev`, idempotently:
 //   1. .dev.vars with a random JWT_SECRET (kept if already there; never committed),
 //   2. the local D1 migrated from migrations/,
-//   3. the demo users alice/wonderland and admin/secret (local only, never in a migration),
+//   3. the demo users alice/wonderland and admin/secret and the todo CLI's public client
+//      todo-cli (local only, never in a migration),
 // then `wrangler dev` on 127.0.0.1:8787 with self-registration on and ISSUER set to that origin
 // (the port in effect), so tokens and discovery name one issuer however the server is reached.
 // Arguments after `--` reach wrangler (`npm run dev -- --port 8790`).

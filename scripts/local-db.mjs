@@ -56,6 +56,25 @@ export const DEMO_USERS = [
   },
 ]
 
+/**
+ * The todo CLI (scripts/todo.mjs) as a public native app (RFC 8252): the device flow, and the
+ * code flow on a loopback redirect of any port (§7.3). Local only: a deployment registers its own
+ * with `npm run client -- add`. Not first-party, so the person always sees what it asks for: any
+ * program on the machine could claim a public client's id (RFC 8252 §8.6).
+ */
+export const TODO_CLI = {
+  client_id: 'todo-cli',
+  client_name: 'todo CLI',
+  redirect_uris: ['http://127.0.0.1/callback'],
+  grant_types: [
+    'authorization_code',
+    'refresh_token',
+    'urn:ietf:params:oauth:grant-type:device_code',
+  ],
+  scope: 'read write',
+  first_party: false,
+}
+
 /** Production's default cost: the demo users log in as slowly as real ones. */
 const DEMO_BCRYPT_COST = 10
 
@@ -79,8 +98,13 @@ export async function setupLocalDatabase({ persistTo } = {}) {
       passwordHash: await hashPassword(password, DEMO_BCRYPT_COST),
     })),
   )
-  await withD1({ persistTo }, (db) =>
-    db.batch(rows.map((u) => insertUser(db, crypto.randomUUID(), u))),
+  const { ensurePublicClient } = await import('../src/db/clients.ts')
+  await withD1({ persistTo }, async (db) => {
+    await db.batch(rows.map((u) => insertUser(db, crypto.randomUUID(), u)))
+    await ensurePublicClient(db, TODO_CLI.client_id, TODO_CLI)
+  })
+  console.log(
+    'dev: local D1 migrated; demo users alice/wonderland and admin/secret and the todo CLI ' +
+      'client todo-cli present',
   )
-  console.log('dev: local D1 migrated; demo users alice/wonderland and admin/secret present')
 }

@@ -16,6 +16,7 @@ import {
 import { adminRoutes } from './routes/admin'
 import { authRoutes } from './routes/auth'
 import { authorizeRoutes } from './routes/authorize'
+import { deviceAuthorizationRoutes, deviceRoutes } from './routes/device'
 import { adminClientRoutes, myClientRoutes, registrationRoutes } from './routes/clients'
 import { adminProviderRoutes, federationRoutes, myIdentityRoutes } from './routes/federation'
 import { metaRoutes } from './routes/meta'
@@ -30,7 +31,7 @@ import { userRoutes } from './routes/users'
 export const MAX_BODY_BYTES = 16 * 1024
 
 /** Paths whose responses carry credentials or private data and must never be cached. */
-const PRIVATE_PATHS = /^\/(auth|users|api|profile|admin)(\/|$)/
+const PRIVATE_PATHS = /^\/(auth|users|api|profile|admin|device)(\/|$)/
 
 export function createApp() {
   const app = new Hono<AppEnv>()
@@ -96,6 +97,8 @@ export function createApp() {
     .route('/auth', registrationRoutes)
     .route('/auth', authorizeRoutes)
     .route('/auth', federationRoutes)
+    .route('/auth', deviceAuthorizationRoutes)
+    .route('/device', deviceRoutes)
     .route('/profile', profileRoutes)
     .route('/api/todos', todoRoutes)
     .route('/api/lists', listRoutes)

@@ -15,7 +15,13 @@ export type Bindings = Env & {
 export type Variables = {
   /** Who sent the request, set first by clientInfo() (src/client.ts). */
   client: Client
+  /** The user of the request; unset when a client acts as itself (`actingClient`). */
   user: User
+  /**
+   * The client_id of a client acting as itself, with a client credentials token (RFC 6749 §4.4).
+   * Only routes behind `allow` let such a token in, and the policy then sees a client.
+   */
+  actingClient?: string
   /** The access token's session id; absent for HTTP Basic. */
   sessionId?: string
   /**

@@ -10,6 +10,11 @@ export const STATUS = {
   unauthorized_client: 400,
   invalid_redirect_uri: 400,
   invalid_client_metadata: 400,
+  // RFC 8628 §3.5: the device code grant's polling answers.
+  authorization_pending: 400,
+  slow_down: 400,
+  access_denied: 400,
+  expired_token: 400,
   unauthorized: 401,
   invalid_token: 401,
   invalid_credentials: 401,

@@ -6,10 +6,13 @@ import { nowSeconds } from './lib/time'
 import { purgeCodes } from './db/codes'
 import { purgeSignins } from './oauth/browser'
 import { purgeFederationRequests } from './db/identity-providers'
+import { purgeRevokedClientTokens } from './db/client-tokens'
+import { purgeDeviceCodes } from './db/device-codes'
 
 /**
  * The cron trigger: drops expired sessions (and their refresh tokens), stale login counters, old
- * audit events, day-old authorization codes, expired browser sign-ins and abandoned sign-ins at
+ * audit events, day-old authorization codes, expired browser sign-ins, the revocations of client
+ * tokens that have expired anyway, device requests past their lifetime and abandoned sign-ins at
  * upstream identity providers, in one batch.
  */
 export async function purgeExpired(env: Bindings): Promise<void> {
@@ -22,5 +25,7 @@ export async function purgeExpired(env: Bindings): Promise<void> {
     purgeCodes(env.DB, now),
     purgeSignins(env.DB, now),
     purgeFederationRequests(env.DB, now),
+    purgeRevokedClientTokens(env.DB, now),
+    purgeDeviceCodes(env.DB, now),
   ])
 }

@@ -320,7 +320,10 @@ export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: 
         oauth2: {
           type: 'oauth2',
           description:
-            'Resource owner password flow; send the access token as `Authorization: Bearer …`.',
+            'Resource owner password flow; send the access token as `Authorization: Bearer …`. ' +
+            'A confidential client registered for it gets its own token by client credentials ' +
+            '(`grant_type=client_credentials`), with the machine scopes `users:read` ' +
+            '(GET /users…) and `audit:read` (GET /admin/audit); not offered here as a flow.',
           flows: {
             password: {
               tokenUrl: `${origin}/auth/token`,

@@ -8,6 +8,7 @@ import { config, withDatabase, type AppEnv } from '../env'
 import { ApiError, incorrectCredentials, notFound as notFoundError } from '../errors'
 import { authDatabase } from '../db/replication'
 import { documentGuard } from '../openapi'
+import { clientTokenCheck, liveClientScope } from '../db/client-tokens'
 import { bearerCheck, findLiveSession, type BearerSession, type Standing } from '../db/sessions'
 import type { Query } from '../db/query'
 import { toUser } from '../db/users'
@@ -23,7 +24,6 @@ import {
   TEAM_RULES,
   type Action,
   type Actor,
-  type ActorKind,
   type ListAction,
   type ListResource,
   type ResourceDecision,
@@ -31,11 +31,22 @@ import {
   type TeamAction,
   type TeamResource,
 } from './policy'
-import { narrowScopes, parseScopes, type Scope } from './scopes'
+import {
+  MACHINE_SCOPES,
+  type MachineScope,
+  narrowMachineScopes,
+  narrowScopes,
+  parseScopes,
+  type Scope,
+} from './scopes'
 import {
   ALG,
   type AccessClaims,
+  type ClientClaims,
+  type UserClaims,
   checkClaims,
+  isClientToken,
+  tokenUsername,
   issuerFor,
   keyFor,
   keyring,
@@ -164,6 +175,17 @@ async function verifiedClaims(c: Context<AppEnv>): Promise<AccessClaims> {
   return claims
 }
 
+/**
+ * What the Bearer batch presumes of a token and its check proves: a user's token, the Standing
+ * of its session (src/db/sessions.ts); a client's own token (client credentials), the machine
+ * scopes it may use, the token's that the client is still registered for (src/db/client-tokens.ts).
+ */
+type ClientStanding = { machineScopes: readonly MachineScope[] }
+type Presumed = Standing | ClientStanding
+
+/** What the check read of a live token: its session, or its client's registered scope. */
+type Live = BearerSession | { registeredScope: string }
+
 /** The standing a live session gives its token: see Standing (src/db/sessions.ts). */
 const standingOf = (session: BearerSession, claims: AccessClaims): Standing => ({
   role: session.user.role,
@@ -175,59 +197,114 @@ const standingOf = (session: BearerSession, claims: AccessClaims): Standing => (
   thirdPartyApp: session.thirdPartyApp,
 })
 
-const sameStanding = (a: Standing, b: Standing) =>
-  a.role === b.role &&
-  a.thirdPartyApp === b.thirdPartyApp &&
-  a.scopes.join(' ') === b.scopes.join(' ')
+/** The machine scopes a client's token may use: the token's, bounded by the client's today. */
+const clientStandingOf = (registeredScope: string, claims: ClientClaims): ClientStanding => ({
+  machineScopes: narrowMachineScopes(claims.scope.split(' '), registeredScope.split(' ')),
+})
+
+const presumedOf = (live: Live, claims: AccessClaims): Presumed =>
+  'registeredScope' in live
+    ? clientStandingOf(live.registeredScope, claims as ClientClaims)
+    : standingOf(live, claims)
+
+const sameStanding = (a: Presumed, b: Presumed) =>
+  'machineScopes' in a || 'machineScopes' in b
+    ? 'machineScopes' in a &&
+      'machineScopes' in b &&
+      a.machineScopes.join(' ') === b.machineScopes.join(' ')
+    : a.role === b.role &&
+      a.thirdPartyApp === b.thirdPartyApp &&
+      a.scopes.join(' ') === b.scopes.join(' ')
 
 /**
- * The standing each session was last seen with, per isolate, so the next request of the session
- * presumes it (a token whose claims are out of date, e.g. after a demotion, still makes one round
- * trip). Bounded; a session not in it is presumed from its token's claims. Only a presumption:
- * the guard proves it in SQL, so a stale entry costs a round trip, never a wrong answer.
+ * The standing each session (or client token) was last seen with, per isolate, so its next
+ * request presumes it (a token whose claims are out of date, e.g. after a demotion, still makes
+ * one round trip). Bounded; a token not in it is presumed from its claims. Only a presumption:
+ * the check proves it in SQL, so a stale entry costs a round trip, never a wrong answer.
  */
-const standings = new Map<string, Standing>()
+const standings = new Map<string, Presumed>()
 const STANDINGS_MAX = 1024
 
-function remember(sessionId: string, standing: Standing) {
-  standings.delete(sessionId)
-  standings.set(sessionId, standing)
+/** A client token has no session: its entry is keyed by its jti, marked so as not to clash. */
+const standingKey = (claims: AccessClaims) =>
+  isClientToken(claims) ? `client:${claims.jti}` : claims.sid
+
+function remember(claims: AccessClaims, standing: Presumed) {
+  const key = standingKey(claims)
+  standings.delete(key)
+  standings.set(key, standing)
   if (standings.size > STANDINGS_MAX) standings.delete(standings.keys().next().value as string)
 }
 
-const presumed = (claims: AccessClaims): Standing =>
-  standings.get(claims.sid) ?? {
-    role: claims.role,
-    scopes: parseScopes(claims.scope),
-    thirdPartyApp: false,
-  }
+const presumed = (claims: AccessClaims): Presumed =>
+  standings.get(standingKey(claims)) ??
+  (isClientToken(claims)
+    ? { machineScopes: narrowMachineScopes(claims.scope.split(' '), MACHINE_SCOPES) }
+    : { role: claims.role, scopes: parseScopes(claims.scope), thirdPartyApp: false })
 
-/** A Bearer request whose session is checked in the batch of its route (see `authorized`). */
+/** A Bearer request whose token is checked in the batch of its route (see `authorized`). */
 export type BearerAuth = {
   claims: AccessClaims
-  standing: Standing
-  /** Set once the session was read live in a batch: c.var.user and the rest are then set. */
+  standing: Presumed
+  /** Set once the token was read live in a batch: c.var.user and the rest are then set. */
   settled: boolean
   /** The up-front decisions made on `standing`, made again if the batch finds another one. */
   checks: ((actor: Actor) => void)[]
 }
 
-/** Sets what the routes read of a live session: the user as stored now, its scopes and kind. */
-function settle(c: Context<AppEnv>, claims: AccessClaims, session: BearerSession): Standing {
-  const standing = standingOf(session, claims)
-  c.set('user', session.user)
-  c.set('sessionId', claims.sid)
-  c.set('thirdPartyApp', standing.thirdPartyApp)
-  c.set('scopes', standing.scopes)
-  remember(claims.sid, standing)
+/**
+ * Sets what the routes read of a live token: for a session, the user as stored now, its scopes
+ * and kind; for a client acting as itself, its client_id (`actingClient`) and machine scopes.
+ */
+function settle(c: Context<AppEnv>, claims: AccessClaims, live: Live): Presumed {
+  const standing = presumedOf(live, claims)
+  if ('machineScopes' in standing) {
+    c.set('actingClient', (claims as ClientClaims).client_id)
+    c.set('scopes', standing.machineScopes)
+  } else {
+    c.set('user', (live as BearerSession).user)
+    c.set('sessionId', (claims as UserClaims).sid)
+    c.set('thirdPartyApp', standing.thirdPartyApp)
+    c.set('scopes', standing.scopes)
+  }
+  remember(claims, standing)
   return standing
 }
 
-/** The session check alone, for the paths that need the user before any batch: one round trip. */
-async function checkNow(c: Context<AppEnv>, claims: AccessClaims): Promise<Standing> {
-  const session = await findLiveSession(authDatabase(c), claims.sid, claims.sub, nowSeconds())
-  if (!session) throw invalidToken(c)
-  return settle(c, claims, session)
+/**
+ * The token read alone, as the batch's check reads it: a user's session (findLiveSession) or a
+ * client's row (liveClientScope), chosen by the kind of token (`sub` prefix `client:`). Null
+ * when the token is dead.
+ */
+async function readLive(db: D1Database, claims: AccessClaims): Promise<Live | null> {
+  if (isClientToken(claims)) {
+    const registeredScope = await liveClientScope(db, claims.client_id, claims.jti)
+    return registeredScope === null ? null : { registeredScope }
+  }
+  return findLiveSession(db, claims.sid, claims.sub, nowSeconds())
+}
+
+/** The check that opens the batch, for the token's kind: bearerCheck or clientTokenCheck. */
+function liveCheck(db: D1Database, claims: AccessClaims, standing: Presumed): Query<Live | null> {
+  if (isClientToken(claims)) {
+    const check = clientTokenCheck(db, claims, (standing as ClientStanding).machineScopes)
+    return {
+      statements: check.statements,
+      read: (results) => {
+        const registeredScope = check.read(results)
+        return registeredScope === null ? null : { registeredScope }
+      },
+    }
+  }
+  const check = bearerCheck(db, claims, standing as Standing, nowSeconds())
+  return { statements: check.statements, read: (results) => check.read(results[0]) }
+}
+
+/** The token check alone, for the paths that need it before any batch: one round trip. */
+async function checkNow(c: Context<AppEnv>, claims: AccessClaims): Promise<Presumed> {
+  const live = await readLive(authDatabase(c), claims)
+  if (!live) throw invalidToken(c)
+  return settle(c, claims, live)
 }
 
 /**
@@ -240,7 +317,11 @@ async function checkNow(c: Context<AppEnv>, claims: AccessClaims): Promise<Stand
  */
 export function bearer(): MiddlewareHandler<AppEnv> {
   const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
-    await checkNow(c, await verifiedClaims(c))
+    const claims = await verifiedClaims(c)
+    await checkNow(c, claims)
+    // These routes act on a user's own session or account: a client acting as itself has none.
+    // Refused only once its token was checked live, so a dead one is still a 401.
+    if (isClientToken(claims)) throw forbidden()
     await next()
   }
   return documentGuard(guard, { auth: 'bearer' })
@@ -317,22 +398,22 @@ export async function authorized<T>(
       auth.settled = true
       query = await build(db, actorOf(c))
     }
-    const check = bearerCheck(db, auth.claims, auth.standing, nowSeconds())
+    const check = liveCheck(db, auth.claims, auth.standing)
     let results: D1Result[]
     try {
       results = await db.batch([...check.statements, ...query.statements])
     } catch (err) {
-      const session = await findLiveSession(db, auth.claims.sid, auth.claims.sub, nowSeconds())
-      if (!session) throw invalidToken(c)
-      const standing = standingOf(session, auth.claims)
+      const live = await readLive(db, auth.claims)
+      if (!live) throw invalidToken(c)
+      const standing = presumedOf(live, auth.claims)
       if (sameStanding(standing, auth.standing) || attempt === ATTEMPTS) throw err
-      auth.standing = settle(c, auth.claims, session)
+      auth.standing = settle(c, auth.claims, live)
       for (const decide of auth.checks) decide(actorOf(c))
       continue
     }
-    const session = check.read(results[0])
-    if (!session) throw invalidToken(c)
-    auth.standing = settle(c, auth.claims, session)
+    const live = check.read(results.slice(0, check.statements.length))
+    if (!live) throw invalidToken(c)
+    auth.standing = settle(c, auth.claims, live)
     auth.settled = true
     return query.read(results.slice(check.statements.length))
   }
@@ -343,12 +424,14 @@ export async function authorized<T>(
  * (usernames never change, and the batch's guard proves the session is the token's).
  */
 export const bearerUsername = (c: Context<AppEnv>): string =>
-  c.var.user?.username ?? c.var.bearer?.claims.username ?? ''
+  c.var.user?.username ?? tokenUsername(c.var.bearer?.claims) ?? ''
 
 const NOTHING: Query<void> = { statements: [], read: () => undefined }
 
 /** The session check alone, in one round trip, for a route that reads nothing else of D1. */
 export const authenticated = (c: Context<AppEnv>): Promise<void> => authorized(c, () => NOTHING)
+
+const forbidden = () => new ApiError('forbidden', 'You are not allowed to do this.')
 
 const insufficientScope = (c: Context<AppEnv>, scope: string) =>
   new ApiError('insufficient_scope', `This request needs the "${scope}" scope.`, {
@@ -356,23 +439,29 @@ const insufficientScope = (c: Context<AppEnv>, scope: string) =>
   })
 
 /**
- * A token whose session was granted to a third-party app acts as that app, not as the user; a
- * first-party client's (clients.first_party = 1, e.g. the web client todo-web), the password
- * grant's without a client and HTTP Basic act as the user. Read by the Bearer check together with
- * the session (findLiveSession), so it follows the client's registration today.
+ * The authenticated request as the policy sees its actor, on the standing presumed or read. A
+ * client credentials token is the client acting as itself. A token whose session was granted to
+ * a third-party app acts as that app (`app`), not as the user; a first-party client's
+ * (clients.first_party = 1, e.g. the web client todo-web), the password grant's without a client
+ * and HTTP Basic act as the user. Read by the Bearer check together with the session
+ * (findLiveSession), so it follows the client's registration today.
  */
-const actorKind = (c: Context<AppEnv>): ActorKind => (c.get('thirdPartyApp') ? 'client' : 'user')
-
-/** The authenticated request as the policy sees its actor. */
 export function actorOf(c: Context<AppEnv>): Actor {
   const auth = c.get('bearer')
   if (auth) {
-    const { standing } = auth
-    const kind = standing.thirdPartyApp ? 'client' : 'user'
-    return { id: auth.claims.sub, role: standing.role as Role, scopes: standing.scopes, kind }
+    const { standing, claims } = auth
+    if ('machineScopes' in standing)
+      return {
+        kind: 'client',
+        id: (claims as ClientClaims).client_id,
+        scopes: standing.machineScopes,
+      }
+    const kind = standing.thirdPartyApp ? 'app' : 'user'
+    return { id: claims.sub, role: standing.role as Role, scopes: standing.scopes, kind }
   }
   const user = c.get('user')
-  return { id: user.id, role: user.role, scopes: c.get('scopes'), kind: actorKind(c) }
+  const kind = c.get('thirdPartyApp') ? 'app' : 'user'
+  return { id: user.id, role: user.role, scopes: c.get('scopes'), kind }
 }
 
 /**
@@ -386,7 +475,7 @@ export function enforce(
   notFound: () => ApiError = () => notFoundError(),
 ): void {
   if (decision === 'insufficient_scope') throw insufficientScope(c, scope!)
-  if (decision === 'forbidden') throw new ApiError('forbidden', 'You are not allowed to do this.')
+  if (decision === 'forbidden') throw forbidden()
   if (decision === 'not_found') throw notFound()
 }
 
@@ -394,14 +483,20 @@ export function enforce(
  * Asks the policy whether the authenticated request may perform `action` on data owned by
  * `ownerId` (default: the user's own), and answers 403 `insufficient_scope` or `forbidden` if not.
  */
-export function authorize(c: Context<AppEnv>, action: Action, ownerId?: string): void {
-  enforce(c, decide(actorOf(c), action, ownerId), RULES[action].scope)
+export const authorize = (c: Context<AppEnv>, action: Action, ownerId?: string): void =>
+  authorizeActor(c, actorOf(c), action, ownerId)
+
+/** The same for `actor`; a client's refusal for want of scope names the machine scope. */
+function authorizeActor(c: Context<AppEnv>, actor: Actor, action: Action, ownerId?: string) {
+  const rule = RULES[action]
+  enforce(c, decide(actor, action, ownerId), actor.kind === 'client' ? rule.client : rule.scope)
 }
 
 /**
  * A valid Bearer token that holds what a list or team rule needs before any data is read (its
  * scope; the kind of actor). The rest of the rule is in the SQL of the route's statement. It
- * documents itself as `allow()` does: Bearer, the scope, `forbidden` when an app may not.
+ * documents itself as `allow()` does: Bearer, the scope, and `forbidden`, always: a client
+ * acting as itself gets it on every list and team route, and an app where it may not.
  */
 export const allowOn = (rule: UpFrontRule): MiddlewareHandler<AppEnv> =>
   documentGuard(
@@ -409,10 +504,10 @@ export const allowOn = (rule: UpFrontRule): MiddlewareHandler<AppEnv> =>
       bearerToken(),
       upFront((c, actor) => requireUpFront(c, actor, rule)),
     ),
-    { auth: 'bearer', scope: rule.scope, errors: rule.clients ? [] : ['forbidden'] },
+    { auth: 'bearer', scope: rule.scope, errors: ['forbidden'] },
   )
 
-type UpFrontRule = { scope: Scope; clients: boolean }
+type UpFrontRule = { scope: Scope; apps: boolean }
 
 /** The same, inside a handler whose action depends on the request (leaving vs. managing). */
 export const requireUpFront = (c: Context<AppEnv>, actor: Actor, rule: UpFrontRule): void =>
@@ -429,13 +524,18 @@ export const allow = (action: Action): MiddlewareHandler<AppEnv> =>
   documentGuard(
     every(
       bearerToken(),
-      upFront((c, actor) => enforce(c, decide(actor, action), RULES[action].scope)),
+      upFront((c, actor) => authorizeActor(c, actor, action)),
     ),
     {
       auth: 'bearer',
       scope: RULES[action].scope,
+      // Admins only, an app may not, or no client acting as itself may: `forbidden`.
       errors:
-        RULES[action].audience === 'admin' || RULES[action].clients === false ? ['forbidden'] : [],
+        RULES[action].audience === 'admin' ||
+        RULES[action].apps === false ||
+        RULES[action].client === null
+          ? ['forbidden']
+          : [],
     },
   )
 

@@ -1,5 +1,5 @@
 import type { User } from '../db/users'
-import type { Scope } from './scopes'
+import type { MachineScope, Scope } from './scopes'
 
 /**
  * Who may do what to whose data: the one place that answers it. Routes name an action and, where
@@ -9,6 +9,9 @@ import type { Scope } from './scopes'
  * A request is allowed when its token holds the action's scope (what the token may do) AND its
  * user's role and ownership allow it (what the user may do). Scopes come from the token narrowed
  * to what the user holds today, so a demotion or a removed scope counts at the next request.
+ *
+ * Three kinds of actor (ActorKind): a user in person, a third-party app acting for its user,
+ * and a client acting as itself, for no user (client credentials).
  *
  * The operator CLI (scripts/user.mjs) stands outside this table: whoever can run it holds the
  * database credentials. It shares the rules on the data instead (schemas, last-admin guard).
@@ -40,61 +43,75 @@ export type Action =
 type Audience = 'owner' | 'admin'
 
 /**
- * Who acts: a user through a first-party client (the web client todo-web, the CLI, the password
- * grant), or a third-party app holding a token for its user (`client`: a token whose session was
- * granted to a client that is not first-party; its `client_id` claim names it, RFC 9068 §2.2).
- * An app never does more than its user and its scopes allow, and some things only the user does
- * in person: read other users' data as an admin, change who may see their lists or who is in
- * their teams (an app that could share would exfiltrate by sharing), and link or unlink the
- * upstream identities they sign in with.
+ * Who acts. A `user` in person, through a first-party client (the web client todo-web, the CLI,
+ * the password grant) or HTTP Basic. An `app`: a third-party app holding a token for its user (a
+ * token whose session was granted to a client that is not first-party; its `client_id` claim
+ * names it, RFC 9068 §2.2). An app never does more than its user and its scopes allow, and some
+ * things only the user does in person: read other users' data as an admin, and change who may
+ * see their lists or who is in their teams (an app that could share would exfiltrate by sharing),
+ * and link or unlink the upstream identities they sign in with.
+ * A `client` acting as itself with a client credentials token (RFC 6749 §4.4), for no user: it
+ * may do only what its action's machine scope names (`client` below), which only an admin can
+ * grant it; on every other action, lists and teams included, it is `forbidden`, whatever it
+ * holds: it owns no data, is in no team and is nobody's admin.
  */
-export type ActorKind = 'user' | 'client'
+export type ActorKind = 'user' | 'app' | 'client'
 
 type Rule = {
+  /** The scope a user's token needs (null: any). */
   scope: Scope | null
   audience: Audience
   /** False: a third-party app's token may not do this at all. */
-  clients?: false
+  apps?: false
+  /** The machine scope a client's own token needs; null: no client may. */
+  client: MachineScope | null
 }
 
 export const RULES: Readonly<Record<Action, Rule>> = {
-  'todos.read': { scope: 'read', audience: 'owner' },
-  'todos.list_any': { scope: 'read', audience: 'admin', clients: false },
-  'todos.write': { scope: 'write', audience: 'owner' },
+  'todos.read': { scope: 'read', audience: 'owner', client: null },
+  'todos.list_any': { scope: 'read', audience: 'admin', apps: false, client: null },
+  'todos.write': { scope: 'write', audience: 'owner', client: null },
   // Any live session may see and re-secure its own account, whatever it was scoped to.
-  self: { scope: null, audience: 'owner' },
+  self: { scope: null, audience: 'owner', client: null },
   // An app that could link an identity of its choosing could then sign in as the user.
-  'identities.change': { scope: null, audience: 'owner', clients: false },
-  'users.read': { scope: 'read', audience: 'admin' },
-  'users.write': { scope: 'write', audience: 'admin' },
-  'audit.read': { scope: 'read', audience: 'admin' },
-  'lists.create': { scope: 'write', audience: 'owner' },
-  'lists.read_any': { scope: 'read', audience: 'admin', clients: false },
-  'teams.read': { scope: 'read', audience: 'owner' },
-  'teams.create': { scope: 'write', audience: 'owner' },
-  'clients.read': { scope: 'read', audience: 'admin' },
-  'clients.write': { scope: 'write', audience: 'admin' },
-  'providers.read': { scope: 'read', audience: 'admin' },
-  'providers.write': { scope: 'write', audience: 'admin' },
+  'identities.change': { scope: null, audience: 'owner', apps: false, client: null },
+  'users.read': { scope: 'read', audience: 'admin', client: 'users:read' },
+  'users.write': { scope: 'write', audience: 'admin', client: null },
+  'audit.read': { scope: 'read', audience: 'admin', client: 'audit:read' },
+  'lists.create': { scope: 'write', audience: 'owner', client: null },
+  'lists.read_any': { scope: 'read', audience: 'admin', apps: false, client: null },
+  'teams.read': { scope: 'read', audience: 'owner', client: null },
+  'teams.create': { scope: 'write', audience: 'owner', client: null },
+  'clients.read': { scope: 'read', audience: 'admin', client: null },
+  'clients.write': { scope: 'write', audience: 'admin', client: null },
+  'providers.read': { scope: 'read', audience: 'admin', client: null },
+  'providers.write': { scope: 'write', audience: 'admin', client: null },
 }
 
 /**
- * The requester: their stored role, the scopes this request may use and who holds the token
- * (default `user`). Team memberships, the last attribute, live in D1 and are read by the SQL
- * below in the same statement that acts, so leaving a team counts on the very next request.
+ * The requester: a user (in person or through an app; default `user`) with their stored role,
+ * or a client acting as itself (`id` its client_id); with the scopes this request may use. Team
+ * memberships, the last attribute, live in D1 and are read by the SQL below in the same statement
+ * that acts, so leaving a team counts on the very next request.
  */
-export type Actor = Pick<User, 'id' | 'role'> & { scopes: readonly string[]; kind?: ActorKind }
+export type Actor = { scopes: readonly string[] } & (
+  | (Pick<User, 'id' | 'role'> & { kind?: Exclude<ActorKind, 'client'> })
+  | { kind: 'client'; id: string }
+)
 
 export type Decision = 'allow' | 'insufficient_scope' | 'forbidden'
 
 const hasScope = (actor: Actor, scope: string | null) => !scope || actor.scopes.includes(scope)
-const isClient = (actor: Actor) => actor.kind === 'client'
 
 /** May `actor` perform `action` on data owned by `ownerId` (default: the actor's own)? */
 export function decide(actor: Actor, action: Action, ownerId: string = actor.id): Decision {
   const rule = RULES[action]
+  if (actor.kind === 'client') {
+    if (rule.client === null) return 'forbidden'
+    return hasScope(actor, rule.client) ? 'allow' : 'insufficient_scope'
+  }
   if (!hasScope(actor, rule.scope)) return 'insufficient_scope'
-  if (rule.clients === false && isClient(actor)) return 'forbidden'
+  if (rule.apps === false && actor.kind === 'app') return 'forbidden'
   const allowed = rule.audience === 'owner' ? actor.id === ownerId : actor.role === 'admin'
   return allowed ? 'allow' : 'forbidden'
 }
@@ -124,7 +141,8 @@ type ResourceRule<R extends string> = {
   relations: readonly R[]
   /** Whether an archived list allows it: an archived list is read-only for everyone. */
   whenArchived: boolean
-  clients: boolean
+  /** False: a third-party app's token may not do this at all. */
+  apps: boolean
 }
 
 export const LIST_RULES: Readonly<Record<ListAction, ResourceRule<ListRelation>>> = {
@@ -132,26 +150,26 @@ export const LIST_RULES: Readonly<Record<ListAction, ResourceRule<ListRelation>>
     scope: 'read',
     relations: ['owner', 'editor', 'viewer'],
     whenArchived: true,
-    clients: true,
+    apps: true,
   },
   'list.write_todos': {
     scope: 'write',
     relations: ['owner', 'editor'],
     whenArchived: false,
-    clients: true,
+    apps: true,
   },
-  'list.change': { scope: 'write', relations: ['owner'], whenArchived: false, clients: true },
-  'list.unarchive': { scope: 'write', relations: ['owner'], whenArchived: true, clients: true },
-  'list.share': { scope: 'write', relations: ['owner'], whenArchived: false, clients: false },
+  'list.change': { scope: 'write', relations: ['owner'], whenArchived: false, apps: true },
+  'list.unarchive': { scope: 'write', relations: ['owner'], whenArchived: true, apps: true },
+  'list.share': { scope: 'write', relations: ['owner'], whenArchived: false, apps: false },
 }
 
 export const TEAM_RULES: Readonly<Record<TeamAction, ResourceRule<TeamRelation>>> = {
-  'team.manage': { scope: 'write', relations: ['manager'], whenArchived: true, clients: false },
+  'team.manage': { scope: 'write', relations: ['manager'], whenArchived: true, apps: false },
   'team.leave': {
     scope: 'write',
     relations: ['manager', 'member'],
     whenArchived: true,
-    clients: true,
+    apps: true,
   },
 }
 
@@ -164,10 +182,12 @@ export type ResourceDecision = Decision | 'not_found'
 /** What the token and the kind of actor allow, before any resource is looked at. */
 export function decideUpFront(
   actor: Actor,
-  rule: Pick<ResourceRule<string>, 'scope' | 'clients'>,
+  rule: Pick<ResourceRule<string>, 'scope' | 'apps'>,
 ): Decision {
+  // A client acting as itself owns no list and is in no team: no list or team rule is for it.
+  if (actor.kind === 'client') return 'forbidden'
   if (!hasScope(actor, rule.scope)) return 'insufficient_scope'
-  if (!rule.clients && isClient(actor)) return 'forbidden'
+  if (!rule.apps && actor.kind === 'app') return 'forbidden'
   return 'allow'
 }
 
@@ -258,11 +278,12 @@ export const teamCondition = (action: TeamAction, team: string, actor: string) =
  * nobody raises their own: on themselves an admin may only keep or drop a role or a scope.
  */
 export function mayAssign(
-  actor: Pick<User, 'id' | 'role'>,
+  actor: Actor,
   target: Pick<User, 'id' | 'role' | 'scopes'>,
   next: { role?: Role; scopes?: readonly Scope[] },
 ): boolean {
-  if (actor.role !== 'admin') return false
+  // A client acting as itself is nobody's admin.
+  if (actor.kind === 'client' || actor.role !== 'admin') return false
   if (actor.id !== target.id) return true
   const raisesRole =
     next.role !== undefined && ROLES.indexOf(next.role) > ROLES.indexOf(target.role)

@@ -7,7 +7,21 @@ import { ApiError } from '../errors'
 export const SCOPES = ['read', 'write'] as const
 export type Scope = (typeof SCOPES)[number]
 
-const isScope = (s: string): s is Scope => (SCOPES as readonly string[]).includes(s)
+/**
+ * Machine scopes: only a client acting as itself (client credentials, RFC 6749 §4.4) holds them,
+ * and only an admin grants them, through the admin clients API. A user never does.
+ */
+export const MACHINE_SCOPES = ['users:read', 'audit:read'] as const
+export type MachineScope = (typeof MACHINE_SCOPES)[number]
+
+/** Everything a client's registered ceiling may name, in the canonical order. */
+export const CLIENT_SCOPES = [...SCOPES, ...MACHINE_SCOPES] as const
+
+/** The machine scopes of `asked` that `held` also has, in the canonical order. */
+export const narrowMachineScopes = (
+  asked: readonly string[],
+  held: readonly string[],
+): MachineScope[] => MACHINE_SCOPES.filter((s) => asked.includes(s) && held.includes(s))
 
 /** The scopes of `asked` that `held` also has, in the canonical order: a token never widens. */
 export const narrowScopes = (asked: readonly string[], held: readonly string[]): Scope[] =>
@@ -18,13 +32,19 @@ export const parseScopes = (scopes: string): Scope[] => narrowScopes(scopes.spli
 
 /** Parses an OAuth scope parameter; unknown values are invalid_scope (RFC 6749 §5.2). */
 export function parseScopeParam(raw: string | undefined): Scope[] | undefined {
+  const asked = scopeWords(raw, SCOPES)
+  return asked && narrowScopes(asked, SCOPES)
+}
+
+/** The words of a scope parameter, each one of `known`, else invalid_scope (RFC 6749 §5.2). */
+export function scopeWords(raw: string | undefined, known: readonly string[]) {
   if (raw === undefined) return undefined
   const asked = raw.split(' ').filter(Boolean)
-  if (!asked.every(isScope)) {
-    const known = SCOPES.map((s) => `"${s}"`).join(' and ')
-    throw new ApiError('invalid_scope', `Unknown scope requested; known scopes are ${known}.`)
+  if (!asked.every((s) => known.includes(s))) {
+    const names = known.map((s) => `"${s}"`).join(', ')
+    throw new ApiError('invalid_scope', `Unknown scope requested; known scopes are ${names}.`)
   }
-  return narrowScopes(asked, SCOPES)
+  return asked
 }
 
 /**

@@ -22,6 +22,8 @@ import { nowSeconds } from '../lib/time'
  *
  * A self-registration (../routes/register.ts) is charged to `signup:<address key>`, 10 an hour,
  * and an RFC 7591 client registration (../routes/clients.ts) to `client-signup:<address key>`.
+ * A user code guessed on the device page (../routes/device.tsx) is charged to the browser and
+ * the address (userCodeAttempt).
  *
  * `run` is the one way in: it charges an attempt in the same batch as the statements its caller
  * needs (the user lookup) and hands back their results by name, with a `Charge` that knows what a
@@ -108,6 +110,36 @@ export const clientRegistrationAttempt = (client: Client): Attempt =>
       ? [{ key: `client-signup:${addressKey(client.address)}`, rule: SIGNUP_RULE }]
       : [],
   )
+
+// RFC 8628 §5.1: a user code has about 34.6 bits, so a guesser gets few tries: 5 wrong codes
+// per browser (its sign-in cookie) and 20 per address in 15 minutes, then 15 minutes' wait. A
+// right code takes back only its own try.
+const USER_CODE_RULE: Rule = {
+  limit: 5,
+  windowSeconds: 900,
+  lockSeconds: 900,
+  maxLockSeconds: 900,
+  onSuccess: 'refund',
+  what: 'user codes from this browser',
+  refusal: 'Too many wrong codes; try again in 15 minutes.',
+}
+const USER_CODE_IP_RULE: Rule = {
+  ...USER_CODE_RULE,
+  limit: 20,
+  what: 'user codes from the address',
+}
+
+/**
+ * A user code typed on the device verification page: `device:<browser>` (a digest of the
+ * browser's cookie, src/oauth/browser.ts) and `device-ip:<address key>`.
+ */
+export const userCodeAttempt = (client: Client, browser: string): Attempt =>
+  attempt([
+    { key: `device:${browser}`, rule: USER_CODE_RULE },
+    ...(client.address
+      ? [{ key: `device-ip:${addressKey(client.address)}`, rule: USER_CODE_IP_RULE }]
+      : []),
+  ])
 
 const keysOf = (a: Attempt) => [a.keys[0]?.key ?? null, a.keys[1]?.key ?? null]
 

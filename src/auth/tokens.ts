@@ -82,7 +82,8 @@ export function issuerFor(cfg: Config, requestUrl: string): string {
   })
 }
 
-export type AccessClaims = {
+/** A user's access token, issued to a session. */
+export type UserClaims = {
   iss: string
   aud: string
   sub: string
@@ -97,11 +98,41 @@ export type AccessClaims = {
   client_id?: string
 }
 
+/**
+ * A client's own token (client credentials, RFC 6749 §4.4): no user, no session. Its `sub` is
+ * `client:<client_id>`, which can never equal a user id (a UUID has no colon), so a resource
+ * server keyed on `sub` cannot mistake the client for a user (RFC 9700 §4.15).
+ */
+export type ClientClaims = {
+  iss: string
+  aud: string
+  sub: string
+  client_id: string
+  scope: string
+  iat: number
+  exp: number
+  jti: string
+}
+
+export type AccessClaims = UserClaims | ClientClaims
+
+const CLIENT_SUBJECT = 'client:'
+export const clientSubject = (clientId: string) => `${CLIENT_SUBJECT}${clientId}`
+
+/** True for a client's own token: it names no session. */
+export const isClientToken = (claims: AccessClaims): claims is ClientClaims => !('sid' in claims)
+
+/** The username a user's token names; none for a client's own. */
+export const tokenUsername = (claims: AccessClaims | undefined): string | undefined =>
+  claims && !isClientToken(claims) ? claims.username : undefined
+
+type Issued<T> = Omit<T, 'iss' | 'aud' | 'iat' | 'exp' | 'jti'>
+
 export async function signAccessToken(
   env: Bindings,
   cfg: Config,
   requestUrl: string,
-  claims: Pick<AccessClaims, 'sub' | 'username' | 'sid' | 'scope' | 'role' | 'client_id'>,
+  claims: Issued<UserClaims> | Issued<ClientClaims>,
 ): Promise<string> {
   const { current } = await keyring(env)
   const iat = nowSeconds()
@@ -188,29 +219,45 @@ export function checkClaims(
   if (!isTime(p.iat) || p.iat > now + LEEWAY_SECONDS) return null
   if (maxLifetime !== undefined && p.exp - p.iat > maxLifetime) return null
   if (p.nbf !== undefined && (!isTime(p.nbf) || p.nbf > now + LEEWAY_SECONDS)) return null
-  for (const claim of ['sub', 'username', 'sid', 'role', 'jti', 'iss', 'aud'] as const) {
+  for (const claim of ['sub', 'jti', 'iss', 'aud'] as const) {
     if (!isString(p[claim])) return null
   }
   if (typeof p.scope !== 'string') return null
-  return p as unknown as AccessClaims
+  const sub = p.sub as string
+  if (sub.startsWith(CLIENT_SUBJECT)) {
+    // A client's own token: its sub and client_id agree, and it names no user or session.
+    if (p.client_id !== sub.slice(CLIENT_SUBJECT.length) || !isString(p.client_id)) return null
+    if (p.sid !== undefined || p.username !== undefined || p.role !== undefined) return null
+    return p as unknown as ClientClaims
+  }
+  for (const claim of ['username', 'sid', 'role'] as const) {
+    if (!isString(p[claim])) return null
+  }
+  return p as unknown as UserClaims
 }
 
 /**
- * Verification for token revocation: the signature, issuer and audience must hold, expiry need
- * not. Null when the token is not ours.
+ * A token's claims when it is ours (signature, issuer, audience, shape), else null. For
+ * revocation expiry need not hold (`allowExpired`: ending a session with an expired token is
+ * harmless); for introspection it must, and the lifetime is bounded as at the Bearer check.
  */
-export async function verifyForRevocation(
+export async function verifyToken(
   env: Bindings,
   cfg: Config,
   requestUrl: string,
   token: string,
+  opts: { allowExpired?: boolean; maxLifetime?: number } = {},
 ): Promise<AccessClaims | null> {
   const key = keyFor(await keyring(env), token)
   if (!key) return null
   try {
     return checkClaims(
-      await verify(token, key, { alg: ALG, ...verification(cfg, requestUrl), exp: false }),
-      { allowExpired: true },
+      await verify(token, key, {
+        alg: ALG,
+        ...verification(cfg, requestUrl),
+        exp: !opts.allowExpired,
+      }),
+      opts,
     )
   } catch {
     return null

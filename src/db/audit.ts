@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import type { AppEnv } from '../env'
+import { tokenUsername } from '../auth/tokens'
 import { nowSeconds } from '../lib/time'
 import { type Client, USER_AGENT_MAX } from '../client'
 import { allRows, type Query } from './query'
@@ -12,6 +13,7 @@ export const AUDIT_EVENTS = [
   'refresh_reuse_detected',
   'code_exchange',
   'code_reuse_detected',
+  'device_code_exchange',
   'revoke',
   'logout',
   'password_change',
@@ -71,7 +73,7 @@ export const adminRead = (db: D1Database, c: Context<AppEnv>, userId: string, wh
     // bearerUsername in src/auth/middleware.ts; usernames never change).
     requestAttribution(
       c.get('client'),
-      `by ${c.var.user?.username ?? c.var.bearer?.claims.username}: ${what}`,
+      `by ${c.var.user?.username ?? tokenUsername(c.var.bearer?.claims)}: ${what}`,
     ),
     '1',
   )

@@ -135,6 +135,37 @@ export async function clientInsertion(
   }
 }
 
+/**
+ * A public client with a fixed id, inserted only when absent (reruns keep an operator's changes):
+ * for local seeds such as the todo CLI's `todo-cli` (scripts/local-db.mjs), never a migration.
+ * True when it was inserted.
+ */
+export async function ensurePublicClient(
+  db: D1Database,
+  clientId: string,
+  c: Omit<NewClient, 'token_endpoint_auth_method'>,
+): Promise<boolean> {
+  const now = isoTime()
+  const row = await db
+    .prepare(
+      `INSERT INTO clients (client_id, client_name, client_type, redirect_uris, grant_types, scope,
+         token_endpoint_auth_method, first_party, created_at, updated_at)
+       VALUES (?1, ?2, 'public', ?3, ?4, ?5, 'none', ?6, ?7, ?7)
+       ON CONFLICT (client_id) DO NOTHING RETURNING client_id`,
+    )
+    .bind(
+      clientId,
+      c.client_name,
+      JSON.stringify(c.redirect_uris),
+      JSON.stringify(c.grant_types),
+      c.scope,
+      c.first_party ? 1 : 0,
+      now,
+    )
+    .first()
+  return row !== null
+}
+
 /** Ends every live session of a client once it is disabled: batched after the change. */
 const revokeIfDisabled = (db: D1Database, clientId: string) =>
   db

@@ -32,6 +32,17 @@ export type NewSession = {
       /** The password hash this request verified: no session unless the user still holds it. */
       verifiedHash: string
       codeHash?: never
+      deviceCodeHash?: never
+    }
+  | {
+      /**
+       * The device code this batch redeems for it (./device-codes.ts): claimed for this very
+       * session, by this client, for this user and scope, and the user row unchanged since the
+       * user approved it.
+       */
+      deviceCodeHash: string
+      verifiedHash?: never
+      codeHash?: never
     }
   | {
       /**
@@ -42,6 +53,7 @@ export type NewSession = {
        */
       codeHash: string
       verifiedHash?: never
+      deviceCodeHash?: never
     }
 )
 
@@ -49,12 +61,17 @@ export type NewSession = {
  * SQL conditions on `users` (with ?1 the session id, ?3 its scope, ?6 its client) for the
  * credential state bound to ?7 that a grant relies on, per the NewSession's kind.
  */
-const stillHolds = (s: NewSession) =>
-  s.codeHash === undefined
-    ? stillVerified('?7')
-    : `disabled = 0 AND EXISTS (SELECT 1 FROM authorization_codes a
+const stillHolds = (s: NewSession) => {
+  if (s.codeHash !== undefined)
+    return `disabled = 0 AND EXISTS (SELECT 1 FROM authorization_codes a
          WHERE a.code_hash = ?7 AND a.session_id = ?1 AND a.user_id = users.id
            AND a.client_id = ?6 AND a.scope = ?3 AND a.user_updated_at = users.updated_at)`
+  if (s.deviceCodeHash !== undefined)
+    return `disabled = 0 AND EXISTS (SELECT 1 FROM device_codes d
+         WHERE d.device_code_hash = ?7 AND d.session_id = ?1 AND d.user_id = users.id
+           AND d.client_id = ?6 AND d.granted_scope = ?3 AND d.user_updated_at = users.updated_at)`
+  return stillVerified('?7')
+}
 
 /**
  * The upstream identity provider behind the sign-in a code was issued under (issue 15), so that
@@ -69,7 +86,8 @@ const providerOf = (s: NewSession) =>
  * The statements that create a session and its first refresh token, to run in one batch (with
  * checkPassword's success writes, src/auth/login.ts, or with a code's claim, ./codes.ts). The
  * session row is inserted only if, in that very statement, the user exists, is enabled and still
- * holds the state the grant verified (`verifiedHash`, or the sign-in behind `codeHash`), and its
+ * holds the state the grant verified (`verifiedHash`, or the sign-in behind `codeHash`, or the
+ * approval behind `deviceCodeHash`), and its
  * client, if any, is enabled; the refresh token only if the session row was. So a grant that
  * raced a password change, an admin reset, a disable, a delete or a client's disabling creates
  * nothing. `created` tells, from the batch's results (counted from the session's statement).
@@ -86,7 +104,15 @@ export function sessionStatements(db: D1Database, s: NewSession) {
            AND (?6 IS NULL OR EXISTS (
              SELECT 1 FROM clients k WHERE k.client_id = ?6 AND k.disabled = 0))`,
       )
-      .bind(id, s.userId, s.scope, s.now, s.now + s.ttl, clientId, s.verifiedHash ?? s.codeHash),
+      .bind(
+        id,
+        s.userId,
+        s.scope,
+        s.now,
+        s.now + s.ttl,
+        clientId,
+        s.verifiedHash ?? s.codeHash ?? s.deviceCodeHash,
+      ),
     db
       .prepare(
         `INSERT INTO refresh_tokens (token_hash, session_id, created_at)
@@ -298,11 +324,47 @@ export const revokeSession = (db: D1Database, sessionId: string, now: number) =>
 export const sessionOfRefreshToken = (db: D1Database, tokenHash: string) =>
   db
     .prepare(
-      `SELECT s.id, s.scope FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+      `SELECT s.id, s.scope, s.client_id FROM refresh_tokens r
+       JOIN sessions s ON s.id = r.session_id
        WHERE r.token_hash = ?1`,
     )
     .bind(tokenHash)
-    .first<{ id: string; scope: string }>()
+    .first<{ id: string; scope: string; client_id: string | null }>()
+
+/**
+ * A refresh token that would work now (unused, its session live, its user enabled), for
+ * introspection (RFC 7662): when it was issued, its session and its user as stored now.
+ */
+export async function findLiveRefreshToken(db: D1Database, tokenHash: string, now: number) {
+  const row = await db
+    .prepare(
+      `SELECT r.created_at AS issued_at, s.id AS session_id, s.scope AS session_scope,
+         s.client_id AS session_client, s.expires_at AS session_expires, ${userColumns('u')}
+       FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+       JOIN users u ON u.id = s.user_id
+       WHERE r.token_hash = ?1 AND r.used_at IS NULL AND ${liveSession('?2')}`,
+    )
+    .bind(tokenHash, now)
+    .first<
+      UserRow & {
+        issued_at: number
+        session_id: string
+        session_scope: string
+        session_client: string | null
+        session_expires: number
+      }
+    >()
+  return (
+    row && {
+      issuedAt: row.issued_at,
+      expiresAt: row.session_expires,
+      sessionId: row.session_id,
+      scope: row.session_scope,
+      clientId: row.session_client,
+      user: toUser(row),
+    }
+  )
+}
 
 /**
  * Ends every session of a user: a statement to batch with the change that requires it. With

@@ -1,6 +1,8 @@
 import type { Config } from '../env'
 import { ApiError } from '../errors'
 import { authorizationCodeGrant } from './authorization-code'
+import { clientCredentialsGrant } from './client-credentials'
+import { deviceCodeGrant } from './device-code'
 import type { Grant } from './grant'
 import { passwordGrant } from './password'
 import { refreshTokenGrant } from './refresh-token'
@@ -11,7 +13,13 @@ import { refreshTokenGrant } from './refresh-token'
  * new grant is one file, one line here and its name in GRANT_TYPES (src/schemas/auth.ts), in the
  * same order (test/unit/grants.test.ts).
  */
-export const GRANTS: readonly Grant[] = [authorizationCodeGrant, refreshTokenGrant, passwordGrant]
+export const GRANTS: readonly Grant[] = [
+  authorizationCodeGrant,
+  refreshTokenGrant,
+  clientCredentialsGrant,
+  deviceCodeGrant,
+  passwordGrant,
+]
 
 const enabled = (cfg: Config) => GRANTS.filter((g) => g.enabled?.(cfg) ?? true)
 

@@ -30,7 +30,7 @@ const encoder = new TextEncoder()
 // Compared against when there is no stored hash, so that every failure costs the same.
 const DUMMY_HASH = '0'.repeat(64)
 
-const invalidClient = (basic: boolean) =>
+export const invalidClient = (basic: boolean) =>
   new ApiError('invalid_client', 'Client authentication failed.', {
     ...(basic && { headers: BASIC_CHALLENGE }),
   })

@@ -8,6 +8,8 @@ import { keyring } from '../auth/tokens'
  * the validated request, an expiry, and the SHA-256 of the browser binding (./browser.ts). It is
  * the forms' CSRF token: it cannot be forged (HMAC under a key derived from JWT_SECRET), it is
  * good only in the browser it was shown to, for the request it names, for PENDING_TTL seconds.
+ * The device verification page (src/routes/device.tsx) seals its own requests the same way, for
+ * its own purpose: a token sealed for one purpose is refused by the other.
  */
 export type Pending = {
   client_id: string
@@ -45,22 +47,32 @@ async function pendingKey(env: Bindings): Promise<CryptoKey> {
 const fromBase64Url = (s: string) =>
   Uint8Array.from(atob(s.replaceAll('-', '+').replaceAll('_', '/')), (ch) => ch.charCodeAt(0))
 
-export async function seal(env: Bindings, p: Pending, binding: string): Promise<string> {
-  const body = toBase64Url(
-    encoder.encode(
-      JSON.stringify({ ...p, exp: nowSeconds() + PENDING_TTL, b: await sha256Hex(binding) }),
-    ),
-  )
+type Purpose = 'authorize' | 'device'
+
+export async function seal<T extends object = Pending>(
+  env: Bindings,
+  p: T,
+  binding: string,
+  purpose: Purpose = 'authorize',
+): Promise<string> {
+  const claims = {
+    ...p,
+    exp: nowSeconds() + PENDING_TTL,
+    b: await sha256Hex(binding),
+    for: purpose,
+  }
+  const body = toBase64Url(encoder.encode(JSON.stringify(claims)))
   const mac = await crypto.subtle.sign('HMAC', await pendingKey(env), encoder.encode(body))
   return `${body}.${toBase64Url(new Uint8Array(mac))}`
 }
 
 /** The request a form token names, or null if forged, expired or from another browser. */
-export async function unseal(
+export async function unseal<T extends object = Pending>(
   env: Bindings,
   token: string | undefined,
   binding: string | null,
-): Promise<Pending | null> {
+  purpose: Purpose = 'authorize',
+): Promise<T | null> {
   if (!token || !binding || token.length > 8192) return null
   const [body, mac, extra] = token.split('.')
   if (!body || !mac || extra !== undefined) return null
@@ -72,10 +84,15 @@ export async function unseal(
       encoder.encode(body),
     )
     if (!ok) return null
-    const { exp, b, ...p } = JSON.parse(new TextDecoder().decode(fromBase64Url(body)))
+    const {
+      exp,
+      b,
+      for: sealedFor,
+      ...p
+    } = JSON.parse(new TextDecoder().decode(fromBase64Url(body)))
     if (typeof exp !== 'number' || exp <= nowSeconds()) return null
-    if (b !== (await sha256Hex(binding))) return null
-    return p as Pending
+    if (b !== (await sha256Hex(binding)) || sealedFor !== purpose) return null
+    return p as T
   } catch {
     return null
   }

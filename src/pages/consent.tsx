@@ -1,6 +1,6 @@
 import { Layout } from './layout'
 
-const SCOPE_TEXT: Record<string, string> = {
+export const SCOPE_TEXT: Record<string, string> = {
   read: 'See your todos (and, for admins, users and the audit trail)',
   write: 'Create, change and delete your todos (and, for admins, manage users)',
 }

@@ -8,6 +8,8 @@ export const LoginPage = (p: {
   username?: string
   /** Enabled upstream identity providers (issue 15): one "Continue with" link each. */
   providers?: { id: string; name: string }[]
+  /** Where the form goes: the authorization endpoint's, or the device page's. */
+  action?: string
 }) => (
   <Layout title="Log in">
     <section aria-labelledby="login-heading">
@@ -20,7 +22,7 @@ export const LoginPage = (p: {
           {p.error}
         </p>
       )}
-      <form method="post" action="/auth/authorize/login">
+      <form method="post" action={p.action ?? '/auth/authorize/login'}>
         <input type="hidden" name="request" value={p.request} />
         <label for="username">Username</label>
         <input

@@ -7,16 +7,19 @@ import { sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
 import { bearer } from '../auth/middleware'
 import { doc } from '../openapi'
-import { issuerFor, keyring, verifyForRevocation } from '../auth/tokens'
+import { isClientToken, issuerFor, keyring, verifyToken } from '../auth/tokens'
+import { revokeClientToken } from '../db/client-tokens'
 import { grantFor } from '../grants'
 import { signOut } from '../oauth/browser'
-import { authenticateClient } from '../oauth/client-auth'
-import { revokeRequest, tokenRequest } from '../schemas/auth'
-import { emptyObject, tokenPair } from '../schemas/responses'
+import { authenticateClient, invalidClient } from '../oauth/client-auth'
+import { introspect } from '../oauth/introspection'
+import { introspectRequest, revokeRequest, tokenRequest } from '../schemas/auth'
+import { emptyObject, introspection, tokenPair } from '../schemas/responses'
 import { validate } from '../schemas/validate'
 
 const TOKEN_DESCRIPTION =
-  'Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, and the legacy ' +
+  'Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, ' +
+  '`client_credentials` (confidential clients; machine scopes; no refresh token), and the legacy ' +
   '`password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: ' +
   '`client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. ' +
   '`grant_type` may be omitted when `username` and `password` are sent. A refresh token works ' +
@@ -62,8 +65,9 @@ export const authRoutes = new Hono<AppEnv>()
   )
 
   /**
-   * RFC 7009: ends the session the token belongs to; 200 whatever the token, so nothing is
-   * learned.
+   * RFC 7009: ends the session the token belongs to (or, for a client's own token, that token);
+   * 200 whatever the token, so nothing is learned. A client that names itself may revoke only
+   * the tokens issued to it (§2.1); without one, holding the token is enough.
    */
   .post(
     '/revoke',
@@ -72,25 +76,61 @@ export const authRoutes = new Hono<AppEnv>()
       tag: 'auth',
       summary: 'Revoke a token and its session (RFC 7009)',
       responses: { 200: { description: 'Always, whatever the token.', schema: emptyObject } },
+      errors: ['invalid_client', 'unauthorized_client'],
     }),
     validate('form', revokeRequest),
     async (c) => {
-      const { token } = c.req.valid('form')
+      const form = c.req.valid('form')
+      const { token } = form
+      const client = await authenticateClient(c, form)
       const cfg = config(c.env)
       const claims =
         token.split('.').length === 3
-          ? await verifyForRevocation(c.env, cfg, c.req.url, token)
+          ? await verifyToken(c.env, cfg, c.req.url, token, { allowExpired: true })
           : null
-      const sessionId = claims
-        ? claims.sid
-        : (await sessionOfRefreshToken(c.env.DB, await sha256Hex(token)))?.id
-      const revoked = sessionId ? await revokeSession(c.env.DB, sessionId, nowSeconds()) : null
+      const issuedTo = (owner: string | null | undefined) => {
+        if (client && owner !== client.client_id)
+          throw new ApiError('unauthorized_client', 'This token was not issued to this client.')
+      }
+      if (claims && isClientToken(claims)) {
+        issuedTo(claims.client_id)
+        await revokeClientToken(c.env.DB, claims)
+        return c.json({})
+      }
+      const session = claims
+        ? { id: claims.sid, client_id: claims.client_id }
+        : await sessionOfRefreshToken(c.env.DB, await sha256Hex(token))
+      if (session) issuedTo(session.client_id)
+      const revoked = session ? await revokeSession(c.env.DB, session.id, nowSeconds()) : null
       if (revoked)
         await audit(c.env.DB, c.get('client'), 'revoke', {
           username: revoked.username,
           userId: revoked.user_id,
         })
       return c.json({})
+    },
+  )
+
+  /** RFC 7662: for resource servers, which authenticate as confidential clients. */
+  .post(
+    '/introspect',
+    doc({
+      operationId: 'introspectToken',
+      tag: 'auth',
+      summary: 'Tell a live token from a dead one (RFC 7662)',
+      description:
+        'Confidential clients only, authenticated as at the token endpoint. `{"active": false}` ' +
+        'for anything unknown, expired, revoked, malformed, or of a disabled user or client.',
+      responses: { 200: { description: 'What is known of the token.', schema: introspection } },
+      errors: ['invalid_client'],
+    }),
+    validate('form', introspectRequest),
+    async (c) => {
+      const form = c.req.valid('form')
+      const client = await authenticateClient(c, form)
+      if (client?.client_type !== 'confidential')
+        throw invalidClient(c.req.header('Authorization') !== undefined)
+      return c.json(await introspect(c, form.token))
     },
   )
 

@@ -39,7 +39,7 @@ type RedirectError =
   | 'server_error'
 
 /** The pages' CSP: nothing but our stylesheet; forms (and their redirects) to us and the app. */
-function pageHeaders(c: Context<AppEnv>, redirectUri?: string) {
+export function pageHeaders(c: Context<AppEnv>, redirectUri?: string) {
   const formAction = ["'self'", ...(redirectUri ? [formActionSource(redirectUri)] : [])]
   c.header(
     'Content-Security-Policy',
@@ -170,7 +170,7 @@ const single = (c: Context<AppEnv>, name: string): string | undefined | false =>
 }
 
 /** Forms must come from our own origin: Origin, or Sec-Fetch-Site where Origin is withheld. */
-function sameOrigin(c: Context<AppEnv>): boolean {
+export function sameOrigin(c: Context<AppEnv>): boolean {
   const origin = c.req.header('Origin')
   if (origin && origin !== 'null') return origin === new URL(c.req.url).origin
   return c.req.header('Sec-Fetch-Site') === 'same-origin'

@@ -3,7 +3,7 @@ import { issuerFor } from '../auth/tokens'
 import { config, type AppEnv } from '../env'
 import { ApiError } from '../errors'
 import { doc } from '../openapi'
-import { SCOPES } from '../auth/scopes'
+import { CLIENT_SCOPES, SCOPES } from '../auth/scopes'
 import { health, resourceMetadata, serverMetadata } from '../schemas/responses'
 import { AUTH_METHODS } from '../schemas/clients'
 import { grantTypesSupported } from '../grants'
@@ -46,15 +46,20 @@ export const metaRoutes = new Hono<AppEnv>()
         authorization_endpoint: `${issuer}/auth/authorize`,
         token_endpoint: `${issuer}/auth/token`,
         revocation_endpoint: `${issuer}/auth/revoke`,
+        introspection_endpoint: `${issuer}/auth/introspect`,
+        device_authorization_endpoint: `${issuer}/auth/device_authorization`,
         ...(cfg.allowClientRegistration && { registration_endpoint: `${issuer}/auth/clients` }),
         grant_types_supported: grantTypesSupported(cfg),
         response_types_supported: ['code'],
         response_modes_supported: ['query'],
         code_challenge_methods_supported: ['S256'],
-        scopes_supported: SCOPES,
+        scopes_supported: CLIENT_SCOPES,
         token_endpoint_auth_methods_supported: AUTH_METHODS,
-        // Possession of a token is enough to end its session (RFC 7009 §2.1 leaves it to us).
-        revocation_endpoint_auth_methods_supported: ['none'],
+        // Possession of a token is enough to end its session (RFC 7009 §2.1 leaves it to us);
+        // a client that authenticates may end only its own tokens.
+        revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+        // RFC 7662: confidential clients only.
+        introspection_endpoint_auth_methods_supported: AUTH_METHODS.filter((m) => m !== 'none'),
         authorization_response_iss_parameter_supported: true,
         service_documentation: `${issuer}/docs`,
       })

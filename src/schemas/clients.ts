@@ -1,6 +1,6 @@
 import * as z from 'zod'
 import { MAX_REDIRECT_URI, redirectUriProblem } from '../oauth/redirects'
-import { parseScopes, SCOPES } from '../auth/scopes'
+import { CLIENT_SCOPES, SCOPES } from '../auth/scopes'
 import { GRANT_TYPES } from './auth'
 import { atLeastOne, paging } from './common'
 import { documented } from './documented'
@@ -48,20 +48,25 @@ const clientName = documented(
   { add: { pattern: '^\\P{Cc}*[^\\s\\p{Cc}]\\P{Cc}*$' } },
 )
 
-const scopeWord = `(?:${SCOPES.join('|')})`
-
-/** RFC 7591 §2 `scope`: space-separated, known scopes only; stored in the canonical order. */
-const scope = documented(
-  z
-    .string()
-    .max(100)
-    .refine(
-      (s) => s.split(' ').every((v) => v === '' || (SCOPES as readonly string[]).includes(v)),
-      'Known scopes are "read" and "write".',
-    )
-    .transform((s) => parseScopes(s).join(' ')),
-  { replace: { type: 'string', maxLength: 100, pattern: `^(?: |${scopeWord}(?= |$))*$` } },
-)
+/**
+ * RFC 7591 §2 `scope`: space-separated words of `known`; stored in the canonical order. The admin
+ * API may name machine scopes (src/auth/scopes.ts); dynamic registration may not.
+ */
+const scopeOf = (known: readonly string[]) => {
+  const word = `(?:${known.join('|')})`
+  return documented(
+    z
+      .string()
+      .max(100)
+      .refine(
+        (s) => s.split(' ').every((v) => v === '' || known.includes(v)),
+        `Known scopes are ${known.map((k) => `"${k}"`).join(', ')}.`,
+      )
+      .transform((s) => known.filter((k) => s.split(' ').includes(k)).join(' ')),
+    { replace: { type: 'string', maxLength: 100, pattern: `^(?: |${word}(?= |$))*$` } },
+  )
+}
+const scope = scopeOf(CLIENT_SCOPES)
 
 const fields = {
   client_name: clientName,
@@ -81,14 +86,21 @@ const fields = {
  * POST /admin/clients: RFC 7591 metadata plus `first_party`. The client type follows from the
  * authentication method: `none` is a public client, the others confidential.
  */
-export const clientCreate = z.strictObject({
-  client_name: fields.client_name,
-  redirect_uris: fields.redirect_uris,
-  grant_types: fields.grant_types.default(['authorization_code', 'refresh_token']),
-  scope: fields.scope.default('read write'),
-  token_endpoint_auth_method: fields.token_endpoint_auth_method.default('client_secret_basic'),
-  first_party: fields.first_party.default(false),
-})
+export const clientCreate = z
+  .strictObject({
+    client_name: fields.client_name,
+    redirect_uris: fields.redirect_uris,
+    grant_types: fields.grant_types.default(['authorization_code', 'refresh_token']),
+    scope: fields.scope.default('read write'),
+    token_endpoint_auth_method: fields.token_endpoint_auth_method.default('client_secret_basic'),
+    first_party: fields.first_party.default(false),
+  })
+  // RFC 6749 §4.4: client credentials are for confidential clients only.
+  .refine(
+    (c) =>
+      !(c.grant_types.includes('client_credentials') && c.token_endpoint_auth_method === 'none'),
+    { path: ['grant_types'], message: 'client_credentials needs a confidential client.' },
+  )
 
 /** PATCH /admin/clients/{client_id}: the fields given change. The type is fixed at creation. */
 export const clientPatch = atLeastOne({
@@ -118,7 +130,7 @@ export const clientRegistration = z.object({
   ).default(['authorization_code', 'refresh_token']),
   response_types: z.array(z.literal('code')).max(1).optional(),
   token_endpoint_auth_method: z.literal('none').default('none'),
-  scope: fields.scope.default('read write'),
+  scope: scopeOf(SCOPES).default('read write'),
 })
 
 export const clientListQuery = z.object(paging)

@@ -53,13 +53,41 @@ export const tokenPair = z.object({
   expires_in: documented(z.number().int().describe('Seconds until the access token expires.'), {
     replace: { type: 'integer', minimum: 1 },
   }),
-  refresh_token: z.string().describe('Single use: each refresh returns a new one.'),
+  refresh_token: z
+    .string()
+    .optional()
+    .describe('Single use: each refresh returns a new one. None for client credentials.'),
   scope: z.string().describe('The granted scopes, space-separated.'),
 })
 
 export const todoList = z.array(todo)
 
 export const emptyObject = z.object({})
+
+/** RFC 8628 §3.2. */
+export const deviceAuthorization = z.object({
+  device_code: z.string().describe('For polling the token endpoint; keep it secret.'),
+  user_code: z.string().describe('For the person to enter, e.g. WDJB-MJHT.'),
+  verification_uri: z.string(),
+  verification_uri_complete: z.string().describe('verification_uri with the user code in it.'),
+  expires_in: z.number().int(),
+  interval: z.number().int().describe('Seconds to wait between polls.'),
+})
+
+/** RFC 7662 §2.2: `active` alone for a dead token; the claims for a live one. */
+export const introspection = z.object({
+  active: z.boolean(),
+  scope: z.string().optional(),
+  client_id: z.string().optional(),
+  username: z.string().optional(),
+  token_type: z.enum(['access_token', 'refresh_token']).optional(),
+  exp: z.number().int().optional(),
+  iat: z.number().int().optional(),
+  sub: z.string().optional(),
+  aud: z.string().optional(),
+  iss: z.string().optional(),
+  jti: z.string().optional(),
+})
 
 export const greeting = z.object({ message: z.string(), username: z.string() })
 

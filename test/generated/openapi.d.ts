@@ -63,7 +63,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange a code, refresh, or log in with a password (legacy)
-         * @description Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, and the legacy `password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: `client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. `grant_type` may be omitted when `username` and `password` are sent. A refresh token works once: presenting it again ends its whole session; so does presenting a used code.
+         * @description Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, `client_credentials` (confidential clients; machine scopes; no refresh token), and the legacy `password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: `client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. `grant_type` may be omitted when `username` and `password` are sent. A refresh token works once: presenting it again ends its whole session; so does presenting a used code.
          */
         post: operations["requestToken"];
         delete?: never;
@@ -83,6 +83,26 @@ export interface paths {
         put?: never;
         /** Revoke a token and its session (RFC 7009) */
         post: operations["revokeToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/introspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Tell a live token from a dead one (RFC 7662)
+         * @description Confidential clients only, authenticated as at the token endpoint. `{"active": false}` for anything unknown, expired, revoked, malformed, or of a disabled user or client.
+         */
+        post: operations["introspectToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -240,6 +260,106 @@ export interface paths {
         get: operations["federatedLoginCallback"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/device_authorization": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a device authorization (RFC 8628 §3.1)
+         * @description For clients registered for the device code grant, authenticated as at the token endpoint (a public client sends `client_id`). Show `user_code` and `verification_uri` (or `verification_uri_complete`) to the person, then poll the token endpoint with `grant_type=urn:ietf:params:oauth:grant-type:device_code` every `interval` seconds.
+         */
+        post: operations["authorizeDevice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/device": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The device verification page (RFC 8628 §3.3)
+         * @description HTML. `user_code` (optional) prefills the code; it is never approved without the person confirming it, signed in, on the next pages.
+         */
+        get: operations["devicePage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/device/code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The device page’s code form
+         * @description Form fields `request` (the page’s token) and `user_code` (any case, dash optional); same-origin only. Wrong codes are limited per browser and per address.
+         */
+        post: operations["submitDeviceCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/device/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The device page’s login form
+         * @description Form fields `request`, `username`, `password`; same-origin only. The same throttled, audited password check and browser sign-in as the authorization endpoint’s.
+         */
+        post: operations["submitDeviceLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/device/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The device page’s approval form
+         * @description Form fields `request` and `decision` (`allow` or `deny`); same-origin only. The device’s next poll gets its tokens, or `access_denied`.
+         */
+        post: operations["submitDeviceDecision"];
         delete?: never;
         options?: never;
         head?: never;
@@ -829,7 +949,7 @@ export interface components {
     schemas: {
         Error: {
             /** @enum {string} */
-            error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_scope" | "unauthorized_client" | "invalid_redirect_uri" | "invalid_client_metadata" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_client" | "insufficient_scope" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "server_error" | "temporarily_unavailable";
+            error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_scope" | "unauthorized_client" | "invalid_redirect_uri" | "invalid_client_metadata" | "authorization_pending" | "slow_down" | "access_denied" | "expired_token" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_client" | "insufficient_scope" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "server_error" | "temporarily_unavailable";
             error_description: string;
             issues?: {
                 path: string;
@@ -965,7 +1085,7 @@ export interface operations {
             content: {
                 "application/x-www-form-urlencoded": {
                     /** @enum {string} */
-                    grant_type?: "authorization_code" | "refresh_token" | "password";
+                    grant_type?: "authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password";
                     username?: string;
                     password?: string;
                     scope?: string;
@@ -973,6 +1093,7 @@ export interface operations {
                     code?: string;
                     redirect_uri?: string;
                     code_verifier?: string;
+                    device_code?: string;
                     client_id?: string;
                     client_secret?: string;
                 };
@@ -991,8 +1112,8 @@ export interface operations {
                         token_type: "bearer";
                         /** @description Seconds until the access token expires. */
                         expires_in: number;
-                        /** @description Single use: each refresh returns a new one. */
-                        refresh_token: string;
+                        /** @description Single use: each refresh returns a new one. None for client credentials. */
+                        refresh_token?: string;
                         /** @description The granted scopes, space-separated. */
                         scope: string;
                     };
@@ -1070,6 +1191,8 @@ export interface operations {
                 "application/x-www-form-urlencoded": {
                     token: string;
                     token_type_hint?: string;
+                    client_id?: string;
+                    client_secret?: string;
                 };
             };
         };
@@ -1083,9 +1206,109 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
+            /** @description `invalid_request`, `unauthorized_client` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_client` */
+            401: {
+                headers: {
+                    /** @description `Basic realm="todo-auth", charset="UTF-8"` when Basic was tried. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    introspectToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    token: string;
+                    token_type_hint?: string;
+                    client_id?: string;
+                    client_secret?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description What is known of the token. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        active: boolean;
+                        scope?: string;
+                        client_id?: string;
+                        username?: string;
+                        /** @enum {string} */
+                        token_type?: "access_token" | "refresh_token";
+                        exp?: number;
+                        iat?: number;
+                        sub?: string;
+                        aud?: string;
+                        iss?: string;
+                        jti?: string;
+                    };
+                };
+            };
             /** @description `invalid_request` */
             400: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_client` */
+            401: {
+                headers: {
+                    /** @description `Basic realm="todo-auth", charset="UTF-8"` when Basic was tried. */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1662,6 +1885,280 @@ export interface operations {
             };
         };
     };
+    authorizeDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    client_id?: string;
+                    client_secret?: string;
+                    scope?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The codes. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description For polling the token endpoint; keep it secret. */
+                        device_code: string;
+                        /** @description For the person to enter, e.g. WDJB-MJHT. */
+                        user_code: string;
+                        verification_uri: string;
+                        /** @description verification_uri with the user code in it. */
+                        verification_uri_complete: string;
+                        expires_in: number;
+                        /** @description Seconds to wait between polls. */
+                        interval: number;
+                    };
+                };
+            };
+            /** @description `invalid_request`, `invalid_scope`, `unauthorized_client` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_client` */
+            401: {
+                headers: {
+                    /** @description `Basic realm="todo-auth", charset="UTF-8"` when Basic was tried. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    devicePage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The code form. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    submitDeviceCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The login page, or the approval page when signed in. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The code form again: the code is wrong or expired. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A missing, forged, expired or cross-site form. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The code form again while this browser or address is locked. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    submitDeviceLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The approval page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The login page again, or the code form when the request is gone. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A missing, forged, expired or cross-site form. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The login page again while the account or address is locked. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    submitDeviceDecision: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done: back to the device; or the login page when no longer signed in. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Neither Allow nor Deny was chosen, or the request is gone. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A missing, forged, expired or cross-site form. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getProfile: {
         parameters: {
             query?: never;
@@ -1936,7 +2433,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `insufficient_scope` */
+            /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
@@ -2274,7 +2771,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `insufficient_scope` */
+            /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
@@ -2361,7 +2858,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `insufficient_scope` */
+            /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
@@ -2634,7 +3131,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `insufficient_scope` */
+            /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
@@ -2811,7 +3308,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `insufficient_scope` */
+            /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
@@ -3231,7 +3728,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `insufficient_scope` */
+            /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
@@ -3313,7 +3810,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `insufficient_scope` */
+            /** @description `forbidden`, `insufficient_scope` */
             403: {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
@@ -3577,6 +4074,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
             default: {
                 headers: {
@@ -3626,6 +4132,15 @@ export interface operations {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -4173,6 +4688,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
             default: {
                 headers: {
@@ -4207,6 +4731,15 @@ export interface operations {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -4262,6 +4795,15 @@ export interface operations {
                 headers: {
                     /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -4441,7 +4983,7 @@ export interface operations {
                         /** Format: date-time */
                         at: string;
                         /** @enum {string} */
-                        event: "login_success" | "login_failure" | "lockout" | "refresh" | "refresh_reuse_detected" | "code_exchange" | "code_reuse_detected" | "revoke" | "logout" | "password_change" | "user_created" | "user_updated" | "user_deleted" | "federated_login" | "federated_login_failure" | "identity_linked" | "identity_unlinked" | "admin_read";
+                        event: "login_success" | "login_failure" | "lockout" | "refresh" | "refresh_reuse_detected" | "code_exchange" | "code_reuse_detected" | "device_code_exchange" | "revoke" | "logout" | "password_change" | "user_created" | "user_updated" | "user_deleted" | "federated_login" | "federated_login_failure" | "identity_linked" | "identity_unlinked" | "admin_read";
                         username: string | null;
                         /** @description From CF-Connecting-IP; null for changes made with the user CLI. */
                         ip: string | null;
@@ -4517,7 +5059,7 @@ export interface operations {
                         /** @enum {string} */
                         client_type: "public" | "confidential";
                         redirect_uris: string[];
-                        grant_types: ("authorization_code" | "refresh_token" | "password")[];
+                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password")[];
                         scope: string;
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
@@ -4584,7 +5126,7 @@ export interface operations {
                 "application/json": {
                     client_name: string;
                     redirect_uris: string[];
-                    grant_types?: ("authorization_code" | "refresh_token" | "password")[];
+                    grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password")[];
                     scope?: string;
                     /**
                      * @default client_secret_basic
@@ -4611,7 +5153,7 @@ export interface operations {
                         /** @enum {string} */
                         client_type: "public" | "confidential";
                         redirect_uris: string[];
-                        grant_types: ("authorization_code" | "refresh_token" | "password")[];
+                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password")[];
                         scope: string;
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
@@ -4714,7 +5256,7 @@ export interface operations {
                         /** @enum {string} */
                         client_type: "public" | "confidential";
                         redirect_uris: string[];
-                        grant_types: ("authorization_code" | "refresh_token" | "password")[];
+                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password")[];
                         scope: string;
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
@@ -4843,7 +5385,7 @@ export interface operations {
                 "application/json": {
                     client_name?: string;
                     redirect_uris?: string[];
-                    grant_types?: ("authorization_code" | "refresh_token" | "password")[];
+                    grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password")[];
                     scope?: string;
                     first_party?: boolean;
                     disabled?: boolean;
@@ -4863,7 +5405,7 @@ export interface operations {
                         /** @enum {string} */
                         client_type: "public" | "confidential";
                         redirect_uris: string[];
-                        grant_types: ("authorization_code" | "refresh_token" | "password")[];
+                        grant_types: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password")[];
                         scope: string;
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";

@@ -262,7 +262,9 @@ describe('grants and clients', () => {
     expect(off.status).toBe(400)
     expect(await off.json()).toEqual({
       error: 'unsupported_grant_type',
-      error_description: 'Supported grant types are "authorization_code", "refresh_token".',
+      error_description:
+        'Supported grant types are "authorization_code", "refresh_token", "client_credentials", ' +
+        '"urn:ietf:params:oauth:grant-type:device_code".',
     })
   })
 

@@ -102,6 +102,12 @@ const HOT_PATH: Record<string, Check | string> = {
   'POST /auth/clients': 'no credentials (RFC 7591 registration, charged per client address)',
   'POST /auth/token': 'issues tokens from a password or a refresh token (see "issuing tokens")',
   'POST /auth/revoke': 'takes the token in the body, not as a Bearer credential',
+  'POST /auth/introspect': 'takes the token in the body and authenticates a client instead',
+  'POST /auth/device_authorization': 'a client starts the device flow: no Bearer token',
+  'GET /device': 'a browser page: the sign-in cookie, not a Bearer token',
+  'POST /device/code': 'a browser form, throttled: the sign-in cookie, not a Bearer token',
+  'POST /device/login': 'a browser form that checks a password',
+  'POST /device/decision': 'a browser form: the sign-in cookie, not a Bearer token',
   'POST /auth/register': 'no credentials; hashes a password',
   'GET /profile': 'HTTP Basic: checks a password',
   'POST /users/me/password': 'checks the current password and hashes the new one',
@@ -375,6 +381,55 @@ const ALSO: [string, Check][] = [
   ],
 ]
 
+/**
+ * What a client acting as itself (client credentials, machine scopes users:read and audit:read)
+ * may call with its own token; every other Bearer route answers it 403 `forbidden`, once its
+ * token was checked live.
+ */
+const CLIENT_MAY: Record<string, () => Promise<string>> = {
+  'GET /users': async () => '/users',
+  'GET /users/:id': async () => `/users/${(await makeUser()).id}`,
+  'GET /admin/audit': async () => '/admin/audit',
+}
+
+/** Bearer routes that HOT_PATH leaves out for a user's token, which a client's is refused on. */
+const BEARER_ELSEWHERE = ['POST /users/me/password', 'POST /users', 'POST /auth/logout']
+
+/** Every Bearer route, as a client's token calls it: [route, how, the status it gets]. */
+const CLIENT_CHECKS: [string, () => Promise<[string, RequestInit]>, number][] = [
+  ...Object.entries(HOT_PATH).flatMap(([route, check]) =>
+    typeof check === 'string' ? [] : [route],
+  ),
+  ...BEARER_ELSEWHERE,
+].map((route) => {
+  const [method, pattern] = route.split(' ') as [string, string]
+  const may = CLIENT_MAY[route]
+  if (may) return [route, async () => [await may(), { method }], 200]
+  // Refused before anything is read, so any id will do and the body is never looked at.
+  const path = pattern.replace(/:\w+/g, () => crypto.randomUUID())
+  const body = method === 'GET' || method === 'DELETE' ? {} : { body: '{}' }
+  const headers = body.body ? { 'Content-Type': 'application/json' } : {}
+  return [route, async () => [path, { method, ...body, headers }], 403]
+})
+
+async function clientToken(): Promise<string> {
+  const { client, client_secret } = await makeClient({
+    grant_types: ['client_credentials'],
+    scope: 'audit:read users:read',
+    token_endpoint_auth_method: 'client_secret_post',
+  })
+  const { res } = await send(
+    '/auth/token',
+    form({
+      grant_type: 'client_credentials',
+      client_id: client.client_id,
+      client_secret: client_secret!,
+    }),
+  )
+  expect(res.status).toBe(200)
+  return ((await res.json()) as { access_token: string }).access_token
+}
+
 describe('an authenticated request', () => {
   it('has an entry here for every route of the app', () => {
     expect(routesMissingFrom(HOT_PATH, 'HOT_PATH of test/integration/hot-path.test.ts')).toBe('')
@@ -396,6 +451,28 @@ describe('an authenticated request', () => {
     expect(res.status).toBe(status)
     expect(trips, `round trips: ${JSON.stringify(trips)}`).toHaveLength(1)
   })
+
+  it.each(CLIENT_CHECKS)(
+    'to %s with a client’s own token makes one D1 round trip',
+    async (route, request, status) => {
+      const token = await clientToken()
+      const [path, init] = await request()
+      const headers = {
+        ...(init.headers as Record<string, string>),
+        Authorization: `Bearer ${token}`,
+      }
+
+      const { res, trips } = await send(path, { ...init, headers })
+
+      expect(res.status).toBe(status)
+      if (status === 403) expect(((await res.json()) as { error: string }).error).toBe('forbidden')
+      expect(trips, `round trips: ${JSON.stringify(trips)}`).toHaveLength(1)
+      // The client's row checked live, alone for a refusal, else opening the route's batch.
+      expect(trips[0]?.[0]).toContain('revoked_client_tokens')
+      if (status === 403) expect(trips[0], route).toHaveLength(1)
+      else expect(trips[0]?.[0]).toContain('client token check failed')
+    },
+  )
 
   it('checks no password and imports no key', async () => {
     const user = await makeUser()

@@ -21,6 +21,8 @@ async function backTo0001() {
       'team_members',
       'teams',
       'lists',
+      'device_codes',
+      'revoked_client_tokens',
       'consents',
       'authorization_codes',
       'signins',

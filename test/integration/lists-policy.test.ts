@@ -1,13 +1,20 @@
 import { env } from 'cloudflare:test'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { call, form } from '../helpers'
 import { member, seed, send, type Member } from '../lists-helpers'
+import { makeClient } from '../oauth'
 
 // The policy as a table, run against the real routes and D1: every actor kind × account role ×
 // relation to the list × list state × action, each cell on a fresh list, so that no cell is
 // missing and none depends on another. The table below is the contract of docs/api.md (Lists),
 // written out independently of src/auth/policy.ts: a change there that breaks it fails here.
 
-type Kind = 'user' | 'client'
+/**
+ * The user in person; a third-party app holding the user's token; a client acting as itself (a
+ * client credentials token, no user: role and relation do not apply to it, and it is refused
+ * everything on lists, whatever machine scopes it holds).
+ */
+type Kind = 'user' | 'app' | 'client'
 type Role = 'user' | 'admin'
 type Relation = 'owner' | 'editor' | 'viewer' | 'team member' | 'stranger'
 type State = 'normal' | 'archived'
@@ -154,7 +161,8 @@ function expected(
   relation: Relation,
   state: State,
 ): Expected {
-  if (kind === 'client' && !a.apps) return 403
+  if (kind === 'client') return 403
+  if (kind === 'app' && !a.apps) return 403
   if (a.who === 'admins') return role === 'admin' ? 'allow' : 403
   const level = LEVEL[relation]
   if (!level) return 404 // admins included: their role gives them no relation to a list
@@ -165,7 +173,7 @@ function expected(
   return 'allow'
 }
 
-const KINDS: Kind[] = ['user', 'client']
+const KINDS: Kind[] = ['user', 'app', 'client']
 const ROLES: Role[] = ['user', 'admin']
 const RELATIONS: Relation[] = ['owner', 'editor', 'viewer', 'team member', 'stranger']
 const STATES: State[] = ['normal', 'archived']
@@ -189,8 +197,24 @@ const TABLE = KINDS.flatMap((kind) =>
 
 /** Per account role: one user per relation, a team (owner manages, the team member is in it). */
 let people: Record<Role, Record<Relation, Member> & { outsider: Member; team: string }>
+/** A client credentials token of a service holding every machine scope. */
+let machineToken: string
 
 beforeAll(async () => {
+  const { client, client_secret } = await makeClient({
+    grant_types: ['client_credentials'],
+    scope: 'users:read audit:read',
+    token_endpoint_auth_method: 'client_secret_post',
+  })
+  const issued = await call(
+    '/auth/token',
+    form({
+      grant_type: 'client_credentials',
+      client_id: client.client_id,
+      client_secret: client_secret!,
+    }),
+  )
+  machineToken = ((await issued.json()) as { access_token: string }).access_token
   const cast = async (role: Role) => {
     const [owner, editor, viewer, teamMember, stranger, outsider] = await Promise.all(
       Array.from({ length: 6 }, () => member({ role })),
@@ -250,7 +274,8 @@ describe('the list policy, cell by cell', () => {
     async (kind, role, relation, state, _name, want, { action }) => {
       const cell = await freshCell(role, state)
       const who = people[role][relation]
-      const token = kind === 'client' ? await who.appToken() : who.token
+      const token =
+        kind === 'client' ? machineToken : kind === 'app' ? await who.appToken() : who.token
       const [method, path, body] = action.request(cell, state)
       const res = await send<{ error?: string }>(token, method, path, body)
       if (want === 'allow') {

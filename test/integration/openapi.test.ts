@@ -85,7 +85,10 @@ describe('GET /openapi.json', () => {
       )
       for (const [status, response] of errors) {
         // The authorization pages answer a browser in HTML, errors included (src/pages/).
-        const page = path.startsWith('/auth/authorize') || path.startsWith('/auth/federate')
+        const page =
+          path.startsWith('/auth/authorize') ||
+          path.startsWith('/auth/federate') ||
+          path.startsWith('/device')
         if (page && response.content?.['text/html']) continue
         expect(response.content, `${method} ${path} ${status}`).toEqual(errorRef)
       }
@@ -118,6 +121,7 @@ describe('GET /openapi.json', () => {
       'code',
       'redirect_uri',
       'code_verifier',
+      'device_code',
       'client_id',
       'client_secret',
     ])
@@ -151,7 +155,16 @@ describe('GET /openapi.json', () => {
     expect(body('/users/{id}', 'patch')).toMatchObject({ minProperties: 1 })
     const token = body('/auth/token', 'post', 'application/x-www-form-urlencoded')
     expect(token.properties).toMatchObject({
-      grant_type: { type: 'string', enum: ['authorization_code', 'refresh_token', 'password'] },
+      grant_type: {
+        type: 'string',
+        enum: [
+          'authorization_code',
+          'refresh_token',
+          'client_credentials',
+          'urn:ietf:params:oauth:grant-type:device_code',
+          'password',
+        ],
+      },
     })
     const pair =
       doc.paths['/auth/token']!.post!.responses['200']!.content!['application/json']!.schema
@@ -372,11 +385,11 @@ describe('the document says what the server does', () => {
     await check('PATCH', idpPath, json('PATCH', { name: 'Renamed SSO' }, adminToken))
     const federated = await check('GET', await authorizeUrl(app.client_id), { redirect: 'manual' })
     const request = encodeURIComponent(requestToken(await federated.text()))
-    const started = await check('GET', `/auth/federate/${idp.id}?request=${request}`, {
+    const federating = await check('GET', `/auth/federate/${idp.id}?request=${request}`, {
       redirect: 'manual',
       headers: { Cookie: cookieOf(federated) },
     })
-    const atIdp = new URL(started.headers.get('Location')!)
+    const atIdp = new URL(federating.headers.get('Location')!)
     atIdp.searchParams.set('fake', btoa(JSON.stringify({ sub: 'toured' })).replace(/=+$/, ''))
     const callback = new URL((await fetch(atIdp, { redirect: 'manual' })).headers.get('Location')!)
     await check('GET', callback.pathname + callback.search, {
@@ -388,6 +401,66 @@ describe('the document says what the server does', () => {
     await check('GET', '/users/me/identities', bearer(token))
     await check('DELETE', `/users/me/identities/${idp.id}`, bearer(token)) // 404: none linked
     await check('DELETE', idpPath, bearer(adminToken))
+
+    // A service: client credentials, then introspection and an admin read with a machine scope.
+    const { client: service, client_secret: secret } = await makeClient({
+      grant_types: ['client_credentials'],
+      scope: 'audit:read',
+      token_endpoint_auth_method: 'client_secret_post',
+    })
+    const credentials = { client_id: service.client_id, client_secret: secret! }
+    const machine: { access_token: string } = await (
+      await check('POST', '/auth/token', form({ grant_type: 'client_credentials', ...credentials }))
+    ).json()
+    await check('POST', '/auth/introspect', form({ token: machine.access_token, ...credentials }))
+    await check('POST', '/auth/introspect', form({ token: token })) // 401
+    await check('GET', '/admin/audit?limit=1', bearer(machine.access_token))
+    await check('GET', '/api/todos', bearer(machine.access_token)) // 403 forbidden
+    await check('GET', `/api/lists/${defaultList.id}`, bearer(machine.access_token)) // 403
+
+    // The device flow: start, poll (pending), the verification page's steps, poll (tokens).
+    const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code'
+    const { client: tv } = await makeClient({ grant_types: [DEVICE, 'refresh_token'] })
+    const started: { device_code: string; user_code: string } = await (
+      await check('POST', '/auth/device_authorization', form({ client_id: tv.client_id }))
+    ).json()
+    const devicePoll = form({
+      grant_type: DEVICE,
+      device_code: started.device_code,
+      client_id: tv.client_id,
+    })
+    await check('POST', '/auth/token', devicePoll) // 400 authorization_pending
+    const devicePage = await check('GET', `/device?user_code=${started.user_code}`)
+    const deviceCookie = cookieOf(devicePage)
+    const codeStep = await check(
+      'POST',
+      '/device/code',
+      page(
+        { request: requestToken(await devicePage.text()), user_code: started.user_code },
+        deviceCookie,
+      ),
+    )
+    const loginStep = await check(
+      'POST',
+      '/device/login',
+      page(
+        {
+          request: requestToken(await codeStep.text()),
+          username: user.username,
+          password: user.password,
+        },
+        deviceCookie,
+      ),
+    )
+    await check(
+      'POST',
+      '/device/decision',
+      page(
+        { request: requestToken(await loginStep.text()), decision: 'allow' },
+        cookieOf(loginStep),
+      ),
+    )
+    await check('POST', '/auth/token', devicePoll)
 
     await check(
       'POST',
@@ -433,10 +506,15 @@ describe('the document says what the server does', () => {
     ['POST', '/api/todos', { json: { title: 'a', owner: 'me' } }],
     ['PATCH', '/api/todos/{id}', { json: {} }],
     ['PATCH', '/api/todos/{id}', { json: { title: ' \t ' } }],
-    ['POST', '/auth/token', { form: { grant_type: 'client_credentials' } }],
+    [
+      'POST',
+      '/auth/token',
+      { form: { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer' } },
+    ],
     ['POST', '/auth/token', { form: { username: 'u', password: 'p', scope: 'admin' } }],
     ['POST', '/auth/token', { form: { username: 'u', password: 'p', scope: 'read root' } }],
     ['POST', '/auth/revoke', { form: {} }],
+    ['POST', '/auth/introspect', { form: {} }],
     ['POST', '/users', { json: { username: 'ab', password: 'a long passphrase' } }],
     ['POST', '/users', { json: { username: 'abc', password: 'short' } }],
     ['POST', '/users', { json: { username: 'abc', password: 'a long passphrase', role: 'root' } }],
@@ -490,7 +568,8 @@ it('documents responses with the types the routes return', () => {
   expectTypeOf<z.infer<typeof todo>>().toExtend<Todo>()
   expectTypeOf<Todo>().toExtend<z.infer<typeof todo>>()
   expectTypeOf<z.infer<typeof auditList>>().toEqualTypeOf<AuditEntry[]>()
-  expectTypeOf<z.infer<typeof tokenPair>>().toExtend<TokenPair>()
+  // refresh_token is optional: client credentials give none (RFC 6749 §4.4.3).
+  expectTypeOf<Required<z.infer<typeof tokenPair>>>().toExtend<TokenPair>()
   expectTypeOf<z.infer<typeof greeting>>().toEqualTypeOf<{ message: string; username: string }>()
   expectTypeOf<z.infer<typeof apiError>['error']>().toEqualTypeOf<
     import('../../src/errors').ErrorCode

@@ -133,7 +133,10 @@ describe('POST /auth/token, password grant', () => {
   })
 
   it('refuses other grant types with unsupported_grant_type', async () => {
-    const res = await call('/auth/token', form({ grant_type: 'client_credentials' }))
+    const res = await call(
+      '/auth/token',
+      form({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer' }),
+    )
     expect(res.status).toBe(400)
     expect((await res.json<{ error: string }>()).error).toBe('unsupported_grant_type')
   })

@@ -15,7 +15,7 @@ import {
   uniqueName,
 } from '../helpers'
 import { s256 } from '../../src/oauth/pkce'
-import { requestToken, VERIFIER } from '../oauth'
+import { makeClient, requestToken, VERIFIER } from '../oauth'
 
 // Every statement the Worker sends to D1 while serving a tour of the API is explained with
 // EXPLAIN QUERY PLAN; none may read a whole table. docs/query-plans.md shows the plans
@@ -220,6 +220,56 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
     ...signup,
     headers: { ...(signup.headers as Record<string, string>), 'CF-Connecting-IP': '192.0.2.1' },
   })
+  // The device flow: start, poll, the page's steps (a wrong code, the code, login, allow), poll.
+  const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code'
+  const { client: tv } = await makeClient({ grant_types: [DEVICE, 'refresh_token'] })
+  const started = (await (
+    await send('/auth/device_authorization', form({ client_id: tv.client_id }))
+  ).json()) as { device_code: string; user_code: string }
+  const devicePoll = {
+    grant_type: DEVICE,
+    device_code: started.device_code,
+    client_id: tv.client_id,
+  }
+  await send('/auth/token', form(devicePoll))
+  await send('/auth/token', form(devicePoll)) // slow_down
+  const devicePage = await send('/device')
+  const deviceBrowser = devicePage.headers.get('Set-Cookie')!.split(';')[0]!
+  const deviceForm = requestToken(await devicePage.text())
+  await post('/device/code', { request: deviceForm, user_code: 'BBBB-BBBB' }, deviceBrowser)
+  const codeStep = await post(
+    '/device/code',
+    { request: deviceForm, user_code: started.user_code },
+    deviceBrowser,
+  )
+  const loginStep = await post(
+    '/device/login',
+    {
+      request: requestToken(await codeStep.text()),
+      username: user.username,
+      password: user.password,
+    },
+    deviceBrowser,
+  )
+  await post(
+    '/device/decision',
+    { request: requestToken(await loginStep.text()), decision: 'allow' },
+    loginStep.headers.get('Set-Cookie')!.split(';')[0]!,
+  )
+  await send('/auth/token', form(devicePoll))
+
+  // A service: client credentials, a machine-scoped read, introspection, its own revocation.
+  const { client: service, client_secret: secret } = await makeClient({
+    grant_types: ['client_credentials'],
+    scope: 'users:read audit:read',
+    token_endpoint_auth_method: 'client_secret_post',
+  })
+  const credentials = { client_id: service.client_id, client_secret: secret! }
+  const machine = await token({ grant_type: 'client_credentials', ...credentials })
+  await send('/admin/audit', bearer(machine.access_token))
+  for (const t of [machine.access_token, tokens.access_token, live.refresh_token])
+    await send('/auth/introspect', form({ token: t, ...credentials }))
+  await send('/auth/revoke', form({ token: machine.access_token, ...credentials }))
   await send('/auth/revoke', form({ token: tokens.access_token }))
   await send('/auth/revoke', form({ token: live.refresh_token }))
   await send('/auth/logout', bearer(adminTokens.access_token, { method: 'POST' }))
@@ -282,11 +332,11 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
   ).json()) as { client_id: string }
   const page = await send(authorizeUrl.replace(app3.client_id, app4.client_id))
   const pageCookie = page.headers.get('Set-Cookie')!.split(';')[0]!
-  const started = await send(
+  const federating = await send(
     `/auth/federate/plan-a?request=${encodeURIComponent(requestToken(await page.text()))}`,
     { headers: { Cookie: pageCookie } },
   )
-  await viaProvider(started.headers.get('Location')!, pageCookie, uniqueName('plan'))
+  await viaProvider(federating.headers.get('Location')!, pageCookie, uniqueName('plan'))
   const linking = await send('/users/me/identities/plan-b', bearer(mine, { method: 'POST' }))
   const linkCookie = linking.headers.get('Set-Cookie')!.split(';')[0]!
   const { authorization_url } = (await linking.json()) as { authorization_url: string }

@@ -70,6 +70,8 @@ describe('every validator’s constraints survive into the document', () => {
   const VALID: Record<string, Record<string, unknown>> = {
     'POST /auth/token': { grant_type: 'password', username: 'alice', password: 'wonderland' },
     'POST /auth/revoke': { token: 'abc', token_type_hint: 'refresh_token' },
+    'POST /auth/introspect': { token: 'abc', client_id: 'svc', client_secret: 'secret' },
+    'POST /auth/device_authorization': { client_id: 'todo-cli', scope: 'read write' },
     'POST /auth/register': {
       username: 'alice',
       password: 'a long passphrase',

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test'
 import { describe, expect } from 'vitest'
 import { createApp } from '../../src/app'
 import { recordD1 } from '../d1-recorder'
-import { bearer, it, json, login, makeUser, type SignedIn } from '../helpers'
+import { bearer, form, it, json, login, makeUser, type SignedIn } from '../helpers'
 import { makeClient, REDIRECT } from '../oauth'
 
 // A Bearer request's session check rides in the same D1 batch as its writes (one round trip,
@@ -191,5 +191,95 @@ describe('a token issued before its user changed', () => {
 
     expect(res.status).toBe(200)
     expect(((await res.json()) as { name: string }).name).toBe('Renamed')
+  })
+})
+
+type ClientToken = { clientId: string; secret: string; token: string }
+
+/** A client acting as itself (client credentials) with the admin reads' machine scopes. */
+async function clientWithToken(): Promise<ClientToken> {
+  const { client, client_secret } = await makeClient({
+    grant_types: ['client_credentials'],
+    scope: 'audit:read users:read',
+    token_endpoint_auth_method: 'client_secret_post',
+  })
+  const secret = client_secret!
+  const { res } = await send(
+    '/auth/token',
+    form({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: secret }),
+  )
+  expect(res.status).toBe(200)
+  const { access_token } = (await res.json()) as { access_token: string }
+  return { clientId: client.client_id, secret, token: access_token }
+}
+
+const inD1 =
+  (sql: string) =>
+  async ({ clientId }: ClientToken) => {
+    await env.DB.prepare(sql).bind(clientId).run()
+  }
+
+/** What ends a client's own token at its next request. */
+const CLIENT_ENDINGS: [string, (c: ClientToken) => Promise<void>][] = [
+  ['disabled', inD1('UPDATE clients SET disabled = 1 WHERE client_id = ?1')],
+  ['deleted', inD1('DELETE FROM clients WHERE client_id = ?1')],
+  [
+    'no longer registered for client credentials',
+    inD1(`UPDATE clients SET grant_types = '["authorization_code"]' WHERE client_id = ?1`),
+  ],
+  [
+    'that revoked its token (RFC 7009)',
+    async ({ clientId, secret, token }) => {
+      const body = { token, client_id: clientId, client_secret: secret }
+      expect((await send('/auth/revoke', form(body))).res.status).toBe(200)
+    },
+  ],
+]
+
+describe('a client’s own token', () => {
+  it.each(CLIENT_ENDINGS)('of a client %s reads and writes nothing: 401', async (_, ending) => {
+    const client = await clientWithToken()
+    const { token } = client
+    expect((await send('/users', bearer(token))).res.status).toBe(200)
+    await ending(client)
+    const before = await snapshot()
+
+    const { res, trips } = await send('/users', bearer(token))
+
+    expect(res.status).toBe(401)
+    const body = (await res.json()) as { error: string }
+    expect(body.error).toBe('invalid_token')
+    expect(JSON.stringify(body)).not.toContain('username')
+    expect(await snapshot()).toBe(before)
+    // The read went to D1 in the very batch that checked the client, and was rolled back.
+    expect(trips[0]?.length, JSON.stringify(trips)).toBeGreaterThan(1)
+  })
+
+  it('of a disabled client is a 401 on a route no client may use, not a 403', async () => {
+    const { clientId, token } = await clientWithToken()
+    expect((await send('/api/todos', bearer(token))).res.status).toBe(403)
+    await env.DB.prepare('UPDATE clients SET disabled = 1 WHERE client_id = ?1')
+      .bind(clientId)
+      .run()
+    const before = await snapshot()
+
+    const { res } = await send('/api/todos', json('POST', { title: 'x' }, token))
+
+    expect(res.status).toBe(401)
+    expect(await snapshot()).toBe(before)
+  })
+
+  it('cannot read users once its client lost users:read, though its token holds it', async () => {
+    const { clientId, token } = await clientWithToken()
+    expect((await send('/users', bearer(token))).res.status).toBe(200)
+    await env.DB.prepare("UPDATE clients SET scope = 'audit:read' WHERE client_id = ?1")
+      .bind(clientId)
+      .run()
+
+    const { res } = await send('/users', bearer(token))
+
+    expect(res.status).toBe(403)
+    expect(((await res.json()) as { error: string }).error).toBe('insufficient_scope')
+    expect((await send('/admin/audit', bearer(token))).res.status).toBe(200)
   })
 })

@@ -223,11 +223,13 @@ describe('no request produces a 5xx', () => {
         expect(res.status, `${method} ${path} → ${res.status} ${text.slice(0, 200)}`).toBeLessThan(
           500,
         )
-        // The authorization and federation pages answer a browser in HTML (src/pages/), errors
-        // included.
+        // The authorization, federation and device pages answer a browser in HTML (src/pages/),
+        // errors included.
         const page = res.headers.get('Content-Type')?.startsWith('text/html')
         if (page)
-          expect(path, `${method} ${path} → an HTML page`).toMatch(/^\/auth\/(authorize|federate)/)
+          expect(path, `${method} ${path} → an HTML page`).toMatch(
+            /^\/(auth\/(authorize|federate)|device)/,
+          )
         if (res.status >= 400 && method !== 'HEAD' && !page) {
           expect(JSON.parse(text)).toMatchObject({
             error: expect.any(String),

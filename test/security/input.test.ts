@@ -62,7 +62,7 @@ describe('token endpoint abuse', () => {
       400,
       'invalid_request',
     ],
-    ['an unknown grant', 'grant_type=client_credentials', 400, 'unsupported_grant_type'],
+    ['an unknown grant', 'grant_type=implicit', 400, 'unsupported_grant_type'],
     [
       'a code exchange that names no client',
       'grant_type=authorization_code&code=x',

@@ -67,7 +67,7 @@ describe('policy.decide', () => {
       id: ME,
       role: 'admin' as const,
       scopes: ['read', 'write'],
-      kind: 'client' as const,
+      kind: 'app' as const,
     }
     expect(decide(app, 'lists.read_any', OTHER)).toBe('forbidden')
     expect(decide(app, 'todos.list_any', OTHER)).toBe('forbidden')
@@ -78,6 +78,45 @@ describe('policy.decide', () => {
 
   it('defaults to the actor’s own data', () => {
     expect(decide({ id: ME, role: 'user', scopes: ['write'] }, 'todos.write')).toBe('allow')
+  })
+})
+
+describe('policy.decide for a client acting as itself', () => {
+  const client = (scopes: string[]) => ({ kind: 'client' as const, id: 'svc', scopes })
+  const all = ['read', 'write', 'users:read', 'audit:read']
+
+  it('allows only the actions whose machine scope it holds', () => {
+    expect(decide(client(['users:read']), 'users.read', OTHER)).toBe('allow')
+    expect(decide(client(['audit:read']), 'audit.read')).toBe('allow')
+    expect(decide(client(['audit:read']), 'users.read', OTHER)).toBe('insufficient_scope')
+    // A user's scopes are no machine scopes: `read` does not read the audit trail.
+    expect(decide(client(['read']), 'audit.read')).toBe('insufficient_scope')
+  })
+
+  it('forbids every other action whatever it holds: it owns no data and is nobody’s admin', () => {
+    for (const action of [
+      'todos.read',
+      'todos.list_any',
+      'todos.write',
+      'self',
+      'users.write',
+      'clients.read',
+      'clients.write',
+    ] as const) {
+      expect(decide(client(all), action), action).toBe('forbidden')
+      // Even on "its own" data: a client's id is never a user's.
+      expect(decide(client(all), action, 'svc'), action).toBe('forbidden')
+    }
+  })
+
+  it('forbids it every list and team action: it owns no list and is in no team', () => {
+    const owned = { relation: 'owner' as const, archived: false }
+    for (const action of ['list.read', 'list.write_todos', 'list.change', 'list.share'] as const)
+      expect(decideOnList(client(all), action, owned), action).toBe('forbidden')
+    expect(decideOnTeam(client(all), 'team.manage', { relation: 'manager' })).toBe('forbidden')
+    expect(decideOnTeam(client(all), 'team.leave', { relation: 'member' })).toBe('forbidden')
+    for (const action of ['lists.create', 'lists.read_any', 'teams.read', 'teams.create'] as const)
+      expect(decide(client(all), action), action).toBe('forbidden')
   })
 })
 
