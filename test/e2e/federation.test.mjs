@@ -5,15 +5,15 @@
 //
 //   npm run test:e2e       (needs /usr/bin/chromium)
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { after, before, test } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import Provider from 'oidc-provider'
 import { chromium } from 'playwright-core'
+import { devServer } from './dev-server.mjs'
 
 const PORT = 8793
-const BASE = `http://127.0.0.1:${PORT}`
+const server = devServer(PORT)
+const BASE = server.base
 const IDP_PORT = 8797
 const IDP = `http://127.0.0.1:${IDP_PORT}`
 // Each run makes its own provider (the local D1 persists between runs) and deletes it at the end.
@@ -21,56 +21,9 @@ const PROVIDER_ID = `e2e-${randomBytes(4).toString('hex')}`
 const CLIENT = { client_id: 'todo-auth', client_secret: randomBytes(24).toString('base64url') }
 const ADMIN = { username: 'admin', password: 'secret' } // seeded by npm run dev
 
-let server
-let serverOutput = ''
 let idp
 let browser
 let adminToken
-
-/** `npm run dev` in its own process group, so that it and everything it spawned can be ended. */
-function startServer() {
-  server = spawn(
-    'npm',
-    ['run', 'dev', '--', '--port', String(PORT), '--inspector-port', String(PORT + 1000)],
-    { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  for (const stream of [server.stdout, server.stderr])
-    stream.on('data', (chunk) => (serverOutput += chunk))
-  process.on('exit', stopServerNow)
-}
-
-function stopServerNow() {
-  if (server?.exitCode === null && server.signalCode === null) {
-    try {
-      process.kill(-server.pid, 'SIGTERM')
-    } catch {
-      // already gone
-    }
-  }
-}
-
-async function stopServer() {
-  if (!server || server.exitCode !== null || server.signalCode !== null) return
-  const exited = new Promise((resolve) => server.once('exit', resolve))
-  stopServerNow()
-  if ((await Promise.race([exited, sleep(10_000, 'timeout')])) === 'timeout')
-    process.kill(-server.pid, 'SIGKILL')
-}
-
-async function waitForHealth(timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null)
-      throw new Error(`npm run dev exited with ${server.exitCode}:\n${serverOutput}`)
-    try {
-      if ((await fetch(`${BASE}/healthz`)).ok) return
-    } catch {
-      // not listening yet
-    }
-    await sleep(500)
-  }
-  throw new Error(`no healthy server on ${BASE} after ${timeoutMs} ms:\n${serverOutput}`)
-}
 
 /** node-oidc-provider with one client, todo-auth; any login name is an account. */
 function startProvider() {
@@ -133,8 +86,8 @@ before(async () => {
     if (busy) throw new Error(`something already answers on ${url}; stop it first`)
   }
   idp = await startProvider()
-  startServer()
-  await waitForHealth()
+  server.start()
+  await server.waitForHealth()
   const token = await fetch(`${BASE}/auth/token`, {
     method: 'POST',
     body: new URLSearchParams({ grant_type: 'password', ...ADMIN }),
@@ -163,7 +116,7 @@ before(async () => {
 after(async () => {
   await browser?.close()
   if (adminToken) await api(`/admin/identity-providers/${PROVIDER_ID}`, { method: 'DELETE' })
-  await stopServer()
+  await server.stop()
   await new Promise((resolve) => (idp ? idp.close(resolve) : resolve()))
 })
 

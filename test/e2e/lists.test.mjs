@@ -5,28 +5,16 @@
 //
 //   node --test test/e2e/lists.test.mjs     (needs /usr/bin/chromium)
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { after, before, test } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { chromium } from 'playwright-core'
+import { devServer } from './dev-server.mjs'
 
 const PORT = 8795
-const BASE = `http://127.0.0.1:${PORT}`
+const server = devServer(PORT)
+const BASE = server.base
 const ALICE = { username: 'alice', password: 'wonderland' }
 
-let server
-let serverOutput = ''
 let browser
-
-function stopServerNow() {
-  if (server?.exitCode === null && server.signalCode === null) {
-    try {
-      process.kill(-server.pid, 'SIGTERM')
-    } catch {
-      // already gone
-    }
-  }
-}
 
 before(async () => {
   const busy = await fetch(BASE).then(
@@ -34,27 +22,8 @@ before(async () => {
     () => false,
   )
   if (busy) throw new Error(`something already answers on ${BASE}; stop it first`)
-  server = spawn(
-    'npm',
-    ['run', 'dev', '--', '--port', String(PORT), '--inspector-port', String(PORT + 1000)],
-    { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  for (const stream of [server.stdout, server.stderr])
-    stream.on('data', (chunk) => (serverOutput += chunk))
-  process.on('exit', stopServerNow)
-  const deadline = Date.now() + 120_000
-  for (;;) {
-    if (server.exitCode !== null) throw new Error(`npm run dev exited:\n${serverOutput}`)
-    if (
-      await fetch(`${BASE}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break
-    if (Date.now() > deadline) throw new Error(`no healthy server:\n${serverOutput}`)
-    await sleep(500)
-  }
+  server.start()
+  await server.waitForHealth()
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
@@ -63,11 +32,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close()
-  if (!server || server.exitCode !== null || server.signalCode !== null) return
-  const exited = new Promise((resolve) => server.once('exit', resolve))
-  stopServerNow()
-  if ((await Promise.race([exited, sleep(10_000, 'timeout')])) === 'timeout')
-    process.kill(-server.pid, 'SIGKILL')
+  await server.stop()
 })
 
 /** A user made through the admin API, for alice to share with. */

@@ -4,69 +4,18 @@
 //   npm run test:e2e       (needs /usr/bin/chromium: apt-get install -y chromium)
 //   npm run screenshots    the same run, saving docs/img/*.png on the way
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { after, before, test } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { chromium } from 'playwright-core'
+import { devServer } from './dev-server.mjs'
 
 const PORT = 8791
-const BASE = `http://127.0.0.1:${PORT}`
+const server = devServer(PORT)
+const BASE = server.base
 const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR
 const ALICE = { username: 'alice', password: 'wonderland' }
 
-let server
-let serverOutput = ''
 let browser
-
-/** Starts `npm run dev` in its own process group, so that it and everything it spawned can be ended. */
-function startServer() {
-  server = spawn(
-    'npm',
-    ['run', 'dev', '--', '--port', String(PORT), '--inspector-port', String(PORT + 1000)],
-    {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
-  for (const stream of [server.stdout, server.stderr])
-    stream.on('data', (chunk) => (serverOutput += chunk))
-  // Even if the run dies halfway, the server does not outlive it.
-  process.on('exit', stopServerNow)
-}
-
-function stopServerNow() {
-  if (server?.exitCode === null && server.signalCode === null) {
-    try {
-      process.kill(-server.pid, 'SIGTERM')
-    } catch {
-      // already gone
-    }
-  }
-}
-
-async function stopServer() {
-  if (!server || server.exitCode !== null || server.signalCode !== null) return
-  const exited = new Promise((resolve) => server.once('exit', resolve))
-  stopServerNow()
-  if ((await Promise.race([exited, sleep(10_000, 'timeout')])) === 'timeout')
-    process.kill(-server.pid, 'SIGKILL')
-}
-
-async function waitForHealth(timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null)
-      throw new Error(`npm run dev exited with ${server.exitCode}:\n${serverOutput}`)
-    try {
-      if ((await fetch(`${BASE}/healthz`)).ok) return
-    } catch {
-      // not listening yet
-    }
-    await sleep(500)
-  }
-  throw new Error(`no healthy server on ${BASE} after ${timeoutMs} ms:\n${serverOutput}`)
-}
 
 before(async () => {
   const busy = await fetch(BASE).then(
@@ -75,8 +24,8 @@ before(async () => {
   )
   if (busy)
     throw new Error(`something already answers on ${BASE}; stop it first, or this would test it`)
-  startServer()
-  await waitForHealth()
+  server.start()
+  await server.waitForHealth()
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [
@@ -94,7 +43,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close()
-  await stopServer()
+  await server.stop()
 })
 
 /** A fresh page that records console errors, uncaught exceptions and failed or refused requests. */
