@@ -2,7 +2,6 @@
 // run it, in its own wrangler state directory (as test/cli/user.test.mjs does for users). The
 // steps build on each other in order, like an operator's session.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,6 +9,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { openD1 } from '../../scripts/d1.mjs'
 import { wrangler } from '../../scripts/local-db.mjs'
+import { runCli } from './helpers.mjs'
 
 const STATE = mkdtempSync(join(tmpdir(), 'todo-auth-client-cli-'))
 /** @type {Awaited<ReturnType<typeof openD1>>} */
@@ -18,17 +18,7 @@ let d1
 let db
 
 function client(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['scripts/client.mjs', ...args, '--persist-to', STATE], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (s) => (stdout += s))
-    child.stderr.setEncoding('utf8').on('data', (s) => (stderr += s))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
+  return runCli('scripts/client.mjs', args, { persistTo: STATE })
 }
 
 const ok = (res) => assert.equal(res.code, 0, res.stderr)

@@ -1,13 +1,13 @@
 // The identity provider CLI (scripts/idp.mjs) against a real local D1 of its own, as operators
 // run it. The steps build on each other in order, like an operator's session.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { openD1 } from '../../scripts/d1.mjs'
 import { wrangler } from '../../scripts/local-db.mjs'
+import { runCli } from './helpers.mjs'
 
 const STATE = mkdtempSync(join(tmpdir(), 'todo-auth-idp-cli-'))
 const KEY = 'cli-test-only-key-0123456789abcdef0123456789'
@@ -16,19 +16,8 @@ let db
 
 /** Runs `npm run idp -- ...args` (minus npm) with `stdin` piped in. */
 function idp(args, stdin = '') {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['scripts/idp.mjs', ...args, '--persist-to', STATE], {
-      stdio: 'pipe',
-      env: { ...process.env, IDP_SECRET_KEY: KEY },
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (s) => (stdout += s))
-    child.stderr.setEncoding('utf8').on('data', (s) => (stderr += s))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.end(stdin)
-  })
+  const env = { ...process.env, IDP_SECRET_KEY: KEY }
+  return runCli('scripts/idp.mjs', args, { persistTo: STATE, stdin, env })
 }
 
 const ok = (res) => assert.equal(res.code, 0, res.stderr)

@@ -4,7 +4,6 @@
 // does. Every CLI run starts a workerd (a second or two), so the steps build on each other in
 // order, like an operator's session, rather than each starting from scratch.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,6 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import bcrypt from 'bcryptjs'
 import { openD1 } from '../../scripts/d1.mjs'
 import { wrangler } from '../../scripts/local-db.mjs'
+import { runCli } from './helpers.mjs'
 
 const STATE = mkdtempSync(join(tmpdir(), 'todo-auth-cli-'))
 /** @type {Awaited<ReturnType<typeof openD1>>} */
@@ -21,18 +21,7 @@ let db
 
 /** Runs `npm run user -- ...args` (minus npm) with `stdin` piped in; resolves to { code, stdout, stderr }. */
 function user(args, stdin = '') {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['scripts/user.mjs', ...args, '--persist-to', STATE], {
-      stdio: 'pipe',
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (s) => (stdout += s))
-    child.stderr.setEncoding('utf8').on('data', (s) => (stderr += s))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.end(stdin)
-  })
+  return runCli('scripts/user.mjs', args, { persistTo: STATE, stdin })
 }
 
 /** One batch for several reads: [user row, their audit events, their sessions' revoked_at]. */
