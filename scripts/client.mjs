@@ -5,6 +5,7 @@
 // (scripts/d1.mjs): disabling ends the client's sessions in the same transaction, deleting takes
 // its sessions, codes and consents with it.
 import { parseArgs } from 'node:util'
+import { Refused, runCli, UsageError } from './cli.mjs'
 import { openD1 } from './d1.mjs'
 import './src-modules.mjs'
 
@@ -35,8 +36,6 @@ const {
 } = await import('../src/db/clients.ts')
 const { run } = await import('../src/db/query.ts')
 
-class UsageError extends Error {}
-class Refused extends Error {}
 const COMMANDS = ['add', 'list', 'disable', 'enable', 'delete', 'rotate-secret']
 
 const explain = (error) =>
@@ -53,7 +52,7 @@ function table(rows, header) {
     )
 }
 
-async function main() {
+async function main(onDispose) {
   const { values: opts, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -98,7 +97,7 @@ async function main() {
   }
 
   const d1 = await openD1({ remote: opts.remote, persistTo: opts['persist-to'] })
-  dispose = d1.dispose
+  onDispose(d1.dispose)
   const { db } = d1
   const noSuch = () => new Refused(`no client ${subject}`)
 
@@ -157,19 +156,4 @@ async function main() {
   }
 }
 
-/** Stops the D1 binding's workerd, once one was opened; Node would not exit otherwise. */
-let dispose = async () => {}
-
-try {
-  await main()
-} catch (err) {
-  if (err instanceof UsageError || err?.code?.startsWith?.('ERR_PARSE_ARGS')) {
-    console.error(`client: ${err.message}\n\n${USAGE}`)
-    process.exitCode = 2
-  } else {
-    console.error(`client: ${err.message}`)
-    process.exitCode = 1
-  }
-} finally {
-  await dispose()
-}
+await runCli('client', USAGE, main)

@@ -5,6 +5,7 @@
 // (disabling ends the provider's sign-ins and sessions) and the client secret's encryption.
 import { existsSync, readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { Refused, runCli, UsageError } from './cli.mjs'
 import { openD1 } from './d1.mjs'
 import { promptHidden } from './prompt.mjs'
 import './src-modules.mjs'
@@ -31,8 +32,6 @@ const { encryptSecret } = await import('../src/federation/secret.ts')
 const { providerCreate } = await import('../src/schemas/federation.ts')
 const db_ = await import('../src/db/identity-providers.ts')
 
-class UsageError extends Error {}
-class Refused extends Error {}
 const COMMANDS = ['add', 'list', 'set-secret', 'disable', 'enable', 'delete']
 const fail = (message) => {
   throw new Refused(message)
@@ -61,7 +60,7 @@ async function readSecret() {
   return secret
 }
 
-async function main() {
+async function main(onDispose) {
   const { values: opts, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -91,7 +90,7 @@ async function main() {
   let db
   const connect = async () => {
     const d1 = await openD1({ remote: opts.remote, persistTo: opts['persist-to'] })
-    dispose = d1.dispose
+    onDispose(d1.dispose)
     db = d1.db
   }
   const env = { IDP_SECRET_KEY: command === 'add' || command === 'set-secret' ? secretKey() : '' }
@@ -160,18 +159,4 @@ async function main() {
   }
 }
 
-let dispose = async () => {}
-
-try {
-  await main()
-} catch (err) {
-  if (err instanceof UsageError || err?.code?.startsWith?.('ERR_PARSE_ARGS')) {
-    console.error(`idp: ${err.message}\n\n${USAGE}`)
-    process.exitCode = 2
-  } else {
-    console.error(`idp: ${err.message}`)
-    process.exitCode = 1
-  }
-} finally {
-  await dispose()
-}
+await runCli('idp', USAGE, main)

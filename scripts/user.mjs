@@ -5,6 +5,7 @@
 // queries, including the last-admin guard and ending sessions on a new password or disabling.
 import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
+import { Refused, runCli, UsageError } from './cli.mjs'
 import { openD1 } from './d1.mjs'
 import { promptHidden } from './prompt.mjs'
 import './src-modules.mjs'
@@ -30,9 +31,6 @@ const { listUsers, userByUsername } = await import('../src/db/users.ts')
 const { run } = await import('../src/db/query.ts')
 const { changeUser, createUser, removeUser } = await import('../src/db/accounts.ts')
 
-class UsageError extends Error {}
-/** A refusal (exit code 1): thrown, not exited on, so the D1 binding is always disposed. */
-class Refused extends Error {}
 const COMMANDS = ['add', 'list', 'set-password', 'disable', 'enable', 'delete']
 
 function fail(message) {
@@ -59,7 +57,7 @@ async function readPassword() {
   return password
 }
 
-async function main() {
+async function main(onDispose) {
   const { values: opts, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -89,7 +87,7 @@ async function main() {
   // Opened once the arguments (and, for add, the password) passed: a refusal starts no workerd.
   const connect = async () => {
     const d1 = await openD1({ remote: opts.remote, persistTo: opts['persist-to'] })
-    dispose = d1.dispose
+    onDispose(d1.dispose)
     db = d1.db
   }
   // The production cost, parsed as the Worker parses it; wrangler is imported only when needed, it is large.
@@ -202,23 +200,10 @@ function operator() {
   }
 }
 
-/** Stops the D1 binding's workerd, once one was opened; Node would not exit otherwise. */
-let dispose = async () => {}
+const unmigrated = (err) =>
+  /no such table/.test(err.message)
+    ? '\n  The database has no schema yet: `npm run dev` migrates the local one;' +
+      ' `npx wrangler d1 migrations apply DB --local|--remote` any.'
+    : ''
 
-try {
-  await main()
-} catch (err) {
-  if (err instanceof UsageError || err?.code?.startsWith?.('ERR_PARSE_ARGS')) {
-    console.error(`user: ${err.message}\n\n${USAGE}`)
-    process.exitCode = 2
-  } else {
-    const unmigrated = /no such table/.test(err.message)
-      ? '\n  The database has no schema yet: `npm run dev` migrates the local one;' +
-        ' `npx wrangler d1 migrations apply DB --local|--remote` any.'
-      : ''
-    console.error(`user: ${err.message}${unmigrated}`)
-    process.exitCode = 1
-  }
-} finally {
-  await dispose()
-}
+await runCli('user', USAGE, main, unmigrated)
