@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run client -- <command>`: the OAuth client registry for operators, as scripts/user.mjs is
 // for users. It applies the Worker's own rules and queries, imported from src/ rather than copied:
-// the admin API's schema (src/schemas/clients.ts) and src/db/clients.ts, on a real D1 binding
+// the admin API's schema (src/http/schemas/clients.ts) and src/db/clients.ts, on a real D1 binding
 // (scripts/d1.mjs): disabling ends the client's sessions in the same transaction, deleting takes
 // its sessions, codes and consents with it.
 import { parseArgs } from 'node:util'
@@ -25,7 +25,7 @@ client_secret_basic (a confidential client, whose secret is printed this once). 
 the local D1 of \`npm run dev\` unless --remote (the deployed D1 of wrangler.toml; wrangler must be
 logged in or CLOUDFLARE_API_TOKEN set) or --persist-to (another local state dir).`
 
-const { clientCreate } = await import('../src/schemas/clients.ts')
+const { clientCreate } = await import('../src/http/schemas/clients.ts')
 const {
   clientDeletion,
   clientSecretRotation,

@@ -26,10 +26,10 @@ environment variable if set (it must be the deployed Worker's secret for --remot
 one in .dev.vars (npm run dev writes it). Register {ISSUER}/auth/federate/ID/callback at the
 provider as the redirect URI.`
 
-const { config } = await import('../src/env.ts')
+const { config } = await import('../src/config.ts')
 const { issuerProblem } = await import('../src/federation/oidc.ts')
 const { encryptSecret } = await import('../src/federation/secret.ts')
-const { providerCreate } = await import('../src/schemas/federation.ts')
+const { providerCreate } = await import('../src/http/schemas/federation.ts')
 const db_ = await import('../src/db/identity-providers.ts')
 
 const COMMANDS = ['add', 'list', 'set-secret', 'disable', 'enable', 'delete']

@@ -90,7 +90,7 @@ export async function setupLocalDatabase({ persistTo } = {}) {
   // The Worker's own insert (ON CONFLICT DO NOTHING) on a real binding: no SQL of our own.
   const [{ insertUser }, { hashPassword }] = await Promise.all([
     import('../src/db/users.ts'),
-    import('../src/auth/passwords.ts'),
+    import('../src/domain/passwords.ts'),
   ])
   const rows = await Promise.all(
     DEMO_USERS.map(async ({ password, ...u }) => ({

@@ -24,9 +24,9 @@ Passwords are read from the terminal without echo, or from stdin when it is not 
 --remote (the deployed D1 of wrangler.toml, through a remote binding; wrangler must be logged in
 or CLOUDFLARE_API_TOKEN set) or --persist-to (another local state dir, as for wrangler dev).`
 
-const { config } = await import('../src/env.ts')
-const { hashPassword } = await import('../src/auth/passwords.ts')
-const { newPassword, userCreate } = await import('../src/schemas/users.ts')
+const { config } = await import('../src/config.ts')
+const { hashPassword } = await import('../src/domain/passwords.ts')
+const { newPassword, userCreate } = await import('../src/http/schemas/users.ts')
 const { listUsers, userByUsername } = await import('../src/db/users.ts')
 const { run } = await import('../src/db/query.ts')
 const { changeUser, createUser, removeUser } = await import('../src/db/accounts.ts')

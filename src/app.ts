@@ -3,30 +3,30 @@ import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import { secureHeaders } from 'hono/secure-headers'
-import { clientInfo } from './client'
-import { BOOKMARK_HEADER, readReplication } from './db/replication'
-import { config, type AppEnv } from './env'
+import { clientInfo } from './domain/requester'
+import { BOOKMARK_HEADER, readReplication } from './http/database'
+import { config, type AppEnv } from './config'
 import {
   ApiError,
   JSON_CONTENT_TYPE,
   methodNotAllowedResponse,
   onError,
   onNotFound,
-} from './errors'
-import { adminRoutes } from './routes/admin'
-import { authRoutes } from './routes/auth'
-import { authorizeRoutes } from './routes/authorize'
-import { deviceAuthorizationRoutes, deviceRoutes } from './routes/device'
-import { adminClientRoutes, myClientRoutes, registrationRoutes } from './routes/clients'
-import { adminProviderRoutes, federationRoutes, myIdentityRoutes } from './routes/federation'
-import { metaRoutes } from './routes/meta'
-import { openApiRoutes } from './routes/openapi'
-import { listRoutes } from './routes/lists'
-import { profileRoutes } from './routes/profile'
-import { registerRoutes } from './routes/register'
-import { teamRoutes } from './routes/teams'
-import { todoRoutes } from './routes/todos'
-import { userRoutes } from './routes/users'
+} from './domain/errors'
+import { adminRoutes } from './api/admin'
+import { authRoutes } from './oauth/token/routes'
+import { authorizeRoutes } from './oauth/authorize/routes'
+import { deviceAuthorizationRoutes, deviceRoutes } from './oauth/device/routes'
+import { adminClientRoutes, myClientRoutes, registrationRoutes } from './oauth/clients/routes'
+import { adminProviderRoutes, federationRoutes, myIdentityRoutes } from './federation/routes'
+import { metaRoutes } from './oauth/metadata'
+import { openApiRoutes } from './http/openapi-routes'
+import { listRoutes } from './api/lists'
+import { profileRoutes } from './api/profile'
+import { registerRoutes } from './api/register'
+import { teamRoutes } from './api/teams'
+import { todoRoutes } from './api/todos'
+import { userRoutes } from './api/users'
 
 export const MAX_BODY_BYTES = 16 * 1024
 
@@ -37,7 +37,7 @@ export function createApp() {
   const app = new Hono<AppEnv>()
 
   // Outermost first: these also see the responses onError and notFound produce.
-  // Who sent the request, read once for the throttle and the audit trail (src/client.ts).
+  // Who sent the request, read once for the throttle and the audit trail (src/domain/requester.ts).
   app.use(clientInfo())
   app.use(async (c, next) => {
     await next()

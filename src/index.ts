@@ -1,6 +1,6 @@
 import { createApp } from './app'
-import type { Bindings } from './env'
-import { purgeExpired } from './maintenance'
+import type { Bindings } from './config'
+import { purgeExpired } from './db/purge'
 
 const app = createApp()
 

@@ -3,7 +3,7 @@ import { exports } from 'cloudflare:workers'
 import bcrypt from 'bcryptjs'
 import { test as base, vi } from 'vitest'
 import { createApp } from '../src/app'
-import { parseScopes } from '../src/auth/scopes'
+import { parseScopes } from '../src/domain/scopes'
 import { insertUser } from '../src/db/users'
 
 /** Sends a request through the real Worker's fetch handler. */

@@ -1,7 +1,7 @@
 import { Validator, type Schema } from '@cfworker/json-schema'
 
 // Reading GET /openapi.json the way a generated client or an OpenAPI request validator does, for
-// test/integration/openapi.test.ts (workerd) and test/node/openapi.test.ts (Node). The validator
+// test/http/openapi.test.ts (workerd) and test/node/openapi.test.ts (Node). The validator
 // is @cfworker/json-schema: it compiles nothing at run time, which workerd forbids.
 
 export type Parameter = { name: string; in: string; required: boolean; schema: Schema }

@@ -1,5 +1,5 @@
-import type { Client } from '../client'
-import type { Config } from '../env'
+import type { Client } from '../domain/requester'
+import type { Config } from '../config'
 import { auditEvent, auditUserEvent, requestAttribution } from '../db/audit'
 import {
   rehashPassword,
@@ -8,10 +8,10 @@ import {
   userByUsername,
   type UserRow,
 } from '../db/users'
-import { USERNAME } from '../schemas/common'
+import { USERNAME } from '../http/schemas/common'
 import { credentialCache, type RememberedCredential } from './credential-cache'
 import { sha256Hex } from '../lib/crypto'
-import { dummyHash, hashCost, hashPassword, verifyPassword } from './passwords'
+import { dummyHash, hashCost, hashPassword, verifyPassword } from '../domain/passwords'
 import * as throttle from './throttle'
 
 export type Credentials = { username: string; password: string }
@@ -25,7 +25,7 @@ export type Grant = (user: UserRow) => D1PreparedStatement[]
 
 /**
  * The one place a password is checked (/auth/token, /profile, /users/me/password), throttled and
- * audited here for all three. `db` is the primary (src/db/replication.ts: `authDatabase`), so a
+ * audited here for all three. `db` is the primary (src/http/database.ts: `authDatabase`), so a
  * lock or a new password counts at once.
  *
  * - Throttled (./throttle.ts): the attempt is charged in the D1 batch that reads the user, before

@@ -4,10 +4,10 @@ import { every } from 'hono/combine'
 import { HTTPException } from 'hono/http-exception'
 import { verify } from 'hono/jwt'
 import type { JWTPayload } from 'hono/utils/jwt/types'
-import { config, withDatabase, type AppEnv } from '../env'
-import { ApiError, incorrectCredentials, notFound as notFoundError } from '../errors'
-import { authDatabase } from '../db/replication'
-import { documentGuard } from '../openapi'
+import { config, withDatabase, type AppEnv } from '../config'
+import { ApiError, incorrectCredentials, notFound as notFoundError } from '../domain/errors'
+import { authDatabase } from '../http/database'
+import { documentGuard } from '../http/openapi'
 import { clientTokenCheck, liveClientScope } from '../db/client-tokens'
 import { bearerCheck, findLiveSession, type BearerSession, type Standing } from '../db/sessions'
 import type { Query } from '../db/query'
@@ -30,7 +30,7 @@ import {
   type Role,
   type TeamAction,
   type TeamResource,
-} from './policy'
+} from '../domain/policy'
 import {
   MACHINE_SCOPES,
   type MachineScope,
@@ -38,7 +38,7 @@ import {
   narrowScopes,
   parseScopes,
   type Scope,
-} from './scopes'
+} from '../domain/scopes'
 import {
   ALG,
   type AccessClaims,

@@ -1,7 +1,7 @@
-import { addressKey, type Client } from '../client'
-import type { Config } from '../env'
-import { ApiError } from '../errors'
-import { USERNAME } from '../schemas/common'
+import { addressKey, type Client } from '../domain/requester'
+import type { Config } from '../config'
+import { ApiError } from '../domain/errors'
+import { USERNAME } from '../http/schemas/common'
 import { nowSeconds } from '../lib/time'
 
 /**
@@ -131,7 +131,7 @@ const USER_CODE_IP_RULE: Rule = {
 
 /**
  * A user code typed on the device verification page: `device:<browser>` (a digest of the
- * browser's cookie, src/oauth/browser.ts) and `device-ip:<address key>`.
+ * browser's cookie, src/oauth/browser/signin.ts) and `device-ip:<address key>`.
  */
 export const userCodeAttempt = (client: Client, browser: string): Attempt =>
   attempt([

@@ -3,8 +3,8 @@ import { decodeBase64Url } from 'hono/utils/encode'
 import type { JWTPayload } from 'hono/utils/jwt/types'
 import { toBase64Url } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
-import { type Bindings, type Config, knownIssuer } from '../env'
-import { ApiError } from '../errors'
+import { type Bindings, type Config, knownIssuer } from '../config'
+import { ApiError } from '../domain/errors'
 
 /**
  * Access tokens: HS256 JWTs, signed here with WebCrypto HMAC and verified by hono/jwt.

@@ -1,8 +1,8 @@
 import type { Context } from 'hono'
-import type { AppEnv } from '../env'
+import type { AppEnv } from '../config'
 import { tokenUsername } from '../auth/tokens'
 import { nowSeconds } from '../lib/time'
-import { type Client, USER_AGENT_MAX } from '../client'
+import { type Client, USER_AGENT_MAX } from '../domain/requester'
 import { allRows, type Query } from './query'
 
 export const AUDIT_EVENTS = [
@@ -78,7 +78,7 @@ export const adminRead = (db: D1Database, c: Context<AppEnv>, userId: string, wh
     '1',
   )
 
-/** Where a request came from (src/client.ts), as the audit trail records it. */
+/** Where a request came from (src/domain/requester.ts), as the audit trail records it. */
 export const requestAttribution = (client: Client, detail?: string): Attribution => ({
   ip: client.address,
   userAgent: client.userAgent,

@@ -1,4 +1,4 @@
-import { MACHINE_SCOPES, type MachineScope, narrowMachineScopes } from '../auth/scopes'
+import { MACHINE_SCOPES, type MachineScope, narrowMachineScopes } from '../domain/scopes'
 import { type Query, rows } from './query'
 
 /**

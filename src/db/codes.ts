@@ -24,7 +24,7 @@ export type CodeRow = {
 
 /**
  * Issues a code for the user signed in in this browser, only while, in the INSERT itself, that
- * sign-in (`signin`, the cookie's value, src/oauth/browser.ts) is live, its user enabled and
+ * sign-in (`signin`, the cookie's value, src/oauth/browser/signin.ts) is live, its user enabled and
  * unchanged since the sign-in, and the client enabled. The code records the user row's stamp, so
  * its exchange holds only while the user is still unchanged (../db/sessions.ts). Null when any
  * of that no longer holds.

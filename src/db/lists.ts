@@ -5,13 +5,13 @@ import {
   type ListAction,
   type ListRelation,
   type ListResource,
-} from '../auth/policy'
+} from '../domain/policy'
 import { type Query, rows } from './query'
 import { isoTime } from '../lib/time'
 
 /**
  * Lists and their shares. Every statement takes the actor's id as ?1 and carries the policy's
- * condition (src/auth/policy.ts) in its WHERE clause, so a list the actor may not see is never
+ * condition (src/domain/policy.ts) in its WHERE clause, so a list the actor may not see is never
  * read and one they may not change is never written. A write is batched after a read of the
  * list as the policy sees it, which the route needs only to tell a 404 from a 403.
  */

@@ -1,4 +1,4 @@
-import { parseScopes, SCOPES, type Scope } from '../auth/scopes'
+import { parseScopes, SCOPES, type Scope } from '../domain/scopes'
 import { stillVerified, type UserRow, userColumns, toUser, type User } from './users'
 
 /**

@@ -4,7 +4,7 @@ import {
   type TeamAction,
   type TeamRelation,
   type TeamResource,
-} from '../auth/policy'
+} from '../domain/policy'
 import type { Page } from './lists'
 import { type Query, rows } from './query'
 import { isoTime } from '../lib/time'

@@ -1,4 +1,4 @@
-import { listCondition, listRelationSql, type ListResource } from '../auth/policy'
+import { listCondition, listRelationSql, type ListResource } from '../domain/policy'
 import { listResource, toResource, type ListResourceRow } from './lists'
 import { isoTime } from '../lib/time'
 import { type Query, rows } from './query'

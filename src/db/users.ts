@@ -1,9 +1,9 @@
 import type * as z from 'zod'
-import type { Role } from '../auth/policy'
-import { parseScopes, SCOPES, type Scope } from '../auth/scopes'
+import type { Role } from '../domain/policy'
+import { parseScopes, SCOPES, type Scope } from '../domain/scopes'
 import { isoTime } from '../lib/time'
 import { allRows, firstRow, type Query, run } from './query'
-import type { user } from '../schemas/responses'
+import type { user } from '../http/schemas/responses'
 
 export type UserRow = {
   id: string
@@ -135,7 +135,7 @@ export const listUsers = (db: D1Database, page: { limit: number; offset: number 
 /**
  * SQL: the row (its columns, or the expressions given) is an admin able to administer: enabled,
  * role admin, and holding the `write` scope that every administrative change needs
- * (src/auth/policy.ts). An admin without `write` cannot undo anything, so it does not count.
+ * (src/domain/policy.ts). An admin without `write` cannot undo anything, so it does not count.
  */
 const administers = (role: string, disabled: string, scopes: string) =>
   `(${role} = 'admin' AND ${disabled} = 0 AND ' ' || ${scopes} || ' ' LIKE '% write %')`

@@ -1,5 +1,5 @@
 import * as oauth from 'oauth4webapi'
-import { type Config, LOOPBACK } from '../env'
+import { type Config, LOOPBACK } from '../config'
 
 /**
  * The OpenID Connect relying party side (issue 15), entirely through oauth4webapi: discovery,

@@ -1,5 +1,5 @@
-import type { Bindings } from '../env'
-import { ApiError } from '../errors'
+import type { Bindings } from '../config'
+import { ApiError } from '../domain/errors'
 import { toBase64Url } from '../lib/crypto'
 
 /**

@@ -1,10 +1,10 @@
 import type { Context } from 'hono'
-import { config, type AppEnv } from '../env'
+import { config, type AppEnv } from '../config'
 import { liveClientScope } from '../db/client-tokens'
 import { findLiveRefreshToken, findLiveSession } from '../db/sessions'
 import { sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
-import { narrowMachineScopes, narrowScopes, parseScopes } from '../auth/scopes'
+import { narrowMachineScopes, narrowScopes, parseScopes } from '../domain/scopes'
 import { isClientToken, issuerFor, verifyToken } from '../auth/tokens'
 
 /** RFC 7662 §2.2 for a token that is not (or no longer) good: nothing else is said. */

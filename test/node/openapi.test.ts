@@ -3,12 +3,12 @@ import { Validator } from '@seriousme/openapi-schema-validator'
 import openapiTS, { astToString } from 'todo-auth-openapi-typescript'
 import { describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app'
-import { documentedRoutes, openApiPath } from '../../src/openapi'
+import { documentedRoutes, openApiPath } from '../../src/http/openapi'
 import { type Document, fromQuery, operationFor, problems } from '../openapi-document'
 
 // Checks whose tools need Node itself: the OpenAPI schema validator and Redocly read files from
 // disk, openapi-typescript runs TypeScript 5. The document is the one the Worker serves
-// (test/integration/openapi.test.ts holds it to the running app).
+// (test/http/openapi.test.ts holds it to the running app).
 
 const app = createApp()
 // With both registrations on, the document lists every operation (else not /auth/register or
@@ -54,7 +54,7 @@ it('passes Redocly’s recommended lint without a warning', async () => {
 })
 
 // A generated client is only as exact as the document: the types below are what
-// openapi-typescript makes of it. test/integration/openapi-client.test.ts uses them with
+// openapi-typescript makes of it. test/http/openapi-client.test.ts uses them with
 // openapi-fetch and checks, under tsc, that they refuse what the server refuses.
 it('generates the client types in test/generated/openapi.d.ts (vitest -u after a change)', async () => {
   const doc = await fetchDocument()
@@ -167,7 +167,7 @@ describe('every validator’s constraints survive into the document', () => {
     ...[['authorization_code'], ['refresh_token'], ['password', 'refresh_token'], ['code']],
     ...[['https://app.example/cb'], ['https://a/#x'], ['http://example.com/'], []],
   ]
-  // What JSON Schema cannot say, and the document says in words instead (src/schemas/users.ts).
+  // What JSON Schema cannot say, and the document says in words instead (src/http/schemas/users.ts).
   const INEXPRESSIBLE = ['Password is too common.', 'Password must be at most 72 bytes of UTF-8.']
 
   const routes = documentedRoutes(app.routes).filter((r) => r.validators.length > 0)

@@ -13,7 +13,7 @@ import {
   REDIRECT,
   requestToken,
   VERIFIER,
-} from '../oauth'
+} from '../oauth-client'
 
 /**
  * Issue 11's rule for the code flow (issue 12): a sign-in, a code and the session it is

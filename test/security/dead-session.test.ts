@@ -3,7 +3,7 @@ import { describe, expect } from 'vitest'
 import { createApp } from '../../src/app'
 import { recordD1 } from '../d1-recorder'
 import { bearer, form, it, json, login, makeUser, type SignedIn } from '../helpers'
-import { makeClient, REDIRECT } from '../oauth'
+import { makeClient, REDIRECT } from '../oauth-client'
 
 // A Bearer request's session check rides in the same D1 batch as its writes (one round trip,
 // docs/performance.md). These hold that batch to what the check before it used to guarantee: a

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test'
 import bcrypt from 'bcryptjs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../src/app'
-import { addressKey, escapeControls } from '../../src/client'
+import { addressKey, escapeControls } from '../../src/domain/requester'
 import { createSession } from '../../src/db/sessions'
 import {
   basicHeader,

@@ -1,0 +1,115 @@
+import { Hono } from 'hono'
+import type { AppEnv } from '../config'
+import { ApiError, notFound } from '../domain/errors'
+import { createTeam, listTeams, removeTeamMember, setTeamMember } from '../db/teams'
+import {
+  actorOf,
+  allow,
+  allowOn,
+  authorized,
+  bearerUsername,
+  refusedOnTeam,
+  requireUpFront,
+} from '../auth/middleware'
+import { TEAM_RULES, teamRemoval } from '../domain/policy'
+import { doc } from '../http/openapi'
+import {
+  pageQuery,
+  team,
+  teamCreate,
+  teamList,
+  teamMember,
+  teamMemberBody,
+} from '../http/schemas/lists'
+import { validate } from '../http/validate'
+
+// A team the caller is not in and a missing one get the same answer.
+const noSuchTeam = () => notFound('team')
+const lastManager = () =>
+  new ApiError('conflict', 'A team keeps at least one manager; make another member manager first.')
+
+export const teamRoutes = new Hono<AppEnv>()
+  .get(
+    '/',
+    doc({
+      operationId: 'listTeams',
+      tag: 'teams',
+      summary: 'The teams you are in, oldest first',
+      responses: { 200: { description: 'The teams, with their members.', schema: teamList } },
+    }),
+    allow('teams.read'),
+    validate('query', pageQuery),
+    async (c) => {
+      const page = c.req.valid('query')
+      return c.json(await authorized(c, (db, actor) => listTeams(db, actor.id, page)))
+    },
+  )
+  .post(
+    '/',
+    doc({
+      operationId: 'createTeam',
+      tag: 'teams',
+      summary: 'Create a team; you are its manager',
+      responses: { 201: { description: 'The new team.', schema: team } },
+    }),
+    allow('teams.create'),
+    validate('json', teamCreate),
+    async (c) => {
+      const { name } = c.req.valid('json')
+      const creator = { id: actorOf(c).id, username: bearerUsername(c) }
+      return c.json(await authorized(c, (db) => createTeam(db, creator, name)), 201)
+    },
+  )
+  .put(
+    '/:id/members/:user_id',
+    doc({
+      operationId: 'setTeamMember',
+      tag: 'teams',
+      summary: 'Add a member or change their role',
+      description: 'Managers only. 409 when it would leave the team without a manager.',
+      responses: { 200: { description: 'The member.', schema: teamMember } },
+      errors: ['forbidden', 'conflict'],
+    }),
+    allowOn(TEAM_RULES['team.manage']),
+    validate('json', teamMemberBody),
+    async (c) => {
+      const { role } = c.req.valid('json')
+      const done = await authorized(c, (db, actor) =>
+        setTeamMember(db, actor.id, c.req.param('id'), c.req.param('user_id'), role),
+      )
+      const actor = actorOf(c)
+      if (!done.done)
+        refusedOnTeam(c, actor, 'team.manage', done.team, noSuchTeam, () =>
+          done.target.exists ? lastManager() : notFound('user'),
+        )
+      return c.json(done.done)
+    },
+  )
+  .delete(
+    '/:id/members/:user_id',
+    doc({
+      operationId: 'removeTeamMember',
+      tag: 'teams',
+      summary: 'Remove a member, or leave the team',
+      description:
+        'Managers remove anyone; a member may remove themselves. ' +
+        "Access through the team's shares ends at the next request. 409 for the last manager.",
+      responses: { 204: { description: 'Removed.' } },
+      errors: ['forbidden', 'conflict'],
+    }),
+    allowOn(TEAM_RULES['team.leave']),
+    async (c) => {
+      const userId = c.req.param('user_id')
+      const action = teamRemoval(actorOf(c), userId)
+      const done = await authorized(c, (db, actor) => {
+        requireUpFront(c, actor, TEAM_RULES[action])
+        return removeTeamMember(db, actor.id, action, c.req.param('id'), userId)
+      })
+      const actor = actorOf(c)
+      if (!done.done)
+        refusedOnTeam(c, actor, action, done.team, noSuchTeam, () =>
+          done.target.role ? lastManager() : notFound('member'),
+        )
+      return c.body(null, 204)
+    },
+  )

@@ -1,0 +1,69 @@
+import * as z from 'zod'
+import { CLIENT_SCOPES } from '../../domain/scopes'
+import { param } from './common'
+import { documented } from './documented'
+import { newPassword } from './users'
+
+/**
+ * The grants POST /auth/token knows (RFC 6749 §4.1, §6, §4.3, §4.4; RFC 8628 §3.4), each a
+ * module in src/grants/ and in this order in the discovery document; also what a client may be
+ * registered for.
+ */
+export const GRANT_TYPES = [
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  'urn:ietf:params:oauth:grant-type:device_code',
+  'password',
+] as const
+export type GrantType = (typeof GRANT_TYPES)[number]
+
+/**
+ * POST /auth/token and /auth/revoke bodies. Unrecognised parameters are ignored (RFC 6749 §3.2),
+ * empty ones count as omitted, duplicated ones are refused.
+ */
+const optional = () => z.preprocess((v) => (v === '' ? undefined : v), param().max(4096).optional())
+
+const scopeToken = `(?:${CLIENT_SCOPES.join('|')})`
+
+export const tokenRequest = z.object({
+  // Any other value is refused by the route (unsupported_grant_type), not by this schema: the
+  // document lists the ones that work.
+  grant_type: documented(optional(), { replace: { type: 'string', enum: [...GRANT_TYPES] } }),
+  username: optional(),
+  password: optional(),
+  // RFC 6749 §3.3: space-separated scope tokens; an unknown one is refused (invalid_scope).
+  scope: documented(optional(), {
+    replace: { type: 'string', pattern: `^${scopeToken}(?: ${scopeToken})*$` },
+  }),
+  refresh_token: optional(),
+  code: optional(),
+  redirect_uri: optional(),
+  code_verifier: optional(),
+  device_code: optional(),
+  client_id: optional(),
+  client_secret: optional(),
+})
+
+/** RFC 7009 §2.1 and RFC 7662 §2.1: the token, a hint, and optionally client credentials. */
+export const revokeRequest = z.object({
+  token: param().min(1, 'Required.').max(4096),
+  token_type_hint: optional(),
+  client_id: optional(),
+  client_secret: optional(),
+})
+export const introspectRequest = revokeRequest
+
+/** RFC 8628 §3.1: the client (authenticated as at the token endpoint) and the scope asked. */
+export const deviceAuthorizationRequest = z.object({
+  client_id: optional(),
+  client_secret: optional(),
+  scope: documented(optional(), {
+    replace: { type: 'string', pattern: `^${scopeToken}(?: ${scopeToken})*$` },
+  }),
+})
+
+export const passwordChange = z.strictObject({
+  current_password: z.string().min(1).max(1024),
+  new_password: newPassword,
+})

@@ -1,0 +1,62 @@
+import { config } from '../../config'
+import { ApiError } from '../../domain/errors'
+import { audit } from '../../db/audit'
+import { pollDeviceCode, redeemDeviceCode } from '../../db/device-codes'
+import { randomToken, sha256Hex } from '../../lib/crypto'
+import { type Grant, tokenResponse } from '../token/grant'
+
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
+
+/**
+ * The device authorization grant's polling (RFC 8628 §3.4-3.5): `authorization_pending` until
+ * the user decides, `slow_down` (and 5 s more on the interval) when polled sooner than the
+ * interval, `access_denied` when they denied, `expired_token` once the code's lifetime is over.
+ * An approved code is redeemed once, in the transaction that creates the session
+ * (../db/device-codes.ts); every other poll of it is `invalid_grant`.
+ */
+export const deviceCodeGrant: Grant = {
+  type: DEVICE_CODE_GRANT,
+  anonymous: false,
+  async handle(c, form, client) {
+    if (!client) throw new ApiError('invalid_client', 'Client authentication failed.')
+    if (form.device_code === undefined)
+      throw new ApiError('invalid_request', 'device_code is required for the device code grant.')
+    const db = c.env.DB
+    const deviceCodeHash = await sha256Hex(form.device_code)
+    const poll = await pollDeviceCode(db, deviceCodeHash, client.client_id)
+    switch (poll.kind) {
+      case 'pending':
+        throw poll.slowDown
+          ? new ApiError('slow_down', 'Polling too fast: wait 5 seconds more between requests.')
+          : new ApiError('authorization_pending', 'The user has not decided yet.')
+      case 'denied':
+        throw new ApiError('access_denied', 'The user denied the request.')
+      case 'expired':
+        throw new ApiError('expired_token', 'The device code has expired; start again.')
+      case 'invalid':
+        throw new ApiError('invalid_grant', 'The device code is invalid or was already used.')
+    }
+    const refreshToken = randomToken()
+    const result = await redeemDeviceCode(db, {
+      deviceCodeHash,
+      clientId: client.client_id,
+      userId: poll.userId,
+      scope: poll.scope,
+      refreshHash: await sha256Hex(refreshToken),
+      ttl: config(c.env).refreshTokenTtl,
+    })
+    if (result.kind === 'invalid')
+      throw new ApiError('invalid_grant', 'The device code is invalid or was already used.')
+    await audit(db, c.get('client'), 'device_code_exchange', {
+      username: result.user.username,
+      userId: result.user.id,
+    })
+    return tokenResponse(c, {
+      user: result.user,
+      sessionId: result.sessionId,
+      scope: result.scope,
+      refreshToken,
+      clientId: client.client_id,
+    })
+  },
+}

@@ -1,0 +1,88 @@
+import { Hono } from 'hono'
+import { issuerFor } from '../auth/tokens'
+import { config, type AppEnv } from '../config'
+import { ApiError } from '../domain/errors'
+import { doc } from '../http/openapi'
+import { CLIENT_SCOPES, SCOPES } from '../domain/scopes'
+import { health, resourceMetadata, serverMetadata } from '../http/schemas/responses'
+import { AUTH_METHODS } from '../http/schemas/clients'
+import { grantTypesSupported } from './token/grants'
+
+export const metaRoutes = new Hono<AppEnv>()
+  .get(
+    '/healthz',
+    doc({
+      operationId: 'getHealth',
+      tag: 'meta',
+      summary: 'Health check',
+      responses: { 200: { description: 'D1 answers.', schema: health } },
+      errors: ['temporarily_unavailable'],
+    }),
+    async (c) => {
+      try {
+        await c.env.DB.prepare('SELECT 1').first()
+      } catch (err) {
+        throw new ApiError('temporarily_unavailable', 'The database is not answering.', {
+          cause: err,
+        })
+      }
+      return c.json({ status: 'ok' })
+    },
+  )
+  /** RFC 8414 authorization server metadata. */
+  .get(
+    '/.well-known/oauth-authorization-server',
+    doc({
+      operationId: 'getServerMetadata',
+      tag: 'meta',
+      summary: 'OAuth 2.0 authorization server metadata (RFC 8414)',
+      responses: { 200: { description: 'The metadata.', schema: serverMetadata } },
+    }),
+    (c) => {
+      const cfg = config(c.env)
+      const issuer = issuerFor(cfg, c.req.url)
+      return c.json({
+        issuer,
+        authorization_endpoint: `${issuer}/auth/authorize`,
+        token_endpoint: `${issuer}/auth/token`,
+        revocation_endpoint: `${issuer}/auth/revoke`,
+        introspection_endpoint: `${issuer}/auth/introspect`,
+        device_authorization_endpoint: `${issuer}/auth/device_authorization`,
+        ...(cfg.allowClientRegistration && { registration_endpoint: `${issuer}/auth/clients` }),
+        grant_types_supported: grantTypesSupported(cfg),
+        response_types_supported: ['code'],
+        response_modes_supported: ['query'],
+        code_challenge_methods_supported: ['S256'],
+        scopes_supported: CLIENT_SCOPES,
+        token_endpoint_auth_methods_supported: AUTH_METHODS,
+        // Possession of a token is enough to end its session (RFC 7009 §2.1 leaves it to us);
+        // a client that authenticates may end only its own tokens.
+        revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+        // RFC 7662: confidential clients only.
+        introspection_endpoint_auth_methods_supported: AUTH_METHODS.filter((m) => m !== 'none'),
+        authorization_response_iss_parameter_supported: true,
+        service_documentation: `${issuer}/docs`,
+      })
+    },
+  )
+  /** RFC 9728 protected resource metadata: how a client that met a 401 finds this server. */
+  .get(
+    '/.well-known/oauth-protected-resource',
+    doc({
+      operationId: 'getResourceMetadata',
+      tag: 'meta',
+      summary: 'OAuth 2.0 protected resource metadata (RFC 9728)',
+      responses: { 200: { description: 'The metadata.', schema: resourceMetadata } },
+    }),
+    (c) => {
+      const issuer = issuerFor(config(c.env), c.req.url)
+      return c.json({
+        resource: issuer,
+        authorization_servers: [issuer],
+        scopes_supported: SCOPES,
+        bearer_methods_supported: ['header'],
+        resource_name: 'todo-auth',
+        resource_documentation: `${issuer}/docs`,
+      })
+    },
+  )

@@ -1,0 +1,61 @@
+import { ApiError, invalidRefreshToken } from '../../domain/errors'
+import { audit } from '../../db/audit'
+import { rotateRefreshToken, sessionOfRefreshToken } from '../../db/sessions'
+import { randomToken, sha256Hex } from '../../lib/crypto'
+import { nowSeconds } from '../../lib/time'
+import { grantScope, narrowScopes, parseScopeParam, parseScopes } from '../../domain/scopes'
+import { type Grant, tokenResponse } from './grant'
+
+/**
+ * The refresh token grant (RFC 6749 §6) with rotation: each token works once, and presenting a
+ * used one ends its whole session (RFC 9700 §4.14). A token works only for the client its
+ * session was issued to, or without a client for the legacy password grant's sessions.
+ */
+export const refreshTokenGrant: Grant = {
+  type: 'refresh_token',
+  anonymous: true,
+  async handle(c, form, client) {
+    if (form.refresh_token === undefined)
+      throw new ApiError(
+        'invalid_request',
+        'refresh_token is required for the refresh_token grant.',
+      )
+    const asked = parseScopeParam(form.scope)
+    const oldHash = await sha256Hex(form.refresh_token)
+    if (asked) {
+      // Checked before rotating, so a refused narrowing does not cost the client its token.
+      const session = await sessionOfRefreshToken(c.env.DB, oldHash)
+      if (session) grantScope(asked, parseScopes(session.scope))
+    }
+    const refreshToken = randomToken()
+    const clientId = client?.client_id ?? null
+    const result = await rotateRefreshToken(
+      c.env.DB,
+      oldHash,
+      await sha256Hex(refreshToken),
+      nowSeconds(),
+      asked?.join(' '),
+      clientId,
+    )
+    if (result.kind === 'reused') {
+      await audit(
+        c.env.DB,
+        c.get('client'),
+        'refresh_reuse_detected',
+        { username: result.username, userId: result.userId },
+        `session ${result.sessionId} revoked`,
+      )
+      throw invalidRefreshToken()
+    }
+    if (result.kind === 'invalid') throw invalidRefreshToken()
+    const { user, sessionId } = result.session
+    // The session's grant (narrowed for good if asked), and only what the user still holds
+    // today.
+    const scope = narrowScopes(parseScopes(result.session.scope), user.scopes).join(' ')
+    await audit(c.env.DB, c.get('client'), 'refresh', {
+      username: user.username,
+      userId: user.id,
+    })
+    return tokenResponse(c, { user, sessionId, scope, refreshToken, clientId })
+  },
+}
