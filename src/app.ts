@@ -3,16 +3,11 @@ import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import { secureHeaders } from 'hono/secure-headers'
-import { clientInfo } from './domain/requester'
-import { BOOKMARK_HEADER, readReplication } from './http/database'
-import { config, type AppEnv } from './config'
-import {
-  ApiError,
-  JSON_CONTENT_TYPE,
-  methodNotAllowedResponse,
-  onError,
-  onNotFound,
-} from './domain/errors'
+import { requesterOf } from './domain/requester'
+import { BOOKMARK_HEADER, openDatabase } from './http/database'
+import { config } from './config'
+import { ApiError } from './domain/errors'
+import { JSON_CONTENT_TYPE, methodNotAllowedResponse, onError, onNotFound } from './http/errors'
 import { adminRoutes } from './api/admin'
 import { authRoutes } from './oauth/token/routes'
 import { authorizeRoutes } from './oauth/authorize/routes'
@@ -27,6 +22,7 @@ import { registerRoutes } from './api/register'
 import { teamRoutes } from './api/teams'
 import { todoRoutes } from './api/todos'
 import { userRoutes } from './api/users'
+import type { AppEnv } from './http/context'
 
 export const MAX_BODY_BYTES = 16 * 1024
 
@@ -38,7 +34,10 @@ export function createApp() {
 
   // Outermost first: these also see the responses onError and notFound produce.
   // Who sent the request, read once for the throttle and the audit trail (src/domain/requester.ts).
-  app.use(clientInfo())
+  app.use(async (c, next) => {
+    c.set('requester', requesterOf(c.req.raw.headers, c.req.path))
+    await next()
+  })
   app.use(async (c, next) => {
     await next()
     if (c.res.headers.get('Content-Type') === 'application/json')
@@ -88,7 +87,7 @@ export function createApp() {
       onMethodNotAllowed: (_c, methods) => methodNotAllowedResponse(methods),
     }),
   )
-  app.use(readReplication())
+  app.use(openDatabase())
 
   const routes = app
     .route('/', metaRoutes)

@@ -1,7 +1,3 @@
-import type { BearerAuth } from './auth/middleware'
-import type { Client } from './domain/requester'
-import type { User } from './db/users'
-
 /**
  * Bindings come from `wrangler types` (worker-configuration.d.ts, JWT_SECRET included as a
  * required secret); the optional rotation secret is declared here. JWT_SECRET may still be absent
@@ -10,37 +6,6 @@ import type { User } from './db/users'
 export type Bindings = Env & {
   JWT_SECRET_PREVIOUS?: string
 }
-
-/** What the auth middlewares hand to the routes. */
-export type Variables = {
-  /** Who sent the request, set first by clientInfo() (src/domain/requester.ts). */
-  client: Client
-  /** The user of the request; unset when a client acts as itself (`actingClient`). */
-  user: User
-  /**
-   * The client_id of a client acting as itself, with a client credentials token (RFC 6749 §4.4).
-   * Only routes behind `allow` let such a token in, and the policy then sees a client.
-   */
-  actingClient?: string
-  /** The access token's session id; absent for HTTP Basic. */
-  sessionId?: string
-  /**
-   * True when the access token's session belongs to a third-party app (a client that is not
-   * first-party), read with the session in the Bearer check; absent for HTTP Basic.
-   */
-  thirdPartyApp?: boolean
-  /** Scopes this request may use: the token's scope narrowed to what the user still holds. */
-  scopes: readonly string[]
-  /** The D1 binding itself, for reads that must see the primary (src/http/database.ts). */
-  primary?: D1Database
-  /**
-   * A Bearer request whose session check rides in its route's batch (src/auth/middleware.ts
-   * `authorized`); absent for HTTP Basic and for the routes that check the session up front.
-   */
-  bearer?: BearerAuth
-}
-
-export type AppEnv = { Bindings: Bindings; Variables: Variables }
 
 export type Config = {
   issuer?: string
@@ -98,19 +63,6 @@ export function config(env: Bindings): Config {
     parsed.set(env, cfg)
   }
   return cfg
-}
-
-/**
- * `env` with its D1 binding replaced for one request (./db/replication.ts), sharing the config
- * already parsed for `env` instead of parsing the vars again on every request.
- */
-export function withDatabase(env: Bindings, db: () => D1Database): Bindings {
-  // A view of `env` that differs in DB alone: no copy of the bindings (it showed in the CPU
-  // profile, docs/performance.md) and no read of `env.DB`, which would open the D1 session that
-  // an earlier wrapper (readReplication) opens on first use.
-  const derived: Bindings = Object.create(env, { DB: { get: db, enumerable: true } })
-  parsed.set(derived, config(env))
-  return derived
 }
 
 // Hostnames that only this machine can reach: `wrangler dev` on 127.0.0.1, localhost or [::1].

@@ -2,8 +2,9 @@ import type { Config } from '../config'
 import { ApiError, notFound, usernameTaken } from '../domain/errors'
 import { type AccountOutcome, createUser } from '../db/accounts'
 import type { Attribution } from '../db/audit'
-import type { NewUser, User } from '../db/users'
+import type { NewUser } from '../db/users'
 import { hashPassword } from '../domain/passwords'
+import type { User } from '../domain/user'
 
 /**
  * Account changes as the API answers them, shared by POST /users, PATCH and DELETE /users/{id}

@@ -1,11 +1,12 @@
 import { Hono } from 'hono'
-import type { AppEnv } from '../config'
 import { listAudit } from '../db/audit'
-import { allow, authorized } from '../auth/middleware'
+import { checkedBatch } from '../auth/batch'
+import { requires } from '../auth/guards'
 import { doc } from '../http/openapi'
 import { auditList } from '../http/schemas/responses'
 import { auditQuery } from '../http/schemas/users'
 import { validate } from '../http/validate'
+import type { AppEnv } from '../http/context'
 
 export const adminRoutes = new Hono<AppEnv>()
   /** The security events, newest first; `username` narrows to one account. */
@@ -18,10 +19,10 @@ export const adminRoutes = new Hono<AppEnv>()
       description: 'Admins only. `username` narrows it to one account (any case).',
       responses: { 200: { description: 'The events.', schema: auditList } },
     }),
-    allow('audit.read'),
+    requires('audit.read'),
     validate('query', auditQuery),
     async (c) => {
       const q = c.req.valid('query')
-      return c.json(await authorized(c, (db) => listAudit(db, q)))
+      return c.json(await checkedBatch(c, (db) => listAudit(db, q)))
     },
   )

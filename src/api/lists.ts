@@ -1,5 +1,4 @@
 import { Hono } from 'hono'
-import type { AppEnv } from '../config'
 import { ApiError, notFound } from '../domain/errors'
 import { adminRead } from '../db/audit'
 import {
@@ -16,15 +15,9 @@ import {
 } from '../db/lists'
 import { listResource, toResource, type ListResourceRow } from '../db/lists'
 import { createTodo, listTodosIn, toTodo, type TodoRow } from '../db/todos'
-import {
-  actorOf,
-  allow,
-  allowOn,
-  authorize,
-  authorized,
-  bearerUsername,
-  refusedOnList,
-} from '../auth/middleware'
+import { checkedBatch } from '../auth/batch'
+import { actorOf, bearerAttribution, bearerUsername } from '../auth/bearer'
+import { checkAction, refusedOnList, requires, requiresScope } from '../auth/guards'
 import { LIST_RULES, listPatchAction } from '../domain/policy'
 import { doc } from '../http/openapi'
 import {
@@ -40,6 +33,7 @@ import {
 import { todoList } from '../http/schemas/responses'
 import { todo as todoSchema, todoCreate, todoListQuery } from '../http/schemas/todos'
 import { validate } from '../http/validate'
+import type { AppEnv } from '../http/context'
 
 // A list the caller may not see and a missing one get the same answer, so ids cannot be probed.
 const noSuchList = () => notFound('list')
@@ -88,14 +82,19 @@ const routes = new Hono<AppEnv>()
       responses: { 200: { description: 'The lists.', schema: listList } },
       errors: ['forbidden'],
     }),
-    allowOn(LIST_RULES['list.read']),
+    requiresScope(LIST_RULES['list.read']),
     validate('query', listQuery),
     async (c) => {
       const { user_id: userId, ...page } = c.req.valid('query')
-      const lists = await authorized(c, (db, actor) => {
+      const lists = await checkedBatch(c, (db, actor) => {
         if (userId === undefined) return listLists(db, actor.id, page)
-        authorize(c, 'lists.read_any')
-        return listListsAudited(db, userId, page, adminRead(db, c, userId, 'GET /api/lists'))
+        checkAction(c, 'lists.read_any')
+        return listListsAudited(
+          db,
+          userId,
+          page,
+          adminRead(db, bearerAttribution(c), userId, 'GET /api/lists'),
+        )
       })
       return c.json(lists)
     },
@@ -114,12 +113,12 @@ const routes = new Hono<AppEnv>()
         },
       },
     }),
-    allow('lists.create'),
+    requires('lists.create'),
     validate('json', listCreate),
     async (c) => {
       const { name } = c.req.valid('json')
       const owner = { id: actorOf(c).id, username: bearerUsername(c) }
-      const created = await authorized(c, (db) => createList(db, owner, name))
+      const created = await checkedBatch(c, (db) => createList(db, owner, name))
       c.header('Location', `/api/lists/${created.id}`)
       return c.json(created, 201)
     },
@@ -132,9 +131,9 @@ const routes = new Hono<AppEnv>()
       summary: 'Get one list',
       responses: { 200: { description: 'The list, with your role on it.', schema: listSchema } },
     }),
-    allowOn(LIST_RULES['list.read']),
+    requiresScope(LIST_RULES['list.read']),
     async (c) => {
-      const found = await authorized(c, (db, actor) => getList(db, actor.id, c.req.param('id')))
+      const found = await checkedBatch(c, (db, actor) => getList(db, actor.id, c.req.param('id')))
       if (!found) throw noSuchList()
       return c.json(found)
     },
@@ -152,12 +151,12 @@ const routes = new Hono<AppEnv>()
       errors: ['forbidden', 'conflict'],
     }),
     // Unarchiving needs what any change needs up front; the SQL tells the two apart.
-    allowOn(LIST_RULES['list.change']),
+    requiresScope(LIST_RULES['list.change']),
     validate('json', listPatch),
     async (c) => {
       const patch = c.req.valid('json')
       const action = listPatchAction(patch)
-      const updated = await authorized(c, (db, actor) =>
+      const updated = await checkedBatch(c, (db, actor) =>
         updateList(db, actor.id, c.req.param('id'), action, patch),
       )
       const actor = actorOf(c)
@@ -175,9 +174,9 @@ const routes = new Hono<AppEnv>()
       responses: { 204: { description: 'Deleted, with its todos and shares.' } },
       errors: ['forbidden', 'conflict'],
     }),
-    allowOn(LIST_RULES['list.change']),
+    requiresScope(LIST_RULES['list.change']),
     async (c) => {
-      const deleted = await authorized(c, (db, actor) =>
+      const deleted = await checkedBatch(c, (db, actor) =>
         deleteList(db, actor.id, c.req.param('id')),
       )
       const actor = actorOf(c)
@@ -194,12 +193,12 @@ const routes = new Hono<AppEnv>()
       summary: "The list's todos, newest first",
       responses: { 200: { description: 'The todos.', schema: todoList } },
     }),
-    allowOn(LIST_RULES['list.read']),
+    requiresScope(LIST_RULES['list.read']),
     validate('query', listTodoQuery),
     async (c) => {
       const id = c.req.param('id')
       const options = c.req.valid('query')
-      const [resource, todos] = await authorized(c, (db, actor) => ({
+      const [resource, todos] = await checkedBatch(c, (db, actor) => ({
         statements: [listResource(db, actor.id, id), listTodosIn(db, actor.id, id, options)],
         read: (results) => results,
       }))
@@ -225,11 +224,11 @@ const routes = new Hono<AppEnv>()
       },
       errors: ['forbidden'],
     }),
-    allowOn(LIST_RULES['list.write_todos']),
+    requiresScope(LIST_RULES['list.write_todos']),
     validate('json', listTodoCreate),
     async (c) => {
       const input = c.req.valid('json')
-      const created = await authorized(c, (db, actor) =>
+      const created = await checkedBatch(c, (db, actor) =>
         createTodo(db, actor.id, input, c.req.param('id')),
       )
       const actor = actorOf(c)
@@ -247,9 +246,11 @@ const routes = new Hono<AppEnv>()
       description: 'Its owner first (`role: "owner"`), then users and teams with their role.',
       responses: { 200: { description: 'The members.', schema: listMembersSchema } },
     }),
-    allowOn(LIST_RULES['list.read']),
+    requiresScope(LIST_RULES['list.read']),
     async (c) => {
-      const found = await authorized(c, (db, actor) => listMembers(db, actor.id, c.req.param('id')))
+      const found = await checkedBatch(c, (db, actor) =>
+        listMembers(db, actor.id, c.req.param('id')),
+      )
       const actor = actorOf(c)
       if (!found.done) refusedOnList(c, actor, 'list.read', found.resource, noSuchList)
       return c.json(found.done)
@@ -276,13 +277,13 @@ function withMemberRoutes(app: typeof routes) {
           responses: { 200: { description: 'The share.', schema: listMember } },
           errors: ['forbidden'],
         }),
-        allowOn(LIST_RULES['list.share']),
+        requiresScope(LIST_RULES['list.share']),
         validate('json', shareBody),
         async (c) => {
           const memberId = c.req.param(kind.param) ?? ''
           const listId = c.req.param('id') ?? ''
           const { role } = c.req.valid('json')
-          const done = await authorized(c, (db, actor) =>
+          const done = await checkedBatch(c, (db, actor) =>
             share(db, actor.id, listId, kind.type, memberId, role),
           )
           const actor = actorOf(c)
@@ -305,11 +306,11 @@ function withMemberRoutes(app: typeof routes) {
           responses: { 204: { description: 'No longer shared.' } },
           errors: ['forbidden'],
         }),
-        allowOn(LIST_RULES['list.share']),
+        requiresScope(LIST_RULES['list.share']),
         async (c) => {
           const memberId = c.req.param(kind.param) ?? ''
           const listId = c.req.param('id') ?? ''
-          const done = await authorized(c, (db, actor) =>
+          const done = await checkedBatch(c, (db, actor) =>
             unshare(db, actor.id, listId, kind.type, memberId),
           )
           const actor = actorOf(c)

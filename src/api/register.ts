@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import { createAccount } from './accounts'
-import { config, type AppEnv } from '../config'
+import { config } from '../config'
 import { notFound, usernameTaken } from '../domain/errors'
 import { audit, requestAttribution } from '../db/audit'
 import { userByUsername } from '../db/users'
@@ -9,6 +9,8 @@ import { doc } from '../http/openapi'
 import { user } from '../http/schemas/responses'
 import { registration } from '../http/schemas/users'
 import { validate } from '../http/validate'
+import type { AppEnv } from '../http/context'
+import { database } from '../http/database'
 
 /**
  * POST /auth/register: self-registration, only when ALLOW_SIGNUP is "true". Otherwise the path
@@ -46,8 +48,8 @@ export const registerRoutes = new Hono<AppEnv>()
     validate('json', registration),
     async (c) => {
       const body = c.req.valid('json')
-      const db = c.env.DB
-      const client = c.get('client')
+      const db = database(c)
+      const client = c.get('requester')
       const { results, charge } = await throttle.run(db, throttle.signupAttempt(client), {
         existing: userByUsername(db, body.username),
       })

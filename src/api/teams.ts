@@ -1,16 +1,9 @@
 import { Hono } from 'hono'
-import type { AppEnv } from '../config'
 import { ApiError, notFound } from '../domain/errors'
 import { createTeam, listTeams, removeTeamMember, setTeamMember } from '../db/teams'
-import {
-  actorOf,
-  allow,
-  allowOn,
-  authorized,
-  bearerUsername,
-  refusedOnTeam,
-  requireUpFront,
-} from '../auth/middleware'
+import { checkedBatch } from '../auth/batch'
+import { actorOf, bearerUsername } from '../auth/bearer'
+import { checkUpFront, refusedOnTeam, requires, requiresScope } from '../auth/guards'
 import { TEAM_RULES, teamRemoval } from '../domain/policy'
 import { doc } from '../http/openapi'
 import {
@@ -22,6 +15,7 @@ import {
   teamMemberBody,
 } from '../http/schemas/lists'
 import { validate } from '../http/validate'
+import type { AppEnv } from '../http/context'
 
 // A team the caller is not in and a missing one get the same answer.
 const noSuchTeam = () => notFound('team')
@@ -37,11 +31,11 @@ export const teamRoutes = new Hono<AppEnv>()
       summary: 'The teams you are in, oldest first',
       responses: { 200: { description: 'The teams, with their members.', schema: teamList } },
     }),
-    allow('teams.read'),
+    requires('teams.read'),
     validate('query', pageQuery),
     async (c) => {
       const page = c.req.valid('query')
-      return c.json(await authorized(c, (db, actor) => listTeams(db, actor.id, page)))
+      return c.json(await checkedBatch(c, (db, actor) => listTeams(db, actor.id, page)))
     },
   )
   .post(
@@ -52,12 +46,12 @@ export const teamRoutes = new Hono<AppEnv>()
       summary: 'Create a team; you are its manager',
       responses: { 201: { description: 'The new team.', schema: team } },
     }),
-    allow('teams.create'),
+    requires('teams.create'),
     validate('json', teamCreate),
     async (c) => {
       const { name } = c.req.valid('json')
       const creator = { id: actorOf(c).id, username: bearerUsername(c) }
-      return c.json(await authorized(c, (db) => createTeam(db, creator, name)), 201)
+      return c.json(await checkedBatch(c, (db) => createTeam(db, creator, name)), 201)
     },
   )
   .put(
@@ -70,11 +64,11 @@ export const teamRoutes = new Hono<AppEnv>()
       responses: { 200: { description: 'The member.', schema: teamMember } },
       errors: ['forbidden', 'conflict'],
     }),
-    allowOn(TEAM_RULES['team.manage']),
+    requiresScope(TEAM_RULES['team.manage']),
     validate('json', teamMemberBody),
     async (c) => {
       const { role } = c.req.valid('json')
-      const done = await authorized(c, (db, actor) =>
+      const done = await checkedBatch(c, (db, actor) =>
         setTeamMember(db, actor.id, c.req.param('id'), c.req.param('user_id'), role),
       )
       const actor = actorOf(c)
@@ -97,12 +91,12 @@ export const teamRoutes = new Hono<AppEnv>()
       responses: { 204: { description: 'Removed.' } },
       errors: ['forbidden', 'conflict'],
     }),
-    allowOn(TEAM_RULES['team.leave']),
+    requiresScope(TEAM_RULES['team.leave']),
     async (c) => {
       const userId = c.req.param('user_id')
       const action = teamRemoval(actorOf(c), userId)
-      const done = await authorized(c, (db, actor) => {
-        requireUpFront(c, actor, TEAM_RULES[action])
+      const done = await checkedBatch(c, (db, actor) => {
+        checkUpFront(c, actor, TEAM_RULES[action])
         return removeTeamMember(db, actor.id, action, c.req.param('id'), userId)
       })
       const actor = actorOf(c)

@@ -1,5 +1,4 @@
 import { Hono } from 'hono'
-import type { AppEnv } from '../config'
 import { notFound } from '../domain/errors'
 import { adminRead } from '../db/audit'
 import {
@@ -10,11 +9,14 @@ import {
   listTodosAudited,
   updateTodo,
 } from '../db/todos'
-import { actorOf, allow, authorize, authorized, refusedOnList } from '../auth/middleware'
+import { checkedBatch } from '../auth/batch'
+import { actorOf, bearerAttribution } from '../auth/bearer'
+import { checkAction, refusedOnList, requires } from '../auth/guards'
 import { doc } from '../http/openapi'
 import { todo as todoSchema, todoCreate, todoListQuery, todoPatch } from '../http/schemas/todos'
 import { todoList } from '../http/schemas/responses'
 import { validate } from '../http/validate'
+import type { AppEnv } from '../http/context'
 
 // A todo the caller may not see and a missing one get the same answer, so ids cannot be probed.
 const noSuchTodo = () => notFound('todo')
@@ -33,16 +35,21 @@ export const todoRoutes = new Hono<AppEnv>()
       responses: { 200: { description: 'The todos.', schema: todoList } },
       errors: ['forbidden'],
     }),
-    allow('todos.read'),
+    requires('todos.read'),
     validate('query', todoListQuery),
     async (c) => {
       const { user_id: ownerId, ...options } = c.req.valid('query')
-      const todos = await authorized(c, (db, actor) => {
+      const todos = await checkedBatch(c, (db, actor) => {
         if (ownerId === undefined) return listTodos(db, actor.id, options)
         // Naming an owner at all is the admin's privilege (docs/api.md §7), even when it names
         // oneself.
-        authorize(c, 'todos.list_any')
-        return listTodosAudited(db, ownerId, options, adminRead(db, c, ownerId, 'GET /api/todos'))
+        checkAction(c, 'todos.list_any')
+        return listTodosAudited(
+          db,
+          ownerId,
+          options,
+          adminRead(db, bearerAttribution(c), ownerId, 'GET /api/todos'),
+        )
       })
       return c.json(todos)
     },
@@ -65,11 +72,11 @@ export const todoRoutes = new Hono<AppEnv>()
         },
       },
     }),
-    allow('todos.write'),
+    requires('todos.write'),
     validate('json', todoCreate),
     async (c) => {
       const { list_id: listId, ...input } = c.req.valid('json')
-      const created = await authorized(c, (db, actor) => createTodo(db, actor.id, input, listId))
+      const created = await checkedBatch(c, (db, actor) => createTodo(db, actor.id, input, listId))
       const actor = actorOf(c)
       if (!created.done) refusedOnList(c, actor, 'list.write_todos', created.resource, noSuchList)
       c.header('Location', `/api/todos/${created.done.id}`)
@@ -85,9 +92,9 @@ export const todoRoutes = new Hono<AppEnv>()
       description: 'Any todo of a list you may see: your own, or one shared with you.',
       responses: { 200: { description: 'The todo.', schema: todoSchema } },
     }),
-    allow('todos.read'),
+    requires('todos.read'),
     async (c) => {
-      const todo = await authorized(c, (db, actor) => getTodo(db, actor.id, c.req.param('id')))
+      const todo = await checkedBatch(c, (db, actor) => getTodo(db, actor.id, c.req.param('id')))
       if (!todo) throw notFound('todo')
       return c.json(todo)
     },
@@ -103,11 +110,11 @@ export const todoRoutes = new Hono<AppEnv>()
       responses: { 200: { description: 'The changed todo.', schema: todoSchema } },
       errors: ['forbidden'],
     }),
-    allow('todos.write'),
+    requires('todos.write'),
     validate('json', todoPatch),
     async (c) => {
       const patch = c.req.valid('json')
-      const updated = await authorized(c, (db, actor) =>
+      const updated = await checkedBatch(c, (db, actor) =>
         updateTodo(db, actor.id, c.req.param('id'), patch),
       )
       const actor = actorOf(c)
@@ -125,9 +132,9 @@ export const todoRoutes = new Hono<AppEnv>()
       responses: { 204: { description: 'Deleted.' } },
       errors: ['forbidden'],
     }),
-    allow('todos.write'),
+    requires('todos.write'),
     async (c) => {
-      const deleted = await authorized(c, (db, actor) =>
+      const deleted = await checkedBatch(c, (db, actor) =>
         deleteTodo(db, actor.id, c.req.param('id')),
       )
       const actor = actorOf(c)

@@ -1,13 +1,14 @@
 import { Hono } from 'hono'
 import { applied, createAccount } from './accounts'
-import { config, type AppEnv } from '../config'
+import { config } from '../config'
 import { ApiError, notFound } from '../domain/errors'
 import { changeUser, userChange, userRemoval } from '../db/accounts'
 import { requestAttribution } from '../db/audit'
-import { authDatabase } from '../http/database'
 import { listUsers, userById } from '../db/users'
 import { checkPassword } from '../auth/login'
-import { actorOf, allow, authenticated, authorized, bearerUsername } from '../auth/middleware'
+import { checkToken, checkedBatch } from '../auth/batch'
+import { actorOf, bearerUsername } from '../auth/bearer'
+import { requires } from '../auth/guards'
 import { doc } from '../http/openapi'
 import { hashPassword } from '../domain/passwords'
 import { mayAssign } from '../domain/policy'
@@ -15,8 +16,10 @@ import { passwordChange } from '../http/schemas/auth'
 import { user as userSchema, userList } from '../http/schemas/responses'
 import { userCreate, userListQuery, userPatch } from '../http/schemas/users'
 import { validate } from '../http/validate'
+import type { AppEnv } from '../http/context'
+import { database, primaryDatabase } from '../http/database'
 
-/** GET /users/me and the password change for everyone; the rest for admins (src/domain/policy.ts). */
+/** GET /users/me and the password change for everyone; the rest for admins (domain/policy.ts). */
 export const userRoutes = new Hono<AppEnv>()
   .get(
     '/me',
@@ -26,9 +29,9 @@ export const userRoutes = new Hono<AppEnv>()
       summary: 'The current user',
       responses: { 200: { description: 'You.', schema: userSchema } },
     }),
-    allow('self'),
+    requires('self'),
     async (c) => {
-      await authenticated(c)
+      await checkToken(c)
       return c.json(c.get('user'))
     },
   )
@@ -43,16 +46,16 @@ export const userRoutes = new Hono<AppEnv>()
       responses: { 204: { description: 'Changed; log in again.' } },
       errors: ['too_many_attempts'],
     }),
-    allow('self'),
+    requires('self'),
     validate('json', passwordChange),
     async (c) => {
       // Checks a password: the session check first, on its own (docs/performance.md).
-      await authenticated(c)
+      await checkToken(c)
       const user = c.get('user')
       const { current_password, new_password } = c.req.valid('json')
       const credentials = { username: user.username, password: current_password }
       const cfg = config(c.env)
-      if (!(await checkPassword(authDatabase(c), cfg, c.get('client'), credentials))) {
+      if (!(await checkPassword(primaryDatabase(c), cfg, c.get('requester'), credentials))) {
         throw new ApiError('invalid_request', 'The current password is incorrect.', {
           issues: [{ path: 'current_password', message: 'Incorrect.' }],
         })
@@ -60,10 +63,10 @@ export const userRoutes = new Hono<AppEnv>()
       const passwordHash = await hashPassword(new_password, cfg.bcryptCost)
       applied(
         await changeUser(
-          c.env.DB,
+          database(c),
           user.id,
           { passwordHash },
-          requestAttribution(c.get('client')),
+          requestAttribution(c.get('requester')),
           'password_change',
         ),
       )
@@ -87,12 +90,12 @@ export const userRoutes = new Hono<AppEnv>()
       },
       errors: ['conflict'],
     }),
-    allow('users.write'),
+    requires('users.write'),
     validate('json', userCreate),
     async (c) => {
-      await authenticated(c)
-      const by = requestAttribution(c.get('client'), `by ${c.get('user').username}`)
-      const user = await createAccount(c.env.DB, config(c.env), c.req.valid('json'), by)
+      await checkToken(c)
+      const by = requestAttribution(c.get('requester'), `by ${c.get('user').username}`)
+      const user = await createAccount(database(c), config(c.env), c.req.valid('json'), by)
       c.header('Location', `/users/${user.id}`)
       return c.json(user, 201)
     },
@@ -106,11 +109,11 @@ export const userRoutes = new Hono<AppEnv>()
       description: 'Admins only.',
       responses: { 200: { description: 'The users.', schema: userList } },
     }),
-    allow('users.read'),
+    requires('users.read'),
     validate('query', userListQuery),
     async (c) => {
       const page = c.req.valid('query')
-      return c.json(await authorized(c, (db) => listUsers(db, page)))
+      return c.json(await checkedBatch(c, (db) => listUsers(db, page)))
     },
   )
   .get(
@@ -122,9 +125,9 @@ export const userRoutes = new Hono<AppEnv>()
       description: 'Admins only.',
       responses: { 200: { description: 'The user.', schema: userSchema } },
     }),
-    allow('users.read'),
+    requires('users.read'),
     async (c) => {
-      const user = await authorized(c, (db) => userById(db, c.req.param('id')))
+      const user = await checkedBatch(c, (db) => userById(db, c.req.param('id')))
       if (!user) throw notFound('user')
       return c.json(user)
     },
@@ -142,7 +145,7 @@ export const userRoutes = new Hono<AppEnv>()
       responses: { 200: { description: 'The changed user.', schema: userSchema } },
       errors: ['forbidden', 'conflict'],
     }),
-    allow('users.write'),
+    requires('users.write'),
     validate('json', userPatch),
     async (c) => {
       const { password, ...fields } = c.req.valid('json')
@@ -158,7 +161,7 @@ export const userRoutes = new Hono<AppEnv>()
       // Assigning a role or scopes is decided on the target's row, and a new password costs a
       // bcrypt hash: both read the row first, with the session check (two round trips).
       if (fields.role !== undefined || fields.scopes !== undefined || password !== undefined) {
-        const target = await authorized(c, (db) => userById(db, id))
+        const target = await checkedBatch(c, (db) => userById(db, id))
         if (!target) throw notFound('user')
         if (!mayAssign(actorOf(c), target, fields))
           throw new ApiError('forbidden', 'Nobody may raise their own role or scopes.')
@@ -167,9 +170,9 @@ export const userRoutes = new Hono<AppEnv>()
         password === undefined ? undefined : await hashPassword(password, config(c.env).bcryptCost)
       // The audit names the fields, never their values: one of them may be a password.
       const what = [...Object.keys(fields), ...(passwordHash ? ['password'] : [])].join(', ')
-      const by = requestAttribution(c.get('client'), `by ${bearerUsername(c)}: ${what}`)
+      const by = requestAttribution(c.get('requester'), `by ${bearerUsername(c)}: ${what}`)
       const change = { ...fields, passwordHash }
-      return c.json(applied(await authorized(c, (db) => userChange(db, id, change, by))))
+      return c.json(applied(await checkedBatch(c, (db) => userChange(db, id, change, by))))
     },
   )
   .delete(
@@ -182,10 +185,10 @@ export const userRoutes = new Hono<AppEnv>()
       responses: { 204: { description: 'Deleted, with their todos and sessions.' } },
       errors: ['conflict'],
     }),
-    allow('users.write'),
+    requires('users.write'),
     async (c) => {
-      const by = requestAttribution(c.get('client'), `by ${bearerUsername(c)}`)
-      applied(await authorized(c, (db) => userRemoval(db, c.req.param('id'), by)))
+      const by = requestAttribution(c.get('requester'), `by ${bearerUsername(c)}`)
+      applied(await checkedBatch(c, (db) => userRemoval(db, c.req.param('id'), by)))
       return c.body(null, 204)
     },
   )

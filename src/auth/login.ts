@@ -1,4 +1,4 @@
-import type { Client } from '../domain/requester'
+import type { Requester } from '../domain/requester'
 import type { Config } from '../config'
 import { auditEvent, auditUserEvent, requestAttribution } from '../db/audit'
 import {
@@ -47,7 +47,7 @@ export type Grant = (user: UserRow) => D1PreparedStatement[]
 export function checkPassword(
   db: D1Database,
   cfg: Config,
-  client: Client,
+  client: Requester,
   credentials: Credentials,
   grant?: Grant,
 ): Promise<UserRow | null> {
@@ -64,7 +64,7 @@ export function checkPassword(
 export async function checkRemembered(
   db: D1Database,
   cfg: Config,
-  client: Client,
+  client: Requester,
   credentials: Credentials,
 ): Promise<UserRow | null> {
   const cache = await credentialCache(credentials.username, credentials.password)
@@ -113,7 +113,7 @@ const pivotOf = async (username: string) => (await sha256Hex(username.toLowerCas
 async function compare(
   db: D1Database,
   cfg: Config,
-  client: Client,
+  client: Requester,
   { username, password }: Credentials,
   grant: Grant | undefined,
   cache: RememberedCredential | null,

@@ -1,4 +1,4 @@
-import { addressKey, type Client } from '../domain/requester'
+import { addressKey, type Requester } from '../domain/requester'
 import type { Config } from '../config'
 import { ApiError } from '../domain/errors'
 import { USERNAME } from '../http/schemas/common'
@@ -81,7 +81,7 @@ export type Attempt = { keys: { key: string; rule: Rule }[]; now: number }
 
 const attempt = (keys: Attempt['keys']): Attempt => ({ keys, now: nowSeconds() })
 
-export function passwordAttempt(cfg: Config, client: Client, username: string): Attempt {
+export function passwordAttempt(cfg: Config, client: Requester, username: string): Attempt {
   const userRule: Rule = {
     limit: cfg.loginMaxFailures,
     windowSeconds: 86_400,
@@ -98,13 +98,13 @@ export function passwordAttempt(cfg: Config, client: Client, username: string): 
 }
 
 /** Without a client address there is nothing to count registrations by. */
-export const signupAttempt = (client: Client): Attempt =>
+export const signupAttempt = (client: Requester): Attempt =>
   attempt(
     client.address ? [{ key: `signup:${addressKey(client.address)}`, rule: SIGNUP_RULE }] : [],
   )
 
 /** RFC 7591 registrations (POST /auth/clients): `client-signup:<address key>`, 10 an hour. */
-export const clientRegistrationAttempt = (client: Client): Attempt =>
+export const clientRegistrationAttempt = (client: Requester): Attempt =>
   attempt(
     client.address
       ? [{ key: `client-signup:${addressKey(client.address)}`, rule: SIGNUP_RULE }]
@@ -133,7 +133,7 @@ const USER_CODE_IP_RULE: Rule = {
  * A user code typed on the device verification page: `device:<browser>` (a digest of the
  * browser's cookie, src/oauth/browser/signin.ts) and `device-ip:<address key>`.
  */
-export const userCodeAttempt = (client: Client, browser: string): Attempt =>
+export const userCodeAttempt = (client: Requester, browser: string): Attempt =>
   attempt([
     { key: `device:${browser}`, rule: USER_CODE_RULE },
     ...(client.address

@@ -9,10 +9,10 @@ import {
   toUser,
   updateUser,
   type NewUser,
-  type User,
   type UserChange,
   type UserRow,
 } from './users'
+import type { User } from '../domain/user'
 
 /**
  * Account changes with everything they entail — ending sessions, the audit event — as one D1

@@ -1,8 +1,5 @@
-import type { Context } from 'hono'
-import type { AppEnv } from '../config'
-import { tokenUsername } from '../auth/tokens'
 import { nowSeconds } from '../lib/time'
-import { type Client, USER_AGENT_MAX } from '../domain/requester'
+import { type Requester, USER_AGENT_MAX } from '../domain/requester'
 import { allRows, type Query } from './query'
 
 export const AUDIT_EVENTS = [
@@ -64,22 +61,22 @@ export function auditUserEvent(
  * batch with the read itself; about the user read, with the admin in `detail`. Nothing is written
  * for a user that does not exist (and nothing is read).
  */
-export const adminRead = (db: D1Database, c: Context<AppEnv>, userId: string, what: string) =>
+export const adminRead = (
+  db: D1Database,
+  admin: { requester: Requester; username: string },
+  userId: string,
+  what: string,
+) =>
   auditUserEvent(
     db,
     'admin_read',
     userId,
-    // The admin's username: the token's until the Bearer batch has read the row (see
-    // bearerUsername in src/auth/middleware.ts; usernames never change).
-    requestAttribution(
-      c.get('client'),
-      `by ${c.var.user?.username ?? tokenUsername(c.var.bearer?.claims)}: ${what}`,
-    ),
+    requestAttribution(admin.requester, `by ${admin.username}: ${what}`),
     '1',
   )
 
 /** Where a request came from (src/domain/requester.ts), as the audit trail records it. */
-export const requestAttribution = (client: Client, detail?: string): Attribution => ({
+export const requestAttribution = (client: Requester, detail?: string): Attribution => ({
   ip: client.address,
   userAgent: client.userAgent,
   detail,
@@ -90,7 +87,7 @@ type Who = { username?: string | null; userId?: string | null }
 /** The statement recording a security event of a request, to batch with the writes it goes with. */
 export const auditEvent = (
   db: D1Database,
-  client: Client,
+  client: Requester,
   event: AuditEvent,
   who: Who,
   detail?: string,
@@ -113,7 +110,7 @@ export const auditEvent = (
  */
 export async function audit(
   db: D1Database,
-  client: Client,
+  client: Requester,
   event: AuditEvent,
   who: Who,
   detail?: string,

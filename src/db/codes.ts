@@ -1,7 +1,8 @@
 import { randomToken, sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
 import { sessionStatements } from './sessions'
-import { type User, type UserRow, toUser, userColumns } from './users'
+import { type UserRow, toUser, userColumns } from './users'
+import type { User } from '../domain/user'
 
 /**
  * Authorization codes (RFC 6749 §4.1.2): 256 random bits, stored only as SHA-256, valid for

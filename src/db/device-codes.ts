@@ -1,7 +1,8 @@
 import { randomToken, sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
 import { sessionStatements } from './sessions'
-import { type User, type UserRow, toUser, userColumns } from './users'
+import { type UserRow, toUser, userColumns } from './users'
+import type { User } from '../domain/user'
 
 /**
  * Device authorization requests (RFC 8628). The device code is 256 random bits, stored only as

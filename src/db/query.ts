@@ -26,3 +26,19 @@ export const firstRow = <R, T>(stmt: D1PreparedStatement, map: (row: R) => T): Q
     return row === undefined ? null : map(row)
   },
 })
+
+/**
+ * SQL for a guard: an expression that raises an SQL error ("malformed JSON", from json() of a
+ * string that is not JSON) unless `condition` holds when the statement runs. D1 runs a batch as
+ * one transaction and an error rolls it back, so a guard at the head of a batch lets nothing
+ * after it write unless its condition held (docs/architecture.md, "The batch and its guard").
+ * `condition` must depend on the row, so that SQLite cannot evaluate it up front; `reason` is
+ * what the error says, for the log.
+ */
+export const abortUnless = (condition: string, reason: string): string =>
+  `json(CASE WHEN ${condition} THEN 'true' ELSE '${reason.replaceAll("'", "''")}' END)`
+
+/** True when D1 answers at all: the health check. */
+export const ping = async (db: D1Database): Promise<void> => {
+  await db.prepare('SELECT 1').first()
+}

@@ -1,5 +1,8 @@
 import { parseScopes, SCOPES, type Scope } from '../domain/scopes'
-import { stillVerified, type UserRow, userColumns, toUser, type User } from './users'
+import type { Standing } from '../domain/standing'
+import type { User } from '../domain/user'
+import { stillVerified, type UserRow, userColumns, toUser } from './users'
+import { abortUnless } from './query'
 
 /**
  * Sessions and refresh tokens. A session is one login; its refresh tokens form a chain in which
@@ -150,14 +153,6 @@ export async function findLiveSession(
   return toBearerSession(sessionId, row ?? undefined)
 }
 
-/**
- * What a Bearer request may do as far as the policy is concerned, besides who it is: the user's
- * role now, the scopes it may use (the token's, bounded by its session's and its user's) and
- * whether a third-party app holds it. The Bearer batch (src/auth/middleware.ts `authorized`)
- * presumes a standing before it runs and the guard below proves it in the same transaction.
- */
-export type Standing = { role: string; scopes: readonly Scope[]; thirdPartyApp: boolean }
-
 const BEARER_ROW = `SELECT s.scope AS session_scope,
      s.client_id IS NOT NULL AND COALESCE(c.first_party, 0) = 0 AS third_party, ${userColumns('u')}
    FROM sessions s JOIN users u ON u.id = s.user_id
@@ -171,7 +166,7 @@ const holds = (scope: Scope, tokenHas: number) =>
 
 /**
  * The check that opens every Bearer batch: the session's row, as BEARER_ROW, in a statement that
- * raises an SQL error ("malformed JSON", from json() of a string that is not JSON) unless, as it
+ * aborts the batch (abortUnless, ./query.ts) unless, as it
  * runs, the session is live, its user enabled and the request's standing the presumed one. D1
  * runs a batch as one transaction and an error rolls it back, so no statement after it writes
  * anything for a dead session or for a standing that changed since it was presumed: every write
@@ -180,10 +175,12 @@ const holds = (scope: Scope, tokenHas: number) =>
  * what lets the same statement raise for a missing session; at most one row matches (s.id is the
  * key). The argument of json() depends on the row, so SQLite cannot evaluate it up front.
  */
-const BEARER_CHECK = `SELECT json(CASE WHEN COUNT(*) = 1 AND u.role = ?4
+const BEARER_CHECK = `SELECT ${abortUnless(
+  `COUNT(*) = 1 AND u.role = ?4
        AND (s.client_id IS NOT NULL AND COALESCE(c.first_party, 0) = 0) = ?5
-       AND ${SCOPES.map((scope, i) => `${holds(scope, 6 + 2 * i)} = ?${7 + 2 * i}`).join(' AND ')}
-     THEN 'true' ELSE 'bearer session check failed' END) AS guard,
+       AND ${SCOPES.map((scope, i) => `${holds(scope, 6 + 2 * i)} = ?${7 + 2 * i}`).join(' AND ')}`,
+  'bearer session check failed',
+)} AS guard,
      s.scope AS session_scope,
      s.client_id IS NOT NULL AND COALESCE(c.first_party, 0) = 0 AS third_party, ${userColumns('u')}
    FROM sessions s JOIN users u ON u.id = s.user_id

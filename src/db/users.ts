@@ -1,9 +1,8 @@
-import type * as z from 'zod'
-import type { Role } from '../domain/policy'
 import { parseScopes, SCOPES, type Scope } from '../domain/scopes'
 import { isoTime } from '../lib/time'
 import { allRows, firstRow, type Query, run } from './query'
-import type { user } from '../http/schemas/responses'
+import type { User } from '../domain/user'
+import type { Role } from '../domain/user'
 
 export type UserRow = {
   id: string
@@ -17,9 +16,6 @@ export type UserRow = {
   created_at: string
   updated_at: string
 }
-
-/** A user as the API shows it (never the hash): the response schema is its one definition. */
-export type User = z.infer<typeof user>
 
 const COLUMNS = [
   'id',

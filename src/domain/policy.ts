@@ -1,5 +1,5 @@
-import type { User } from '../db/users'
 import type { MachineScope, Scope } from './scopes'
+import { ROLES, type Role, type User } from './user'
 
 /**
  * Who may do what to whose data: the one place that answers it. Routes name an action and, where
@@ -16,10 +16,6 @@ import type { MachineScope, Scope } from './scopes'
  * The operator CLI (scripts/user.mjs) stands outside this table: whoever can run it holds the
  * database credentials. It shares the rules on the data instead (schemas, last-admin guard).
  */
-
-/** The roles, lowest first: an admin may do all a user may. */
-export const ROLES = ['user', 'admin'] as const
-export type Role = (typeof ROLES)[number]
 
 export type Action =
   | 'todos.read' // list, read own todos

@@ -1,11 +1,8 @@
-import type { MiddlewareHandler } from 'hono'
-import type { AppEnv } from '../config'
-
 /**
- * Who sent a request, read once per request by `clientInfo()` (src/app.ts) and handed to domain
+ * Who sent a request, read once per request (src/app.ts) and handed to domain
  * and database code as plain data: the throttle and the audit trail never see a hono Context.
  */
-export type Client = {
+export type Requester = {
   /** From CF-Connecting-IP, which Cloudflare's edge sets; null without it (local development). */
   address: string | null
   /** The User-Agent with control characters escaped, at most USER_AGENT_MAX characters. */
@@ -32,19 +29,13 @@ export const escapeControls = (s: string): string =>
     return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`
   })
 
-export function clientOf(headers: Headers, path: string): Client {
+export function requesterOf(headers: Headers, path: string): Requester {
   const userAgent = headers.get('User-Agent')
   return {
     address: headers.get('CF-Connecting-IP')?.trim().slice(0, ADDRESS_MAX) || null,
     userAgent: userAgent === null ? null : escapeControls(userAgent).slice(0, USER_AGENT_MAX),
     path,
   }
-}
-
-/** Sets the `client` variable for everything after it. */
-export const clientInfo = (): MiddlewareHandler<AppEnv> => async (c, next) => {
-  c.set('client', clientOf(c.req.raw.headers, c.req.path))
-  await next()
 }
 
 /**

@@ -1,5 +1,5 @@
 import { type Context, Hono } from 'hono'
-import { config, type AppEnv } from '../config'
+import { config } from '../config'
 import { ApiError } from '../domain/errors'
 import { audit, auditEvent, requestAttribution } from '../db/audit'
 import {
@@ -18,7 +18,8 @@ import {
 } from '../db/identity-providers'
 import type { Query } from '../db/query'
 import { findUserById, insertUser } from '../db/users'
-import { allow, authorized } from '../auth/middleware'
+import { checkedBatch } from '../auth/batch'
+import { requires } from '../auth/guards'
 import { dummyHash, hasNoPasswordSql } from '../domain/passwords'
 import { sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
@@ -46,6 +47,8 @@ import {
 } from '../http/schemas/federation'
 import { validate } from '../http/validate'
 import { errorPage, issuer, liveClient, loginPage, proceed, STALE } from '../oauth/authorize/routes'
+import type { AppEnv } from '../http/context'
+import { database } from '../http/database'
 
 /**
  * Sign-in with upstream OpenID Connect providers (issue 15; docs/api.md, "Federation"). todo-auth
@@ -108,7 +111,7 @@ async function start(
 ): Promise<string> {
   const secrets = newSignIn()
   const url = await providerUrl(c, p, secrets)
-  await (await requestInsertion(c.env.DB, p.id, binding, purpose, secrets)).run()
+  await (await requestInsertion(database(c), p.id, binding, purpose, secrets)).run()
   return url
 }
 
@@ -148,9 +151,10 @@ async function spendRequest(c: Context<AppEnv>, id: string): Promise<RequestRow 
   const state = c.req.query('state')
   const binding = sentBinding(c)
   if (!state || state.length > 512 || !binding) return null
-  const row = await c.env.DB.prepare(
-    'DELETE FROM federation_requests WHERE state_hash = ?1 AND provider_id = ?2 RETURNING *',
-  )
+  const row = await database(c)
+    .prepare(
+      'DELETE FROM federation_requests WHERE state_hash = ?1 AND provider_id = ?2 RETURNING *',
+    )
     .bind(await sha256Hex(state), id)
     .first<RequestRow>()
   if (!row || row.expires_at <= nowSeconds()) return null
@@ -192,7 +196,7 @@ async function signInAs(
   claims: Claims,
   retried = false,
 ): Promise<Outcome> {
-  const db = c.env.DB
+  const db = database(c)
   const identity = { issuer: p.issuer, subject: claims.sub, providerId: p.id }
   const email = claims.emailVerified ? (claims.email ?? '') : ''
   const before: D1PreparedStatement[] = []
@@ -293,14 +297,20 @@ export const federationRoutes = new Hono<AppEnv>()
       const token = c.req.query('request')
       const pending = await unseal(c.env, token, sentBinding(c))
       if (!pending) return errorPage(c, 403, STALE)
-      const p = await findProvider(c.env.DB, c.req.param('id'))
+      const p = await findProvider(database(c), c.req.param('id'))
       if (!p?.enabled) return errorPage(c, 400, 'This sign-in option is not available.')
       try {
         return c.redirect(await start(c, p, sentBinding(c)!, { pending }), 303)
       } catch (err) {
         if (err instanceof ApiError) throw err
         console.error('federation: cannot start a sign-in at', p.id, err)
-        await audit(c.env.DB, c.get('client'), 'federated_login_failure', {}, `${p.id}: discovery`)
+        await audit(
+          database(c),
+          c.get('requester'),
+          'federated_login_failure',
+          {},
+          `${p.id}: discovery`,
+        )
         return errorPage(c, 400, `${p.name} cannot be reached right now. Try again later.`)
       }
     },
@@ -329,9 +339,9 @@ export const federationRoutes = new Hono<AppEnv>()
     }),
     async (c) => {
       issuer(c)
-      const db = c.env.DB
+      const db = database(c)
       const id = c.req.param('id')
-      const client = c.get('client')
+      const client = c.get('requester')
       const row = await spendRequest(c, id)
       const pending = row?.pending ? (JSON.parse(row.pending) as Pending) : null
       const fail = async (reason: string, message: string, userId: string | null = null) => {
@@ -419,8 +429,8 @@ export const myIdentityRoutes = new Hono<AppEnv>()
       summary: 'Your linked identity providers',
       responses: { 200: { description: 'Your identities.', schema: identityList } },
     }),
-    allow('self'),
-    async (c) => c.json(await authorized(c, (db, actor) => identitiesOf(db, actor.id))),
+    requires('self'),
+    async (c) => c.json(await checkedBatch(c, (db, actor) => identitiesOf(db, actor.id))),
   )
   .post(
     '/me/identities/:provider',
@@ -434,21 +444,24 @@ export const myIdentityRoutes = new Hono<AppEnv>()
       responses: { 200: { description: 'Where to sign in.', schema: linkStart } },
       errors: ['temporarily_unavailable'],
     }),
-    allow('identities.change'),
+    requires('identities.change'),
     async (c) => {
       const id = c.req.param('provider')
       const binding = browserBinding(c)
       // Made up front, so the request row rides in the session check's batch: one round trip,
       // the provider's discovery after it (a row whose discovery fails is deleted, below).
       const secrets = newSignIn()
-      const p = await authorized(c, (db, actor) => linkRequest(db, id, binding, actor.id, secrets))
+      const p = await checkedBatch(c, (db, actor) =>
+        linkRequest(db, id, binding, actor.id, secrets),
+      )
       if (!p?.enabled) throw new ApiError('not_found', 'No such identity provider.')
       try {
         return c.json({ authorization_url: await providerUrl(c, p, secrets) })
       } catch (err) {
         if (err instanceof ApiError) throw err
         console.error('federation: cannot start linking at', p.id, err)
-        await c.env.DB.prepare('DELETE FROM federation_requests WHERE state_hash = ?1')
+        await database(c)
+          .prepare('DELETE FROM federation_requests WHERE state_hash = ?1')
           .bind(await sha256Hex(secrets.state))
           .run()
         throw new ApiError('temporarily_unavailable', `${p.name} cannot be reached right now.`)
@@ -466,12 +479,12 @@ export const myIdentityRoutes = new Hono<AppEnv>()
       responses: { 204: { description: 'Unlinked.' } },
       errors: ['conflict'],
     }),
-    allow('identities.change'),
+    requires('identities.change'),
     async (c) => {
       const provider = c.req.param('provider')
-      const by = requestAttribution(c.get('client'), provider)
+      const by = requestAttribution(c.get('requester'), provider)
       const hasPassword = `NOT (${hasNoPasswordSql})`
-      const done = await authorized(c, (db, actor) =>
+      const done = await checkedBatch(c, (db, actor) =>
         identityUnlinking(db, actor.id, provider, hasPassword, by),
       )
       if (done === null)
@@ -510,13 +523,15 @@ export const adminProviderRoutes = new Hono<AppEnv>()
       },
       errors: ['conflict'],
     }),
-    allow('providers.write'),
+    requires('providers.write'),
     validate('json', providerCreate),
     async (c) => {
       const body = c.req.valid('json')
       checkedIssuer(c, body.issuer)
       const client_secret = await encryptSecret(c.env, body.id, body.client_secret)
-      const created = await authorized(c, (db) => providerInsertion(db, { ...body, client_secret }))
+      const created = await checkedBatch(c, (db) =>
+        providerInsertion(db, { ...body, client_secret }),
+      )
       if (!created) throw new ApiError('conflict', 'That provider id is taken.')
       c.header('Location', `/admin/identity-providers/${created.id}`)
       return c.json(shown(c, created), 201)
@@ -531,11 +546,11 @@ export const adminProviderRoutes = new Hono<AppEnv>()
       description: 'Admins only.',
       responses: { 200: { description: 'The providers.', schema: providerList } },
     }),
-    allow('providers.read'),
+    requires('providers.read'),
     validate('query', providerListQuery),
     async (c) => {
       const page = c.req.valid('query')
-      const providers = await authorized(c, (db) => providerPage(db, page))
+      const providers = await checkedBatch(c, (db) => providerPage(db, page))
       return c.json(providers.map((p) => shown(c, p)))
     },
   )
@@ -548,9 +563,9 @@ export const adminProviderRoutes = new Hono<AppEnv>()
       description: 'Admins only.',
       responses: { 200: { description: 'The provider.', schema: providerSchema } },
     }),
-    allow('providers.read'),
+    requires('providers.read'),
     async (c) => {
-      const found = await authorized(c, (db) => providerById(db, c.req.param('id')))
+      const found = await checkedBatch(c, (db) => providerById(db, c.req.param('id')))
       if (!found) throw new ApiError('not_found', 'No such identity provider.')
       return c.json(shown(c, found))
     },
@@ -566,7 +581,7 @@ export const adminProviderRoutes = new Hono<AppEnv>()
         'made at once.',
       responses: { 200: { description: 'The changed provider.', schema: providerSchema } },
     }),
-    allow('providers.write'),
+    requires('providers.write'),
     validate('json', providerPatch),
     async (c) => {
       const id = c.req.param('id')
@@ -576,7 +591,9 @@ export const adminProviderRoutes = new Hono<AppEnv>()
         client_secret === undefined
           ? {}
           : { client_secret: await encryptSecret(c.env, id, client_secret) }
-      const changed = await authorized(c, (db) => providerUpdate(db, id, { ...change, ...secret }))
+      const changed = await checkedBatch(c, (db) =>
+        providerUpdate(db, id, { ...change, ...secret }),
+      )
       if (!changed) throw new ApiError('not_found', 'No such identity provider.')
       return c.json(shown(c, changed))
     },
@@ -590,9 +607,9 @@ export const adminProviderRoutes = new Hono<AppEnv>()
       description: 'Admins only. Its identities go with it; its sign-ins and sessions end.',
       responses: { 204: { description: 'Deleted.' } },
     }),
-    allow('providers.write'),
+    requires('providers.write'),
     async (c) => {
-      if (!(await authorized(c, (db) => providerDeletion(db, c.req.param('id')))))
+      if (!(await checkedBatch(c, (db) => providerDeletion(db, c.req.param('id')))))
         throw new ApiError('not_found', 'No such identity provider.')
       return c.body(null, 204)
     },

@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono'
-import { withDatabase, type AppEnv } from '../config'
+import type { AppEnv } from './context'
 
 /** Carries a D1 bookmark to the client and back; the name Cloudflare's own examples use. */
 export const BOOKMARK_HEADER = 'x-d1-bookmark'
@@ -28,37 +28,47 @@ const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/
  * A malformed bookmark is treated as absent, not refused: it is a consistency hint, and handing an
  * arbitrary string to D1 would turn a client's mistake into our 500.
  *
- * The session replaces `c.env.DB` for this request only: Hono's `c.env` belongs to the request's
- * Context, so reassigning it changes nothing shared (`withDatabase` copies the bindings and keeps
- * their parsed config). Every route and query helper then uses the session without knowing it,
- * routes added later included; the alternative, a `db` context variable, would change every call
- * site. A session has `prepare` and `batch`, all the app uses.
- * Database-wide jobs (the purge cron) do not pass through here and use the binding itself.
+ * The request's database is `c.var.db`, read through `database(c)`: `c.env.DB` stays the
+ * binding itself, which is the primary. Database-wide jobs (the purge cron) use the binding too.
  *
- * Authentication never reads a replica: see `authDatabase`.
+ * Authentication never reads a replica: see `primaryDatabase`.
  */
 const BEARER = /^bearer /i
 
-export function readReplication(): MiddlewareHandler<AppEnv> {
+export function openDatabase(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const binding = c.env.DB
-    c.set('primary', binding)
     // A Bearer request reads and writes the primary, in the batch of its session check
-    // (src/auth/middleware.ts `authorized`): no D1 session, no bookmark (docs/performance.md).
-    if (BEARER.test(c.req.header('Authorization') ?? '')) return next()
+    // (src/auth/batch.ts `checkedBatch`): no D1 session, no bookmark (docs/performance.md).
+    if (BEARER.test(c.req.header('Authorization') ?? '')) {
+      c.set('db', binding)
+      return next()
+    }
     const sent = c.req.header(BOOKMARK_HEADER)
     const reading = c.req.method === 'GET' || c.req.method === 'HEAD'
     const start = reading && sent !== undefined && BOOKMARK.test(sent) ? sent : 'first-primary'
-    // Opened on first use: a request that never touches D1 (the OpenAPI document) needs none.
+    // Opened on first use: a request that never touches D1 (the OpenAPI document) needs none,
+    // and sends no bookmark. The routes use `prepare` and `batch` alone.
     let session: D1DatabaseSession | undefined
-    c.env = withDatabase(c.env, () => {
-      session ??= binding.withSession(start)
-      return session as unknown as D1Database
-    })
+    const open = () => (session ??= binding.withSession(start))
+    c.set('db', {
+      prepare: (query: string) => open().prepare(query),
+      batch: (statements: D1PreparedStatement[]) => open().batch(statements),
+    } as D1Database)
     await next()
     const bookmark = session?.getBookmark()
     if (bookmark && c.res.ok) c.res.headers.set(BOOKMARK_HEADER, bookmark)
   }
+}
+
+/**
+ * The request's database (see `openDatabase`). A Bearer route on the hot path has none until its
+ * token is checked: it reaches D1 through `checkedBatch` (src/auth/batch.ts), which hands it over.
+ */
+export function database(c: Context<AppEnv>): D1Database {
+  const found = c.var.db
+  if (!found) throw new Error('a Bearer route used D1 before checkedBatch() checked its token')
+  return found
 }
 
 /**
@@ -68,4 +78,4 @@ export function readReplication(): MiddlewareHandler<AppEnv> {
  * the very next request (docs/api.md §3, §5) even when that request's data comes from a replica.
  * A query on the binding itself, outside any session, goes to the primary.
  */
-export const authDatabase = (c: Context<AppEnv>): D1Database => c.get('primary') ?? c.env.DB
+export const primaryDatabase = (c: Context<AppEnv>): D1Database => c.env.DB

@@ -87,9 +87,9 @@ async function requireUtf8(c: Context, target: keyof ValidationTargets): Promise
 }
 
 /**
- * For a form read without a schema (the authorization pages, src/oauth/authorize/routes.tsx): whether
- * it is urlencoded and valid UTF-8, with the same rules as `validate('form', …)`. A lossy decode
- * would let a password holding U+FFFD match many byte strings.
+ * For a form read without a schema (the authorization pages, src/oauth/authorize/routes.tsx):
+ * whether it is urlencoded and valid UTF-8, with the same rules as `validate('form', …)`. A lossy
+ * decode would let a password holding U+FFFD match many byte strings.
  */
 export async function isUtf8Form(c: Context): Promise<boolean> {
   if (!EXPECTED.form!(mediaType(c.req.header('Content-Type')))) return false

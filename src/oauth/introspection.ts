@@ -1,11 +1,14 @@
 import type { Context } from 'hono'
-import { config, type AppEnv } from '../config'
+import { config } from '../config'
 import { liveClientScope } from '../db/client-tokens'
 import { findLiveRefreshToken, findLiveSession } from '../db/sessions'
 import { sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
 import { narrowMachineScopes, narrowScopes, parseScopes } from '../domain/scopes'
-import { isClientToken, issuerFor, verifyToken } from '../auth/tokens'
+import { issuerFor, verifyToken } from '../auth/tokens'
+import { isClientToken } from '../domain/claims'
+import type { AppEnv } from '../http/context'
+import { database } from '../http/database'
 
 /** RFC 7662 §2.2 for a token that is not (or no longer) good: nothing else is said. */
 const INACTIVE = { active: false } as const
@@ -19,7 +22,7 @@ const INACTIVE = { active: false } as const
  */
 export async function introspect(c: Context<AppEnv>, token: string) {
   const cfg = config(c.env)
-  const db = c.env.DB
+  const db = database(c)
   const now = nowSeconds()
   const iss = issuerFor(cfg, c.req.url)
   if (token.split('.').length === 3) {

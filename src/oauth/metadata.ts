@@ -1,12 +1,15 @@
 import { Hono } from 'hono'
 import { issuerFor } from '../auth/tokens'
-import { config, type AppEnv } from '../config'
+import { config } from '../config'
+import { ping } from '../db/query'
 import { ApiError } from '../domain/errors'
 import { doc } from '../http/openapi'
 import { CLIENT_SCOPES, SCOPES } from '../domain/scopes'
 import { health, resourceMetadata, serverMetadata } from '../http/schemas/responses'
-import { AUTH_METHODS } from '../http/schemas/clients'
 import { grantTypesSupported } from './token/grants'
+import type { AppEnv } from '../http/context'
+import { database } from '../http/database'
+import { AUTH_METHODS } from '../domain/clients'
 
 export const metaRoutes = new Hono<AppEnv>()
   .get(
@@ -20,7 +23,7 @@ export const metaRoutes = new Hono<AppEnv>()
     }),
     async (c) => {
       try {
-        await c.env.DB.prepare('SELECT 1').first()
+        await ping(database(c))
       } catch (err) {
         throw new ApiError('temporarily_unavailable', 'The database is not answering.', {
           cause: err,

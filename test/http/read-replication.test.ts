@@ -1,7 +1,6 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app'
-import { config, withDatabase } from '../../src/config'
 import { recordD1 } from '../d1-recorder'
 import { bearer, call, form, json, login, makeUser, uniqueName } from '../helpers'
 
@@ -160,14 +159,6 @@ describe('D1 read replication', () => {
     expect(res.status).toBe(200)
     expect(sessions).toEqual([])
     expect(res.headers.get('x-d1-bookmark')).toBeNull()
-  })
-
-  it("keeps a request's database apart while sharing the parsed config", () => {
-    const session = env.DB.withSession('first-primary') as unknown as D1Database
-    const derived = withDatabase(env, () => session)
-    expect(derived.DB).toBe(session)
-    expect(env.DB).not.toBe(session)
-    expect(config(derived)).toBe(config(env))
   })
 
   it('treats a malformed bookmark as absent', async () => {

@@ -1,22 +1,9 @@
 import * as z from 'zod'
+import { GRANT_TYPES } from '../../domain/clients'
 import { CLIENT_SCOPES } from '../../domain/scopes'
 import { param } from './common'
 import { documented } from './documented'
 import { newPassword } from './users'
-
-/**
- * The grants POST /auth/token knows (RFC 6749 §4.1, §6, §4.3, §4.4; RFC 8628 §3.4), each a
- * module in src/grants/ and in this order in the discovery document; also what a client may be
- * registered for.
- */
-export const GRANT_TYPES = [
-  'authorization_code',
-  'refresh_token',
-  'client_credentials',
-  'urn:ietf:params:oauth:grant-type:device_code',
-  'password',
-] as const
-export type GrantType = (typeof GRANT_TYPES)[number]
 
 /**
  * POST /auth/token and /auth/revoke bodies. Unrecognised parameters are ignored (RFC 6749 §3.2),

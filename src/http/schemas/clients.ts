@@ -1,12 +1,9 @@
 import * as z from 'zod'
 import { MAX_REDIRECT_URI, redirectUriProblem } from '../../domain/redirect-uris'
 import { CLIENT_SCOPES, SCOPES } from '../../domain/scopes'
-import { GRANT_TYPES } from './auth'
+import { AUTH_METHODS, GRANT_TYPES } from '../../domain/clients'
 import { atLeastOne, paging } from './common'
 import { documented } from './documented'
-
-export const AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const
-export type AuthMethod = (typeof AUTH_METHODS)[number]
 
 // src/domain/redirect-uris.ts as a pattern, as far as one can say it (the letter case of the scheme
 // and host aside): https with a host and no userinfo, http on a loopback host, or a private-use

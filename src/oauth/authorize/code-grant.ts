@@ -6,6 +6,7 @@ import { randomToken, sha256Hex } from '../../lib/crypto'
 import { nowSeconds } from '../../lib/time'
 import { s256, VERIFIER } from './pkce'
 import { type Grant, tokenResponse } from '../token/grant'
+import { database } from '../../http/database'
 
 const invalidGrant = (description = 'The authorization code is invalid, expired or used.') =>
   new ApiError('invalid_grant', description)
@@ -21,7 +22,7 @@ const invalidGrant = (description = 'The authorization code is invalid, expired 
  * authorization request's. Every code has an S256 challenge, so a missing verifier is a refused
  * downgrade, and a verifier is never accepted without a challenge (RFC 9700 §2.1.1).
  */
-export const authorizationCodeGrant: Grant = {
+export const authorizationCodeGrant: Grant<'authorization_code'> = {
   type: 'authorization_code',
   anonymous: false,
   async handle(c, form, client) {
@@ -29,9 +30,9 @@ export const authorizationCodeGrant: Grant = {
     if (form.code === undefined)
       throw new ApiError('invalid_request', 'code is required for the authorization_code grant.')
     const codeHash = await sha256Hex(form.code)
-    const db = c.env.DB
+    const db = database(c)
     // Who sent the request (address, user agent), for the audit trail; `client` is the OAuth one.
-    const who = c.get('client')
+    const who = c.get('requester')
     const row = await findCode(db, codeHash)
     if (!row || row.client_id !== client.client_id) throw invalidGrant()
     if (row.used_at !== null) {

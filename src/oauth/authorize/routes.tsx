@@ -1,11 +1,10 @@
 import { type Context, Hono } from 'hono'
-import { config, type AppEnv } from '../../config'
+import { config } from '../../config'
 import { ApiError } from '../../domain/errors'
 import { type Client, consentedScopes, findClient, rememberConsent } from '../../db/clients'
 import { issueCode } from '../../db/codes'
 import { enabledProviders } from '../../db/identity-providers'
-import { authDatabase } from '../../http/database'
-import { toUser, type User } from '../../db/users'
+import { toUser } from '../../db/users'
 import { checkPassword } from '../../auth/login'
 import { narrowScopes, parseScopes, SCOPES } from '../../domain/scopes'
 import { issuerFor } from '../../auth/tokens'
@@ -18,6 +17,9 @@ import { isUtf8Form } from '../../http/validate'
 import { ConsentPage } from './consent-page'
 import { ErrorPage } from '../browser/error-page'
 import { LoginPage } from './login-page'
+import type { User } from '../../domain/user'
+import type { AppEnv } from '../../http/context'
+import { database, primaryDatabase } from '../../http/database'
 
 /**
  * The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1) and its two pages.
@@ -85,7 +87,7 @@ const grantedScopes = (p: Pending, client: Client, user: User): string[] => {
 
 /** The client of a pending request, if it still may take part. */
 export async function liveClient(c: Context<AppEnv>, clientId: string): Promise<Client | null> {
-  const client = await findClient(c.env.DB, clientId)
+  const client = await findClient(database(c), clientId)
   return client && !client.disabled ? client : null
 }
 
@@ -108,7 +110,7 @@ export async function proceed(
     return redirectError(c, p, 'invalid_scope', 'None of the requested scopes can be granted.')
   const scope = scopes.join(' ')
   if (!client.first_party && !decided) {
-    const remembered = await consentedScopes(c.env.DB, user.id, client.client_id)
+    const remembered = await consentedScopes(database(c), user.id, client.client_id)
     if (!scopes.every((s) => remembered.includes(s))) {
       pageHeaders(c, p.redirect_uri)
       return c.html(
@@ -122,7 +124,7 @@ export async function proceed(
       )
     }
   }
-  const code = await issueCode(c.env.DB, {
+  const code = await issueCode(database(c), {
     clientId: client.client_id,
     userId: user.id,
     signin: binding,
@@ -156,7 +158,7 @@ export async function loginPage(
       request={request}
       error={error}
       username={username}
-      providers={await enabledProviders(c.env.DB)}
+      providers={await enabledProviders(database(c))}
     />,
     status,
   )
@@ -305,12 +307,12 @@ export const authorizeRoutes = new Hono<AppEnv>()
         return loginPage(c, p, client, 400, 'Enter your username and password.', username)
       // The sign-in is written in the password check's own success batch, only while the user is
       // enabled and still holds the hash just verified (docs/security.md, "Sessions").
-      const db = authDatabase(c)
+      const db = primaryDatabase(c)
       const signin = await signInStatements(c, db)
       let row: Awaited<ReturnType<typeof checkPassword>>
       try {
         const credentials = { username, password }
-        row = await checkPassword(db, config(c.env), c.get('client'), credentials, signin.grant)
+        row = await checkPassword(db, config(c.env), c.get('requester'), credentials, signin.grant)
       } catch (err) {
         if (err instanceof ApiError && err.code === 'too_many_attempts')
           return loginPage(c, p, client, 429, err.description, username)
@@ -350,7 +352,7 @@ export const authorizeRoutes = new Hono<AppEnv>()
         return redirectError(c, p, 'access_denied', 'The user denied the request.')
       if (decision !== 'allow') return errorPage(c, 400, 'Choose Allow or Deny.')
       const scope = grantedScopes(p, client, user).join(' ')
-      if (scope) await rememberConsent(c.env.DB, user.id, client.client_id, scope.split(' '))
+      if (scope) await rememberConsent(database(c), user.id, client.client_id, scope.split(' '))
       return proceed(c, p, client, user, sentBinding(c)!, true)
     },
   )

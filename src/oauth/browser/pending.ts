@@ -8,8 +8,8 @@ import { keyring } from '../../auth/tokens'
  * the validated request, an expiry, and the SHA-256 of the browser binding (./browser.ts). It is
  * the forms' CSRF token: it cannot be forged (HMAC under a key derived from JWT_SECRET), it is
  * good only in the browser it was shown to, for the request it names, for PENDING_TTL seconds.
- * The device verification page (src/oauth/device/routes.tsx) seals its own requests the same way, for
- * its own purpose: a token sealed for one purpose is refused by the other.
+ * The device verification page (src/oauth/device/routes.tsx) seals its own requests the same
+ * way, for its own purpose: a token sealed for one purpose is refused by the other.
  */
 export type Pending = {
   client_id: string

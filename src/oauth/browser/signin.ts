@@ -1,9 +1,17 @@
 import type { Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
-import type { AppEnv } from '../../config'
-import { stillVerified, type User, type UserRow, toUser, userColumns } from '../../db/users'
+import {
+  endSignin,
+  federatedSigninStatements,
+  passwordSigninStatements,
+  signedInUserOf,
+} from '../../db/signins'
+import type { UserRow } from '../../db/users'
 import { randomToken, sha256Hex } from '../../lib/crypto'
 import { nowSeconds } from '../../lib/time'
+import type { User } from '../../domain/user'
+import type { AppEnv } from '../../http/context'
+import { database } from '../../http/database'
 
 /**
  * The browser's side of the authorization endpoint: one cookie, HttpOnly and SameSite=Lax, on
@@ -46,15 +54,21 @@ export const sentBinding = (c: Context<AppEnv>): string | null => read(c)
 /** The user signed in in this browser, if the sign-in still holds. */
 export async function signedInUser(c: Context<AppEnv>): Promise<User | null> {
   const token = read(c)
-  if (!token) return null
-  const row = await c.env.DB.prepare(
-    `SELECT ${userColumns('u')} FROM signins s JOIN users u ON u.id = s.user_id
-     WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0
-       AND u.updated_at = s.user_updated_at`,
-  )
-    .bind(await sha256Hex(token), nowSeconds())
-    .first<UserRow>()
-  return row && toUser(row)
+  return token ? signedInUserOf(database(c), await sha256Hex(token), nowSeconds()) : null
+}
+
+/** A new sign-in's token, the hashes of it and of the browser's earlier one, and its times. */
+async function newSignin(c: Context<AppEnv>) {
+  const old = read(c)
+  const token = randomToken()
+  const now = nowSeconds()
+  const signin = {
+    tokenHash: await sha256Hex(token),
+    oldHash: old ? await sha256Hex(old) : null,
+    now,
+    expiresAt: now + SIGNIN_TTL,
+  }
+  return { token, signin }
 }
 
 /**
@@ -65,27 +79,10 @@ export async function signedInUser(c: Context<AppEnv>): Promise<User | null> {
  * new one was written. `commit` sets the cookie: call it once the check succeeded.
  */
 export async function signInStatements(c: Context<AppEnv>, db: D1Database) {
-  const old = read(c)
-  const token = randomToken()
-  const tokenHash = await sha256Hex(token)
-  const oldHash = old ? await sha256Hex(old) : null
-  const now = nowSeconds()
+  const { token, signin } = await newSignin(c)
   return {
     token,
-    grant: (user: UserRow) => [
-      db
-        .prepare(
-          `INSERT INTO signins (token_hash, user_id, user_updated_at, created_at, expires_at)
-           SELECT ?1, id, updated_at, ?3, ?4 FROM users WHERE id = ?2 AND ${stillVerified('?5')}`,
-        )
-        .bind(tokenHash, user.id, now, now + SIGNIN_TTL, user.password_hash),
-      db
-        .prepare(
-          `DELETE FROM signins WHERE token_hash = ?1
-           AND EXISTS (SELECT 1 FROM signins WHERE token_hash = ?2)`,
-        )
-        .bind(oldHash, tokenHash),
-    ],
+    grant: (user: UserRow) => passwordSigninStatements(db, signin, user),
     commit: () => write(c, token),
   }
 }
@@ -93,21 +90,11 @@ export async function signInStatements(c: Context<AppEnv>, db: D1Database) {
 /** Ends this browser's sign-in, if it is `userId`'s: logging out of an app logs out the browser. */
 export async function signOut(c: Context<AppEnv>, userId: string): Promise<void> {
   const token = read(c)
-  if (!token) return
-  const ended = await c.env.DB.prepare(
-    'DELETE FROM signins WHERE token_hash = ?1 AND user_id = ?2 RETURNING user_id',
-  )
-    .bind(await sha256Hex(token), userId)
-    .first()
-  if (ended)
-    secure(c)
-      ? deleteCookie(c, NAME, { path: '/', secure: true, prefix: 'host' })
-      : deleteCookie(c, NAME, { path: '/' })
+  if (!token || !(await endSignin(database(c), await sha256Hex(token), userId))) return
+  secure(c)
+    ? deleteCookie(c, NAME, { path: '/', secure: true, prefix: 'host' })
+    : deleteCookie(c, NAME, { path: '/' })
 }
-
-/** For the hourly purge. */
-export const purgeSignins = (db: D1Database, now: number) =>
-  db.prepare('DELETE FROM signins WHERE expires_at <= ?1').bind(now)
 
 /**
  * Signs a user in through an upstream identity provider (src/federation/routes.tsx): the sign-in
@@ -121,39 +108,10 @@ export async function federatedSignInStatements(
   db: D1Database,
   identity: { issuer: string; subject: string; providerId: string },
 ) {
-  const old = read(c)
-  const token = randomToken()
-  const tokenHash = await sha256Hex(token)
-  const now = nowSeconds()
+  const { token, signin } = await newSignin(c)
   return {
     token,
-    statements: [
-      db
-        .prepare(
-          `INSERT INTO signins
-             (token_hash, user_id, user_updated_at, created_at, expires_at, provider_id)
-           SELECT ?1, u.id, u.updated_at, ?2, ?3, p.id
-           FROM identities i JOIN users u ON u.id = i.user_id
-             JOIN identity_providers p ON p.id = i.provider_id
-           WHERE i.issuer = ?4 AND i.subject = ?5 AND i.provider_id = ?6
-             AND p.enabled = 1 AND p.issuer = i.issuer AND u.disabled = 0
-           RETURNING user_id`,
-        )
-        .bind(
-          tokenHash,
-          now,
-          now + SIGNIN_TTL,
-          identity.issuer,
-          identity.subject,
-          identity.providerId,
-        ),
-      db
-        .prepare(
-          `DELETE FROM signins WHERE token_hash = ?1
-           AND EXISTS (SELECT 1 FROM signins WHERE token_hash = ?2)`,
-        )
-        .bind(old ? await sha256Hex(old) : null, tokenHash),
-    ],
+    statements: federatedSigninStatements(db, signin, identity),
     written: (result: D1Result | undefined) =>
       (result?.results[0] as { user_id: string } | undefined)?.user_id ?? null,
     commit: () => write(c, token),

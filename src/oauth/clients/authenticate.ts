@@ -1,9 +1,10 @@
 import type { Context } from 'hono'
-import type { AppEnv } from '../../config'
 import { ApiError } from '../../domain/errors'
 import { type ClientRow, findClientRow } from '../../db/clients'
 import { sha256Hex } from '../../lib/crypto'
-import { REALM } from '../../auth/middleware'
+import { REALM } from '../../auth/challenges'
+import type { AppEnv } from '../../http/context'
+import { database } from '../../http/database'
 
 /**
  * Client authentication at the token endpoint (RFC 6749 §2.3), the one place it happens:
@@ -86,7 +87,7 @@ export async function authenticateClient(
   const claim = presented(c.req.header('Authorization'), form)
   if (!claim) return null
   const basic = claim.method === 'client_secret_basic'
-  const row = claim.id.length <= 200 ? await findClientRow(c.env.DB, claim.id) : null
+  const row = claim.id.length <= 200 ? await findClientRow(database(c), claim.id) : null
   const usable =
     row !== null && row.disabled === 0 && row.token_endpoint_auth_method === claim.method
   if (claim.secret !== undefined) {

@@ -1,6 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono'
-import { config, type AppEnv } from '../../config'
-import { ApiError, errorResponse, notFound } from '../../domain/errors'
+import { config } from '../../config'
+import { ApiError, notFound } from '../../domain/errors'
+import { errorResponse } from '../../http/errors'
 import {
   clientDeletion,
   clientInsertion,
@@ -13,7 +14,8 @@ import {
   listClients,
 } from '../../db/clients'
 import * as throttle from '../../auth/throttle'
-import { allow, authorized } from '../../auth/middleware'
+import { checkedBatch } from '../../auth/batch'
+import { requires } from '../../auth/guards'
 import { doc } from '../../http/openapi'
 import {
   authorizedClients,
@@ -28,6 +30,8 @@ import {
   registeredClient,
 } from '../../http/schemas/clients'
 import { validate } from '../../http/validate'
+import type { AppEnv } from '../../http/context'
+import { database } from '../../http/database'
 
 /** GET/POST/PATCH/DELETE /admin/clients…: the client registry, for admins (RFC 7591 shapes). */
 export const adminClientRoutes = new Hono<AppEnv>()
@@ -48,11 +52,11 @@ export const adminClientRoutes = new Hono<AppEnv>()
         },
       },
     }),
-    allow('clients.write'),
+    requires('clients.write'),
     validate('json', clientCreate),
     async (c) => {
       const body = c.req.valid('json')
-      const { client, client_secret } = await authorized(c, (db) => clientInsertion(db, body))
+      const { client, client_secret } = await checkedBatch(c, (db) => clientInsertion(db, body))
       c.header('Location', `/admin/clients/${client.client_id}`)
       return c.json(
         { ...client, ...(client_secret && { client_secret, client_secret_expires_at: 0 }) },
@@ -69,11 +73,11 @@ export const adminClientRoutes = new Hono<AppEnv>()
       description: 'Admins only.',
       responses: { 200: { description: 'The clients.', schema: clientList } },
     }),
-    allow('clients.read'),
+    requires('clients.read'),
     validate('query', clientListQuery),
     async (c) => {
       const page = c.req.valid('query')
-      return c.json(await authorized(c, (db) => listClients(db, page)))
+      return c.json(await checkedBatch(c, (db) => listClients(db, page)))
     },
   )
   .get(
@@ -85,9 +89,9 @@ export const adminClientRoutes = new Hono<AppEnv>()
       description: 'Admins only.',
       responses: { 200: { description: 'The client.', schema: client } },
     }),
-    allow('clients.read'),
+    requires('clients.read'),
     async (c) => {
-      const found = await authorized(c, (db) => clientById(db, c.req.param('client_id')))
+      const found = await checkedBatch(c, (db) => clientById(db, c.req.param('client_id')))
       if (!found) throw notFound('client')
       return c.json(found)
     },
@@ -103,11 +107,13 @@ export const adminClientRoutes = new Hono<AppEnv>()
         'codes at once.',
       responses: { 200: { description: 'The changed client.', schema: client } },
     }),
-    allow('clients.write'),
+    requires('clients.write'),
     validate('json', clientPatch),
     async (c) => {
       const patch = c.req.valid('json')
-      const changed = await authorized(c, (db) => clientUpdate(db, c.req.param('client_id'), patch))
+      const changed = await checkedBatch(c, (db) =>
+        clientUpdate(db, c.req.param('client_id'), patch),
+      )
       if (!changed) throw notFound('client')
       return c.json(changed)
     },
@@ -121,9 +127,9 @@ export const adminClientRoutes = new Hono<AppEnv>()
       description: 'Admins only. Its sessions, codes and consents go with it.',
       responses: { 204: { description: 'Deleted; every token issued to it stops working.' } },
     }),
-    allow('clients.write'),
+    requires('clients.write'),
     async (c) => {
-      const deleted = await authorized(c, (db) => clientDeletion(db, c.req.param('client_id')))
+      const deleted = await checkedBatch(c, (db) => clientDeletion(db, c.req.param('client_id')))
       if (!deleted) throw notFound('client')
       return c.body(null, 204)
     },
@@ -138,10 +144,10 @@ export const adminClientRoutes = new Hono<AppEnv>()
       responses: { 200: { description: 'The new secret, shown once.', schema: clientSecret } },
       errors: ['conflict'],
     }),
-    allow('clients.write'),
+    requires('clients.write'),
     async (c) => {
       const clientId = c.req.param('client_id')
-      const rotated = await authorized(c, (db) => clientSecretRotation(db, clientId))
+      const rotated = await checkedBatch(c, (db) => clientSecretRotation(db, clientId))
       if (rotated === null) throw notFound('client')
       if (rotated === 'public')
         throw new ApiError('conflict', 'A public client has no secret to rotate.')
@@ -196,10 +202,10 @@ export const registrationRoutes = new Hono<AppEnv>()
     validate('json', clientRegistration),
     async (c) => {
       const body = c.req.valid('json')
-      const db = c.env.DB
+      const db = database(c)
       // Charged before anything is written; 429 while the address (an IPv6 one by its /64) is
       // locked. Without an address (local development) there is nothing to count.
-      const attempt = throttle.clientRegistrationAttempt(c.get('client'))
+      const attempt = throttle.clientRegistrationAttempt(c.get('requester'))
       if (attempt.keys.length > 0) await throttle.run(db, attempt, {})
       const { client } = await insertClient(db, {
         client_name: body.client_name,
@@ -236,8 +242,8 @@ export const myClientRoutes = new Hono<AppEnv>()
       description: 'First-party apps need no consent and are not listed.',
       responses: { 200: { description: 'Your consents.', schema: authorizedClients } },
     }),
-    allow('self'),
-    async (c) => c.json(await authorized(c, (db, actor) => listAuthorizedClients(db, actor.id))),
+    requires('self'),
+    async (c) => c.json(await checkedBatch(c, (db, actor) => listAuthorizedClients(db, actor.id))),
   )
   .delete(
     '/me/clients/:client_id',
@@ -250,9 +256,9 @@ export const myClientRoutes = new Hono<AppEnv>()
         '404 when there was neither.',
       responses: { 204: { description: 'Withdrawn.' } },
     }),
-    allow('self'),
+    requires('self'),
     async (c) => {
-      const done = await authorized(c, (db, actor) =>
+      const done = await checkedBatch(c, (db, actor) =>
         consentWithdrawal(db, actor.id, c.req.param('client_id')),
       )
       if (!done) throw new ApiError('not_found', 'You have not authorized that app.')

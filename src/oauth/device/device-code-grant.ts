@@ -4,8 +4,9 @@ import { audit } from '../../db/audit'
 import { pollDeviceCode, redeemDeviceCode } from '../../db/device-codes'
 import { randomToken, sha256Hex } from '../../lib/crypto'
 import { type Grant, tokenResponse } from '../token/grant'
+import { database } from '../../http/database'
 
-export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code' as const
 
 /**
  * The device authorization grant's polling (RFC 8628 §3.4-3.5): `authorization_pending` until
@@ -14,14 +15,14 @@ export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
  * An approved code is redeemed once, in the transaction that creates the session
  * (../db/device-codes.ts); every other poll of it is `invalid_grant`.
  */
-export const deviceCodeGrant: Grant = {
+export const deviceCodeGrant: Grant<typeof DEVICE_CODE_GRANT> = {
   type: DEVICE_CODE_GRANT,
   anonymous: false,
   async handle(c, form, client) {
     if (!client) throw new ApiError('invalid_client', 'Client authentication failed.')
     if (form.device_code === undefined)
       throw new ApiError('invalid_request', 'device_code is required for the device code grant.')
-    const db = c.env.DB
+    const db = database(c)
     const deviceCodeHash = await sha256Hex(form.device_code)
     const poll = await pollDeviceCode(db, deviceCodeHash, client.client_id)
     switch (poll.kind) {
@@ -47,7 +48,7 @@ export const deviceCodeGrant: Grant = {
     })
     if (result.kind === 'invalid')
       throw new ApiError('invalid_grant', 'The device code is invalid or was already used.')
-    await audit(db, c.get('client'), 'device_code_exchange', {
+    await audit(db, c.get('requester'), 'device_code_exchange', {
       username: result.user.username,
       userId: result.user.id,
     })

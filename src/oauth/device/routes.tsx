@@ -1,5 +1,5 @@
 import { type Context, Hono } from 'hono'
-import { config, type AppEnv } from '../../config'
+import { config } from '../../config'
 import { ApiError } from '../../domain/errors'
 import {
   createDeviceRequest,
@@ -12,8 +12,7 @@ import {
   pendingRequest,
   POLL_INTERVAL,
 } from '../../db/device-codes'
-import { authDatabase } from '../../http/database'
-import { toUser, type User } from '../../db/users'
+import { toUser } from '../../db/users'
 import { sha256Hex } from '../../lib/crypto'
 import { nowSeconds } from '../../lib/time'
 import { checkPassword } from '../../auth/login'
@@ -31,6 +30,9 @@ import { deviceAuthorizationRequest } from '../../http/schemas/auth'
 import { deviceAuthorization } from '../../http/schemas/responses'
 import { isUtf8Form, validate } from '../../http/validate'
 import { errorPage, pageHeaders, sameOrigin } from '../authorize/routes'
+import type { User } from '../../domain/user'
+import type { AppEnv } from '../../http/context'
+import { database, primaryDatabase } from '../../http/database'
 
 /**
  * The device authorization grant (RFC 8628), for apps on devices without a browser (a CLI, a
@@ -121,7 +123,7 @@ async function deviceForm(c: Context<AppEnv>) {
 
 /** The pending request a later step's form names, or the code page saying it is gone. */
 async function sealedRequest(c: Context<AppEnv>, sealed: Sealed) {
-  const d = sealed.user_code ? await findPendingRequest(c.env.DB, sealed.user_code) : null
+  const d = sealed.user_code ? await findPendingRequest(database(c), sealed.user_code) : null
   return d ? { d } : { page: await codePage(c, 400, expiredRequest) }
 }
 
@@ -153,8 +155,8 @@ export const deviceAuthorizationRoutes = new Hono<AppEnv>().post(
       throw new ApiError('unauthorized_client', 'This client may not use the device code grant.')
     const scope = grantScope(parseScopeParam(form.scope), parseScopes(client.scope))
     if (!scope) throw new ApiError('invalid_scope', 'This client may be granted no scope.')
-    const who = c.get('client')
-    const made = await createDeviceRequest(c.env.DB, {
+    const who = c.get('requester')
+    const made = await createDeviceRequest(database(c), {
       clientId: client.client_id,
       scope,
       ip: who.address,
@@ -215,7 +217,7 @@ export const deviceRoutes = new Hono<AppEnv>()
       const found = await deviceForm(c)
       if ('page' in found) return found.page
       const typed = text(found.body.user_code) ?? ''
-      const db = authDatabase(c)
+      const db = primaryDatabase(c)
       // A digest of the cookie, so the counter's key (table login_failures) is no credential.
       const browser = (await sha256Hex(found.binding)).slice(0, 32)
       const code = normalizeUserCode(typed) ?? ''
@@ -223,7 +225,7 @@ export const deviceRoutes = new Hono<AppEnv>()
       try {
         const { results, charge } = await throttle.run(
           db,
-          throttle.userCodeAttempt(c.get('client'), browser),
+          throttle.userCodeAttempt(c.get('requester'), browser),
           { request: pendingRequest(db, code, nowSeconds()) },
         )
         d = results.request.results[0] as DeviceRequest | undefined
@@ -271,12 +273,12 @@ export const deviceRoutes = new Hono<AppEnv>()
       const password = text(found.body.password) ?? ''
       if (!username || !password || username.length > 1024 || password.length > 1024)
         return loginPage(c, d, 400, 'Enter your username and password.', username)
-      const db = authDatabase(c)
+      const db = primaryDatabase(c)
       const signin = await signInStatements(c, db)
       let row: Awaited<ReturnType<typeof checkPassword>>
       try {
         const credentials = { username, password }
-        row = await checkPassword(db, config(c.env), c.get('client'), credentials, signin.grant)
+        row = await checkPassword(db, config(c.env), c.get('requester'), credentials, signin.grant)
       } catch (err) {
         if (err instanceof ApiError && err.code === 'too_many_attempts')
           return loginPage(c, d, 429, err.description, username)
@@ -317,7 +319,7 @@ export const deviceRoutes = new Hono<AppEnv>()
       const scope = grantable(d, user).join(' ')
       if (decision === 'allow' && !scope)
         return errorPage(c, 403, 'Your account holds none of the access this app asks for.')
-      const decided = await decideDeviceRequest(c.env.DB, {
+      const decided = await decideDeviceRequest(database(c), {
         userCode: d.user_code,
         userId: user.id,
         signin: found.binding,

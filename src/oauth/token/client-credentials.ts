@@ -1,8 +1,9 @@
 import { config } from '../../config'
 import { ApiError } from '../../domain/errors'
 import { CLIENT_SCOPES, MACHINE_SCOPES, narrowMachineScopes, scopeWords } from '../../domain/scopes'
-import { clientSubject, signAccessToken } from '../../auth/tokens'
+import { signAccessToken } from '../../auth/tokens'
 import type { Grant } from './grant'
+import { clientSubject } from '../../domain/claims'
 
 /**
  * The client credentials grant (RFC 6749 §4.4): a confidential client gets a token for itself,
@@ -11,7 +12,7 @@ import type { Grant } from './grant'
  * refresh token (§4.4.3): the client can always authenticate again. The token names no session;
  * the Bearer check holds it against the client's row instead (../db/client-tokens.ts).
  */
-export const clientCredentialsGrant: Grant = {
+export const clientCredentialsGrant: Grant<'client_credentials'> = {
   type: 'client_credentials',
   anonymous: false,
   async handle(c, form, client) {

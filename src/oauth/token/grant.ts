@@ -1,20 +1,22 @@
 import type { Context } from 'hono'
 import type * as z from 'zod'
-import { type AppEnv, type Config, config } from '../../config'
+import { type Config, config } from '../../config'
 import type { ClientRow } from '../../db/clients'
-import type { User } from '../../db/users'
 import { signAccessToken } from '../../auth/tokens'
-import type { GrantType, tokenRequest } from '../../http/schemas/auth'
+import type { GrantType } from '../../domain/clients'
+import type { tokenRequest } from '../../http/schemas/auth'
+import type { User } from '../../domain/user'
+import type { AppEnv } from '../../http/context'
 
 export type TokenForm = z.infer<typeof tokenRequest>
 
 /**
  * One grant type of the token endpoint (RFC 6749 §4, §6). Each lives in its own module and is
- * listed once in ./index.ts, from which the dispatch, `grant_types_supported` and the
+ * listed once in ./grants.ts, from which the dispatch, `grant_types_supported` and the
  * unsupported_grant_type error are derived.
  */
-export type Grant = {
-  type: GrantType
+export type Grant<T extends GrantType = GrantType> = {
+  type: T
   /** Whether this deployment offers it; always when absent. */
   enabled?: (cfg: Config) => boolean
   /** Whether a request naming no client may use it (the legacy password and refresh grants). */

@@ -1,4 +1,5 @@
 import type { Config } from '../../config'
+import { GRANT_TYPES, type GrantType } from '../../domain/clients'
 import { ApiError } from '../../domain/errors'
 import { authorizationCodeGrant } from '../authorize/code-grant'
 import { clientCredentialsGrant } from './client-credentials'
@@ -8,20 +9,21 @@ import { passwordGrant } from './password'
 import { refreshTokenGrant } from './refresh-token'
 
 /**
- * Every grant the token endpoint knows, one module each. The dispatch, the discovery document's
- * `grant_types_supported` and the unsupported_grant_type error all come from this table, so a
- * new grant is one file, one line here and its name in GRANT_TYPES (src/http/schemas/auth.ts), in the
- * same order (test/oauth/token/grants.test.ts).
+ * Every grant the token endpoint knows, one module each, by the name GRANT_TYPES gives it
+ * (src/domain/clients.ts): the type checker holds the two together. The dispatch, the discovery
+ * document's `grant_types_supported` and the unsupported_grant_type error all come from here, so
+ * a new grant is one file, its name in GRANT_TYPES and one line here (docs/contributing.md).
  */
-export const GRANTS: readonly Grant[] = [
-  authorizationCodeGrant,
-  refreshTokenGrant,
-  clientCredentialsGrant,
-  deviceCodeGrant,
-  passwordGrant,
-]
+const GRANTS: { readonly [T in GrantType]: Grant<T> } = {
+  authorization_code: authorizationCodeGrant,
+  refresh_token: refreshTokenGrant,
+  client_credentials: clientCredentialsGrant,
+  'urn:ietf:params:oauth:grant-type:device_code': deviceCodeGrant,
+  password: passwordGrant,
+}
 
-const enabled = (cfg: Config) => GRANTS.filter((g) => g.enabled?.(cfg) ?? true)
+const enabled = (cfg: Config) =>
+  GRANT_TYPES.map((type) => GRANTS[type]).filter((g) => g.enabled?.(cfg) ?? true)
 
 /** RFC 8414 `grant_types_supported`. */
 export const grantTypesSupported = (cfg: Config): string[] => enabled(cfg).map((g) => g.type)

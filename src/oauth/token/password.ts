@@ -1,6 +1,5 @@
 import { config } from '../../config'
 import { ApiError, incorrectCredentials } from '../../domain/errors'
-import { authDatabase } from '../../http/database'
 import { findLiveSession, sessionStatements } from '../../db/sessions'
 import { toUser } from '../../db/users'
 import { randomToken, sha256Hex } from '../../lib/crypto'
@@ -8,6 +7,7 @@ import { nowSeconds } from '../../lib/time'
 import { checkPassword } from '../../auth/login'
 import { grantScope, narrowScopes, parseScopeParam, parseScopes } from '../../domain/scopes'
 import { type Grant, tokenResponse } from './grant'
+import { primaryDatabase } from '../../http/database'
 
 /**
  * The resource owner password grant (RFC 6749 §4.3): legacy. RFC 9700 §2.4 says it MUST NOT be
@@ -18,7 +18,7 @@ import { type Grant, tokenResponse } from './grant'
  * enabled and holds the hash just verified, and its client (if any) is enabled
  * (docs/security.md, "Sessions").
  */
-export const passwordGrant: Grant = {
+export const passwordGrant: Grant<'password'> = {
   type: 'password',
   enabled: (cfg) => cfg.allowPasswordGrant,
   anonymous: true,
@@ -31,7 +31,7 @@ export const passwordGrant: Grant = {
     }
     const asked = parseScopeParam(form.scope)
     const cfg = config(c.env)
-    const db = authDatabase(c)
+    const db = primaryDatabase(c)
     const clientId = client?.client_id ?? null
     const refreshToken = randomToken()
     const refreshHash = await sha256Hex(refreshToken)
@@ -39,7 +39,7 @@ export const passwordGrant: Grant = {
     const row = await checkPassword(
       db,
       cfg,
-      c.get('client'),
+      c.get('requester'),
       { username: form.username, password: form.password },
       (user) => {
         const held = parseScopes(user.scopes)

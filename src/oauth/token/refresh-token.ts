@@ -5,13 +5,14 @@ import { randomToken, sha256Hex } from '../../lib/crypto'
 import { nowSeconds } from '../../lib/time'
 import { grantScope, narrowScopes, parseScopeParam, parseScopes } from '../../domain/scopes'
 import { type Grant, tokenResponse } from './grant'
+import { database } from '../../http/database'
 
 /**
  * The refresh token grant (RFC 6749 §6) with rotation: each token works once, and presenting a
  * used one ends its whole session (RFC 9700 §4.14). A token works only for the client its
  * session was issued to, or without a client for the legacy password grant's sessions.
  */
-export const refreshTokenGrant: Grant = {
+export const refreshTokenGrant: Grant<'refresh_token'> = {
   type: 'refresh_token',
   anonymous: true,
   async handle(c, form, client) {
@@ -24,13 +25,13 @@ export const refreshTokenGrant: Grant = {
     const oldHash = await sha256Hex(form.refresh_token)
     if (asked) {
       // Checked before rotating, so a refused narrowing does not cost the client its token.
-      const session = await sessionOfRefreshToken(c.env.DB, oldHash)
+      const session = await sessionOfRefreshToken(database(c), oldHash)
       if (session) grantScope(asked, parseScopes(session.scope))
     }
     const refreshToken = randomToken()
     const clientId = client?.client_id ?? null
     const result = await rotateRefreshToken(
-      c.env.DB,
+      database(c),
       oldHash,
       await sha256Hex(refreshToken),
       nowSeconds(),
@@ -39,8 +40,8 @@ export const refreshTokenGrant: Grant = {
     )
     if (result.kind === 'reused') {
       await audit(
-        c.env.DB,
-        c.get('client'),
+        database(c),
+        c.get('requester'),
         'refresh_reuse_detected',
         { username: result.username, userId: result.userId },
         `session ${result.sessionId} revoked`,
@@ -52,7 +53,7 @@ export const refreshTokenGrant: Grant = {
     // The session's grant (narrowed for good if asked), and only what the user still holds
     // today.
     const scope = narrowScopes(parseScopes(result.session.scope), user.scopes).join(' ')
-    await audit(c.env.DB, c.get('client'), 'refresh', {
+    await audit(database(c), c.get('requester'), 'refresh', {
       username: user.username,
       userId: user.id,
     })

@@ -1,13 +1,13 @@
 import { Hono } from 'hono'
-import { config, type AppEnv } from '../../config'
+import { config } from '../../config'
 import { ApiError } from '../../domain/errors'
 import { audit } from '../../db/audit'
 import { revokeSession, sessionOfRefreshToken } from '../../db/sessions'
 import { sha256Hex } from '../../lib/crypto'
 import { nowSeconds } from '../../lib/time'
-import { bearer } from '../../auth/middleware'
+import { bearer } from '../../auth/bearer'
 import { doc } from '../../http/openapi'
-import { isClientToken, issuerFor, keyring, verifyToken } from '../../auth/tokens'
+import { issuerFor, keyring, verifyToken } from '../../auth/tokens'
 import { revokeClientToken } from '../../db/client-tokens'
 import { grantFor } from './grants'
 import { signOut } from '../browser/signin'
@@ -16,6 +16,9 @@ import { introspect } from '../introspection'
 import { introspectRequest, revokeRequest, tokenRequest } from '../../http/schemas/auth'
 import { emptyObject, introspection, tokenPair } from '../../http/schemas/responses'
 import { validate } from '../../http/validate'
+import { isClientToken } from '../../domain/claims'
+import type { AppEnv } from '../../http/context'
+import { database } from '../../http/database'
 
 const TOKEN_DESCRIPTION =
   'Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, ' +
@@ -94,16 +97,16 @@ export const authRoutes = new Hono<AppEnv>()
       }
       if (claims && isClientToken(claims)) {
         issuedTo(claims.client_id)
-        await revokeClientToken(c.env.DB, claims)
+        await revokeClientToken(database(c), claims)
         return c.json({})
       }
       const session = claims
         ? { id: claims.sid, client_id: claims.client_id }
-        : await sessionOfRefreshToken(c.env.DB, await sha256Hex(token))
+        : await sessionOfRefreshToken(database(c), await sha256Hex(token))
       if (session) issuedTo(session.client_id)
-      const revoked = session ? await revokeSession(c.env.DB, session.id, nowSeconds()) : null
+      const revoked = session ? await revokeSession(database(c), session.id, nowSeconds()) : null
       if (revoked)
-        await audit(c.env.DB, c.get('client'), 'revoke', {
+        await audit(database(c), c.get('requester'), 'revoke', {
           username: revoked.username,
           userId: revoked.user_id,
         })
@@ -145,10 +148,10 @@ export const authRoutes = new Hono<AppEnv>()
     bearer(),
     async (c) => {
       const user = c.get('user')
-      await revokeSession(c.env.DB, c.get('sessionId')!, nowSeconds())
+      await revokeSession(database(c), c.get('sessionId')!, nowSeconds())
       // The browser's sign-in too (the login page's cookie), when it is this user's.
       await signOut(c, user.id)
-      await audit(c.env.DB, c.get('client'), 'logout', {
+      await audit(database(c), c.get('requester'), 'logout', {
         username: user.username,
         userId: user.id,
       })

@@ -1,0 +1,152 @@
+import type { Context, MiddlewareHandler } from 'hono'
+import { every } from 'hono/combine'
+import { ApiError, notFound as notFoundError } from '../domain/errors'
+import { documentGuard } from '../http/openapi'
+import {
+  decide,
+  decideOnList,
+  decideOnTeam,
+  decideUpFront,
+  LIST_RULES,
+  RULES,
+  TEAM_RULES,
+  type Action,
+  type Actor,
+  type ListAction,
+  type ListResource,
+  type ResourceDecision,
+  type TeamAction,
+  type TeamResource,
+} from '../domain/policy'
+import type { Scope } from '../domain/scopes'
+import type { AppEnv } from '../http/context'
+
+import { forbidden, insufficientScope } from './challenges'
+import { actorOf, bearerToken, checkNow } from './bearer'
+
+/**
+ * A decision to take before the route runs, on the presumed standing. A refusal is never taken
+ * on a presumption: the session is read first (one round trip, on this error path only), and the
+ * decision made again on what it holds. Kept, so `checkedBatch` can make it again if its batch
+ * finds the standing changed.
+ */
+const upFront =
+  (check: (c: Context<AppEnv>, actor: Actor) => void): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    const auth = c.get('bearer')!
+    try {
+      check(c, actorOf(c))
+    } catch (err) {
+      if (!(err instanceof ApiError) || auth.settled) throw err
+      auth.standing = await checkNow(c, auth.claims)
+      auth.settled = true
+      check(c, actorOf(c))
+    }
+    auth.checks.push((actor) => check(c, actor))
+    await next()
+  }
+
+/**
+ * Turns a refusal of the policy into its answer: 403 `insufficient_scope` (naming `scope`) or
+ * `forbidden`, or the 404 that `notFound` makes, the same as for a missing resource.
+ */
+export function enforce(
+  c: Context<AppEnv>,
+  decision: ResourceDecision,
+  scope: string | null,
+  notFound: () => ApiError = () => notFoundError(),
+): void {
+  if (decision === 'insufficient_scope') throw insufficientScope(c, scope!)
+  if (decision === 'forbidden') throw forbidden()
+  if (decision === 'not_found') throw notFound()
+}
+
+/**
+ * Asks the policy whether the authenticated request may perform `action` on data owned by
+ * `ownerId` (default: the user's own), and answers 403 `insufficient_scope` or `forbidden` if not.
+ */
+export const checkAction = (c: Context<AppEnv>, action: Action, ownerId?: string): void =>
+  checkActionOf(c, actorOf(c), action, ownerId)
+
+/** The same for `actor`; a client's refusal for want of scope names the machine scope. */
+function checkActionOf(c: Context<AppEnv>, actor: Actor, action: Action, ownerId?: string) {
+  const rule = RULES[action]
+  enforce(c, decide(actor, action, ownerId), actor.kind === 'client' ? rule.client : rule.scope)
+}
+
+/**
+ * A valid Bearer token that holds what a list or team rule needs before any data is read (its
+ * scope; the kind of actor). The rest of the rule is in the SQL of the route's statement. It
+ * documents itself as `requires()` does: Bearer, the scope, and `forbidden`, always: a client
+ * acting as itself gets it on every list and team route, and an app where it may not.
+ */
+export const requiresScope = (rule: UpFrontRule): MiddlewareHandler<AppEnv> =>
+  documentGuard(
+    every(
+      bearerToken(),
+      upFront((c, actor) => checkUpFront(c, actor, rule)),
+    ),
+    { auth: 'bearer', scope: rule.scope, errors: ['forbidden'] },
+  )
+
+type UpFrontRule = { scope: Scope; apps: boolean }
+
+/** The same, inside a handler whose action depends on the request (leaving vs. managing). */
+export const checkUpFront = (c: Context<AppEnv>, actor: Actor, rule: UpFrontRule): void =>
+  enforce(c, decideUpFront(actor, rule), rule.scope)
+
+/**
+ * A valid Bearer token whose request the policy allows `action` on its own user's data.
+ * Attached per route rather than with `use`, so a wrong method is a 405 before it is a 401.
+ * For actions on someone else's data, call `checkAction` with the owner. It documents itself for
+ * GET /openapi.json: Bearer, the action's scope, and `forbidden` when only admins may or a
+ * third-party app may not.
+ */
+export const requires = (action: Action): MiddlewareHandler<AppEnv> =>
+  documentGuard(
+    every(
+      bearerToken(),
+      upFront((c, actor) => checkActionOf(c, actor, action)),
+    ),
+    {
+      auth: 'bearer',
+      scope: RULES[action].scope,
+      // Admins only, an app may not, or no client acting as itself may: `forbidden`.
+      errors:
+        RULES[action].audience === 'admin' ||
+        RULES[action].apps === false ||
+        RULES[action].client === null
+          ? ['forbidden']
+          : [],
+    },
+  )
+
+/**
+ * Answers a write that SQL refused on a list: 404 (`notFound`) when the actor cannot see it, 403
+ * when the policy refuses; when the policy allows, the refusal was something else the statement
+ * checked, answered by `otherwise` (a default list that cannot be deleted, a missing share).
+ */
+export function refusedOnList(
+  c: Context<AppEnv>,
+  actor: Actor,
+  action: ListAction,
+  list: ListResource | null,
+  notFound: () => ApiError,
+  otherwise: () => ApiError = notFound,
+): never {
+  enforce(c, decideOnList(actor, action, list), LIST_RULES[action].scope, notFound)
+  throw otherwise()
+}
+
+/** As refusedOnList, for a team. */
+export function refusedOnTeam(
+  c: Context<AppEnv>,
+  actor: Actor,
+  action: TeamAction,
+  team: TeamResource | null,
+  notFound: () => ApiError,
+  otherwise: () => ApiError = notFound,
+): never {
+  enforce(c, decideOnTeam(actor, action, team), TEAM_RULES[action].scope, notFound)
+  throw otherwise()
+}
