@@ -4,12 +4,14 @@
 //   2. the local D1 migrated from migrations/,
 //   3. the demo users alice/wonderland and admin/secret and the todo CLI's public client
 //      todo-cli (local only, never in a migration),
-// then `wrangler dev` on 127.0.0.1:8787 with self-registration on and ISSUER set to that origin
+// then `wrangler dev` on 127.0.0.1:8787 with LOCAL_DEV_VARS (scripts/worker-vars.mjs: self-
+// registration, client registration, loopback identity providers) and ISSUER set to that origin
 // (the port in effect), so tokens and discovery name one issuer however the server is reached.
 // Arguments after `--` reach wrangler (`npm run dev -- --port 8790`).
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, appendFileSync } from 'node:fs'
 import { setupLocalDatabase, wrangler } from './local-db.mjs'
+import { LOCAL_DEV_VARS } from './worker-vars.mjs'
 
 const DEV_VARS = '.dev.vars'
 
@@ -42,15 +44,9 @@ const code = await wrangler([
   'dev',
   ...(has('--ip') ? [] : ['--ip', '127.0.0.1']),
   ...(has('--port') ? [] : ['--port', port]),
-  '--var',
-  'ALLOW_SIGNUP:true',
-  '--var',
-  'ALLOW_CLIENT_REGISTRATION:true',
-  '--var',
-  `ISSUER:http://127.0.0.1:${port}`,
-  // Upstream OpenID providers on loopback http (a local node-oidc-provider), for development only.
-  '--var',
-  'ALLOW_INSECURE_IDP:true',
+  ...Object.entries({ ...LOCAL_DEV_VARS, ISSUER: `http://127.0.0.1:${port}` }).flatMap(
+    ([name, value]) => ['--var', `${name}:${value}`],
+  ),
   ...args,
 ])
 process.exit(code)

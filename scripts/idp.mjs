@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util'
 import { Refused, runCli, UsageError } from './cli.mjs'
 import { openD1 } from './d1.mjs'
 import { promptHidden } from './prompt.mjs'
+import { workerVars } from './worker-vars.mjs'
 import './src-modules.mjs'
 
 const USAGE = `Usage: npm run idp -- <command> [--remote | --persist-to DIR]
@@ -36,10 +37,6 @@ const COMMANDS = ['add', 'list', 'set-secret', 'disable', 'enable', 'delete']
 const fail = (message) => {
   throw new Refused(message)
 }
-
-/** The Worker's vars from wrangler.toml, as the Worker parses them. */
-const vars = async () =>
-  (await import('wrangler')).unstable_readConfig({ config: 'wrangler.toml' }).vars
 
 function secretKey() {
   if (process.env.IDP_SECRET_KEY) return process.env.IDP_SECRET_KEY
@@ -87,6 +84,8 @@ async function main(onDispose) {
   if (opts.remote && opts['persist-to'])
     throw new UsageError('--persist-to is for the local D1 only')
 
+  /** The Worker's vars where the command acts (scripts/worker-vars.mjs). */
+  const vars = () => workerVars({ remote: opts.remote })
   let db
   const connect = async () => {
     const d1 = await openD1({ remote: opts.remote, persistTo: opts['persist-to'] })

@@ -9,6 +9,7 @@ import { Refused, runCli, UsageError } from './cli.mjs'
 import { openD1 } from './d1.mjs'
 import { promptHidden } from './prompt.mjs'
 import './src-modules.mjs'
+import { workerVars } from './worker-vars.mjs'
 
 const USAGE = `Usage: npm run user -- <command> [--remote | --persist-to DIR]
 
@@ -91,9 +92,7 @@ async function main(onDispose) {
     db = d1.db
   }
   // The production cost, parsed as the Worker parses it; wrangler is imported only when needed, it is large.
-  const bcryptCost = async () =>
-    config((await import('wrangler')).unstable_readConfig({ config: 'wrangler.toml' }).vars)
-      .bcryptCost
+  const bcryptCost = async () => config(await workerVars({ remote: opts.remote })).bcryptCost
   const by = (what) => ({
     userAgent: 'todo-auth user CLI',
     detail: `by ${operator()} with the user CLI${what ? `: ${what}` : ''}`,

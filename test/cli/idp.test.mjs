@@ -74,6 +74,16 @@ describe('npm run idp', () => {
     assert.equal(await row('plain'), null)
   })
 
+  it('accepts a loopback http issuer for the local D1, as npm run dev does', async () => {
+    const res = await idp(
+      ['add', 'local', '--name', 'Local', '--issuer', 'http://127.0.0.1:9999', '--client-id', 'x'],
+      'secret\n',
+    )
+    ok(res)
+    assert.equal((await row('local')).issuer, 'http://127.0.0.1:9999')
+    ok(await idp(['delete', 'local']))
+  })
+
   it('lists, disables, enables and deletes', async () => {
     const list = await idp(['list'])
     ok(list)
