@@ -19,7 +19,7 @@ export default defineConfig({
           cloudflareTest(async () => ({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              // A fake OpenID provider (issue 15), which also answers every outbound fetch of the
+              // A fake OpenID provider (test/fake-idp/worker.js), which also answers every outbound fetch of the
               // Worker and the tests: nothing reaches the network.
               workers: [
                 {
@@ -36,7 +36,7 @@ export default defineConfig({
                 BCRYPT_COST: '4',
                 // The tests' origin (test/helpers.ts): outside loopback, ISSUER must be set.
                 ISSUER: 'https://todo.test',
-                // Upstream identity providers (issue 15): their secrets' key, loopback issuers.
+                // Upstream identity providers (docs/federation.md): their secrets' key, loopback issuers.
                 IDP_SECRET_KEY: 'test-only-idp-key-0123456789abcdef0123456789',
                 ALLOW_INSECURE_IDP: 'true',
                 TEST_MIGRATIONS: await readD1Migrations('./migrations'),

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { wrangler } from './local-db.mjs'
 
-// 150 until issue 15, whose OpenID Connect validation is oauth4webapi's (18 KiB gzipped) by design:
+// 150 until federation, whose OpenID Connect validation is oauth4webapi's (18 KiB gzipped) by design:
 // a maintained library, not hand-written checks (docs/performance.md, "Bundle budget").
 const BUDGET_KIB = 165
 

@@ -3,7 +3,7 @@ import { type Attribution, auditUserEvent } from './audit'
 import { allRows, firstRow, type Query, rows, run } from './query'
 
 /**
- * Upstream OpenID providers and the identities they vouch for (issue 15; docs/data.md). The client
+ * Upstream OpenID providers and the identities they vouch for (docs/federation.md; docs/data.md). The client
  * secret column is encrypted (../federation/secret.ts) and never leaves this module but through
  * `providerSecret`.
  */

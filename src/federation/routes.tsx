@@ -51,7 +51,7 @@ import type { AppEnv } from '../http/context'
 import { database } from '../http/database'
 
 /**
- * Sign-in with upstream OpenID Connect providers (issue 15; docs/api.md, "Federation"). todo-auth
+ * Sign-in with upstream OpenID Connect providers (docs/federation.md; docs/api.md §10). todo-auth
  * stays the authorization server: the provider only vouches for who the person is, at the
  * callback, and what follows is the pending authorization request as after a password.
  */

@@ -1,4 +1,4 @@
-// A fake OpenID provider for the workerd tests (issue 15): an auxiliary worker of the test pool
+// A fake OpenID provider for the workerd tests (docs/federation.md): an auxiliary worker of the test pool
 // (vitest.config.ts), which also receives every outbound fetch of the Worker under test. It has
 // its own ES256 signing key and JWKS, and is stateless: the authorization code it issues carries
 // (unsigned, this is a test double) the request and the test's chosen claims and faults, so each

@@ -16,7 +16,7 @@ import {
 } from '../oauth-client'
 
 /**
- * Issue 11's rule for the code flow (issue 12): a sign-in, a code and the session it is
+ * The rule of docs/security.md for the code flow: a sign-in, a code and the session it is
  * exchanged for exist only while the user is enabled and still holds the credentials that were
  * verified, checked in the very statement that writes each. Requests go through this file's own
  * app, so that a spy on bcryptjs sees the compares the login page makes.

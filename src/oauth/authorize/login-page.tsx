@@ -6,7 +6,7 @@ export const LoginPage = (p: {
   request: string
   error?: string
   username?: string
-  /** Enabled upstream identity providers (issue 15): one "Continue with" link each. */
+  /** Enabled upstream identity providers (docs/federation.md): one "Continue with" link each. */
   providers?: { id: string; name: string }[]
   /** Where the form goes: the authorization endpoint's, or the device page's. */
   action?: string

@@ -18,7 +18,7 @@ import {
 import { claimsOf, forge } from './forge'
 
 /**
- * The outside review's findings (issue 11), one case or more each. Requests go through this
+ * Invariants an outside review probed (docs/security.md), one case or more each. Requests go through this
  * file's own app, so that a spy on bcryptjs sees the compares the app makes.
  */
 const app = createApp()
