@@ -7,7 +7,8 @@
 // then `wrangler dev` on 127.0.0.1:8787 with LOCAL_DEV_VARS (scripts/worker-vars.mjs: self-
 // registration, client registration, loopback identity providers) and ISSUER set to that origin
 // (the port in effect), so tokens and discovery name one issuer however the server is reached.
-// Arguments after `--` reach wrangler (`npm run dev -- --port 8790`).
+// Arguments after `--` reach wrangler (`npm run dev -- --port 8790`); `--persist-to DIR` moves the
+// local D1 (steps 2 and 3 included) out of .wrangler/state, e.g. to a fresh temporary directory.
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, appendFileSync } from 'node:fs'
 import { setupLocalDatabase, wrangler } from './local-db.mjs'
@@ -39,7 +40,7 @@ const argValue = (flag) => {
 const port = argValue('--port') ?? '8787'
 
 ensureDevSecret()
-await setupLocalDatabase()
+await setupLocalDatabase({ persistTo: argValue('--persist-to') })
 const code = await wrangler([
   'dev',
   ...(has('--ip') ? [] : ['--ip', '127.0.0.1']),
