@@ -3,9 +3,9 @@ import { type Attribution, auditUserEvent } from './audit'
 import { allRows, firstRow, type Query, rows, run } from './query'
 
 /**
- * Upstream OpenID providers and the identities they vouch for (docs/federation.md; docs/data.md). The client
- * secret column is encrypted (../federation/secret.ts) and never leaves this module but through
- * `providerSecret`.
+ * Upstream OpenID providers and the identities they vouch for (docs/federation.md, data.md).
+ * The client secret column is encrypted (../federation/secret.ts) and never leaves this module but
+ * through `providerSecret`.
  */
 export type Provider = {
   id: string

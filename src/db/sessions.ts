@@ -77,7 +77,8 @@ const stillHolds = (s: NewSession) => {
 }
 
 /**
- * The upstream identity provider behind the sign-in a code was issued under (docs/federation.md), so that
+ * The upstream identity provider behind the sign-in a code was issued under (docs/federation.md),
+ * so that
  * disabling the provider ends the session; NULL for a password.
  */
 const providerOf = (s: NewSession) =>

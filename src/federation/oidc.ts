@@ -2,7 +2,8 @@ import * as oauth from 'oauth4webapi'
 import { type Config, LOOPBACK } from '../config'
 
 /**
- * The OpenID Connect relying party side (docs/federation.md), entirely through oauth4webapi: discovery,
+ * The OpenID Connect relying party side (docs/federation.md), entirely through oauth4webapi:
+ * discovery,
  * the authorization response (state, RFC 9207 `iss`), the code exchange and the ID token (OIDC
  * Core §3.1.3.7: signature against the provider's JWKS, iss, aud, azp, exp, iat, nonce, alg).
  * No check is written here by hand. The only URLs ever fetched are a configured issuer's
