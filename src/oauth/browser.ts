@@ -44,17 +44,27 @@ export function browserBinding(c: Context<AppEnv>): string {
 export const sentBinding = (c: Context<AppEnv>): string | null => read(c)
 
 /** The user signed in in this browser, if the sign-in still holds. */
-export async function signedInUser(c: Context<AppEnv>): Promise<User | null> {
+export const signedInUser = async (c: Context<AppEnv>): Promise<User | null> =>
+  (await browserSignIn(c))?.user ?? null
+
+/**
+ * The same, with when the sign-in was made (unix seconds): OpenID Connect's `max_age` asks for
+ * the password again when it is older (src/routes/authorize.tsx).
+ */
+export async function browserSignIn(
+  c: Context<AppEnv>,
+): Promise<{ user: User; since: number } | null> {
   const token = read(c)
   if (!token) return null
   const row = await c.env.DB.prepare(
-    `SELECT ${userColumns('u')} FROM signins s JOIN users u ON u.id = s.user_id
+    `SELECT ${userColumns('u')}, s.created_at AS signed_in_at
+     FROM signins s JOIN users u ON u.id = s.user_id
      WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0
        AND u.updated_at = s.user_updated_at`,
   )
     .bind(await sha256Hex(token), nowSeconds())
-    .first<UserRow>()
-  return row && toUser(row)
+    .first<UserRow & { signed_in_at: number }>()
+  return row && { user: toUser(row), since: row.signed_in_at }
 }
 
 /**
