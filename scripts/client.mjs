@@ -11,17 +11,21 @@ import './src-modules.mjs'
 
 const USAGE = `Usage: npm run client -- <command> [--remote | --persist-to DIR]
 
-  add NAME --redirect-uri URI [--redirect-uri URI…] [--grant TYPE…] [--scope "read write"]
+  add NAME [--redirect-uri URI…] [--grant TYPE…] [--scope "read write"]
       [--auth-method client_secret_basic|client_secret_post|none] [--first-party]
   list
+  vet CLIENT_ID
   disable CLIENT_ID
   enable CLIENT_ID
   delete CLIENT_ID
   rotate-secret CLIENT_ID
 
 add defaults as POST /admin/clients does: the code and refresh grants, scope "read write",
-client_secret_basic (a confidential client, whose secret is printed this once). Machine scopes
-(users:read, audit:read) need --grant client_credentials and a confidential client. The target is
+client_secret_basic (a confidential client, whose secret is printed this once). The code grant
+needs a --redirect-uri, in canonical form (https://app.example/, not https://app.example); a
+device or client_credentials client needs none. Machine scopes (users:read, audit:read) need
+--grant client_credentials and a confidential client. vet marks a client that anyone registered
+(RFC 7591; "unvetted" in the list) as checked by you, for good. The target is
 the local D1 of \`npm run dev\` unless --remote (the deployed D1 of wrangler.toml; wrangler must be
 logged in or CLOUDFLARE_API_TOKEN set) or --persist-to (another local state dir).`
 
@@ -36,7 +40,7 @@ const {
 } = await import('../src/db/clients.ts')
 const { run } = await import('../src/db/query.ts')
 
-const COMMANDS = ['add', 'list', 'disable', 'enable', 'delete', 'rotate-secret']
+const COMMANDS = ['add', 'list', 'vet', 'disable', 'enable', 'delete', 'rotate-secret']
 
 const explain = (error) =>
   error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('\n  ')
@@ -123,11 +127,16 @@ async function main(onDispose) {
           c.client_type,
           c.grant_types.join(' '),
           c.scope || '-',
-          c.disabled ? 'disabled' : 'enabled',
+          `${c.disabled ? 'disabled' : 'enabled'}${c.vetted ? '' : ', unvetted'}`,
         ]),
         ['CLIENT_ID', 'NAME', 'TYPE', 'GRANTS', 'SCOPE', 'STATUS'],
       )
       return
+    }
+    case 'vet': {
+      const client = await updateClient(db, subject, { vetted: true })
+      if (!client) throw noSuch()
+      return console.log(`vetted ${client.client_id} (${client.client_name})`)
     }
     case 'disable':
     case 'enable': {

@@ -1,4 +1,4 @@
-import { addressKey, type Requester } from '../domain/requester'
+import { addressKey, fromThisMachine, type Requester } from '../domain/requester'
 import type { Config } from '../config'
 import { ApiError } from '../domain/errors'
 import { USERNAME } from '../http/schemas/common'
@@ -18,10 +18,12 @@ import { nowSeconds } from '../lib/time'
  * - the client address (CF-Connecting-IP, which the edge sets; X-Forwarded-For is client input),
  *   an IPv6 address by its /64 (`addressKey` in ../client.ts): the 101st attempt in 15 minutes
  *   locks it for 15 minutes. A success only refunds its own charge, so one valid account cannot
- *   wipe a spray's failures. Without the header (local development) there is no address to count.
+ *   wipe a spray's failures. Without the header (a request that came through neither the edge nor
+ *   `wrangler dev`, which both set it) there is no address to count.
  *
  * A self-registration (../routes/register.ts) is charged to `signup:<address key>`, 10 an hour,
- * and an RFC 7591 client registration (../routes/clients.ts) to `client-signup:<address key>`.
+ * and an RFC 7591 client registration (../routes/clients.ts) to `client-signup:<address key>`,
+ * except from this machine (local development: `clientRegistrationAttempt`).
  * A user code guessed on the device page (../routes/device.tsx) is charged to the browser and
  * the address (userCodeAttempt).
  *
@@ -103,10 +105,15 @@ export const signupAttempt = (client: Requester): Attempt =>
     client.address ? [{ key: `signup:${addressKey(client.address)}`, rule: SIGNUP_RULE }] : [],
   )
 
-/** RFC 7591 registrations (POST /auth/clients): `client-signup:<address key>`, 10 an hour. */
+/**
+ * RFC 7591 registrations (POST /auth/clients): `client-signup:<address key>`, 10 an hour. Local
+ * development is not counted: under `npm run dev` every request carries the loopback address
+ * `wrangler dev` sets, and a client under development registers itself on every run. In
+ * production the edge sets the visitor's address, never a loopback one.
+ */
 export const clientRegistrationAttempt = (client: Requester): Attempt =>
   attempt(
-    client.address
+    client.address && !fromThisMachine(client)
       ? [{ key: `client-signup:${addressKey(client.address)}`, rule: SIGNUP_RULE }]
       : [],
   )

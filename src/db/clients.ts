@@ -15,6 +15,11 @@ export type Client = {
   scope: string
   token_endpoint_auth_method: AuthMethod
   first_party: boolean
+  /**
+   * An administrator registered it, or vetted it since (migration 0007); false for a client that
+   * anyone registered through RFC 7591. First-party clients are always vetted.
+   */
+  vetted: boolean
   disabled: boolean
   created_at: string
   updated_at: string
@@ -22,17 +27,18 @@ export type Client = {
 
 export type ClientRow = Omit<
   Client,
-  'redirect_uris' | 'grant_types' | 'first_party' | 'disabled'
+  'redirect_uris' | 'grant_types' | 'first_party' | 'vetted' | 'disabled'
 > & {
   client_secret_hash: string | null
   redirect_uris: string
   grant_types: string
   first_party: number
+  vetted: number
   disabled: number
 }
 
 const COLUMNS = `client_id, client_name, client_type, redirect_uris, grant_types, scope,
-  token_endpoint_auth_method, first_party, disabled, created_at, updated_at`
+  token_endpoint_auth_method, first_party, vetted, disabled, created_at, updated_at`
 
 export const toClient = (row: ClientRow): Client => ({
   client_id: row.client_id,
@@ -43,6 +49,7 @@ export const toClient = (row: ClientRow): Client => ({
   scope: row.scope,
   token_endpoint_auth_method: row.token_endpoint_auth_method,
   first_party: row.first_party === 1,
+  vetted: row.vetted === 1,
   disabled: row.disabled === 1,
   created_at: row.created_at,
   updated_at: row.updated_at,
@@ -85,6 +92,8 @@ export type NewClient = {
   scope: string
   token_endpoint_auth_method: AuthMethod
   first_party: boolean
+  /** False for RFC 7591 registration; an administrator's client (the default) is vetted. */
+  vetted?: boolean
 }
 
 /** A fresh client secret (256 random bits, shown once) and the SHA-256 that is all we keep. */
@@ -109,8 +118,9 @@ export async function clientInsertion(
   const insert = db
     .prepare(
       `INSERT INTO clients (client_id, client_secret_hash, client_name, client_type, redirect_uris,
-         grant_types, scope, token_endpoint_auth_method, first_party, created_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+         grant_types, scope, token_endpoint_auth_method, first_party, vetted, created_at,
+         updated_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?10, ?10)
        RETURNING ${COLUMNS}, client_secret_hash`,
     )
     .bind(
@@ -124,6 +134,7 @@ export async function clientInsertion(
       c.token_endpoint_auth_method,
       c.first_party ? 1 : 0,
       now,
+      c.vetted === false && !c.first_party ? 0 : 1,
     )
   return {
     statements: [insert],
@@ -181,7 +192,8 @@ export type ClientPatch = Partial<Omit<NewClient, 'token_endpoint_auth_method'>>
 
 /**
  * Changes a client; disabling it ends its sessions and unused codes in the same transaction.
- * Null when there is no such client.
+ * Null when there is no such client; 'needs_redirect_uri' when the change would leave a client of
+ * the code flow without a redirect URI (RFC 7591 §2), judged against the row in the UPDATE itself.
  */
 export const updateClient = (db: D1Database, clientId: string, p: ClientPatch) =>
   run(db, clientUpdate(db, clientId, p))
@@ -190,24 +202,35 @@ export function clientUpdate(
   db: D1Database,
   clientId: string,
   p: ClientPatch,
-): Query<Client | null> {
+): Query<Client | null | 'needs_redirect_uri'> {
   const sets: string[] = []
   const values: (string | number)[] = []
   const set = (column: string, value: string | number) => {
     values.push(value)
     sets.push(`${column} = ?${values.length + 1}`)
+    return `?${values.length + 1}`
   }
   if (p.client_name !== undefined) set('client_name', p.client_name)
-  if (p.redirect_uris !== undefined) set('redirect_uris', JSON.stringify(p.redirect_uris))
-  if (p.grant_types !== undefined) set('grant_types', JSON.stringify(p.grant_types))
+  const uris =
+    p.redirect_uris === undefined
+      ? 'redirect_uris'
+      : set('redirect_uris', JSON.stringify(p.redirect_uris))
+  const grants =
+    p.grant_types === undefined ? 'grant_types' : set('grant_types', JSON.stringify(p.grant_types))
   if (p.scope !== undefined) set('scope', p.scope)
   if (p.first_party !== undefined) set('first_party', p.first_party ? 1 : 0)
+  // Vetting is one way; a first-party client is vetted (migration 0007's CHECK).
+  if (p.vetted || p.first_party) set('vetted', 1)
   if (p.disabled !== undefined) set('disabled', p.disabled ? 1 : 0)
   set('updated_at', isoTime())
+  const guarded = p.redirect_uris !== undefined || p.grant_types !== undefined
+  const guard = guarded
+    ? `AND (${uris} <> '[]' OR ${grants} NOT LIKE '%"authorization_code"%')`
+    : ''
   const statements = [
     db
       .prepare(
-        `UPDATE clients SET ${sets.join(', ')} WHERE client_id = ?1
+        `UPDATE clients SET ${sets.join(', ')} WHERE client_id = ?1 ${guard}
          RETURNING ${COLUMNS}, client_secret_hash`,
       )
       .bind(clientId, ...values),
@@ -218,10 +241,15 @@ export function clientUpdate(
          AND EXISTS (SELECT 1 FROM clients WHERE client_id = ?1 AND disabled = 1)`,
       )
       .bind(clientId),
+    // Whether a refused change found its client.
+    ...(guarded
+      ? [db.prepare('SELECT client_id FROM clients WHERE client_id = ?1').bind(clientId)]
+      : []),
   ]
   const read = (results: D1Result[]) => {
     const row = rows<ClientRow>(results, 0)[0]
-    return row ? toClient(row) : null
+    if (row) return toClient(row)
+    return guarded && rows(results, 3).length > 0 ? 'needs_redirect_uri' : null
   }
   return { statements, read }
 }
@@ -259,6 +287,13 @@ export async function clientSecretRotation(
     },
   }
 }
+
+/**
+ * The names of the vetted clients, which a client registered by anyone may not take (RFC 7591
+ * §5): an administrator's few, read from migration 0007's index. A statement, to batch.
+ */
+export const vettedClientNames = (db: D1Database) =>
+  db.prepare('SELECT client_name FROM clients WHERE vetted = 1')
 
 /** The apps a user has authorized (remembered consents), oldest first. */
 export const listAuthorizedClients = (db: D1Database, userId: string) =>

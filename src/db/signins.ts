@@ -7,21 +7,25 @@ import { stillVerified, type UserRow, toUser, userColumns } from './users'
  * ended. Kept by the SHA-256 of the cookie's value only (src/oauth/browser/signin.ts).
  */
 
-/** The user of a live sign-in, if its user is enabled and unchanged since it was made. */
-export async function signedInUserOf(
+/**
+ * The user of a live sign-in, if its user is enabled and unchanged since it was made, and when it
+ * was made (unix seconds).
+ */
+export async function signinOf(
   db: D1Database,
   tokenHash: string,
   now: number,
-): Promise<User | null> {
+): Promise<{ user: User; since: number } | null> {
   const row = await db
     .prepare(
-      `SELECT ${userColumns('u')} FROM signins s JOIN users u ON u.id = s.user_id
+      `SELECT ${userColumns('u')}, s.created_at AS signed_in_at
+       FROM signins s JOIN users u ON u.id = s.user_id
        WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0
          AND u.updated_at = s.user_updated_at`,
     )
     .bind(tokenHash, now)
-    .first<UserRow>()
-  return row && toUser(row)
+    .first<UserRow & { signed_in_at: number }>()
+  return row && { user: toUser(row), since: row.signed_in_at }
 }
 
 /** Replaces the browser's earlier sign-in (`oldHash`) once the new one (`newHash`) was written. */

@@ -3,7 +3,11 @@
  * and database code as plain data: the throttle and the audit trail never see a hono Context.
  */
 export type Requester = {
-  /** From CF-Connecting-IP, which Cloudflare's edge sets; null without it (local development). */
+  /**
+   * From CF-Connecting-IP, which Cloudflare's edge sets, and `wrangler dev` too (the loopback
+   * address it was reached on, under `npm run dev`): see `fromThisMachine`. Null without it: a
+   * request that came through neither, such as the test pool's.
+   */
   address: string | null
   /** The User-Agent with control characters escaped, at most USER_AGENT_MAX characters. */
   userAgent: string | null
@@ -36,6 +40,18 @@ export function requesterOf(headers: Headers, path: string): Requester {
     userAgent: userAgent === null ? null : escapeControls(userAgent).slice(0, USER_AGENT_MAX),
     path,
   }
+}
+
+/**
+ * Whether the request came from this machine: a loopback address (127.0.0.0/8, ::1, or either
+ * IPv4-mapped), which `wrangler dev` sets when reached on one and Cloudflare's edge never sets.
+ */
+export function fromThisMachine(requester: Requester): boolean {
+  if (!requester.address) return false
+  const a = requester.address.toLowerCase()
+  if (/^127(\.\d{1,3}){3}$/.test(addressKey(a))) return true
+  const groups = ipv6Groups(a.replace(/%.*$/, ''))
+  return groups?.join(':') === '0:0:0:0:0:0:0:1'
 }
 
 /**

@@ -20,8 +20,8 @@ export type RouteDoc = {
   /** Error codes the route answers besides those its guard, validators and path imply. */
   errors?: ErrorCode[]
   /**
-   * The HTML pages a browser route (src/pages/) answers with, by status: what each shows. They
-   * stand in for the JSON error of their status.
+   * The HTML pages a browser route (src/oauth/browser/) answers with, by status: what each
+   * shows. They stand in for the JSON error of their status.
    */
   pages?: { [status in 200 | 400 | 403 | 429]?: string }
 }

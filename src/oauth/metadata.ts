@@ -10,6 +10,7 @@ import { grantTypesSupported } from './token/grants'
 import type { AppEnv } from '../http/context'
 import { database } from '../http/database'
 import { AUTH_METHODS } from '../domain/clients'
+import { PROMPT_VALUES } from './browser/pending'
 
 export const metaRoutes = new Hono<AppEnv>()
   .get(
@@ -56,6 +57,8 @@ export const metaRoutes = new Hono<AppEnv>()
         response_types_supported: ['code'],
         response_modes_supported: ['query'],
         code_challenge_methods_supported: ['S256'],
+        // OpenID Connect Core §3.1.2.1's prompt values (the RFC 8414 registry's name for them).
+        prompt_values_supported: PROMPT_VALUES,
         scopes_supported: CLIENT_SCOPES,
         token_endpoint_auth_methods_supported: AUTH_METHODS,
         // Possession of a token is enough to end its session (RFC 7009 §2.1 leaves it to us);

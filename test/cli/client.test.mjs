@@ -94,6 +94,31 @@ describe('npm run client', () => {
     }
   })
 
+  it('registers a device client without a redirect URI, and refuses a non-canonical one', async () => {
+    const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code'
+    const res = await client(['add', 'Kiosk', '--grant', DEVICE, '--auth-method', 'none'])
+    ok(res)
+    const id = res.stdout.match(/client_id (\S+)/)[1]
+    assert.equal((await row(id)).redirect_uris, '[]')
+    const bare = await client(['add', 'Web', '--redirect-uri', 'https://app.example'])
+    assert.equal(bare.code, 1)
+    assert.match(bare.stderr, /canonical form: https:\/\/app\.example\//)
+  })
+
+  it('vets a client that anyone registered', async () => {
+    await db
+      .prepare(
+        `INSERT INTO clients (client_id, client_name, client_type, redirect_uris, grant_types,
+           scope, token_endpoint_auth_method, vetted, created_at, updated_at)
+         VALUES ('self-made', 'Self-made', 'public', '["https://self.example/cb"]',
+           '["authorization_code"]', 'read', 'none', 0, 'now', 'now')`,
+      )
+      .run()
+    assert.match((await client(['list'])).stdout, /^self-made\s+Self-made.*enabled, unvetted$/m)
+    ok(await client(['vet', 'self-made']))
+    assert.equal((await row('self-made')).vetted, 1)
+  })
+
   it('lists clients', async () => {
     const res = await client(['list'])
     ok(res)

@@ -203,6 +203,11 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
     '/auth/logout',
     bearer(viaCode.access_token, { method: 'POST', headers: { Cookie: signedIn } }),
   )
+  // A change of redirect URIs, checked against the stored grants in the UPDATE.
+  await send(
+    `/admin/clients/${app3.client_id}`,
+    json('PATCH', { redirect_uris: [cb] }, adminTokens.access_token),
+  )
   await send(
     `/admin/clients/${app3.client_id}`,
     json('PATCH', { disabled: true }, adminTokens.access_token),

@@ -157,7 +157,7 @@ export interface paths {
         put?: never;
         /**
          * Dynamic client registration (RFC 7591; when ALLOW_CLIENT_REGISTRATION is on)
-         * @description Public clients of the authorization code flow only (`token_endpoint_auth_method` `none`), scope at most `read write`, never first-party. Errors are `invalid_redirect_uri` and `invalid_client_metadata` (RFC 7591 §3.2.2). 404 on every method while registration is off. At most 10 registrations an hour from one client address.
+         * @description Public clients of the authorization code flow only (`token_endpoint_auth_method` `none`), scope at most `read write`, never first-party, never vetted. The name of an administrator’s client (compared after NFKC and case folding) is refused. Errors are `invalid_redirect_uri` and `invalid_client_metadata` (RFC 7591 §3.2.2). 404 on every method while registration is off. At most 10 registrations an hour from one client address (local development, a loopback address, is not counted).
          */
         post: operations["registerClient"];
         delete?: never;
@@ -175,7 +175,7 @@ export interface paths {
         };
         /**
          * Authorization endpoint (code flow with PKCE S256)
-         * @description Query: `response_type=code`, `client_id`, `redirect_uri` (optional for a client with one), `code_challenge`, `code_challenge_method=S256`, `state`, `scope`, `prompt=login`. Answers HTML: the login or consent page, or a 303 back to the app with `code`, `state` and `iss` (or `error`, `error_description`, `state`, `iss`). An unknown client or unregistered redirect URI is a 400 HTML page, never a redirect.
+         * @description Query: `response_type=code`, `client_id`, `redirect_uri` (optional for a client with one), `code_challenge`, `code_challenge_method=S256`, `state`, `scope`, `prompt` (`none`, `login`, `consent`; OpenID Connect Core §3.1.2.1), `max_age` (seconds), `response_mode=query`. Answers HTML: the login or consent page, or a 303 back to the app with `code`, `state` and `iss` (or `error`, `error_description`, `state`, `iss`). An unknown client, an unregistered redirect URI or another `response_mode` is a 400 HTML page, never a redirect; so is any error of a client no administrator vetted, until the signed-in user has consented to it (RFC 9700 §4.11.2).
          */
         get: operations["authorize"];
         put?: never;
@@ -849,7 +849,7 @@ export interface paths {
         head?: never;
         /**
          * Change a client
-         * @description Admins only. Disabling ends every session issued to the client and drops its unused codes at once.
+         * @description Admins only. Disabling ends every session issued to the client and drops its unused codes at once. `vetted: true` vets a client anyone registered (one way). A client of the `authorization_code` grant keeps at least one redirect URI (400 otherwise).
          */
         patch: operations["updateClient"];
         trace?: never;
@@ -1628,7 +1628,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description An unknown client or an unregistered redirect URI: no redirect (RFC 6749 §4.1.2.1). */
+            /** @description An unknown client, an unregistered redirect URI, another response_mode, or an unvetted client’s error before consent: no redirect (RFC 6749 §4.1.2.1). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5064,6 +5064,8 @@ export interface operations {
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
                         first_party: boolean;
+                        /** @description Registered or vetted by an administrator; false for a client anyone registered (RFC 7591). */
+                        vetted: boolean;
                         disabled: boolean;
                         /** Format: date-time */
                         created_at: string;
@@ -5125,7 +5127,8 @@ export interface operations {
             content: {
                 "application/json": {
                     client_name: string;
-                    redirect_uris: string[];
+                    /** @default [] */
+                    redirect_uris?: string[];
                     grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password")[];
                     scope?: string;
                     /**
@@ -5158,6 +5161,8 @@ export interface operations {
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
                         first_party: boolean;
+                        /** @description Registered or vetted by an administrator; false for a client anyone registered (RFC 7591). */
+                        vetted: boolean;
                         disabled: boolean;
                         /** Format: date-time */
                         created_at: string;
@@ -5261,6 +5266,8 @@ export interface operations {
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
                         first_party: boolean;
+                        /** @description Registered or vetted by an administrator; false for a client anyone registered (RFC 7591). */
+                        vetted: boolean;
                         disabled: boolean;
                         /** Format: date-time */
                         created_at: string;
@@ -5388,6 +5395,11 @@ export interface operations {
                     grant_types?: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "password")[];
                     scope?: string;
                     first_party?: boolean;
+                    /**
+                     * @description An administrator vetted this client (one way; first-party implies it).
+                     * @constant
+                     */
+                    vetted?: true;
                     disabled?: boolean;
                 };
             };
@@ -5410,6 +5422,8 @@ export interface operations {
                         /** @enum {string} */
                         token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
                         first_party: boolean;
+                        /** @description Registered or vetted by an administrator; false for a client anyone registered (RFC 7591). */
+                        vetted: boolean;
                         disabled: boolean;
                         /** Format: date-time */
                         created_at: string;

@@ -84,7 +84,7 @@ describe('GET /openapi.json', () => {
         ([status]) => status === 'default' || Number(status) >= 400,
       )
       for (const [status, response] of errors) {
-        // The authorization pages answer a browser in HTML, errors included (src/pages/).
+        // The authorization pages answer a browser in HTML, errors included (src/oauth/browser/, authorize/, device/).
         const page =
           path.startsWith('/auth/authorize') ||
           path.startsWith('/auth/federate') ||

@@ -223,7 +223,7 @@ describe('no request produces a 5xx', () => {
         expect(res.status, `${method} ${path} → ${res.status} ${text.slice(0, 200)}`).toBeLessThan(
           500,
         )
-        // The authorization, federation and device pages answer a browser in HTML (src/pages/),
+        // The authorization, federation and device pages answer a browser in HTML (src/oauth/browser/, authorize/, device/),
         // errors included.
         const page = res.headers.get('Content-Type')?.startsWith('text/html')
         if (page)

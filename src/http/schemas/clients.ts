@@ -34,15 +34,20 @@ const redirectUri = documented(
   },
 )
 
+// RFC 7591 §5: the name is the client's to choose, and shown to the person. No control or format
+// character (\p{Cc}, \p{Cf}: bidirectional overrides and isolates, zero-width characters, a byte
+// order mark, a soft hyphen), which would make it read as something else; checked before the trim,
+// which would take a byte order mark off the ends.
+const NAME_CHARACTERS = /^[^\p{Cc}\p{Cf}]*$/u
 const clientName = documented(
   z
     .string()
+    .regex(NAME_CHARACTERS, 'Must not contain control or format characters (e.g. U+202E).')
     .trim()
     .min(1)
-    .max(100)
-    .regex(/^\P{Cc}*$/u, 'Must not contain control characters.'),
-  // Something besides white space (it is trimmed), and no control character.
-  { add: { pattern: '^\\P{Cc}*[^\\s\\p{Cc}]\\P{Cc}*$' } },
+    .max(100),
+  // Something besides white space (it is trimmed), and no control or format character.
+  { add: { pattern: '^[^\\p{Cc}\\p{Cf}]*[^\\s\\p{Cc}\\p{Cf}][^\\p{Cc}\\p{Cf}]*$' } },
 )
 
 /**
@@ -67,7 +72,7 @@ const scope = scopeOf(CLIENT_SCOPES)
 
 const fields = {
   client_name: clientName,
-  redirect_uris: z.array(redirectUri).min(1).max(10),
+  redirect_uris: z.array(redirectUri).max(10),
   grant_types: z
     .array(z.enum(GRANT_TYPES))
     .min(1)
@@ -79,6 +84,9 @@ const fields = {
   disabled: z.boolean(),
 }
 
+export const CODE_FLOW_NEEDS_REDIRECT_URI =
+  'The authorization_code grant needs at least one redirect URI.'
+
 /**
  * POST /admin/clients: RFC 7591 metadata plus `first_party`. The client type follows from the
  * authentication method: `none` is a public client, the others confidential.
@@ -86,7 +94,7 @@ const fields = {
 export const clientCreate = z
   .strictObject({
     client_name: fields.client_name,
-    redirect_uris: fields.redirect_uris,
+    redirect_uris: fields.redirect_uris.default([]),
     grant_types: fields.grant_types.default(['authorization_code', 'refresh_token']),
     scope: fields.scope.default('read write'),
     token_endpoint_auth_method: fields.token_endpoint_auth_method.default('client_secret_basic'),
@@ -98,6 +106,22 @@ export const clientCreate = z
       !(c.grant_types.includes('client_credentials') && c.token_endpoint_auth_method === 'none'),
     { path: ['grant_types'], message: 'client_credentials needs a confidential client.' },
   )
+  // RFC 7591 §2: redirect URIs are for redirect-based flows. The code flow (the default) needs
+  // one; a device or service client (device code, client credentials) has none to give.
+  .refine((c) => c.redirect_uris.length > 0 || !c.grant_types.includes('authorization_code'), {
+    path: ['redirect_uris'],
+    message: CODE_FLOW_NEEDS_REDIRECT_URI,
+  })
+// Unless grant_types is given without authorization_code, redirect_uris must hold one.
+documented(clientCreate, {
+  add: {
+    if: {
+      required: ['grant_types'],
+      properties: { grant_types: { not: { contains: { const: 'authorization_code' } } } },
+    },
+    else: { required: ['redirect_uris'], properties: { redirect_uris: { minItems: 1 } } },
+  },
+})
 
 /** PATCH /admin/clients/{client_id}: the fields given change. The type is fixed at creation. */
 export const clientPatch = atLeastOne({
@@ -106,6 +130,10 @@ export const clientPatch = atLeastOne({
   grant_types: fields.grant_types.optional(),
   scope: fields.scope.optional(),
   first_party: fields.first_party.optional(),
+  vetted: z
+    .literal(true)
+    .optional()
+    .describe('An administrator vetted this client (one way; first-party implies it).'),
   disabled: fields.disabled.optional(),
 })
 
@@ -116,7 +144,8 @@ export const clientPatch = atLeastOne({
  */
 export const clientRegistration = z.object({
   client_name: fields.client_name.default('Unnamed app'),
-  redirect_uris: fields.redirect_uris,
+  // RFC 7591 §2: every client registered here uses the code flow, a redirect-based one.
+  redirect_uris: fields.redirect_uris.min(1),
   grant_types: documented(
     z
       .array(z.enum(['authorization_code', 'refresh_token']))
@@ -142,6 +171,11 @@ export const client = z.object({
   scope: z.string(),
   token_endpoint_auth_method: z.enum(AUTH_METHODS),
   first_party: z.boolean(),
+  vetted: z
+    .boolean()
+    .describe(
+      'Registered or vetted by an administrator; false for a client anyone registered (RFC 7591).',
+    ),
   disabled: z.boolean(),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),

@@ -1,3 +1,4 @@
+import { type AppOrigin, AppOriginNote } from '../browser/app-origin'
 import { Layout } from '../browser/layout'
 
 export const SCOPE_TEXT: Record<string, string> = {
@@ -8,6 +9,8 @@ export const SCOPE_TEXT: Record<string, string> = {
 /** The consent page: names the app and the scopes, answers with a submit named `decision`. */
 export const ConsentPage = (p: {
   clientName: string
+  /** Where the app sends the person and whether it is vetted; absent for a first-party app. */
+  origin?: AppOrigin
   clientId: string
   username: string
   scopes: string[]
@@ -18,6 +21,7 @@ export const ConsentPage = (p: {
       <h2 id="consent-heading">
         Allow <strong>{p.clientName}</strong> to use your account?
       </h2>
+      {p.origin && <AppOriginNote origin={p.origin} />}
       <p>
         Signed in as <strong>{p.username}</strong>. The app (client id <code>{p.clientId}</code>)
         asks to:

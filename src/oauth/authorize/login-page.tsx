@@ -1,8 +1,11 @@
+import { type AppOrigin, AppOriginNote } from '../browser/app-origin'
 import { Layout } from '../browser/layout'
 
 /** The login page: fields `username` and `password`, and the pending request as its CSRF token. */
 export const LoginPage = (p: {
   clientName: string
+  /** Where the app sends the person and whether it is vetted; absent for a first-party app. */
+  origin?: AppOrigin
   request: string
   error?: string
   username?: string
@@ -17,6 +20,7 @@ export const LoginPage = (p: {
       <p>
         to continue to <strong>{p.clientName}</strong>
       </p>
+      {p.origin && <AppOriginNote origin={p.origin} />}
       {p.error && (
         <p id="message" role="alert">
           {p.error}

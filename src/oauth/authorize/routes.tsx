@@ -9,12 +9,25 @@ import { checkPassword } from '../../auth/login'
 import { narrowScopes, parseScopes, SCOPES } from '../../domain/scopes'
 import { issuerFor } from '../../auth/tokens'
 import { doc } from '../../http/openapi'
-import { browserBinding, sentBinding, signedInUser, signInStatements } from '../browser/signin'
-import { type Pending, seal, unseal } from '../browser/pending'
+import {
+  browserBinding,
+  browserSignIn,
+  sentBinding,
+  signedInUser,
+  signInStatements,
+} from '../browser/signin'
+import { type Pending, PROMPT_VALUES, seal, unseal } from '../browser/pending'
 import { CHALLENGE } from './pkce'
-import { formActionSource, matchRedirectUri, withParams } from '../../domain/redirect-uris'
+import {
+  formActionSource,
+  matchRedirectUri,
+  redirectTarget,
+  withParams,
+} from '../../domain/redirect-uris'
+import { nowSeconds } from '../../lib/time'
 import { isUtf8Form } from '../../http/validate'
 import { ConsentPage } from './consent-page'
+import type { AppOrigin } from '../browser/app-origin'
 import { ErrorPage } from '../browser/error-page'
 import { LoginPage } from './login-page'
 import type { User } from '../../domain/user'
@@ -25,8 +38,13 @@ import { database, primaryDatabase } from '../../http/database'
  * The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1) and its two pages.
  *
  * - An unknown or disabled client, or a redirect URI it did not register, is an HTML error page
- *   (400), never a redirect (RFC 6749 §4.1.2.1). Every later error goes back to the app with
- *   `error`, `error_description`, `state` and `iss` (RFC 9207), as does the code.
+ *   (400), never a redirect (RFC 6749 §4.1.2.1); so is a `response_mode` other than `query`,
+ *   the one we can answer in. Every later error goes back to the app with `error`,
+ *   `error_description`, `state` and `iss` (RFC 9207), as does the code — except, for a client
+ *   no administrator vetted, an error before the person approved it (`refuse`, RFC 9700
+ *   §4.11.2).
+ * - `prompt` (`none`, `login`, `consent`) and `max_age` as OpenID Connect Core §3.1.2.1 defines
+ *   them; `prompt=none` answers `login_required` or `consent_required` (§3.1.2.6).
  * - Redirects are 303 (RFC 9700 §4.12), so a form's POST is never replayed to the app.
  * - The pages run no script and may not be framed; their forms carry the pending request as a
  *   token bound to this browser (../oauth/pending.ts) and must come from our own origin.
@@ -39,6 +57,11 @@ type RedirectError =
   | 'unsupported_response_type'
   | 'invalid_scope'
   | 'server_error'
+  // OpenID Connect Core §3.1.2.6, for prompt=none. interaction_required is never sent: signing
+  // in and consenting are the only interactions there are, and each has its own error.
+  | 'login_required'
+  | 'consent_required'
+  | 'interaction_required'
 
 /** The pages' CSP: nothing but our stylesheet; forms (and their redirects) to us and the app. */
 export function pageHeaders(c: Context<AppEnv>, redirectUri?: string) {
@@ -79,6 +102,54 @@ const redirectError = (
     303,
   )
 
+/** An administrator registered or vetted the client (migration 0007); first-party ones are. */
+const vetted = (client: Client) => client.first_party || client.vetted
+
+/**
+ * An error found before the person approved the app. Sent back to a vetted client; for any other
+ * it would make this endpoint an open redirector for whoever can register a client (RFC 9700
+ * §4.11.2): it goes back only when `approved` (the user signed in in this browser has consented
+ * to this client before, so its redirect URI is one they chose to trust), else it is the HTML
+ * error page. prompt=none's errors are no exception (docs/security.md).
+ */
+async function refuse(
+  c: Context<AppEnv>,
+  client: Client,
+  p: Pick<Pending, 'redirect_uri' | 'state'>,
+  error: RedirectError,
+  description: string,
+  approved?: boolean,
+) {
+  if (vetted(client) || (approved ?? (await approvedInThisBrowser(c, client))))
+    return redirectError(c, p, error, description)
+  return errorPage(c, 400, `${description} (${error})`)
+}
+
+const approvedInThisBrowser = async (c: Context<AppEnv>, client: Client) => {
+  const user = await signedInUser(c)
+  return user !== null && (await consentedScopes(database(c), user.id, client.client_id)).length > 0
+}
+
+/** What the pages show besides the name, which the client chose (RFC 7591 §5). */
+const originOf = (client: Client, redirectUri: string): AppOrigin | undefined =>
+  client.first_party
+    ? undefined
+    : { target: redirectTarget(redirectUri), unverified: !vetted(client) }
+
+/**
+ * OpenID Connect Core §3.1.2.1 `prompt`: space-separated values of PROMPT_VALUES, `none` only
+ * alone. Its values in that order, or null when it is not one of those.
+ */
+function parsePrompt(raw: string | undefined): string[] | null {
+  const asked = raw?.split(' ').filter(Boolean) ?? []
+  if (asked.some((v) => !(PROMPT_VALUES as readonly string[]).includes(v))) return null
+  if (asked.includes('none') && asked.length > 1) return null
+  return PROMPT_VALUES.filter((v) => asked.includes(v))
+}
+
+const prompted = (p: Pending, value: (typeof PROMPT_VALUES)[number]) =>
+  p.prompt?.split(' ').includes(value) ?? false
+
 /** What is granted: asked ∩ what the client may have ∩ what the user holds, canonical order. */
 const grantedScopes = (p: Pending, client: Client, user: User): string[] => {
   const asked = p.scope === undefined ? SCOPES : parseScopes(p.scope)
@@ -93,9 +164,10 @@ export async function liveClient(c: Context<AppEnv>, clientId: string): Promise<
 
 /**
  * A signed-in user and a valid request: the code, straight away when the client is first-party
- * or the user already consented to these scopes, else the consent page. `binding` is this
+ * or the user already consented to these scopes, else the consent page (always with
+ * prompt=consent; never with prompt=none, which answers `consent_required`). `binding` is this
  * browser's cookie value, which names its sign-in: the code is issued only while that sign-in
- * still holds (../db/codes.ts).
+ * still holds (../db/codes.ts). `decided`: the user just pressed Allow.
  */
 export async function proceed(
   c: Context<AppEnv>,
@@ -106,23 +178,43 @@ export async function proceed(
   decided = false,
 ) {
   const scopes = grantedScopes(p, client, user)
+  const remembered =
+    client.first_party || decided
+      ? null
+      : await consentedScopes(database(c), user.id, client.client_id)
+  const approved = decided || (remembered !== null && remembered.length > 0)
   if (scopes.length === 0)
-    return redirectError(c, p, 'invalid_scope', 'None of the requested scopes can be granted.')
+    return refuse(
+      c,
+      client,
+      p,
+      'invalid_scope',
+      'None of the requested scopes can be granted.',
+      approved,
+    )
   const scope = scopes.join(' ')
-  if (!client.first_party && !decided) {
-    const remembered = await consentedScopes(database(c), user.id, client.client_id)
-    if (!scopes.every((s) => remembered.includes(s))) {
-      pageHeaders(c, p.redirect_uri)
-      return c.html(
-        <ConsentPage
-          clientName={client.client_name}
-          clientId={client.client_id}
-          username={user.username}
-          scopes={scopes}
-          request={await seal(c.env, p, binding)}
-        />,
+  const consented = remembered === null || scopes.every((s) => remembered.includes(s))
+  if (!decided && (prompted(p, 'consent') || !consented)) {
+    if (prompted(p, 'none'))
+      return refuse(
+        c,
+        client,
+        p,
+        'consent_required',
+        'The user has not allowed this app these scopes.',
+        approved,
       )
-    }
+    pageHeaders(c, p.redirect_uri)
+    return c.html(
+      <ConsentPage
+        clientName={client.client_name}
+        origin={originOf(client, p.redirect_uri)}
+        clientId={client.client_id}
+        username={user.username}
+        scopes={scopes}
+        request={await seal(c.env, p, binding)}
+      />,
+    )
   }
   const code = await issueCode(database(c), {
     clientId: client.client_id,
@@ -133,11 +225,13 @@ export async function proceed(
     scope,
   })
   if (!code)
-    return redirectError(
+    return refuse(
       c,
+      client,
       p,
       'access_denied',
       'The sign-in no longer holds, or the account or the app is disabled.',
+      approved,
     )
   return c.redirect(withParams(p.redirect_uri, { code, state: p.state, iss: issuer(c) }), 303)
 }
@@ -155,6 +249,7 @@ export async function loginPage(
   return c.html(
     <LoginPage
       clientName={client.client_name}
+      origin={originOf(client, p.redirect_uri)}
       request={request}
       error={error}
       username={username}
@@ -216,14 +311,19 @@ export const authorizeRoutes = new Hono<AppEnv>()
       summary: 'Authorization endpoint (code flow with PKCE S256)',
       description:
         'Query: `response_type=code`, `client_id`, `redirect_uri` (optional for a client with ' +
-        'one), `code_challenge`, `code_challenge_method=S256`, `state`, `scope`, `prompt=login`. ' +
-        'Answers HTML: the login or consent page, or a 303 back to the app with `code`, `state` ' +
-        'and `iss` (or `error`, `error_description`, `state`, `iss`). An unknown client or ' +
-        'unregistered redirect URI is a 400 HTML page, never a redirect.',
+        'one), `code_challenge`, `code_challenge_method=S256`, `state`, `scope`, `prompt` ' +
+        '(`none`, `login`, `consent`; OpenID Connect Core §3.1.2.1), `max_age` (seconds), ' +
+        '`response_mode=query`. Answers HTML: the login or consent page, or a 303 back to the ' +
+        'app with `code`, `state` and `iss` (or `error`, `error_description`, `state`, `iss`). ' +
+        'An unknown client, an unregistered redirect URI or another `response_mode` is a 400 ' +
+        'HTML page, never a redirect; so is any error of a client no administrator vetted, ' +
+        'until the signed-in user has consented to it (RFC 9700 §4.11.2).',
       responses: { 303: BACK },
       pages: {
         200: 'The login page, or the consent page when signed in.',
-        400: 'An unknown client or an unregistered redirect URI: no redirect (RFC 6749 §4.1.2.1).',
+        400:
+          'An unknown client, an unregistered redirect URI, another response_mode, or an ' +
+          'unvetted client’s error before consent: no redirect (RFC 6749 §4.1.2.1).',
       },
     }),
     async (c) => {
@@ -239,32 +339,54 @@ export const authorizeRoutes = new Hono<AppEnv>()
       if (!redirectUri)
         return errorPage(c, 400, 'This redirect URI is not registered for this app.')
 
+      // Only the query can carry our answer (OAuth 2.0 Multiple Response Type Encoding Practices
+      // §2.1): a client that asked for another mode would not read it, so nothing goes back.
+      const mode = single(c, 'response_mode')
+      if (mode !== undefined && mode !== 'query')
+        return errorPage(c, 400, 'Only response_mode=query is supported, once (invalid_request).')
+
       const state = single(c, 'state')
       const back = { redirect_uri: redirectUri, state: state || undefined }
-      const params = ['response_type', 'code_challenge', 'code_challenge_method', 'scope', 'prompt']
-      const [responseType, challenge, method, scope, prompt] = params.map((n) => single(c, n))
-      if (state === false || [responseType, challenge, method, scope, prompt].includes(false))
-        return redirectError(c, back, 'invalid_request', 'A parameter was given more than once.')
+      const fail = (error: RedirectError, description: string) =>
+        refuse(c, client, back, error, description)
+      const params = [
+        'response_type',
+        'code_challenge',
+        'code_challenge_method',
+        'scope',
+        'prompt',
+        'max_age',
+      ]
+      const [responseType, challenge, method, scope, prompt, maxAge] = params.map((n) =>
+        single(c, n),
+      )
+      if (
+        state === false ||
+        [responseType, challenge, method, scope, prompt, maxAge].includes(false)
+      )
+        return fail('invalid_request', 'A parameter was given more than once.')
       if (responseType !== 'code')
         return responseType === undefined
-          ? redirectError(c, back, 'invalid_request', 'response_type is required.')
-          : redirectError(c, back, 'unsupported_response_type', 'Only response_type=code.')
+          ? fail('invalid_request', 'response_type is required.')
+          : fail('unsupported_response_type', 'Only response_type=code.')
       if (!client.grant_types.includes('authorization_code'))
-        return redirectError(c, back, 'unauthorized_client', 'This app may not use the code flow.')
+        return fail('unauthorized_client', 'This app may not use the code flow.')
       if (challenge === undefined || method === undefined)
-        return redirectError(
-          c,
-          back,
+        return fail(
           'invalid_request',
           'PKCE is required: code_challenge and code_challenge_method=S256.',
         )
-      if (method !== 'S256')
-        return redirectError(c, back, 'invalid_request', 'Only code_challenge_method=S256.')
+      if (method !== 'S256') return fail('invalid_request', 'Only code_challenge_method=S256.')
       if (!CHALLENGE.test(challenge as string))
-        return redirectError(c, back, 'invalid_request', 'code_challenge is malformed.')
+        return fail('invalid_request', 'code_challenge is malformed.')
       const asked = typeof scope === 'string' ? scope.split(' ').filter(Boolean) : undefined
       if (asked?.some((s) => !(SCOPES as readonly string[]).includes(s)))
-        return redirectError(c, back, 'invalid_scope', 'Known scopes are "read" and "write".')
+        return fail('invalid_scope', 'Known scopes are "read" and "write".')
+      const prompts = parsePrompt(prompt as string | undefined)
+      if (!prompts) return fail('invalid_request', 'prompt takes none (alone), login and consent.')
+      // OpenID Connect Core §3.1.2.1: max_age is a number of seconds, 0 or more.
+      if (maxAge !== undefined && !/^\d{1,9}$/.test(maxAge as string))
+        return fail('invalid_request', 'max_age must be a whole number of seconds.')
 
       const p: Pending = {
         client_id: client.client_id,
@@ -272,11 +394,20 @@ export const authorizeRoutes = new Hono<AppEnv>()
         ...(back.state !== undefined && { state: back.state }),
         code_challenge: challenge as string,
         ...(asked && { scope: narrowScopes(asked, SCOPES).join(' ') }),
+        ...(prompts.length > 0 && { prompt: prompts.join(' ') }),
       }
-      const forceLogin = typeof prompt === 'string' && prompt.split(' ').includes('login')
-      const user = forceLogin ? null : await signedInUser(c)
-      if (!user) return loginPage(c, p, client)
-      return proceed(c, p, client, user, browserBinding(c))
+      // OpenID Connect Core §3.1.2.1: prompt=login, and max_age=0 like it, ask for the password
+      // whatever the sign-in; any other max_age when the sign-in is older than that.
+      const oldest = maxAge === undefined ? undefined : Number(maxAge)
+      const signIn = prompts.includes('login') || oldest === 0 ? null : await browserSignIn(c)
+      const fresh =
+        signIn !== null && (oldest === undefined || nowSeconds() - signIn.since <= oldest)
+      if (!signIn || !fresh) {
+        if (prompts.includes('none'))
+          return fail('login_required', 'The user must sign in (again), which prompt=none forbids.')
+        return loginPage(c, p, client)
+      }
+      return proceed(c, p, client, signIn.user, browserBinding(c))
     },
   )
   .post(

@@ -19,7 +19,12 @@ export type Pending = {
   code_challenge: string
   /** The scopes asked for, canonical; undefined when the request named none. */
   scope?: string
+  /** OpenID Connect Core §3.1.2.1 `prompt`: its values, of PROMPT_VALUES in that order. */
+  prompt?: string
 }
+
+/** The `prompt` values the authorization endpoint supports (RFC 8414 prompt_values_supported). */
+export const PROMPT_VALUES = ['none', 'login', 'consent'] as const
 
 const PENDING_TTL = 600
 const encoder = new TextEncoder()

@@ -4,7 +4,7 @@ import {
   endSignin,
   federatedSigninStatements,
   passwordSigninStatements,
-  signedInUserOf,
+  signinOf,
 } from '../../db/signins'
 import type { UserRow } from '../../db/users'
 import { randomToken, sha256Hex } from '../../lib/crypto'
@@ -52,9 +52,18 @@ export function browserBinding(c: Context<AppEnv>): string {
 export const sentBinding = (c: Context<AppEnv>): string | null => read(c)
 
 /** The user signed in in this browser, if the sign-in still holds. */
-export async function signedInUser(c: Context<AppEnv>): Promise<User | null> {
+export const signedInUser = async (c: Context<AppEnv>): Promise<User | null> =>
+  (await browserSignIn(c))?.user ?? null
+
+/**
+ * The same, with when the sign-in was made (unix seconds): OpenID Connect's `max_age` asks for
+ * the password again when it is older (src/oauth/authorize/routes.tsx).
+ */
+export async function browserSignIn(
+  c: Context<AppEnv>,
+): Promise<{ user: User; since: number } | null> {
   const token = read(c)
-  return token ? signedInUserOf(database(c), await sha256Hex(token), nowSeconds()) : null
+  return token ? signinOf(database(c), await sha256Hex(token), nowSeconds()) : null
 }
 
 /** A new sign-in's token, the hashes of it and of the browser's earlier one, and its times. */

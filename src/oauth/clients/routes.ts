@@ -12,6 +12,7 @@ import {
   insertClient,
   listAuthorizedClients,
   listClients,
+  vettedClientNames,
 } from '../../db/clients'
 import * as throttle from '../../auth/throttle'
 import { checkedBatch } from '../../auth/batch'
@@ -27,6 +28,7 @@ import {
   clientRegistration,
   clientSecret,
   clientWithSecret,
+  CODE_FLOW_NEEDS_REDIRECT_URI,
   registeredClient,
 } from '../../http/schemas/clients'
 import { validate } from '../../http/validate'
@@ -104,7 +106,8 @@ export const adminClientRoutes = new Hono<AppEnv>()
       summary: 'Change a client',
       description:
         'Admins only. Disabling ends every session issued to the client and drops its unused ' +
-        'codes at once.',
+        'codes at once. `vetted: true` vets a client anyone registered (one way). A client of ' +
+        'the `authorization_code` grant keeps at least one redirect URI (400 otherwise).',
       responses: { 200: { description: 'The changed client.', schema: client } },
     }),
     requires('clients.write'),
@@ -115,6 +118,10 @@ export const adminClientRoutes = new Hono<AppEnv>()
         clientUpdate(db, c.req.param('client_id'), patch),
       )
       if (!changed) throw notFound('client')
+      if (changed === 'needs_redirect_uri')
+        throw new ApiError('invalid_request', 'The client would have no redirect URI.', {
+          issues: [{ path: 'redirect_uris', message: CODE_FLOW_NEEDS_REDIRECT_URI }],
+        })
       return c.json(changed)
     },
   )
@@ -174,9 +181,21 @@ const registrationErrors: MiddlewareHandler<AppEnv> = async (c, next) => {
 }
 
 /**
+ * A name as a person reads it, for telling names apart (RFC 7591 §5): NFKC (full-width and other
+ * compatibility forms), then case folded (upper then lower case, which folds "ß" to "ss" as full
+ * case folding does), runs of white space as one space. Lookalikes across scripts (Cyrillic "о"
+ * for Latin "o") remain: the pages show where an unvetted app sends the person, and that it is
+ * unverified.
+ */
+const nameKey = (name: string) =>
+  name.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC').replace(/\s+/g, ' ').trim()
+
+/**
  * POST /auth/clients: RFC 7591 dynamic registration of public code-flow clients, only when
  * ALLOW_CLIENT_REGISTRATION is "true"; otherwise 404 to every method. Charged per client address
- * before anything is written (10 an hour, then 429).
+ * before anything is written (10 an hour, then 429), except from this machine (local
+ * development, ../auth/throttle.ts). The client is not vetted: no administrator looked at it
+ * (migration 0007), and it may not take a vetted client's name (RFC 7591 §5).
  */
 export const registrationRoutes = new Hono<AppEnv>()
   .use('/clients', async (c, next) => {
@@ -191,10 +210,11 @@ export const registrationRoutes = new Hono<AppEnv>()
       summary: 'Dynamic client registration (RFC 7591; when ALLOW_CLIENT_REGISTRATION is on)',
       description:
         'Public clients of the authorization code flow only (`token_endpoint_auth_method` ' +
-        '`none`), scope at most `read write`, never first-party. Errors are ' +
+        '`none`), scope at most `read write`, never first-party, never vetted. The name of an ' +
+        'administrator’s client (compared after NFKC and case folding) is refused. Errors are ' +
         '`invalid_redirect_uri` and `invalid_client_metadata` (RFC 7591 §3.2.2). 404 on every ' +
         'method while registration is off. At most 10 registrations an hour from one client ' +
-        'address.',
+        'address (local development, a loopback address, is not counted).',
       responses: { 201: { description: 'The registered client.', schema: registeredClient } },
       errors: ['not_found', 'invalid_redirect_uri', 'invalid_client_metadata', 'too_many_attempts'],
     }),
@@ -204,9 +224,22 @@ export const registrationRoutes = new Hono<AppEnv>()
       const body = c.req.valid('json')
       const db = database(c)
       // Charged before anything is written; 429 while the address (an IPv6 one by its /64) is
-      // locked. Without an address (local development) there is nothing to count.
+      // locked. From this machine, or without an address, there is nothing to count.
       const attempt = throttle.clientRegistrationAttempt(c.get('requester'))
-      if (attempt.keys.length > 0) await throttle.run(db, attempt, {})
+      const { results } = await throttle.run(db, attempt, { names: vettedClientNames(db) })
+      const key = nameKey(body.client_name)
+      const taken = (results.names.results as { client_name: string }[]).some(
+        (r) => nameKey(r.client_name) === key,
+      )
+      if (taken)
+        throw new ApiError('invalid_client_metadata', 'The client metadata is invalid.', {
+          issues: [
+            {
+              path: 'client_name',
+              message: 'An app of this service has this name: choose another.',
+            },
+          ],
+        })
       const { client } = await insertClient(db, {
         client_name: body.client_name,
         redirect_uris: body.redirect_uris,
@@ -214,6 +247,7 @@ export const registrationRoutes = new Hono<AppEnv>()
         scope: body.scope,
         token_endpoint_auth_method: 'none',
         first_party: false,
+        vetted: false,
       })
       return c.json(
         {

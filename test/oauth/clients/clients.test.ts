@@ -9,6 +9,8 @@ const APP = {
   client_name: 'Example App',
   redirect_uris: ['https://app.example/cb'],
 }
+/** A registration: not the name of an administrator's client (`APP`), which it may not take. */
+const MINE = { ...APP, client_name: 'My App' }
 
 /** POST /auth/clients with ALLOW_CLIENT_REGISTRATION on, as `npm run dev` runs it. */
 const register = (body: unknown, headers: Record<string, string> = {}) => {
@@ -148,11 +150,11 @@ describe('POST /auth/clients (RFC 7591)', () => {
   })
 
   it('registers a public code-flow client when on', async () => {
-    const res = await register({ ...APP, unknown_field: 'ignored' })
+    const res = await register({ ...MINE, unknown_field: 'ignored' })
     expect(res.status).toBe(201)
     const body = await res.json<Record<string, unknown>>()
     expect(body).toMatchObject({
-      client_name: 'Example App',
+      client_name: 'My App',
       redirect_uris: ['https://app.example/cb'],
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -178,11 +180,11 @@ describe('POST /auth/clients (RFC 7591)', () => {
       { scope: 'read write admin' },
       { response_types: ['token'] },
     ]) {
-      const res = await register({ ...APP, ...extra })
+      const res = await register({ ...MINE, ...extra })
       expect(res.status, JSON.stringify(extra)).toBe(400)
       expect((await res.json<{ error: string }>()).error).toBe('invalid_client_metadata')
     }
-    const res = await register({ ...APP, first_party: true })
+    const res = await register({ ...MINE, first_party: true })
     expect(res.status).toBe(201)
     const { client_id } = await res.json<{ client_id: string }>()
     const row = await env.DB.prepare('SELECT first_party FROM clients WHERE client_id = ?1')
@@ -201,21 +203,21 @@ describe('POST /auth/clients (RFC 7591)', () => {
 
   it('throttles registrations per client address', async () => {
     const ip = { 'CF-Connecting-IP': '203.0.113.77' }
-    for (let i = 0; i < 10; i++) expect((await register(APP, ip)).status).toBe(201)
-    const res = await register(APP, ip)
+    for (let i = 0; i < 10; i++) expect((await register(MINE, ip)).status).toBe(201)
+    const res = await register(MINE, ip)
     expect(res.status).toBe(429)
     expect(res.headers.get('Retry-After')).toMatch(/^\d+$/)
-    expect((await register(APP, { 'CF-Connecting-IP': '203.0.113.78' })).status).toBe(201)
+    expect((await register(MINE, { 'CF-Connecting-IP': '203.0.113.78' })).status).toBe(201)
   })
 
   it('counts an IPv6 client by its /64, whatever address in it it uses', async () => {
     for (let i = 0; i < 10; i++) {
       const ip = { 'CF-Connecting-IP': `2001:db8:77:1::${(i + 1).toString(16)}` }
-      expect((await register(APP, ip)).status).toBe(201)
+      expect((await register(MINE, ip)).status).toBe(201)
     }
-    const sameHost = await register(APP, { 'CF-Connecting-IP': '2001:DB8:77:1:ffff::9' })
+    const sameHost = await register(MINE, { 'CF-Connecting-IP': '2001:DB8:77:1:ffff::9' })
     expect(sameHost.status).toBe(429)
-    expect((await register(APP, { 'CF-Connecting-IP': '2001:db8:77:2::1' })).status).toBe(201)
+    expect((await register(MINE, { 'CF-Connecting-IP': '2001:db8:77:2::1' })).status).toBe(201)
   })
 
   it('is in /openapi.json only while registration is on', async () => {
