@@ -40,8 +40,6 @@ export default defineConfig({
                 IDP_SECRET_KEY: 'test-only-idp-key-0123456789abcdef0123456789',
                 ALLOW_INSECURE_IDP: 'true',
                 TEST_MIGRATIONS: await readD1Migrations('./migrations'),
-                // QUERY_PLANS=1 makes test/db/query-plans.test.ts print every plan.
-                QUERY_PLANS: process.env.QUERY_PLANS ?? '',
               },
             },
           })),
