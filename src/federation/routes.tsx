@@ -46,7 +46,8 @@ import {
   providerPatch,
 } from '../http/schemas/federation'
 import { validate } from '../http/validate'
-import { errorPage, issuer, liveClient, loginPage, proceed, STALE } from '../oauth/authorize/routes'
+import { liveClient, loginPage, proceed } from '../oauth/authorize/flow'
+import { errorPage, issuer, STALE } from '../oauth/browser/page'
 import type { AppEnv } from '../http/context'
 import { database } from '../http/database'
 

@@ -1,38 +1,33 @@
 import { type Context, Hono } from 'hono'
-import { config } from '../../config'
-import { ApiError } from '../../domain/errors'
-import { type Client, consentedScopes, findClient, rememberConsent } from '../../db/clients'
-import { issueCode } from '../../db/codes'
-import { enabledProviders } from '../../db/identity-providers'
-import { toUser } from '../../db/users'
-import { checkPassword } from '../../auth/login'
-import { narrowScopes, parseScopes, SCOPES } from '../../domain/scopes'
-import { issuerFor } from '../../auth/tokens'
+import { rememberConsent } from '../../db/clients'
+import { narrowScopes, SCOPES } from '../../domain/scopes'
 import { doc } from '../../http/openapi'
 import {
   browserBinding,
   browserSignIn,
   sentBinding,
   signedInUser,
-  signInStatements,
+  passwordSignIn,
 } from '../browser/signin'
-import { type Pending, PROMPT_VALUES, seal, unseal } from '../browser/pending'
+import { type Pending, unseal } from '../browser/pending'
 import { CHALLENGE } from './pkce'
-import {
-  formActionSource,
-  matchRedirectUri,
-  redirectTarget,
-  withParams,
-} from '../../domain/redirect-uris'
+import { matchRedirectUri } from '../../domain/redirect-uris'
 import { nowSeconds } from '../../lib/time'
 import { isUtf8Form } from '../../http/validate'
-import { ConsentPage } from './consent-page'
-import type { AppOrigin } from '../browser/app-origin'
-import { ErrorPage } from '../browser/error-page'
-import { LoginPage } from './login-page'
-import type { User } from '../../domain/user'
 import type { AppEnv } from '../../http/context'
-import { database, primaryDatabase } from '../../http/database'
+import { database } from '../../http/database'
+
+import { errorPage, issuer, sameOrigin, STALE } from '../browser/page'
+import {
+  grantedScopes,
+  liveClient,
+  loginPage,
+  parsePrompt,
+  proceed,
+  redirectError,
+  refuse,
+  type RedirectError,
+} from './flow'
 
 /**
  * The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1) and its two pages.
@@ -50,231 +45,12 @@ import { database, primaryDatabase } from '../../http/database'
  *   token bound to this browser (../oauth/pending.ts) and must come from our own origin.
  */
 
-type RedirectError =
-  | 'invalid_request'
-  | 'unauthorized_client'
-  | 'access_denied'
-  | 'unsupported_response_type'
-  | 'invalid_scope'
-  | 'server_error'
-  // OpenID Connect Core §3.1.2.6, for prompt=none. interaction_required is never sent: signing
-  // in and consenting are the only interactions there are, and each has its own error.
-  | 'login_required'
-  | 'consent_required'
-  | 'interaction_required'
-
-/** The pages' CSP: nothing but our stylesheet; forms (and their redirects) to us and the app. */
-export function pageHeaders(c: Context<AppEnv>, redirectUri?: string) {
-  const formAction = ["'self'", ...(redirectUri ? [formActionSource(redirectUri)] : [])]
-  c.header(
-    'Content-Security-Policy',
-    `default-src 'none'; style-src 'self'; img-src 'self'; form-action ${formAction.join(' ')}; ` +
-      "frame-ancestors 'none'; base-uri 'none'",
-  )
-}
-
-export function errorPage(c: Context<AppEnv>, status: 400 | 403, message: string) {
-  pageHeaders(c)
-  return c.html(<ErrorPage message={message} />, status)
-}
-
-/**
- * The `iss` of every redirect back to the app (RFC 9207): the configured ISSUER. Each handler
- * asks for it before anything else, so a server without one (a 500) signs no one in and
- * issues no code.
- */
-export const issuer = (c: Context<AppEnv>) => issuerFor(config(c.env), c.req.url)
-
-/** Back to the app with an error (RFC 6749 §4.1.2.1), `state` and `iss` (RFC 9207). */
-const redirectError = (
-  c: Context<AppEnv>,
-  p: Pick<Pending, 'redirect_uri' | 'state'>,
-  error: RedirectError,
-  description: string,
-) =>
-  c.redirect(
-    withParams(p.redirect_uri, {
-      error,
-      error_description: description,
-      state: p.state,
-      iss: issuer(c),
-    }),
-    303,
-  )
-
-/** An administrator registered or vetted the client (migration 0007); first-party ones are. */
-const vetted = (client: Client) => client.first_party || client.vetted
-
-/**
- * An error found before the person approved the app. Sent back to a vetted client; for any other
- * it would make this endpoint an open redirector for whoever can register a client (RFC 9700
- * §4.11.2): it goes back only when `approved` (the user signed in in this browser has consented
- * to this client before, so its redirect URI is one they chose to trust), else it is the HTML
- * error page. prompt=none's errors are no exception (docs/security.md).
- */
-async function refuse(
-  c: Context<AppEnv>,
-  client: Client,
-  p: Pick<Pending, 'redirect_uri' | 'state'>,
-  error: RedirectError,
-  description: string,
-  approved?: boolean,
-) {
-  if (vetted(client) || (approved ?? (await approvedInThisBrowser(c, client))))
-    return redirectError(c, p, error, description)
-  return errorPage(c, 400, `${description} (${error})`)
-}
-
-const approvedInThisBrowser = async (c: Context<AppEnv>, client: Client) => {
-  const user = await signedInUser(c)
-  return user !== null && (await consentedScopes(database(c), user.id, client.client_id)).length > 0
-}
-
-/** What the pages show besides the name, which the client chose (RFC 7591 §5). */
-const originOf = (client: Client, redirectUri: string): AppOrigin | undefined =>
-  client.first_party
-    ? undefined
-    : { target: redirectTarget(redirectUri), unverified: !vetted(client) }
-
-/**
- * OpenID Connect Core §3.1.2.1 `prompt`: space-separated values of PROMPT_VALUES, `none` only
- * alone. Its values in that order, or null when it is not one of those.
- */
-function parsePrompt(raw: string | undefined): string[] | null {
-  const asked = raw?.split(' ').filter(Boolean) ?? []
-  if (asked.some((v) => !(PROMPT_VALUES as readonly string[]).includes(v))) return null
-  if (asked.includes('none') && asked.length > 1) return null
-  return PROMPT_VALUES.filter((v) => asked.includes(v))
-}
-
-const prompted = (p: Pending, value: (typeof PROMPT_VALUES)[number]) =>
-  p.prompt?.split(' ').includes(value) ?? false
-
-/** What is granted: asked ∩ what the client may have ∩ what the user holds, canonical order. */
-const grantedScopes = (p: Pending, client: Client, user: User): string[] => {
-  const asked = p.scope === undefined ? SCOPES : parseScopes(p.scope)
-  return narrowScopes(narrowScopes(asked, parseScopes(client.scope)), user.scopes)
-}
-
-/** The client of a pending request, if it still may take part. */
-export async function liveClient(c: Context<AppEnv>, clientId: string): Promise<Client | null> {
-  const client = await findClient(database(c), clientId)
-  return client && !client.disabled ? client : null
-}
-
-/**
- * A signed-in user and a valid request: the code, straight away when the client is first-party
- * or the user already consented to these scopes, else the consent page (always with
- * prompt=consent; never with prompt=none, which answers `consent_required`). `binding` is this
- * browser's cookie value, which names its sign-in: the code is issued only while that sign-in
- * still holds (../db/codes.ts). `decided`: the user just pressed Allow.
- */
-export async function proceed(
-  c: Context<AppEnv>,
-  p: Pending,
-  client: Client,
-  user: User,
-  binding: string,
-  decided = false,
-) {
-  const scopes = grantedScopes(p, client, user)
-  const remembered =
-    client.first_party || decided
-      ? null
-      : await consentedScopes(database(c), user.id, client.client_id)
-  const approved = decided || (remembered !== null && remembered.length > 0)
-  if (scopes.length === 0)
-    return refuse(
-      c,
-      client,
-      p,
-      'invalid_scope',
-      'None of the requested scopes can be granted.',
-      approved,
-    )
-  const scope = scopes.join(' ')
-  const consented = remembered === null || scopes.every((s) => remembered.includes(s))
-  if (!decided && (prompted(p, 'consent') || !consented)) {
-    if (prompted(p, 'none'))
-      return refuse(
-        c,
-        client,
-        p,
-        'consent_required',
-        'The user has not allowed this app these scopes.',
-        approved,
-      )
-    pageHeaders(c, p.redirect_uri)
-    return c.html(
-      <ConsentPage
-        clientName={client.client_name}
-        origin={originOf(client, p.redirect_uri)}
-        clientId={client.client_id}
-        username={user.username}
-        scopes={scopes}
-        request={await seal(c.env, p, binding)}
-      />,
-    )
-  }
-  const code = await issueCode(database(c), {
-    clientId: client.client_id,
-    userId: user.id,
-    signin: binding,
-    redirectUri: p.redirect_uri,
-    challenge: p.code_challenge,
-    scope,
-  })
-  if (!code)
-    return refuse(
-      c,
-      client,
-      p,
-      'access_denied',
-      'The sign-in no longer holds, or the account or the app is disabled.',
-      approved,
-    )
-  return c.redirect(withParams(p.redirect_uri, { code, state: p.state, iss: issuer(c) }), 303)
-}
-
-export async function loginPage(
-  c: Context<AppEnv>,
-  p: Pending,
-  client: Client,
-  status: 200 | 400 | 429 = 200,
-  error?: string,
-  username?: string,
-) {
-  pageHeaders(c, p.redirect_uri)
-  const request = await seal(c.env, p, browserBinding(c))
-  return c.html(
-    <LoginPage
-      clientName={client.client_name}
-      origin={originOf(client, p.redirect_uri)}
-      request={request}
-      error={error}
-      username={username}
-      providers={await enabledProviders(database(c))}
-    />,
-    status,
-  )
-}
-
 /** A query parameter given at most once; `false` when it was repeated (RFC 6749 §3.1). */
 const single = (c: Context<AppEnv>, name: string): string | undefined | false => {
   const all = c.req.queries(name) ?? []
   if (all.length > 1) return false
   return all[0] === '' ? undefined : all[0]
 }
-
-/** Forms must come from our own origin: Origin, or Sec-Fetch-Site where Origin is withheld. */
-export function sameOrigin(c: Context<AppEnv>): boolean {
-  const origin = c.req.header('Origin')
-  if (origin && origin !== 'null') return origin === new URL(c.req.url).origin
-  return c.req.header('Sec-Fetch-Site') === 'same-origin'
-}
-
-export const STALE =
-  'This form has expired or was not issued to this browser. Go back to the app and sign in again.'
 
 /** The form's fields, its pending request and its client, or the error page to answer with. */
 async function formRequest(c: Context<AppEnv>) {
@@ -432,26 +208,10 @@ export const authorizeRoutes = new Hono<AppEnv>()
       const found = await formRequest(c)
       if ('page' in found) return found.page
       const { p, client, body } = found
-      const username = text(body.username) ?? ''
-      const password = text(body.password) ?? ''
-      if (!username || !password || username.length > 1024 || password.length > 1024)
-        return loginPage(c, p, client, 400, 'Enter your username and password.', username)
-      // The sign-in is written in the password check's own success batch, only while the user is
-      // enabled and still holds the hash just verified (docs/security.md, "Sessions").
-      const db = primaryDatabase(c)
-      const signin = await signInStatements(c, db)
-      let row: Awaited<ReturnType<typeof checkPassword>>
-      try {
-        const credentials = { username, password }
-        row = await checkPassword(db, config(c.env), c.get('requester'), credentials, signin.grant)
-      } catch (err) {
-        if (err instanceof ApiError && err.code === 'too_many_attempts')
-          return loginPage(c, p, client, 429, err.description, username)
-        throw err
-      }
-      if (!row) return loginPage(c, p, client, 400, 'Incorrect username or password.', username)
-      signin.commit()
-      return proceed(c, p, client, toUser(row), signin.token)
+      const signIn = await passwordSignIn(c, body)
+      if ('message' in signIn)
+        return loginPage(c, p, client, signIn.status, signIn.message, signIn.username)
+      return proceed(c, p, client, signIn.user, signIn.binding)
     },
   )
   .post(

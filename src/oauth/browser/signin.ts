@@ -6,12 +6,15 @@ import {
   passwordSigninStatements,
   signinOf,
 } from '../../db/signins'
-import type { UserRow } from '../../db/users'
+import { type UserRow, toUser } from '../../db/users'
+import { checkPassword } from '../../auth/login'
+import { config } from '../../config'
+import { ApiError } from '../../domain/errors'
 import { randomToken, sha256Hex } from '../../lib/crypto'
 import { nowSeconds } from '../../lib/time'
 import type { User } from '../../domain/user'
 import type { AppEnv } from '../../http/context'
-import { database } from '../../http/database'
+import { database, primaryDatabase } from '../../http/database'
 
 /**
  * The browser's side of the authorization endpoint: one cookie, HttpOnly and SameSite=Lax, on
@@ -87,7 +90,7 @@ async function newSignin(c: Context<AppEnv>) {
  * updated_at from the same statement. The browser's earlier sign-in is replaced only when the
  * new one was written. `commit` sets the cookie: call it once the check succeeded.
  */
-export async function signInStatements(c: Context<AppEnv>, db: D1Database) {
+async function signInStatements(c: Context<AppEnv>, db: D1Database) {
   const { token, signin } = await newSignin(c)
   return {
     token,
@@ -125,4 +128,41 @@ export async function federatedSignInStatements(
       (result?.results[0] as { user_id: string } | undefined)?.user_id ?? null,
     commit: () => write(c, token),
   }
+}
+
+/** What the login form came to: the user, now signed in in this browser, or the page's message. */
+export type PasswordSignIn =
+  | { user: User; binding: string }
+  | { status: 400 | 429; message: string; username: string }
+
+const field = (v: unknown) => (typeof v === 'string' ? v : '')
+
+/**
+ * The login form of every page (the authorization endpoint's, the device page's): its fields
+ * through the throttled, audited password check of every path (src/auth/login.ts). The sign-in
+ * is written in the check's own success batch, only while the user is enabled and still holds the
+ * hash just verified (docs/security.md, "Sessions"); the cookie is set once it was.
+ */
+export async function passwordSignIn(
+  c: Context<AppEnv>,
+  body: Record<string, unknown>,
+): Promise<PasswordSignIn> {
+  const username = field(body.username)
+  const password = field(body.password)
+  if (!username || !password || username.length > 1024 || password.length > 1024)
+    return { status: 400, message: 'Enter your username and password.', username }
+  const db = primaryDatabase(c)
+  const signin = await signInStatements(c, db)
+  let row: Awaited<ReturnType<typeof checkPassword>>
+  try {
+    const credentials = { username, password }
+    row = await checkPassword(db, config(c.env), c.var.requester, credentials, signin.grant)
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'too_many_attempts')
+      return { status: 429, message: err.description, username }
+    throw err
+  }
+  if (!row) return { status: 400, message: 'Incorrect username or password.', username }
+  signin.commit()
+  return { user: toUser(row), binding: signin.token }
 }

@@ -12,16 +12,14 @@ import {
   pendingRequest,
   POLL_INTERVAL,
 } from '../../db/device-codes'
-import { toUser } from '../../db/users'
 import { sha256Hex } from '../../lib/crypto'
 import { nowSeconds } from '../../lib/time'
-import { checkPassword } from '../../auth/login'
 import { grantScope, narrowScopes, parseScopeParam, parseScopes } from '../../domain/scopes'
 import * as throttle from '../../auth/throttle'
 import { issuerFor } from '../../auth/tokens'
 import { DEVICE_CODE_GRANT } from './device-code-grant'
 import { doc } from '../../http/openapi'
-import { browserBinding, sentBinding, signedInUser, signInStatements } from '../browser/signin'
+import { browserBinding, passwordSignIn, sentBinding, signedInUser } from '../browser/signin'
 import { authenticateClient } from '../clients/authenticate'
 import { seal, unseal } from '../browser/pending'
 import { DeviceCodePage, DeviceConsentPage, DeviceDonePage } from './pages'
@@ -29,7 +27,7 @@ import { LoginPage } from '../authorize/login-page'
 import { deviceAuthorizationRequest } from '../../http/schemas/auth'
 import { deviceAuthorization } from '../../http/schemas/responses'
 import { isUtf8Form, validate } from '../../http/validate'
-import { errorPage, pageHeaders, sameOrigin } from '../authorize/routes'
+import { errorPage, pageHeaders, sameOrigin } from '../browser/page'
 import type { User } from '../../domain/user'
 import type { AppEnv } from '../../http/context'
 import { database, primaryDatabase } from '../../http/database'
@@ -269,24 +267,10 @@ export const deviceRoutes = new Hono<AppEnv>()
       const pending = await sealedRequest(c, found.sealed)
       if ('page' in pending) return pending.page
       const { d } = pending
-      const username = text(found.body.username) ?? ''
-      const password = text(found.body.password) ?? ''
-      if (!username || !password || username.length > 1024 || password.length > 1024)
-        return loginPage(c, d, 400, 'Enter your username and password.', username)
-      const db = primaryDatabase(c)
-      const signin = await signInStatements(c, db)
-      let row: Awaited<ReturnType<typeof checkPassword>>
-      try {
-        const credentials = { username, password }
-        row = await checkPassword(db, config(c.env), c.get('requester'), credentials, signin.grant)
-      } catch (err) {
-        if (err instanceof ApiError && err.code === 'too_many_attempts')
-          return loginPage(c, d, 429, err.description, username)
-        throw err
-      }
-      if (!row) return loginPage(c, d, 400, 'Incorrect username or password.', username)
-      signin.commit()
-      return consentPage(c, d, toUser(row), signin.token)
+      const signIn = await passwordSignIn(c, found.body)
+      if ('message' in signIn)
+        return loginPage(c, d, signIn.status, signIn.message, signIn.username)
+      return consentPage(c, d, signIn.user, signIn.binding)
     },
   )
   .post(
