@@ -23,7 +23,8 @@ const TOKEN_DESCRIPTION =
   '`password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: ' +
   '`client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. ' +
   '`grant_type` may be omitted when `username` and `password` are sent. A refresh token works ' +
-  'once: presenting it again ends its whole session; so does presenting a used code.'
+  'once: presenting it again ends its whole session; so does presenting a used code with its ' +
+  'PKCE verifier, or as its confidential client.'
 
 export const authRoutes = new Hono<AppEnv>()
   .post(
