@@ -21,7 +21,8 @@ const USAGE = `Usage: npm run client -- <command> [--remote | --persist-to DIR]
 
 add defaults as POST /admin/clients does: the code and refresh grants, scope "read write",
 client_secret_basic (a confidential client, whose secret is printed this once). Machine scopes
-(users:read, audit:read) need --grant client_credentials and a confidential client. The target is
+(users:read, audit:read) need --grant client_credentials and a confidential client; introspect
+(a resource server that may call /auth/introspect) needs a confidential client. The target is
 the local D1 of \`npm run dev\` unless --remote (the deployed D1 of wrangler.toml; wrangler must be
 logged in or CLOUDFLARE_API_TOKEN set) or --persist-to (another local state dir).`
 

@@ -18,7 +18,11 @@ export const clientCredentialsGrant: Grant = {
     if (!client) throw new ApiError('invalid_client', 'Client authentication failed.')
     if (client.client_type !== 'confidential')
       throw new ApiError('unauthorized_client', 'Only a confidential client may use this grant.')
-    const ceiling = narrowMachineScopes(MACHINE_SCOPES, client.scope.split(' '))
+    // `introspect` is a permission at the introspection endpoint, where the client authenticates
+    // itself (RFC 7662 §2.1); no route takes it in a token, so no token carries it.
+    const ceiling = narrowMachineScopes(MACHINE_SCOPES, client.scope.split(' ')).filter(
+      (s) => s !== 'introspect',
+    )
     const scope = narrowMachineScopes(scopeWords(form.scope, CLIENT_SCOPES) ?? ceiling, ceiling)
     if (scope.length === 0)
       throw new ApiError('invalid_scope', 'This client holds none of the scopes asked for.')

@@ -100,7 +100,7 @@ export interface paths {
         put?: never;
         /**
          * Tell a live token from a dead one (RFC 7662)
-         * @description Confidential clients only, authenticated as at the token endpoint. `{"active": false}` for anything unknown, expired, revoked, malformed, or of a disabled user or client.
+         * @description Confidential clients holding the machine scope `introspect` only, authenticated as at the token endpoint; another authenticated client: 403 `insufficient_scope`. `{"active": false}` for anything unknown, expired, revoked, malformed, or of a disabled user or client, and for a refresh token issued to another client.
          */
         post: operations["introspectToken"];
         delete?: never;
@@ -1284,8 +1284,11 @@ export interface operations {
                         scope?: string;
                         client_id?: string;
                         username?: string;
-                        /** @enum {string} */
-                        token_type?: "access_token" | "refresh_token";
+                        /**
+                         * @description RFC 6749 §5.1: `bearer` for an access token; absent for a refresh token.
+                         * @constant
+                         */
+                        token_type?: "bearer";
                         exp?: number;
                         iat?: number;
                         sub?: string;
@@ -1308,6 +1311,17 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `Basic realm="todo-auth", charset="UTF-8"` when Basic was tried. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };

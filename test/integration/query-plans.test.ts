@@ -261,7 +261,7 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
   // A service: client credentials, a machine-scoped read, introspection, its own revocation.
   const { client: service, client_secret: secret } = await makeClient({
     grant_types: ['client_credentials'],
-    scope: 'users:read audit:read',
+    scope: 'users:read audit:read introspect',
     token_endpoint_auth_method: 'client_secret_post',
   })
   const credentials = { client_id: service.client_id, client_secret: secret! }
