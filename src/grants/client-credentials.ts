@@ -2,6 +2,9 @@ import { config } from '../env'
 import { ApiError } from '../errors'
 import { CLIENT_SCOPES, MACHINE_SCOPES, narrowMachineScopes, scopeWords } from '../auth/scopes'
 import { clientSubject, signAccessToken } from '../auth/tokens'
+import { stillIssuing } from '../db/client-tokens'
+import { invalidClient } from '../oauth/client-auth'
+import { nowSeconds } from '../lib/time'
 import type { Grant } from './grant'
 
 /**
@@ -27,11 +30,27 @@ export const clientCredentialsGrant: Grant = {
     if (scope.length === 0)
       throw new ApiError('invalid_scope', 'This client holds none of the scopes asked for.')
     const cfg = config(c.env)
-    const accessToken = await signAccessToken(c.env, cfg, c.req.url, {
-      sub: clientSubject(client.client_id),
-      client_id: client.client_id,
-      scope: scope.join(' '),
-    })
+    // Tokens count from the client's tokens_valid_after on (../db/client-tokens.ts). Right after
+    // the client was enabled again or got a new secret, that is the next second: a token dated
+    // now would be born dead, so it is dated then (within checkClaims' 60 s leeway for `iat`).
+    const validAfter = client.tokens_valid_after ?? 0
+    const iat = Math.max(nowSeconds(), validAfter)
+    const accessToken = await signAccessToken(
+      c.env,
+      cfg,
+      c.req.url,
+      {
+        sub: clientSubject(client.client_id),
+        client_id: client.client_id,
+        scope: scope.join(' '),
+      },
+      iat,
+    )
+    // Handed out only if no disable, secret rotation or loss of the grant came after the client
+    // authenticated: each moves tokens_valid_after, which this read compares with what the
+    // authentication read. A change after this read is dated after `iat` and ends the token.
+    if (!(await stillIssuing(c.env.DB, { clientId: client.client_id, iat, validAfter })))
+      throw invalidClient(client.token_endpoint_auth_method === 'client_secret_basic')
     return c.json({
       access_token: accessToken,
       token_type: 'bearer',

@@ -44,7 +44,7 @@ export async function introspect(c: Context<AppEnv>, token: string, caller: stri
       jti: claims.jti,
     } as const
     if (isClientToken(claims)) {
-      const registered = await liveClientScope(db, claims.client_id, claims.jti)
+      const registered = await liveClientScope(db, claims.client_id, claims.jti, claims.iat)
       if (registered === null) return INACTIVE
       const scope = narrowMachineScopes(claims.scope.split(' '), registered.split(' '))
       return { ...common, scope: scope.join(' '), client_id: claims.client_id }

@@ -849,7 +849,7 @@ export interface paths {
         head?: never;
         /**
          * Change a client
-         * @description Admins only. Disabling ends every session issued to the client and drops its unused codes at once.
+         * @description Admins only. Disabling ends every session issued to the client and drops its unused codes at once; disabling, or leaving out `client_credentials`, ends its own tokens for good.
          */
         patch: operations["updateClient"];
         trace?: never;
@@ -865,7 +865,7 @@ export interface paths {
         put?: never;
         /**
          * Rotate a confidential client's secret
-         * @description Admins only. The old secret stops working at once; sessions stay.
+         * @description Admins only. The old secret stops working at once, and so do the client’s own tokens (client credentials); users’ sessions stay.
          */
         post: operations["rotateClientSecret"];
         delete?: never;
