@@ -23,8 +23,9 @@ const TOKEN_DESCRIPTION =
   '`password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: ' +
   '`client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. ' +
   '`grant_type` may be omitted when `username` and `password` are sent. A refresh token works ' +
-  'once: presenting it again ends its whole session; so does presenting a used code with its ' +
-  'PKCE verifier, or as its confidential client.'
+  'once: presenting it again ends its whole session (with REFRESH_RETRY_SECONDS on, the same ' +
+  'client retrying within that window gets the same response again); so does presenting a used ' +
+  'code with its PKCE verifier, or as its confidential client.'
 
 export const authRoutes = new Hono<AppEnv>()
   .post(

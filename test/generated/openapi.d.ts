@@ -63,7 +63,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange a code, refresh, or log in with a password (legacy)
-         * @description Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, `client_credentials` (confidential clients; machine scopes; no refresh token), and the legacy `password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: `client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. `grant_type` may be omitted when `username` and `password` are sent. A refresh token works once: presenting it again ends its whole session; so does presenting a used code with its PKCE verifier, or as its confidential client.
+         * @description Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, `client_credentials` (confidential clients; machine scopes; no refresh token), and the legacy `password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: `client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. `grant_type` may be omitted when `username` and `password` are sent. A refresh token works once: presenting it again ends its whole session (with REFRESH_RETRY_SECONDS on, the same client retrying within that window gets the same response again); so does presenting a used code with its PKCE verifier, or as its confidential client.
          */
         post: operations["requestToken"];
         delete?: never;

@@ -85,6 +85,25 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
     '/auth/token',
     form({ grant_type: 'refresh_token', refresh_token: first.refresh_token }),
   ) // reuse
+  // With REFRESH_RETRY_SECONDS on: a refresh that keeps its response, a retry, then reuse.
+  const retrying = { ...bindings, REFRESH_RETRY_SECONDS: '30' }
+  const refreshIn = async (refresh_token: string) =>
+    (await (
+      await app.request(
+        `${ORIGIN}/auth/token`,
+        form({ grant_type: 'refresh_token', refresh_token }),
+        retrying,
+      )
+    ).json()) as TokenPair
+  const second = await token({
+    grant_type: 'password',
+    username: user.username,
+    password: user.password,
+  })
+  const kept = await refreshIn(second.refresh_token)
+  await refreshIn(second.refresh_token) // the retry
+  await refreshIn(kept.refresh_token)
+  await refreshIn(second.refresh_token) // now reuse
   const live = await token({
     grant_type: 'password',
     username: user.username,
