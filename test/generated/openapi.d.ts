@@ -317,7 +317,7 @@ export interface paths {
         put?: never;
         /**
          * The device page’s code form
-         * @description Form fields `request` (the page’s token) and `user_code` (any case, dash optional); same-origin only. Wrong codes are limited per browser and per address.
+         * @description Form fields `request` (the page’s token) and `user_code` (any case, dash optional); same-origin only. Wrong codes are limited per browser and per address; while the address is locked, a person signed in here is limited per browser and per account instead.
          */
         post: operations["submitDeviceCode"];
         delete?: never;
@@ -2050,7 +2050,7 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description The code form again while this browser or address is locked. */
+            /** @description The code form again while this browser is locked, or the address (for anyone not signed in here) or the account (for whoever is). */
             429: {
                 headers: {
                     [name: string]: unknown;
