@@ -100,7 +100,9 @@ export const refreshTokenGrant: Grant = {
         { username: result.username, userId: result.userId },
         'retried within REFRESH_RETRY_SECONDS: the same response again',
       )
-      return c.json({ ...sent, expires_in: sent.expires_in - (now - result.usedAt) })
+      // The window is shorter than the access token's life (../env.ts), so this stays positive.
+      const elapsed = Math.max(0, now - result.usedAt)
+      return c.json({ ...sent, expires_in: sent.expires_in - elapsed })
     }
     if (result.kind === 'reused') {
       await audit(
