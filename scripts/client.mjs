@@ -24,7 +24,8 @@ add defaults as POST /admin/clients does: the code and refresh grants, scope "re
 client_secret_basic (a confidential client, whose secret is printed this once). The code grant
 needs a --redirect-uri, in canonical form (https://app.example/, not https://app.example); a
 device or client_credentials client needs none. Machine scopes (users:read, audit:read) need
---grant client_credentials and a confidential client. vet marks a client that anyone registered
+--grant client_credentials and a confidential client; introspect (a resource server that may call
+/auth/introspect) needs a confidential client. vet marks a client that anyone registered
 (RFC 7591; "unvetted" in the list) as checked by you, for good. The target is
 the local D1 of \`npm run dev\` unless --remote (the deployed D1 of wrangler.toml; wrangler must be
 logged in or CLOUDFLARE_API_TOKEN set) or --persist-to (another local state dir).`

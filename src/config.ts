@@ -12,6 +12,11 @@ export type Config = {
   audience: string
   accessTokenTtl: number
   refreshTokenTtl: number
+  /**
+   * REFRESH_RETRY_SECONDS: how long the refresh token a client just rotated still gets the same
+   * response again (src/grants/refresh-token.ts); 0, the default, turns it off.
+   */
+  refreshRetrySeconds: number
   bcryptCost: number
   loginMaxFailures: number
   loginLockoutSeconds: number
@@ -42,11 +47,14 @@ const parsed = new WeakMap<object, Config>()
 export function config(env: Bindings): Config {
   let cfg = parsed.get(env)
   if (!cfg) {
+    const accessTokenTtl = int(env.ACCESS_TOKEN_TTL, 900, 30, 86_400)
     cfg = {
       issuer: env.ISSUER?.trim() || undefined,
       audience: env.JWT_AUDIENCE?.trim() || 'todo-api',
-      accessTokenTtl: int(env.ACCESS_TOKEN_TTL, 900, 30, 86_400),
+      accessTokenTtl,
       refreshTokenTtl: int(env.REFRESH_TOKEN_TTL, 2_592_000, 60, 31_536_000),
+      // Shorter than the access token's life, so the one a retry gets again is still valid.
+      refreshRetrySeconds: Math.min(int(env.REFRESH_RETRY_SECONDS, 0, 0, 300), accessTokenTtl - 1),
       bcryptCost: int(env.BCRYPT_COST, 10, 4, 15),
       loginMaxFailures: int(env.LOGIN_MAX_FAILURES, 5, 1, 100),
       loginLockoutSeconds: int(env.LOGIN_LOCKOUT_SECONDS, 60, 1, 900),

@@ -79,7 +79,7 @@ export function settle(c: Context<AppEnv>, claims: AccessClaims, live: Live): Pr
  */
 export async function readLive(db: D1Database, claims: AccessClaims): Promise<Live | null> {
   if (isClientToken(claims)) {
-    const registeredScope = await liveClientScope(db, claims.client_id, claims.jti)
+    const registeredScope = await liveClientScope(db, claims.client_id, claims.jti, claims.iat)
     return registeredScope === null ? null : { registeredScope }
   }
   return findLiveSession(db, claims.sid, claims.sub, nowSeconds())

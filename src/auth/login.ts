@@ -25,7 +25,7 @@ export type Grant = (user: UserRow) => D1PreparedStatement[]
 
 /**
  * The one place a password is checked (/auth/token, /profile, /users/me/password), throttled and
- * audited here for all three. `db` is the primary (src/http/database.ts: `authDatabase`), so a
+ * audited here for all three. `db` is the primary (src/http/database.ts: `primaryDatabase`), so a
  * lock or a new password counts at once.
  *
  * - Throttled (./throttle.ts): the attempt is charged in the D1 batch that reads the user, before

@@ -25,7 +25,8 @@ import { nowSeconds } from '../lib/time'
  * and an RFC 7591 client registration (../routes/clients.ts) to `client-signup:<address key>`,
  * except from this machine (local development: `clientRegistrationAttempt`).
  * A user code guessed on the device page (../routes/device.tsx) is charged to the browser and
- * the address (userCodeAttempt).
+ * the address (userCodeAttempt); while the address is locked, a signed-in person's to the
+ * browser and the account instead (signedInCodeAttempt).
  *
  * `run` is the one way in: it charges an attempt in the same batch as the statements its caller
  * needs (the user lookup) and hands back their results by name, with a `Charge` that knows what a
@@ -146,6 +147,25 @@ export const userCodeAttempt = (client: Requester, browser: string): Attempt =>
     ...(client.address
       ? [{ key: `device-ip:${addressKey(client.address)}`, rule: USER_CODE_IP_RULE }]
       : []),
+  ])
+
+// The same limit per account: a guesser cannot mint accounts as freely as cookies.
+const USER_CODE_ACCOUNT_RULE: Rule = {
+  ...USER_CODE_RULE,
+  what: 'user codes from this account',
+}
+
+/**
+ * A user code typed by a person signed in here while the address is locked (docs/security.md): the lock
+ * is there against guessing codes, and a shared address (a NAT) may be locked by someone else's
+ * guesses. `device:<browser>` and `device-user:<user id>`, each 5 wrong codes in 15 minutes: the
+ * account, which no one else can lock, takes the address's place, and bounds a guesser who
+ * signs in to many browsers as tightly as one browser.
+ */
+export const signedInCodeAttempt = (browser: string, userId: string): Attempt =>
+  attempt([
+    { key: `device:${browser}`, rule: USER_CODE_RULE },
+    { key: `device-user:${userId}`, rule: USER_CODE_ACCOUNT_RULE },
   ])
 
 const keysOf = (a: Attempt) => [a.keys[0]?.key ?? null, a.keys[1]?.key ?? null]

@@ -90,14 +90,15 @@ export function issuerFor(cfg: Config, requestUrl: string): string {
 
 type Issued<T> = Omit<T, 'iss' | 'aud' | 'iat' | 'exp' | 'jti'>
 
+/** Signs an access token; `iat` is now unless given (client credentials, src/grants/). */
 export async function signAccessToken(
   env: Bindings,
   cfg: Config,
   requestUrl: string,
   claims: Issued<UserClaims> | Issued<ClientClaims>,
+  iat = nowSeconds(),
 ): Promise<string> {
   const { current } = await keyring(env)
-  const iat = nowSeconds()
   const payload: AccessClaims = {
     iss: issuerFor(cfg, requestUrl),
     aud: cfg.audience,

@@ -35,6 +35,8 @@ export type ClientRow = Omit<
   first_party: number
   vetted: number
   disabled: number
+  /** The Unix second from which its own tokens count (see tokensEnd); read by findClientRow. */
+  tokens_valid_after?: number
 }
 
 const COLUMNS = `client_id, client_name, client_type, redirect_uris, grant_types, scope,
@@ -58,7 +60,9 @@ export const toClient = (row: ClientRow): Client => ({
 /** The row, secret hash included, for authenticating a client; disabled ones too. */
 export const findClientRow = (db: D1Database, clientId: string) =>
   db
-    .prepare(`SELECT ${COLUMNS}, client_secret_hash FROM clients WHERE client_id = ?1`)
+    .prepare(
+      `SELECT ${COLUMNS}, client_secret_hash, tokens_valid_after FROM clients WHERE client_id = ?1`,
+    )
     .bind(clientId)
     .first<ClientRow>()
 
@@ -191,6 +195,23 @@ export type ClientPatch = Partial<Omit<NewClient, 'token_endpoint_auth_method'>>
 }
 
 /**
+ * SQL (with the current Unix second bound as `?n`) that ends every token the client issued to
+ * itself so far (client credentials): its tokens count only from the next second on, since a
+ * token's `iat` has whole seconds and one issued earlier in this very second must end too
+ * (src/db/client-tokens.ts). Always at least one past the previous value, so two changes in one
+ * second still differ, and a token authenticated before the second change cannot pass for one
+ * authenticated after it (stillIssuing). Issue 20: disabling and re-enabling a client, or taking
+ * its grant away and giving it back, must not bring its tokens back; nor may a new secret leave
+ * the old one's tokens working.
+ */
+const tokensEnd = (n: number) => `tokens_valid_after = max(tokens_valid_after + 1, ?${n} + 1)`
+
+/** Whether a change ends the client's own tokens: disabling it, or taking the grant away. */
+const endsTokens = (p: ClientPatch) =>
+  p.disabled === true ||
+  (p.grant_types !== undefined && !p.grant_types.includes('client_credentials'))
+
+/**
  * Changes a client; disabling it ends its sessions and unused codes in the same transaction.
  * Null when there is no such client; 'needs_redirect_uri' when the change would leave a client of
  * the code flow without a redirect URI (RFC 7591 §2), judged against the row in the UPDATE itself.
@@ -227,6 +248,10 @@ export function clientUpdate(
   const guard = guarded
     ? `AND (${uris} <> '[]' OR ${grants} NOT LIKE '%"authorization_code"%')`
     : ''
+  if (endsTokens(p)) {
+    values.push(nowSeconds())
+    sets.push(tokensEnd(values.length + 1))
+  }
   const statements = [
     db
       .prepare(
@@ -263,8 +288,9 @@ export const clientDeletion = (db: D1Database, clientId: string): Query<boolean>
 })
 
 /**
- * Replaces a confidential client's secret; the old one stops working at once. Null when there is
- * no such client, 'public' when it has no secret to rotate.
+ * Replaces a confidential client's secret; the old one stops working at once, and so do the
+ * tokens the client issued to itself with it (tokensEnd). Null when there is no such client,
+ * 'public' when it has no secret to rotate.
  */
 export async function clientSecretRotation(
   db: D1Database,
@@ -274,10 +300,11 @@ export async function clientSecretRotation(
   const update = db
     .prepare(
       `UPDATE clients SET client_secret_hash = CASE WHEN client_type = 'confidential' THEN ?2 END,
-         updated_at = CASE WHEN client_type = 'confidential' THEN ?3 ELSE updated_at END
+         updated_at = CASE WHEN client_type = 'confidential' THEN ?3 ELSE updated_at END,
+         ${tokensEnd(4)}
        WHERE client_id = ?1 RETURNING client_type`,
     )
-    .bind(clientId, secret.hash, isoTime())
+    .bind(clientId, secret.hash, isoTime(), nowSeconds())
   return {
     statements: [update],
     read: (results) => {

@@ -8,9 +8,11 @@ import { purgeSignins } from './signins'
 import { purgeFederationRequests } from './identity-providers'
 import { purgeRevokedClientTokens } from './client-tokens'
 import { purgeDeviceCodes } from './device-codes'
+import { purgeRetryResponses } from './sessions'
 
 /**
- * The cron trigger: drops expired sessions (and their refresh tokens), stale login counters, old
+ * The cron trigger: drops expired sessions (and their refresh tokens), the responses kept for
+ * refresh retries once their window is over (REFRESH_RETRY_SECONDS), stale login counters, old
  * audit events, day-old authorization codes, expired browser sign-ins, the revocations of client
  * tokens that have expired anyway, device requests past their lifetime and abandoned sign-ins at
  * upstream identity providers, in one batch.
@@ -20,6 +22,7 @@ export async function purgeExpired(env: Bindings): Promise<void> {
   const cfg = config(env)
   await env.DB.batch([
     ...purgeSessions(env.DB, now),
+    purgeRetryResponses(env.DB, now, cfg.refreshRetrySeconds),
     purgeLoginFailures(env.DB, now),
     purgeAudit(env.DB, now, cfg.auditRetentionDays),
     purgeCodes(env.DB, now),

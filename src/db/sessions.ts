@@ -229,6 +229,14 @@ export type Rotation =
   | { kind: 'rotated'; session: LiveSession }
   | { kind: 'reused'; sessionId: string; userId: string; username: string }
   | { kind: 'invalid' }
+  /** A retry within the window (RetryWindow): the response stored when it was rotated. */
+  | { kind: 'retried'; sealed: string; usedAt: number; userId: string; username: string }
+
+/**
+ * REFRESH_RETRY_SECONDS (src/grants/refresh-token.ts): for how long a rotated token's response is
+ * given again, and this rotation's response, sealed under the old token (null: none to keep).
+ */
+export type RetryWindow = { seconds: number; sealed: string | null }
 
 /**
  * Trades a refresh token for its successor. The claim is one conditional UPDATE (used_at IS NULL),
@@ -236,6 +244,9 @@ export type Rotation =
  * the same transaction only when this request's claim took. Presenting a token that was already
  * used is reuse (RFC 9700 §4.14): the whole session is revoked. A token works only for the
  * client its session was issued to (`clientId`, null for none), while that client is enabled.
+ *
+ * With a `retry` window, the claim also stores the sealed response on the old token's row, and a
+ * token presented again within the window is answered with it instead (retryOrRevoke).
  */
 export async function rotateRefreshToken(
   db: D1Database,
@@ -244,19 +255,20 @@ export async function rotateRefreshToken(
   now: number,
   narrowTo?: string,
   clientId: string | null = null,
+  retry?: RetryWindow,
 ): Promise<Rotation> {
   const claimed = (
     await db.batch<{ session_id: string; scope: string } & UserRow>([
       db
         .prepare(
-          `UPDATE refresh_tokens SET used_at = ?2, replaced_by = ?3
+          `UPDATE refresh_tokens SET used_at = ?2, replaced_by = ?3, retry_response = ?5
          WHERE token_hash = ?1 AND used_at IS NULL AND EXISTS (
            SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
            WHERE s.id = refresh_tokens.session_id AND ${liveSession('?2')} AND s.client_id IS ?4
              AND (?4 IS NULL OR EXISTS (
                SELECT 1 FROM clients k WHERE k.client_id = ?4 AND k.disabled = 0)))`,
         )
-        .bind(oldHash, now, newHash, clientId),
+        .bind(oldHash, now, newHash, clientId, retry?.sealed ?? null),
       db
         .prepare(
           `INSERT INTO refresh_tokens (token_hash, session_id, created_at)
@@ -290,6 +302,7 @@ export async function rotateRefreshToken(
       kind: 'rotated',
       session: { sessionId: row.session_id, scope: row.scope, user: toUser(row) },
     }
+  if (retry && retry.seconds > 0) return retryOrRevoke(db, oldHash, now, clientId, retry.seconds)
 
   const reused = await db
     .prepare(
@@ -306,6 +319,83 @@ export async function rotateRefreshToken(
     ? { kind: 'reused', sessionId: reused.id, userId: reused.user_id, username: reused.username }
     : { kind: 'invalid' }
 }
+
+/**
+ * SQL: refresh token `r` (its hash bound as ?1) may be answered again at ?2 (now): it was rotated
+ * less than ?3 seconds ago with a response kept, its successor is still unused, its session is
+ * live and its user enabled, and it is presented by the client the session was issued to (?4,
+ * NULL for none), still enabled. All of it as the statement runs.
+ */
+const RETRYABLE = `r.token_hash = ?1 AND r.retry_response IS NOT NULL AND r.used_at + ?3 > ?2
+  AND EXISTS (SELECT 1 FROM refresh_tokens n WHERE n.token_hash = r.replaced_by
+              AND n.used_at IS NULL)
+  AND EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+              WHERE s.id = r.session_id AND ${liveSession('?2')} AND s.client_id IS ?4)
+  AND (?4 IS NULL OR EXISTS (SELECT 1 FROM clients k WHERE k.client_id = ?4 AND k.disabled = 0))`
+
+/**
+ * A used refresh token presented again while REFRESH_RETRY_SECONDS is on, in one transaction:
+ * within the window, by the same client, before its successor was used, it is a retry and gets
+ * the response kept on its row (nothing is written: no second successor, so the chain never
+ * branches); otherwise it is reuse as without the window, and the session ends (RFC 9700 §4.14).
+ * The read and the revocation carry the same condition, so exactly one of them happens.
+ */
+async function retryOrRevoke(
+  db: D1Database,
+  oldHash: string,
+  now: number,
+  clientId: string | null,
+  seconds: number,
+): Promise<Rotation> {
+  const [kept, revoked] = await db.batch([
+    db
+      .prepare(
+        `SELECT r.retry_response AS sealed, r.used_at, u.id AS user_id, u.username
+         FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+         JOIN users u ON u.id = s.user_id WHERE ${RETRYABLE}`,
+      )
+      .bind(oldHash, now, seconds, clientId),
+    db
+      .prepare(
+        `UPDATE sessions SET revoked_at = ?2
+         WHERE id = (
+             SELECT session_id FROM refresh_tokens WHERE token_hash = ?1 AND used_at IS NOT NULL)
+           AND revoked_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE ${RETRYABLE})
+         RETURNING id, user_id,
+           (SELECT username FROM users WHERE users.id = sessions.user_id) AS username`,
+      )
+      .bind(oldHash, now, seconds, clientId),
+  ])
+  const retry = kept?.results[0] as
+    | { sealed: string; used_at: number; user_id: string; username: string }
+    | undefined
+  if (retry)
+    return {
+      kind: 'retried',
+      sealed: retry.sealed,
+      usedAt: retry.used_at,
+      userId: retry.user_id,
+      username: retry.username,
+    }
+  const ended = revoked?.results[0] as { id: string; user_id: string; username: string } | undefined
+  return ended
+    ? { kind: 'reused', sessionId: ended.id, userId: ended.user_id, username: ended.username }
+    : { kind: 'invalid' }
+}
+
+/**
+ * For the hourly purge: the responses kept for retries once their window is over, so that a
+ * rotated token found later (in a log, a backup) together with a copy of the database opens
+ * nothing. Served by a partial index of the rows that have one.
+ */
+export const purgeRetryResponses = (db: D1Database, now: number, seconds: number) =>
+  db
+    .prepare(
+      `UPDATE refresh_tokens SET retry_response = NULL
+       WHERE retry_response IS NOT NULL AND used_at <= ?1`,
+    )
+    .bind(now - seconds)
 
 /** Revokes one session; returns its user, or null when there was no live session by that id. */
 export const revokeSession = (db: D1Database, sessionId: string, now: number) =>

@@ -10,8 +10,12 @@ export type Scope = (typeof SCOPES)[number]
 /**
  * Machine scopes: only a client acting as itself (client credentials, RFC 6749 §4.4) holds them,
  * and only an admin grants them, through the admin clients API. A user never does.
+ *
+ * `introspect` makes a confidential client a resource server that may call the introspection
+ * endpoint (RFC 7662 §2.1, §4: the server decides who may), whatever grants it is registered
+ * for; that endpoint authenticates the client itself, so no token carries it.
  */
-export const MACHINE_SCOPES = ['users:read', 'audit:read'] as const
+export const MACHINE_SCOPES = ['users:read', 'audit:read', 'introspect'] as const
 export type MachineScope = (typeof MACHINE_SCOPES)[number]
 
 /** Everything a client's registered ceiling may name, in the canonical order. */

@@ -36,6 +36,7 @@ import {
   type SignInSecrets,
 } from './oidc'
 import { decryptSecret, encryptSecret } from './secret'
+import { emailDomain } from './email'
 import {
   identityList,
   linkStart,
@@ -179,8 +180,6 @@ async function freeUsername(db: D1Database, claims: Claims): Promise<string> {
 const linkFromAccount = (p: Provider) =>
   `Sign in with your password, then link ${p.name} from your account.`
 
-const emailDomain = (email?: string) => email?.split('@').at(-1)?.toLowerCase()
-
 type Outcome =
   | { ok: true; userId: string; token: string; events: ('identity_linked' | 'user_created')[] }
   | { ok: false; reason: string; message: string }
@@ -226,6 +225,7 @@ async function signInAs(
           reason: 'not_linked',
           message: `No account here is linked to this ${p.name} identity. ${linkFromAccount(p)}`,
         }
+      // Parsed strictly: anything but one plain address matches no domain (../federation/email.ts).
       const domain = emailDomain(email)
       if (p.allowed_domains.length > 0 && !(domain && p.allowed_domains.includes(domain)))
         return {

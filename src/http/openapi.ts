@@ -323,7 +323,8 @@ export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: 
             'Resource owner password flow; send the access token as `Authorization: Bearer …`. ' +
             'A confidential client registered for it gets its own token by client credentials ' +
             '(`grant_type=client_credentials`), with the machine scopes `users:read` ' +
-            '(GET /users…) and `audit:read` (GET /admin/audit); not offered here as a flow.',
+            '(GET /users…) and `audit:read` (GET /admin/audit); not offered here as a flow. ' +
+            '`introspect` lets a confidential client call POST /auth/introspect.',
           flows: {
             password: {
               tokenUrl: `${origin}/auth/token`,

@@ -14,13 +14,19 @@ import { database } from '../http/database'
 const INACTIVE = { active: false } as const
 
 /**
- * What RFC 7662 §2.2 says about `token`: `{active: false}` for anything unknown, malformed,
- * expired, revoked, or of a disabled or deleted user or client; otherwise its claims, with the
- * scope it could use right now: exactly the checks of the Bearer middleware for an access token
- * (src/auth/middleware.ts), and of the refresh grant for a refresh token. `token_type_hint` is a
- * hint only (§2.1): the shape tells a JWT from a refresh token.
+ * What RFC 7662 §2.2 says about `token` to the resource server `caller` (a client_id): `{active:
+ * false}` for anything unknown, malformed, expired, revoked, or of a disabled or deleted user or
+ * client; otherwise its claims, with the scope it could use right now: exactly the checks of the
+ * Bearer middleware for an access token (src/auth/middleware.ts), and of the refresh grant for a
+ * refresh token. `token_type_hint` is a hint only (§2.1): the shape tells a JWT from a refresh
+ * token. `token_type` is the RFC 6749 §5.1 type (§2.2): `bearer` for an access token; a refresh
+ * token has none.
+ *
+ * A refresh token is described only to the client it was issued to (RFC 7662 §4 lets the server
+ * answer each caller differently): no resource server is ever sent one, and to anyone else the
+ * answer would be a validity oracle that never trips reuse detection.
  */
-export async function introspect(c: Context<AppEnv>, token: string) {
+export async function introspect(c: Context<AppEnv>, token: string, caller: string) {
   const cfg = config(c.env)
   const db = database(c)
   const now = nowSeconds()
@@ -32,7 +38,7 @@ export async function introspect(c: Context<AppEnv>, token: string) {
     if (!claims) return INACTIVE
     const common = {
       active: true,
-      token_type: 'access_token',
+      token_type: 'bearer',
       exp: claims.exp,
       iat: claims.iat,
       sub: claims.sub,
@@ -41,7 +47,7 @@ export async function introspect(c: Context<AppEnv>, token: string) {
       jti: claims.jti,
     } as const
     if (isClientToken(claims)) {
-      const registered = await liveClientScope(db, claims.client_id, claims.jti)
+      const registered = await liveClientScope(db, claims.client_id, claims.jti, claims.iat)
       if (registered === null) return INACTIVE
       const scope = narrowMachineScopes(claims.scope.split(' '), registered.split(' '))
       return { ...common, scope: scope.join(' '), client_id: claims.client_id }
@@ -57,12 +63,11 @@ export async function introspect(c: Context<AppEnv>, token: string) {
     }
   }
   const refresh = await findLiveRefreshToken(db, await sha256Hex(token), now)
-  if (!refresh) return INACTIVE
+  if (!refresh || refresh.clientId !== caller) return INACTIVE
   return {
     active: true,
-    token_type: 'refresh_token',
     scope: narrowScopes(parseScopes(refresh.scope), refresh.user.scopes).join(' '),
-    ...(refresh.clientId !== null && { client_id: refresh.clientId }),
+    client_id: refresh.clientId,
     username: refresh.user.username,
     exp: refresh.expiresAt,
     iat: refresh.issuedAt,

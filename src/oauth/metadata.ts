@@ -64,7 +64,7 @@ export const metaRoutes = new Hono<AppEnv>()
         // Possession of a token is enough to end its session (RFC 7009 §2.1 leaves it to us);
         // a client that authenticates may end only its own tokens.
         revocation_endpoint_auth_methods_supported: AUTH_METHODS,
-        // RFC 7662: confidential clients only.
+        // RFC 7662: confidential clients holding the machine scope `introspect` only.
         introspection_endpoint_auth_methods_supported: AUTH_METHODS.filter((m) => m !== 'none'),
         authorization_response_iss_parameter_supported: true,
         service_documentation: `${issuer}/docs`,

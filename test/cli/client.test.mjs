@@ -68,6 +68,22 @@ describe('npm run client', () => {
     assert.equal(stored.client_secret_hash, sha256(secret))
   })
 
+  it('grants introspect to a confidential client whatever its grants (a resource server)', async () => {
+    const res = await client([
+      'add',
+      'Todo API',
+      '--redirect-uri',
+      'https://rs.example/cb',
+      '--scope',
+      'introspect',
+    ])
+    ok(res)
+    const stored = await row(res.stdout.match(/client_id (\S+)/)[1])
+    assert.equal(stored.client_type, 'confidential')
+    assert.equal(stored.scope, 'introspect')
+    assert.equal(stored.grant_types, '["authorization_code","refresh_token"]')
+  })
+
   it('applies the admin API’s rules', async () => {
     const refused = [
       [['add', 'No redirect'], /redirect_uris: /],

@@ -85,6 +85,25 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
     '/auth/token',
     form({ grant_type: 'refresh_token', refresh_token: first.refresh_token }),
   ) // reuse
+  // With REFRESH_RETRY_SECONDS on: a refresh that keeps its response, a retry, then reuse.
+  const retrying = { ...bindings, REFRESH_RETRY_SECONDS: '30' }
+  const refreshIn = async (refresh_token: string) =>
+    (await (
+      await app.request(
+        `${ORIGIN}/auth/token`,
+        form({ grant_type: 'refresh_token', refresh_token }),
+        retrying,
+      )
+    ).json()) as TokenPair
+  const second = await token({
+    grant_type: 'password',
+    username: user.username,
+    password: user.password,
+  })
+  const kept = await refreshIn(second.refresh_token)
+  await refreshIn(second.refresh_token) // the retry
+  await refreshIn(kept.refresh_token)
+  await refreshIn(second.refresh_token) // now reuse
   const live = await token({
     grant_type: 'password',
     username: user.username,
@@ -266,7 +285,7 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
   // A service: client credentials, a machine-scoped read, introspection, its own revocation.
   const { client: service, client_secret: secret } = await makeClient({
     grant_types: ['client_credentials'],
-    scope: 'users:read audit:read',
+    scope: 'users:read audit:read introspect',
     token_endpoint_auth_method: 'client_secret_post',
   })
   const credentials = { client_id: service.client_id, client_secret: secret! }

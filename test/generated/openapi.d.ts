@@ -64,7 +64,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange a code, refresh, or log in with a password (legacy)
-         * @description Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, `client_credentials` (confidential clients; machine scopes; no refresh token), and the legacy `password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: `client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. `grant_type` may be omitted when `username` and `password` are sent. A refresh token works once: presenting it again ends its whole session; so does presenting a used code.
+         * @description Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, `client_credentials` (confidential clients; machine scopes; no refresh token), and the legacy `password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: `client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. `grant_type` may be omitted when `username` and `password` are sent. A refresh token works once: presenting it again ends its whole session (with REFRESH_RETRY_SECONDS on, the same client retrying within that window gets the same response again); so does presenting a used code with its PKCE verifier, or as its confidential client.
          */
         post: operations["requestToken"];
         delete?: never;
@@ -101,7 +101,7 @@ export interface paths {
         put?: never;
         /**
          * Tell a live token from a dead one (RFC 7662)
-         * @description Confidential clients only, authenticated as at the token endpoint. `{"active": false}` for anything unknown, expired, revoked, malformed, or of a disabled user or client.
+         * @description Confidential clients holding the machine scope `introspect` only, authenticated as at the token endpoint; another authenticated client: 403 `insufficient_scope`. `{"active": false}` for anything unknown, expired, revoked, malformed, or of a disabled user or client, and for a refresh token issued to another client.
          */
         post: operations["introspectToken"];
         delete?: never;
@@ -318,7 +318,7 @@ export interface paths {
         put?: never;
         /**
          * The device page’s code form
-         * @description Form fields `request` (the page’s token) and `user_code` (any case, dash optional); same-origin only. Wrong codes are limited per browser and per address.
+         * @description Form fields `request` (the page’s token) and `user_code` (any case, dash optional); same-origin only. Wrong codes are limited per browser and per address; while the address is locked, a person signed in here is limited per browser and per account instead.
          */
         post: operations["submitDeviceCode"];
         delete?: never;
@@ -850,7 +850,7 @@ export interface paths {
         head?: never;
         /**
          * Change a client
-         * @description Admins only. Disabling ends every session issued to the client and drops its unused codes at once. `vetted: true` vets a client anyone registered (one way). A client of the `authorization_code` grant keeps at least one redirect URI (400 otherwise).
+         * @description Admins only. Disabling ends every session issued to the client and drops its unused codes at once; disabling, or leaving out `client_credentials`, ends its own tokens for good. `vetted: true` vets a client anyone registered (one way). A client of the `authorization_code` grant keeps at least one redirect URI (400 otherwise).
          */
         patch: operations["updateClient"];
         trace?: never;
@@ -866,7 +866,7 @@ export interface paths {
         put?: never;
         /**
          * Rotate a confidential client's secret
-         * @description Admins only. The old secret stops working at once; sessions stay.
+         * @description Admins only. The old secret stops working at once, and so do the client’s own tokens (client credentials); users’ sessions stay.
          */
         post: operations["rotateClientSecret"];
         delete?: never;
@@ -1285,8 +1285,11 @@ export interface operations {
                         scope?: string;
                         client_id?: string;
                         username?: string;
-                        /** @enum {string} */
-                        token_type?: "access_token" | "refresh_token";
+                        /**
+                         * @description RFC 6749 §5.1: `bearer` for an access token; absent for a refresh token.
+                         * @constant
+                         */
+                        token_type?: "bearer";
                         exp?: number;
                         iat?: number;
                         sub?: string;
@@ -1309,6 +1312,17 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `Basic realm="todo-auth", charset="UTF-8"` when Basic was tried. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2037,7 +2051,7 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description The code form again while this browser or address is locked. */
+            /** @description The code form again while this browser is locked, or the address (for anyone not signed in here) or the account (for whoever is). */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -208,7 +208,7 @@ describe('GET /.well-known/oauth-authorization-server', () => {
       response_modes_supported: ['query'],
       code_challenge_methods_supported: ['S256'],
       prompt_values_supported: ['none', 'login', 'consent'],
-      scopes_supported: ['read', 'write', 'users:read', 'audit:read'],
+      scopes_supported: ['read', 'write', 'users:read', 'audit:read', 'introspect'],
       token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
       revocation_endpoint_auth_methods_supported: [
         'none',

@@ -405,7 +405,7 @@ describe('the document says what the server does', () => {
     // A service: client credentials, then introspection and an admin read with a machine scope.
     const { client: service, client_secret: secret } = await makeClient({
       grant_types: ['client_credentials'],
-      scope: 'audit:read',
+      scope: 'audit:read introspect',
       token_endpoint_auth_method: 'client_secret_post',
     })
     const credentials = { client_id: service.client_id, client_secret: secret! }

@@ -6,13 +6,16 @@ import { makeClient } from '../oauth-client'
 
 type Credentials = { client_id: string; client_secret: string }
 
-/** A confidential client; by default a resource server registered for client credentials. */
+/**
+ * A confidential client holding `introspect`; by default a resource server registered for client
+ * credentials.
+ */
 async function confidential(
   grants: ('client_credentials' | 'password' | 'refresh_token')[] = ['client_credentials'],
 ): Promise<Credentials> {
   const { client, client_secret } = await makeClient({
     grant_types: grants,
-    scope: 'read write audit:read',
+    scope: 'read write audit:read introspect',
     token_endpoint_auth_method: 'client_secret_post',
   })
   return { client_id: client.client_id, client_secret: client_secret! }
@@ -42,6 +45,8 @@ describe('POST /auth/introspect (RFC 7662)', () => {
     const rs = await confidential()
     const user = await makeUser()
     const tokens = await login(user)
+    const app = await confidential(['password', 'refresh_token'])
+    const appTokens = await userTokens(app, user.username, user.password)
     const svc = await confidential()
     const issued = await call('/auth/token', form({ grant_type: 'client_credentials', ...svc }))
     const { access_token: machine } = (await issued.json()) as { access_token: string }
@@ -54,8 +59,8 @@ describe('POST /auth/introspect (RFC 7662)', () => {
     vi.setSystemTime(Date.now() + 3_600_000)
     expect((await introspect(tokens.access_token, rs)).body).toEqual({ active: false })
     expect((await introspect(machine, rs)).body).toEqual({ active: false })
-    // The refresh token outlives the access token.
-    expect((await introspect(tokens.refresh_token, rs)).body.active).toBe(true)
+    // The refresh token outlives the access token; only its client may introspect it.
+    expect((await introspect(appTokens.refresh_token, app)).body.active).toBe(true)
   })
 
   it('refuses callers that are not authenticated confidential clients', async ({ signedIn }) => {
@@ -86,7 +91,7 @@ describe('POST /auth/introspect (RFC 7662)', () => {
     expect(res.headers.get('Cache-Control')).toBe('no-store')
     expect(body).toMatchObject({
       active: true,
-      token_type: 'access_token',
+      token_type: 'bearer',
       scope: 'read',
       username: user.username,
       sub: user.id,
@@ -98,18 +103,16 @@ describe('POST /auth/introspect (RFC 7662)', () => {
     expect(typeof body.jti).toBe('string')
   })
 
-  it('describes a live refresh token, and says inactive once it is used', async () => {
-    const rs = await confidential()
+  it('describes a live refresh token to its client, and says inactive once it is used', async () => {
     const app = await confidential(['password', 'refresh_token'])
     const user = await makeUser()
     const tokens = await userTokens(app, user.username, user.password)
     const { body } = await introspect(tokens.refresh_token, {
-      ...rs,
+      ...app,
       token_type_hint: 'access_token',
     })
     expect(body).toMatchObject({
       active: true,
-      token_type: 'refresh_token',
       client_id: app.client_id,
       username: user.username,
       sub: user.id,
@@ -119,7 +122,7 @@ describe('POST /auth/introspect (RFC 7662)', () => {
       form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, ...app }),
     )
     expect(rotated.status).toBe(200)
-    expect((await introspect(tokens.refresh_token, rs)).body).toEqual({ active: false })
+    expect((await introspect(tokens.refresh_token, app)).body).toEqual({ active: false })
   })
 
   it('says only inactive for unknown, malformed, revoked and disabled users’ tokens', async ({

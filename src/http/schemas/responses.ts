@@ -80,7 +80,10 @@ export const introspection = z.object({
   scope: z.string().optional(),
   client_id: z.string().optional(),
   username: z.string().optional(),
-  token_type: z.enum(['access_token', 'refresh_token']).optional(),
+  token_type: z
+    .literal('bearer')
+    .optional()
+    .describe('RFC 6749 §5.1: `bearer` for an access token; absent for a refresh token.'),
   exp: z.number().int().optional(),
   iat: z.number().int().optional(),
   sub: z.string().optional(),

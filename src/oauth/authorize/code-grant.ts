@@ -7,16 +7,33 @@ import { nowSeconds } from '../../lib/time'
 import { s256, VERIFIER } from './pkce'
 import { type Grant, tokenResponse } from '../token/grant'
 import { database } from '../../http/database'
+import type { ClientRow } from '../../db/clients'
 
 const invalidGrant = (description = 'The authorization code is invalid, expired or used.') =>
   new ApiError('invalid_grant', description)
+
+/**
+ * Whether a replayed code comes from whoever it was issued to rather than from anyone who saw the
+ * redirect URL: a confidential client authenticated with its secret (RFC 6749 §2.3.1), or the
+ * PKCE verifier matches the code's S256 challenge (RFC 7636 §4.6). The challenge is public (it
+ * was in the authorization request), so comparing with it in variable time leaks nothing.
+ */
+async function provesPossession(
+  verifier: string | undefined,
+  challenge: string,
+  client: ClientRow,
+): Promise<boolean> {
+  if (client.client_type === 'confidential') return true
+  return verifier !== undefined && VERIFIER.test(verifier) && (await s256(verifier)) === challenge
+}
 
 /**
  * The authorization code grant (RFC 6749 §4.1.3) with PKCE (RFC 7636 §4.6). Everything that can
  * be refused without spending the code is checked first: the client (authenticated by the token
  * endpoint), that the code was issued to it, the redirect URI and the verifier. Only then is the
  * code spent, in the transaction that creates the session (../db/codes.ts). A spent code
- * presented again ends the session it gave (RFC 6749 §10.5).
+ * presented again ends the session it gave (RFC 6749 §10.5), but only when the replay proves
+ * possession (provesPossession); otherwise it is refused like any unknown code.
  *
  * `redirect_uri` may be omitted (OAuth 2.1 §4.1.3: PKCE binds the code); when sent it must be the
  * authorization request's. Every code has an S256 challenge, so a missing verifier is a refused
@@ -36,11 +53,15 @@ export const authorizationCodeGrant: Grant<'authorization_code'> = {
     const row = await findCode(db, codeHash)
     if (!row || row.client_id !== client.client_id) throw invalidGrant()
     if (row.used_at !== null) {
-      const ended = await revokeCodeSession(db, codeHash)
-      await audit(db, who, 'code_reuse_detected', {
-        username: ended?.username,
-        userId: row.user_id,
-      })
+      // RFC 6749 §10.5 says revoke on a replay; but the code alone is no proof (it travels in a
+      // redirect URL), so only a replay that proves possession ends the session (docs/security.md).
+      if (await provesPossession(form.code_verifier, row.code_challenge, client)) {
+        const ended = await revokeCodeSession(db, codeHash)
+        await audit(db, who, 'code_reuse_detected', {
+          username: ended?.username,
+          userId: row.user_id,
+        })
+      }
       throw invalidGrant()
     }
     if (row.expires_at <= nowSeconds()) throw invalidGrant()

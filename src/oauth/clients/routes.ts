@@ -106,8 +106,9 @@ export const adminClientRoutes = new Hono<AppEnv>()
       summary: 'Change a client',
       description:
         'Admins only. Disabling ends every session issued to the client and drops its unused ' +
-        'codes at once. `vetted: true` vets a client anyone registered (one way). A client of ' +
-        'the `authorization_code` grant keeps at least one redirect URI (400 otherwise).',
+        'codes at once; disabling, or leaving out `client_credentials`, ends its own tokens for ' +
+        'good. `vetted: true` vets a client anyone registered (one way). A client of the ' +
+        '`authorization_code` grant keeps at least one redirect URI (400 otherwise).',
       responses: { 200: { description: 'The changed client.', schema: client } },
     }),
     requires('clients.write'),
@@ -147,7 +148,9 @@ export const adminClientRoutes = new Hono<AppEnv>()
       operationId: 'rotateClientSecret',
       tag: 'clients',
       summary: "Rotate a confidential client's secret",
-      description: 'Admins only. The old secret stops working at once; sessions stay.',
+      description:
+        'Admins only. The old secret stops working at once, and so do the client’s own ' +
+        'tokens (client credentials); users’ sessions stay.',
       responses: { 200: { description: 'The new secret, shown once.', schema: clientSecret } },
       errors: ['conflict'],
     }),

@@ -41,7 +41,8 @@ import { database, primaryDatabase } from '../../http/database'
  * The pages are those of the authorization endpoint (./authorize.tsx): no script, the same CSP,
  * the same sign-in cookie and password check, forms only from our own origin, each carrying a
  * token sealed to this browser (../oauth/pending.ts, for the `device` purpose). Wrong codes are
- * throttled per browser and per address (RFC 8628 §5.1, src/auth/throttle.ts).
+ * throttled per browser and per address (RFC 8628 §5.1, src/auth/throttle.ts); while an address
+ * is locked, per browser and per account for a person signed in here.
  */
 
 /** What the device page's forms carry: nothing at first, then the request's user code. */
@@ -127,6 +128,27 @@ async function sealedRequest(c: Context<AppEnv>, sealed: Sealed) {
 
 const text = (v: unknown) => (typeof v === 'string' ? v : undefined)
 
+const tooMany = (err: unknown): err is ApiError =>
+  err instanceof ApiError && err.code === 'too_many_attempts'
+
+/**
+ * Looks a typed user code up, charged to `attempt` in the same batch (../auth/throttle.ts): a
+ * wrong code counts, a right one takes back its own charge. 429 (`too_many_attempts`) while a
+ * key of the attempt is locked.
+ */
+async function lookUpCode(db: D1Database, attempt: throttle.Attempt, code: string) {
+  const { results, charge } = await throttle.run(db, attempt, {
+    request: pendingRequest(db, code, nowSeconds()),
+  })
+  const d = results.request.results[0] as DeviceRequest | undefined
+  if (d) await db.batch(charge.settleSuccess(db))
+  return d
+}
+
+const SIGN_IN_FIRST =
+  'If you have an account here and share this network with others, sign in on this site ' +
+  'first: your own attempts then count, not the network’s.'
+
 const PAGES = { 403: 'A missing, forged, expired or cross-site form.' } as const
 
 export const deviceAuthorizationRoutes = new Hono<AppEnv>().post(
@@ -202,13 +224,17 @@ export const deviceRoutes = new Hono<AppEnv>()
       summary: 'The device page’s code form',
       description:
         'Form fields `request` (the page’s token) and `user_code` (any case, dash optional); ' +
-        'same-origin only. Wrong codes are limited per browser and per address.',
+        'same-origin only. Wrong codes are limited per browser and per address; while the ' +
+        'address is locked, a person signed in here is limited per browser and per account ' +
+        'instead.',
       responses: {},
       pages: {
         200: 'The login page, or the approval page when signed in.',
         400: 'The code form again: the code is wrong or expired.',
         ...PAGES,
-        429: 'The code form again while this browser or address is locked.',
+        429:
+          'The code form again while this browser is locked, or the address (for anyone not ' +
+          'signed in here) or the account (for whoever is).',
       },
     }),
     async (c) => {
@@ -220,18 +246,23 @@ export const deviceRoutes = new Hono<AppEnv>()
       const browser = (await sha256Hex(found.binding)).slice(0, 32)
       const code = normalizeUserCode(typed) ?? ''
       let d: DeviceRequest | undefined
+      let user: User | null | undefined
       try {
-        const { results, charge } = await throttle.run(
-          db,
-          throttle.userCodeAttempt(c.get('requester'), browser),
-          { request: pendingRequest(db, code, nowSeconds()) },
-        )
-        d = results.request.results[0] as DeviceRequest | undefined
-        if (d) await db.batch(charge.settleSuccess(db))
+        d = await lookUpCode(db, throttle.userCodeAttempt(c.get('requester'), browser), code)
       } catch (err) {
-        if (err instanceof ApiError && err.code === 'too_many_attempts')
-          return codePage(c, 429, err.description, typed.slice(0, 20))
-        throw err
+        if (!tooMany(err)) throw err
+        // Locked: the address (maybe shared, and locked by someone else's guesses) or this
+        // browser. A person signed in here is counted by browser and account instead (issue
+        // 20); anyone else stays refused, so guessing stays bounded (RFC 8628 §5.1).
+        user = await signedInUser(c)
+        if (!user)
+          return codePage(c, 429, `${err.description} ${SIGN_IN_FIRST}`, typed.slice(0, 20))
+        try {
+          d = await lookUpCode(db, throttle.signedInCodeAttempt(browser, user.id), code)
+        } catch (again) {
+          if (tooMany(again)) return codePage(c, 429, again.description, typed.slice(0, 20))
+          throw again
+        }
       }
       if (!d)
         return codePage(
@@ -240,7 +271,7 @@ export const deviceRoutes = new Hono<AppEnv>()
           'That code is not valid or has expired. Check the device and try again.',
           typed.slice(0, 20),
         )
-      const user = await signedInUser(c)
+      user ??= await signedInUser(c)
       return user ? consentPage(c, d, user, found.binding) : loginPage(c, d)
     },
   )

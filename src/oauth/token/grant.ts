@@ -25,17 +25,21 @@ export type Grant<T extends GrantType = GrantType> = {
   handle: (c: Context<AppEnv>, form: TokenForm, client: ClientRow | null) => Promise<Response>
 }
 
+type Issue = {
+  user: User
+  sessionId: string
+  scope: string
+  refreshToken: string
+  clientId: string | null
+}
+
 /** The token response (RFC 6749 §5.1) for a fresh or rotated session; no-store via src/app.ts. */
-export async function tokenResponse(
-  c: Context<AppEnv>,
-  t: {
-    user: User
-    sessionId: string
-    scope: string
-    refreshToken: string
-    clientId: string | null
-  },
-) {
+export async function tokenResponse(c: Context<AppEnv>, t: Issue) {
+  return c.json(await tokenBody(c, t))
+}
+
+/** The body of tokenResponse: the access token signed now, and the rest. */
+export async function tokenBody(c: Context<AppEnv>, t: Issue) {
   const cfg = config(c.env)
   const accessToken = await signAccessToken(c.env, cfg, c.req.url, {
     sub: t.user.id,
@@ -45,11 +49,11 @@ export async function tokenResponse(
     role: t.user.role,
     ...(t.clientId !== null && { client_id: t.clientId }),
   })
-  return c.json({
+  return {
     access_token: accessToken,
-    token_type: 'bearer',
+    token_type: 'bearer' as const,
     expires_in: cfg.accessTokenTtl,
     refresh_token: t.refreshToken,
     scope: t.scope,
-  })
+  }
 }

@@ -26,7 +26,9 @@ const TOKEN_DESCRIPTION =
   '`password` (off when ALLOW_PASSWORD_GRANT is "false"). Clients authenticate as registered: ' +
   '`client_secret_basic`, `client_secret_post`, or `client_id` alone for public clients. ' +
   '`grant_type` may be omitted when `username` and `password` are sent. A refresh token works ' +
-  'once: presenting it again ends its whole session; so does presenting a used code.'
+  'once: presenting it again ends its whole session (with REFRESH_RETRY_SECONDS on, the same ' +
+  'client retrying within that window gets the same response again); so does presenting a used ' +
+  'code with its PKCE verifier, or as its confidential client.'
 
 export const authRoutes = new Hono<AppEnv>()
   .post(
@@ -114,7 +116,10 @@ export const authRoutes = new Hono<AppEnv>()
     },
   )
 
-  /** RFC 7662: for resource servers, which authenticate as confidential clients. */
+  /**
+   * RFC 7662: for resource servers, which authenticate as confidential clients (§2.1) and hold
+   * the machine scope `introspect`, which only an admin grants (§4: the server decides who may).
+   */
   .post(
     '/introspect',
     doc({
@@ -122,10 +127,12 @@ export const authRoutes = new Hono<AppEnv>()
       tag: 'auth',
       summary: 'Tell a live token from a dead one (RFC 7662)',
       description:
-        'Confidential clients only, authenticated as at the token endpoint. `{"active": false}` ' +
-        'for anything unknown, expired, revoked, malformed, or of a disabled user or client.',
+        'Confidential clients holding the machine scope `introspect` only, authenticated as at ' +
+        'the token endpoint; another authenticated client: 403 `insufficient_scope`. ' +
+        '`{"active": false}` for anything unknown, expired, revoked, malformed, or of a disabled ' +
+        'user or client, and for a refresh token issued to another client.',
       responses: { 200: { description: 'What is known of the token.', schema: introspection } },
-      errors: ['invalid_client'],
+      errors: ['invalid_client', 'insufficient_scope'],
     }),
     validate('form', introspectRequest),
     async (c) => {
@@ -133,7 +140,13 @@ export const authRoutes = new Hono<AppEnv>()
       const client = await authenticateClient(c, form)
       if (client?.client_type !== 'confidential')
         throw invalidClient(c.req.header('Authorization') !== undefined)
-      return c.json(await introspect(c, form.token))
+      // Authenticated, but not a resource server. RFC 7662 §2.3 keeps 401 for failed client
+      // authentication; a caller without the privilege is answered as RFC 6750 §3.1 answers a
+      // token without it: 403 insufficient_scope, before the token is read, so it says nothing
+      // about the token and tells a misconfigured resource server what is missing.
+      if (!client.scope.split(' ').includes('introspect'))
+        throw new ApiError('insufficient_scope', 'This client may not introspect tokens.')
+      return c.json(await introspect(c, form.token, client.client_id))
     },
   )
 
