@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { grantScope, narrowScopes, parseScopeParam, parseScopes } from '../../src/domain/scopes'
+import {
+  grantScope,
+  narrowMachineScopes,
+  narrowScopes,
+  parseScopeParam,
+  parseScopes,
+  scopeWords,
+} from '../../src/domain/scopes'
 
 describe('scopes', () => {
   it('narrows to what is both asked and held, in the canonical order, never wider', () => {
@@ -23,5 +30,23 @@ describe('scopes', () => {
     expect(grantScope(undefined, ['write', 'read'])).toBe('read write')
     expect(grantScope(['read'], ['read', 'write'])).toBe('read')
     expect(() => grantScope(['write'], ['read'])).toThrow(/exceeds/)
+  })
+
+  it('narrows machine scopes the same way, and never lets a user scope through', () => {
+    const both = ['audit:read', 'users:read']
+    expect(narrowMachineScopes(both, ['users:read', 'audit:read'])).toEqual([
+      'users:read',
+      'audit:read',
+    ])
+    expect(narrowMachineScopes(both, ['audit:read'])).toEqual(['audit:read'])
+    expect(narrowMachineScopes(['read', 'write', 'users:read'], ['read', 'write'])).toEqual([])
+  })
+
+  it('names the known scopes when a scope parameter has an unknown word', () => {
+    expect(scopeWords(undefined, ['read'])).toBeUndefined()
+    expect(scopeWords('  write  read ', ['read', 'write'])).toEqual(['write', 'read'])
+    expect(() => scopeWords('read write', ['read', 'audit:read'])).toThrow(
+      'Unknown scope requested; known scopes are "read", "audit:read".',
+    )
   })
 })
