@@ -3,6 +3,14 @@ import type { Config } from '../config'
 import { ApiError } from '../domain/errors'
 import { USERNAME } from '../http/schemas/common'
 import { nowSeconds } from '../lib/time'
+import {
+  countFailure,
+  forgetCounter,
+  lockedUntil,
+  openCounter,
+  refundFailure,
+  startLock,
+} from '../db/login-failures'
 
 /**
  * Brute-force throttling, kept in D1 (table login_failures) so that it holds across isolates and
@@ -16,17 +24,18 @@ import { nowSeconds } from '../lib/time'
  *   nothing to protect, and it may be a password typed into the username field, which must not
  *   be stored. The address still counts it.
  * - the client address (CF-Connecting-IP, which the edge sets; X-Forwarded-For is client input),
- *   an IPv6 address by its /64 (`addressKey` in ../client.ts): the 101st attempt in 15 minutes
- *   locks it for 15 minutes. A success only refunds its own charge, so one valid account cannot
- *   wipe a spray's failures. Without the header (a request that came through neither the edge nor
- *   `wrangler dev`, which both set it) there is no address to count.
+ *   an IPv6 address by its /64 (`addressKey` in ../domain/requester.ts): the 101st attempt in
+ *   15 minutes locks it for 15 minutes. A success only refunds its own charge, so one valid
+ *   account cannot wipe a spray's failures. Without the header (a request that came through
+ *   neither the edge nor `wrangler dev`, which both set it) there is no address to count.
  *
- * A self-registration (../routes/register.ts) is charged to `signup:<address key>`, 10 an hour,
- * and an RFC 7591 client registration (../routes/clients.ts) to `client-signup:<address key>`,
- * except from this machine (local development: `clientRegistrationAttempt`).
- * A user code guessed on the device page (../routes/device.tsx) is charged to the browser and
- * the address (userCodeAttempt); while the address is locked, a signed-in person's to the
- * browser and the account instead (signedInCodeAttempt).
+ * A self-registration (../api/register.ts) is charged to `signup:<address key>`, 10 an hour,
+ * and an RFC 7591 client registration (../oauth/clients/routes.ts) to
+ * `client-signup:<address key>`, except from this machine (local development:
+ * `clientRegistrationAttempt`). A user code guessed on the device page
+ * (../oauth/device/routes.tsx) is charged to the browser and the address (userCodeAttempt);
+ * while the address is locked, a signed-in person's to the browser and the account instead
+ * (signedInCodeAttempt).
  *
  * `run` is the one way in: it charges an attempt in the same batch as the statements its caller
  * needs (the user lookup) and hands back their results by name, with a `Charge` that knows what a
@@ -156,10 +165,10 @@ const USER_CODE_ACCOUNT_RULE: Rule = {
 }
 
 /**
- * A user code typed by a person signed in here while the address is locked (docs/security.md): the lock
- * is there against guessing codes, and a shared address (a NAT) may be locked by someone else's
- * guesses. `device:<browser>` and `device-user:<user id>`, each 5 wrong codes in 15 minutes: the
- * account, which no one else can lock, takes the address's place, and bounds a guesser who
+ * A user code typed by a person signed in here while the address is locked (docs/security.md): the
+ * lock is there against guessing codes, and a shared address (a NAT) may be locked by someone
+ * else's guesses. `device:<browser>` and `device-user:<user id>`, each 5 wrong codes in 15 minutes:
+ * the account, which no one else can lock, takes the address's place, and bounds a guesser who
  * signs in to many browsers as tightly as one browser.
  */
 export const signedInCodeAttempt = (browser: string, userId: string): Attempt =>
@@ -168,49 +177,23 @@ export const signedInCodeAttempt = (browser: string, userId: string): Attempt =>
     { key: `device-user:${userId}`, rule: USER_CODE_ACCOUNT_RULE },
   ])
 
-const keysOf = (a: Attempt) => [a.keys[0]?.key ?? null, a.keys[1]?.key ?? null]
+const keysOf = (a: Attempt): [string | null, string | null] => [
+  a.keys[0]?.key ?? null,
+  a.keys[1]?.key ?? null,
+]
 
 const tooManyAttempts = (a: Attempt, seconds: number) =>
   new ApiError('too_many_attempts', a.keys[0]?.rule.refusal ?? FAILED, {
     headers: { 'Retry-After': String(Math.max(1, seconds)) },
   })
 
-const readLocks = (db: D1Database, a: Attempt) =>
-  db.prepare('SELECT locked_until FROM login_failures WHERE key IN (?1, ?2)').bind(...keysOf(a))
+const readLocks = (db: D1Database, a: Attempt) => lockedUntil(db, keysOf(a))
 
 /** 429 with Retry-After while any of the attempt's keys is locked. */
 function refuseWhileLocked(a: Attempt, locks: { locked_until: number }[]): void {
   const lockedUntil = Math.max(0, ...locks.map((r) => r.locked_until))
   if (lockedUntil > a.now) throw tooManyAttempts(a, lockedUntil - a.now)
 }
-
-// ?1 key, ?2 now, ?3 and ?4 the attempt's keys. Every count of an attempt carries the same guard,
-// and no lock is started until all are counted, so either all of its keys are charged or none.
-const UNLOCKED =
-  'NOT EXISTS (SELECT 1 FROM login_failures WHERE key IN (?3, ?4) AND locked_until > ?2)'
-const OPEN = `INSERT INTO login_failures (key, window_start, updated_at) VALUES (?1, ?2, ?2)
-  ON CONFLICT (key) DO NOTHING`
-const COUNT = `UPDATE login_failures SET
-    failures = CASE WHEN window_start + ?5 <= ?2 THEN 1 ELSE failures + 1 END,
-    window_start = CASE WHEN window_start + ?5 <= ?2 THEN ?2 ELSE window_start END,
-    updated_at = ?2
-  WHERE key = ?1 AND ${UNLOCKED}
-  RETURNING window_start`
-// Unlocked rows always hold fewer than `limit` failures, so this matches only a count just reached.
-const LOCK = `UPDATE login_failures SET
-    failures = 0,
-    locked_until = ?2 + min(?3 << min(lockouts, 10), ?4),
-    lockouts = lockouts + 1
-  WHERE key = ?1 AND failures >= ?5
-  RETURNING locked_until`
-
-// ?1 key, ?2 the window the attempt was counted in, ?3 the lock it started (or -1), ?4 the limit.
-// Undoes the attempt's count, or the lock it started, unless later attempts have moved on.
-const REFUND = `UPDATE login_failures SET
-    failures = CASE WHEN locked_until = ?3 THEN ?4 - 1 ELSE failures - 1 END,
-    lockouts = lockouts - (locked_until = ?3),
-    locked_until = CASE WHEN locked_until = ?3 THEN 0 ELSE locked_until END
-  WHERE key = ?1 AND (locked_until = ?3 OR (window_start = ?2 AND failures > 0))`
 
 /** What charging did to an attempt's keys, and what follows from it. */
 export type Charge = {
@@ -236,19 +219,16 @@ export async function run<S extends Statements>(
   a: Attempt,
   statements: S,
 ): Promise<{ results: Results<S>; charge: Charge }> {
-  const [k1, k2] = keysOf(a)
   const own = Object.values(statements)
   const charging =
     a.keys.length === 0
       ? []
       : [
-          ...a.keys.map(({ key }) => db.prepare(OPEN).bind(key, a.now)),
+          ...a.keys.map(({ key }) => openCounter(db, key, a.now)),
           ...a.keys.map(({ key, rule }) =>
-            db.prepare(COUNT).bind(key, a.now, k1, k2, rule.windowSeconds),
+            countFailure(db, key, a.now, keysOf(a), rule.windowSeconds),
           ),
-          ...a.keys.map(({ key, rule }) =>
-            db.prepare(LOCK).bind(key, a.now, rule.lockSeconds, rule.maxLockSeconds, rule.limit),
-          ),
+          ...a.keys.map(({ key, rule }) => startLock(db, key, a.now, rule)),
           readLocks(db, a),
         ]
   const all = await db.batch([...own, ...charging])
@@ -272,8 +252,8 @@ export async function run<S extends Statements>(
       settleSuccess: (db) =>
         counts.map(({ key, rule, windowStart, startedLock }) =>
           rule.onSuccess === 'forget'
-            ? db.prepare('DELETE FROM login_failures WHERE key = ?1').bind(key)
-            : db.prepare(REFUND).bind(key, windowStart, startedLock ?? -1, rule.limit),
+            ? forgetCounter(db, key)
+            : refundFailure(db, key, windowStart, startedLock ?? -1, rule.limit),
         ),
       locksStarted: counts.flatMap(({ rule, startedLock }) =>
         startedLock === null ? [] : [`${rule.what} locked for ${startedLock - a.now} s`],

@@ -277,3 +277,58 @@ export function identityUnlinking(
 /** For the hourly purge: sign-ins at a provider that were never completed. */
 export const purgeFederationRequests = (db: D1Database, now: number) =>
   db.prepare('DELETE FROM federation_requests WHERE expires_at <= ?1').bind(now)
+
+/** The single-use row of a sign-in or linking in progress at a provider (docs/data.md). */
+export type FederationRequest = {
+  provider_id: string
+  binding_hash: string
+  pending: string | null
+  user_id: string | null
+  nonce: string
+  code_verifier: string
+  expires_at: number
+}
+
+/** The request row, written only while its provider is enabled. */
+export const insertFederationRequest = (
+  db: D1Database,
+  r: {
+    stateHash: string
+    providerId: string
+    bindingHash: string
+    pending: string | null
+    userId: string | null
+    nonce: string
+    codeVerifier: string
+    expiresAt: number
+  },
+) =>
+  db
+    .prepare(
+      `INSERT INTO federation_requests
+         (state_hash, provider_id, binding_hash, pending, user_id, nonce, code_verifier, expires_at)
+       SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8 FROM identity_providers WHERE id = ?2 AND enabled = 1`,
+    )
+    .bind(
+      r.stateHash,
+      r.providerId,
+      r.bindingHash,
+      r.pending,
+      r.userId,
+      r.nonce,
+      r.codeVerifier,
+      r.expiresAt,
+    )
+
+/** The request `stateHash` names at provider `providerId`, deleted as it is read: single use. */
+export const spendFederationRequest = (db: D1Database, stateHash: string, providerId: string) =>
+  db
+    .prepare(
+      'DELETE FROM federation_requests WHERE state_hash = ?1 AND provider_id = ?2 RETURNING *',
+    )
+    .bind(stateHash, providerId)
+    .first<FederationRequest>()
+
+export const deleteFederationRequest = async (db: D1Database, stateHash: string) => {
+  await db.prepare('DELETE FROM federation_requests WHERE state_hash = ?1').bind(stateHash).run()
+}

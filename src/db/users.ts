@@ -192,3 +192,16 @@ export const deleteUser = (db: D1Database, id: string) =>
       `DELETE FROM users WHERE id = ?1 AND ${leavesAnEnabledAdmin()} RETURNING ${USER_COLUMNS}`,
     )
     .bind(id)
+
+/** Whether a user has this username (case-sensitively, as the column's UNIQUE is). */
+export const usernameExists = async (db: D1Database, username: string) =>
+  (await db.prepare('SELECT 1 FROM users WHERE username = ?1').bind(username).first()) !== null
+
+/** The ids of up to `limit` users with this email, letter case aside. */
+export const usersWithEmail = async (db: D1Database, email: string, limit: number) =>
+  (
+    await db
+      .prepare('SELECT id FROM users WHERE email = ?1 COLLATE NOCASE LIMIT ?2')
+      .bind(email, limit)
+      .all<{ id: string }>()
+  ).results

@@ -15,9 +15,13 @@ import {
   providerPage,
   providerSecret,
   providerUpdate,
+  deleteFederationRequest,
+  type FederationRequest,
+  insertFederationRequest,
+  spendFederationRequest,
 } from '../db/identity-providers'
 import type { Query } from '../db/query'
-import { findUserById, insertUser } from '../db/users'
+import { findUserById, insertUser, usernameExists, usersWithEmail } from '../db/users'
 import { checkedBatch } from '../auth/batch'
 import { requires } from '../auth/guards'
 import { dummyHash, hasNoPasswordSql } from '../domain/passwords'
@@ -78,22 +82,16 @@ async function requestInsertion(
   purpose: Purpose,
   secrets: SignInSecrets,
 ): Promise<D1PreparedStatement> {
-  return db
-    .prepare(
-      `INSERT INTO federation_requests
-         (state_hash, provider_id, binding_hash, pending, user_id, nonce, code_verifier, expires_at)
-       SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8 FROM identity_providers WHERE id = ?2 AND enabled = 1`,
-    )
-    .bind(
-      await sha256Hex(secrets.state),
-      id,
-      await sha256Hex(binding),
-      'pending' in purpose ? JSON.stringify(purpose.pending) : null,
-      'userId' in purpose ? purpose.userId : null,
-      secrets.nonce,
-      secrets.verifier,
-      nowSeconds() + REQUEST_TTL,
-    )
+  return insertFederationRequest(db, {
+    stateHash: await sha256Hex(secrets.state),
+    providerId: id,
+    bindingHash: await sha256Hex(binding),
+    pending: 'pending' in purpose ? JSON.stringify(purpose.pending) : null,
+    userId: 'userId' in purpose ? purpose.userId : null,
+    nonce: secrets.nonce,
+    codeVerifier: secrets.verifier,
+    expiresAt: nowSeconds() + REQUEST_TTL,
+  })
 }
 
 /** Where the browser signs in at the provider (its discovery document, cached an hour). */
@@ -138,27 +136,12 @@ const linkRequest = async (
   }
 }
 
-type RequestRow = {
-  provider_id: string
-  binding_hash: string
-  pending: string | null
-  user_id: string | null
-  nonce: string
-  code_verifier: string
-  expires_at: number
-}
-
 /** The request a callback's `state` names, spent (deleted) whatever comes of it: single use. */
-async function spendRequest(c: Context<AppEnv>, id: string): Promise<RequestRow | null> {
+async function spendRequest(c: Context<AppEnv>, id: string): Promise<FederationRequest | null> {
   const state = c.req.query('state')
   const binding = sentBinding(c)
   if (!state || state.length > 512 || !binding) return null
-  const row = await database(c)
-    .prepare(
-      'DELETE FROM federation_requests WHERE state_hash = ?1 AND provider_id = ?2 RETURNING *',
-    )
-    .bind(await sha256Hex(state), id)
-    .first<RequestRow>()
+  const row = await spendFederationRequest(database(c), await sha256Hex(state), id)
   if (!row || row.expires_at <= nowSeconds()) return null
   return row.binding_hash === (await sha256Hex(binding)) ? row : null
 }
@@ -171,8 +154,7 @@ async function freeUsername(db: D1Database, claims: Claims): Promise<string> {
   if (base.length < 3) base = 'user'
   for (const suffix of ['', '-2', '-3', `-${crypto.randomUUID().slice(0, 8)}`]) {
     const name = `${base}${suffix}`
-    const taken = await db.prepare('SELECT 1 FROM users WHERE username = ?1').bind(name).first()
-    if (!taken) return name
+    if (!(await usernameExists(db, name))) return name
   }
   return `${base}-${crypto.randomUUID().slice(0, 12)}`
 }
@@ -202,13 +184,8 @@ async function signInAs(
   const before: D1PreparedStatement[] = []
   const events: ('identity_linked' | 'user_created')[] = []
   if (!(await identityOwner(db, p.issuer, claims.sub))) {
-    const { results: matches } =
-      p.trusted_email && email
-        ? await db
-            .prepare('SELECT id FROM users WHERE email = ?1 COLLATE NOCASE LIMIT 2')
-            .bind(email)
-            .all<{ id: string }>()
-        : { results: [] }
+    // Two at most: one is a match, two are ambiguous.
+    const matches = p.trusted_email && email ? await usersWithEmail(db, email, 2) : []
     if (matches.length > 1)
       return {
         ok: false,
@@ -461,10 +438,7 @@ export const myIdentityRoutes = new Hono<AppEnv>()
       } catch (err) {
         if (err instanceof ApiError) throw err
         console.error('federation: cannot start linking at', p.id, err)
-        await database(c)
-          .prepare('DELETE FROM federation_requests WHERE state_hash = ?1')
-          .bind(await sha256Hex(secrets.state))
-          .run()
+        await deleteFederationRequest(database(c), await sha256Hex(secrets.state))
         throw new ApiError('temporarily_unavailable', `${p.name} cannot be reached right now.`)
       }
     },
