@@ -1,8 +1,6 @@
 import { randomToken, sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
-import { sessionStatements } from './sessions'
-import { type UserRow, toUser, userColumns } from './users'
-import type { User } from '../domain/user'
+import { type RedeemedSession, redeemIntoSession } from './sessions'
 
 /**
  * Authorization codes (RFC 6749 §4.1.2): 256 random bits, stored only as SHA-256, valid for
@@ -77,20 +75,18 @@ export const findCode = (db: D1Database, codeHash: string) =>
     .first<CodeRow>()
 
 export type Redemption =
-  | { kind: 'redeemed'; user: User; sessionId: string; scope: string }
+  | ({ kind: 'redeemed' } & RedeemedSession)
   /** Someone spent it first: the session it was exchanged for has been ended. */
   | { kind: 'reused'; userId: string; username: string | null }
   /** Expired, or the user was disabled or changed, or the client disabled, meanwhile. */
   | { kind: 'invalid' }
 
 /**
- * Spends a code (as read by findCode; `clientId` is the authenticated client) and creates its
- * session in one transaction. The claim is one conditional UPDATE (used_at IS NULL, not expired,
- * this client), which records the new session's id; the session is inserted only if this
- * request's claim took, the client is still enabled and the user still enabled and unchanged
- * since the sign-in the code was issued under (sessionStatements with `codeHash`,
- * ./sessions.ts). A code that was already spent is a replay (RFC 6749 §10.5): the session it
- * gave is ended.
+ * Spends a code (as read by findCode; `clientId` is the authenticated client) into its session
+ * (redeemIntoSession, ./sessions.ts): the claim is one conditional UPDATE (used_at IS NULL, not
+ * expired, this client); the session is inserted only if the user is still enabled and unchanged
+ * since the sign-in the code was issued under (`codeHash`). A code that was already spent is a
+ * replay (RFC 6749 §10.5): the session it gave is ended.
  */
 export async function redeemCode(
   db: D1Database,
@@ -99,34 +95,27 @@ export async function redeemCode(
   const now = nowSeconds()
   const { code_hash: codeHash } = r.code
   const { clientId } = r
-  const session = sessionStatements(db, {
-    userId: r.code.user_id,
-    codeHash,
-    clientId,
-    scope: r.code.scope,
-    refreshHash: r.refreshHash,
-    now,
-    ttl: r.ttl,
-  })
-  const results = await db.batch<UserRow & { scope: string }>([
-    db
-      .prepare(
-        `UPDATE authorization_codes SET used_at = ?3, session_id = ?4
-         WHERE code_hash = ?1 AND client_id = ?2 AND used_at IS NULL AND expires_at > ?3`,
-      )
-      .bind(codeHash, clientId, now, session.id),
-    ...session.statements,
-    db
-      .prepare(
-        `SELECT s.scope, ${userColumns('u')} FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = ?1`,
-      )
-      .bind(session.id),
-  ])
-  const row = results.at(-1)?.results[0]
-  if (session.created(results.slice(1)) && row)
-    return { kind: 'redeemed', user: toUser(row), sessionId: session.id, scope: row.scope }
-  if ((results[0]?.meta.changes ?? 0) > 0) return { kind: 'invalid' }
+  const { redeemed, claimed } = await redeemIntoSession(
+    db,
+    (sessionId) =>
+      db
+        .prepare(
+          `UPDATE authorization_codes SET used_at = ?3, session_id = ?4
+           WHERE code_hash = ?1 AND client_id = ?2 AND used_at IS NULL AND expires_at > ?3`,
+        )
+        .bind(codeHash, clientId, now, sessionId),
+    {
+      userId: r.code.user_id,
+      codeHash,
+      clientId,
+      scope: r.code.scope,
+      refreshHash: r.refreshHash,
+      now,
+      ttl: r.ttl,
+    },
+  )
+  if (redeemed) return { kind: 'redeemed', ...redeemed }
+  if (claimed) return { kind: 'invalid' }
   const spent = await findCode(db, codeHash)
   if (spent?.used_at == null) return { kind: 'invalid' }
   const ended = await revokeCodeSession(db, codeHash)

@@ -1,8 +1,6 @@
 import { randomToken, sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
-import { sessionStatements } from './sessions'
-import { type UserRow, toUser, userColumns } from './users'
-import type { User } from '../domain/user'
+import { type RedeemedSession, redeemIntoSession } from './sessions'
 
 /**
  * Device authorization requests (RFC 8628). The device code is 256 random bits, stored only as
@@ -175,17 +173,12 @@ export async function pollDeviceCode(
   return { kind: 'pending', slowDown: row.slow === 1 }
 }
 
-export type DeviceRedemption =
-  | { kind: 'redeemed'; user: User; sessionId: string; scope: string }
-  /** Redeemed by a concurrent poll, expired, or the user or client disabled or changed. */
-  | { kind: 'invalid' }
-
 /**
- * Redeems an approved device code and creates its session in one transaction: the claim is one
- * conditional UPDATE (status = 'approved', not expired, this client) recording the session id,
- * and the session is inserted only if this claim took, the client is enabled and the user still
- * enabled and unchanged since the approval (sessionStatements with `deviceCodeHash`). Of any
- * number of concurrent polls, exactly one gets the tokens.
+ * Redeems an approved device code into its session (redeemIntoSession, ./sessions.ts): the claim
+ * is one conditional UPDATE (status = 'approved', not expired, this client); the session is
+ * inserted only if the user is still enabled and unchanged since the approval
+ * (`deviceCodeHash`). Null when another poll redeemed it first, it expired, or the user or client
+ * was disabled or changed.
  */
 export async function redeemDeviceCode(
   db: D1Database,
@@ -197,37 +190,21 @@ export async function redeemDeviceCode(
     refreshHash: string
     ttl: number
   },
-): Promise<DeviceRedemption> {
+): Promise<RedeemedSession | null> {
   const now = nowSeconds()
-  const session = sessionStatements(db, {
-    userId: r.userId,
-    deviceCodeHash: r.deviceCodeHash,
-    clientId: r.clientId,
-    scope: r.scope,
-    refreshHash: r.refreshHash,
-    now,
-    ttl: r.ttl,
-  })
-  const results = await db.batch<UserRow & { scope: string }>([
-    db
-      .prepare(
-        `UPDATE device_codes SET status = 'redeemed', session_id = ?3
-         WHERE device_code_hash = ?1 AND client_id = ?2 AND status = 'approved'
-           AND expires_at > ?4`,
-      )
-      .bind(r.deviceCodeHash, r.clientId, session.id, now),
-    ...session.statements,
-    db
-      .prepare(
-        `SELECT s.scope, ${userColumns('u')} FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = ?1`,
-      )
-      .bind(session.id),
-  ])
-  const row = results.at(-1)?.results[0]
-  if (session.created(results.slice(1)) && row)
-    return { kind: 'redeemed', user: toUser(row), sessionId: session.id, scope: row.scope }
-  return { kind: 'invalid' }
+  const { redeemed } = await redeemIntoSession(
+    db,
+    (sessionId) =>
+      db
+        .prepare(
+          `UPDATE device_codes SET status = 'redeemed', session_id = ?3
+           WHERE device_code_hash = ?1 AND client_id = ?2 AND status = 'approved'
+             AND expires_at > ?4`,
+        )
+        .bind(r.deviceCodeHash, r.clientId, sessionId, now),
+    { ...r, now },
+  )
+  return redeemed
 }
 
 /** For the hourly purge: requests past their lifetime, whatever became of them. */

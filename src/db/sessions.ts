@@ -131,6 +131,42 @@ export function sessionStatements(db: D1Database, s: NewSession) {
   }
 }
 
+/** A session a one-time grant was spent into: its user and scope as the batch read them. */
+export type RedeemedSession = { user: User; sessionId: string; scope: string }
+
+/**
+ * Spends a one-time grant (an authorization code, an approved device code) into a new session,
+ * in one transaction: `claim(sessionId)` is the grant's conditional UPDATE (unused, unexpired,
+ * this client), which records the session's id; the session is inserted only if, in that batch,
+ * the claim took and what the grant verified still holds (sessionStatements); the session's
+ * scope and user are read back in the same batch. Of any number of concurrent redemptions
+ * exactly one gets the session. `claimed` tells whether this claim took, for telling a grant
+ * spent by someone else from one whose user or client changed.
+ */
+export async function redeemIntoSession(
+  db: D1Database,
+  claim: (sessionId: string) => D1PreparedStatement,
+  s: NewSession,
+): Promise<{ redeemed: RedeemedSession | null; claimed: boolean }> {
+  const session = sessionStatements(db, s)
+  const results = await db.batch<UserRow & { scope: string }>([
+    claim(session.id),
+    ...session.statements,
+    db
+      .prepare(
+        `SELECT s.scope, ${userColumns('u')} FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = ?1`,
+      )
+      .bind(session.id),
+  ])
+  const row = results.at(-1)?.results[0]
+  const redeemed =
+    session.created(results.slice(1)) && row
+      ? { user: toUser(row), sessionId: session.id, scope: row.scope }
+      : null
+  return { redeemed, claimed: (results[0]?.meta.changes ?? 0) > 0 }
+}
+
 /** Creates a session in one transaction; its id, or null when the verified state is gone. */
 export async function createSession(db: D1Database, s: NewSession): Promise<string | null> {
   const { id, statements, created } = sessionStatements(db, s)

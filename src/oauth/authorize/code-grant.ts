@@ -5,7 +5,7 @@ import { findCode, redeemCode, revokeCodeSession } from '../../db/codes'
 import { randomToken, sha256Hex } from '../../lib/crypto'
 import { nowSeconds } from '../../lib/time'
 import { s256, VERIFIER } from './pkce'
-import { type Grant, tokenResponse } from '../token/grant'
+import { type Grant, redeemedResponse } from '../token/grant'
 import { database } from '../../http/database'
 import type { ClientRow } from '../../db/clients'
 
@@ -87,14 +87,7 @@ export const authorizationCodeGrant: Grant<'authorization_code'> = {
       throw invalidGrant()
     }
     if (result.kind === 'invalid') throw invalidGrant()
-    await audit(db, who, 'code_exchange', {
-      username: result.user.username,
-      userId: result.user.id,
-    })
-    return tokenResponse(c, {
-      user: result.user,
-      sessionId: result.sessionId,
-      scope: result.scope,
+    return redeemedResponse(c, 'code_exchange', result, {
       refreshToken,
       clientId: client.client_id,
     })

@@ -1,9 +1,8 @@
 import { config } from '../../config'
 import { ApiError } from '../../domain/errors'
-import { audit } from '../../db/audit'
 import { pollDeviceCode, redeemDeviceCode } from '../../db/device-codes'
 import { randomToken, sha256Hex } from '../../lib/crypto'
-import { type Grant, tokenResponse } from '../token/grant'
+import { type Grant, redeemedResponse } from '../token/grant'
 import { database } from '../../http/database'
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code' as const
@@ -38,7 +37,7 @@ export const deviceCodeGrant: Grant<typeof DEVICE_CODE_GRANT> = {
         throw new ApiError('invalid_grant', 'The device code is invalid or was already used.')
     }
     const refreshToken = randomToken()
-    const result = await redeemDeviceCode(db, {
+    const session = await redeemDeviceCode(db, {
       deviceCodeHash,
       clientId: client.client_id,
       userId: poll.userId,
@@ -46,16 +45,9 @@ export const deviceCodeGrant: Grant<typeof DEVICE_CODE_GRANT> = {
       refreshHash: await sha256Hex(refreshToken),
       ttl: config(c.env).refreshTokenTtl,
     })
-    if (result.kind === 'invalid')
+    if (!session)
       throw new ApiError('invalid_grant', 'The device code is invalid or was already used.')
-    await audit(db, c.get('requester'), 'device_code_exchange', {
-      username: result.user.username,
-      userId: result.user.id,
-    })
-    return tokenResponse(c, {
-      user: result.user,
-      sessionId: result.sessionId,
-      scope: result.scope,
+    return redeemedResponse(c, 'device_code_exchange', session, {
       refreshToken,
       clientId: client.client_id,
     })

@@ -7,6 +7,9 @@ import type { GrantType } from '../../domain/clients'
 import type { tokenRequest } from '../../http/schemas/auth'
 import type { User } from '../../domain/user'
 import type { AppEnv } from '../../http/context'
+import { database } from '../../http/database'
+import { audit } from '../../db/audit'
+import type { RedeemedSession } from '../../db/sessions'
 
 export type TokenForm = z.infer<typeof tokenRequest>
 
@@ -56,4 +59,19 @@ export async function tokenBody(c: Context<AppEnv>, t: Issue) {
     refresh_token: t.refreshToken,
     scope: t.scope,
   }
+}
+
+/**
+ * The answer to a grant that spent a one-time grant into a session (a code, a device code,
+ * redeemIntoSession in src/db/sessions.ts): its audit event, then the token response.
+ */
+export async function redeemedResponse(
+  c: Context<AppEnv>,
+  event: 'code_exchange' | 'device_code_exchange',
+  session: RedeemedSession,
+  t: { refreshToken: string; clientId: string },
+) {
+  const { user } = session
+  await audit(database(c), c.var.requester, event, { username: user.username, userId: user.id })
+  return tokenResponse(c, { ...session, ...t })
 }
