@@ -9,7 +9,9 @@ import { config } from './config'
 import { ApiError } from './domain/errors'
 import { JSON_CONTENT_TYPE, methodNotAllowedResponse, onError, onNotFound } from './http/errors'
 import { adminRoutes } from './api/admin'
-import { authRoutes } from './oauth/token/routes'
+import { tokenRoutes } from './oauth/token/routes'
+import { revocationRoutes } from './oauth/revocation'
+import { introspectionRoutes } from './oauth/introspection'
 import { authorizeRoutes } from './oauth/authorize/routes'
 import { deviceAuthorizationRoutes, deviceRoutes } from './oauth/device/routes'
 import { adminClientRoutes, myClientRoutes, registrationRoutes } from './oauth/clients/routes'
@@ -91,7 +93,9 @@ export function createApp() {
 
   const routes = app
     .route('/', metaRoutes)
-    .route('/auth', authRoutes)
+    .route('/auth', tokenRoutes)
+    .route('/auth', revocationRoutes)
+    .route('/auth', introspectionRoutes)
     .route('/auth', registerRoutes)
     .route('/auth', registrationRoutes)
     .route('/auth', authorizeRoutes)

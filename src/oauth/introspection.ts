@@ -1,3 +1,10 @@
+import { Hono } from 'hono'
+import { ApiError } from '../domain/errors'
+import { doc } from '../http/openapi'
+import { introspectRequest } from '../http/schemas/auth'
+import { introspection } from '../http/schemas/responses'
+import { validate } from '../http/validate'
+import { authenticateClient, invalidClient } from './clients/authenticate'
 import type { Context } from 'hono'
 import { config } from '../config'
 import { liveClientScope } from '../db/client-tokens'
@@ -76,3 +83,38 @@ export async function introspect(c: Context<AppEnv>, token: string, caller: stri
     iss,
   } as const
 }
+
+export const introspectionRoutes = new Hono<AppEnv>()
+  /**
+   * RFC 7662: for resource servers, which authenticate as confidential clients (§2.1) and hold
+   * the machine scope `introspect`, which only an admin grants (§4: the server decides who may).
+   */
+  .post(
+    '/introspect',
+    doc({
+      operationId: 'introspectToken',
+      tag: 'auth',
+      summary: 'Tell a live token from a dead one (RFC 7662)',
+      description:
+        'Confidential clients holding the machine scope `introspect` only, authenticated as at ' +
+        'the token endpoint; another authenticated client: 403 `insufficient_scope`. ' +
+        '`{"active": false}` for anything unknown, expired, revoked, malformed, or of a disabled ' +
+        'user or client, and for a refresh token issued to another client.',
+      responses: { 200: { description: 'What is known of the token.', schema: introspection } },
+      errors: ['invalid_client', 'insufficient_scope'],
+    }),
+    validate('form', introspectRequest),
+    async (c) => {
+      const form = c.req.valid('form')
+      const client = await authenticateClient(c, form)
+      if (client?.client_type !== 'confidential')
+        throw invalidClient(c.req.header('Authorization') !== undefined)
+      // Authenticated, but not a resource server. RFC 7662 §2.3 keeps 401 for failed client
+      // authentication; a caller without the privilege is answered as RFC 6750 §3.1 answers a
+      // token without it: 403 insufficient_scope, before the token is read, so it says nothing
+      // about the token and tells a misconfigured resource server what is missing.
+      if (!client.scope.split(' ').includes('introspect'))
+        throw new ApiError('insufficient_scope', 'This client may not introspect tokens.')
+      return c.json(await introspect(c, form.token, client.client_id))
+    },
+  )
