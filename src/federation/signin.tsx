@@ -1,56 +1,36 @@
 import { type Context, Hono } from 'hono'
 import { config } from '../config'
 import { ApiError } from '../domain/errors'
-import { audit, auditEvent, requestAttribution } from '../db/audit'
+import { audit, auditEvent } from '../db/audit'
 import {
   findProvider,
-  identitiesOf,
   identityOwner,
-  identityUnlinking,
   linkIdentity,
   type Provider,
   providerById,
-  providerDeletion,
-  providerInsertion,
-  providerPage,
   providerSecret,
-  providerUpdate,
-  deleteFederationRequest,
   type FederationRequest,
   insertFederationRequest,
   spendFederationRequest,
 } from '../db/identity-providers'
 import type { Query } from '../db/query'
 import { findUserById, insertUser, usernameExists, usersWithEmail } from '../db/users'
-import { checkedBatch } from '../auth/batch'
-import { requires } from '../auth/guards'
-import { dummyHash, hasNoPasswordSql } from '../domain/passwords'
+import { dummyHash } from '../domain/passwords'
 import { sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
 import { doc } from '../http/openapi'
-import { federatedSignInStatements, browserBinding, sentBinding } from '../oauth/browser/signin'
+import { federatedSignInStatements, sentBinding } from '../oauth/browser/signin'
 import { type Pending, unseal } from '../oauth/browser/pending'
 import {
   authorizationUrl,
   type Claims,
   completeSignIn,
   discover,
-  issuerProblem,
   newSignIn,
   type SignInSecrets,
 } from './oidc'
-import { decryptSecret, encryptSecret } from './secret'
+import { decryptSecret } from './secret'
 import { emailDomain } from './email'
-import {
-  identityList,
-  linkStart,
-  provider as providerSchema,
-  providerCreate,
-  providerList,
-  providerListQuery,
-  providerPatch,
-} from '../http/schemas/federation'
-import { validate } from '../http/validate'
 import { liveClient, loginPage, proceed } from '../oauth/authorize/flow'
 import { errorPage, issuer, STALE } from '../oauth/browser/page'
 import type { AppEnv } from '../http/context'
@@ -65,9 +45,13 @@ import { database } from '../http/database'
 /** How long a sign-in at a provider may take (its state, nonce and PKCE verifier). */
 const REQUEST_TTL = 600
 
-const callbackUri = (c: Context<AppEnv>, id: string) => `${issuer(c)}/auth/federate/${id}/callback`
+export const callbackUri = (c: Context<AppEnv>, id: string) =>
+  `${issuer(c)}/auth/federate/${id}/callback`
 
-const shown = (c: Context<AppEnv>, p: Provider) => ({ ...p, redirect_uri: callbackUri(c, p.id) })
+export const shown = (c: Context<AppEnv>, p: Provider) => ({
+  ...p,
+  redirect_uri: callbackUri(c, p.id),
+})
 
 type Purpose = { pending: Pending } | { userId: string }
 
@@ -95,7 +79,7 @@ async function requestInsertion(
 }
 
 /** Where the browser signs in at the provider (its discovery document, cached an hour). */
-const providerUrl = async (c: Context<AppEnv>, p: Provider, secrets: SignInSecrets) =>
+export const providerUrl = async (c: Context<AppEnv>, p: Provider, secrets: SignInSecrets) =>
   authorizationUrl(
     await discover(config(c.env), p.issuer),
     { clientId: p.client_id, redirectUri: callbackUri(c, p.id), scopes: p.scopes },
@@ -103,7 +87,7 @@ const providerUrl = async (c: Context<AppEnv>, p: Provider, secrets: SignInSecre
   )
 
 /** Starts a sign-in at the provider: a single-use request row, bound to this browser. */
-async function start(
+export async function start(
   c: Context<AppEnv>,
   p: Provider,
   binding: string,
@@ -119,7 +103,7 @@ async function start(
  * For the link flow, in the Bearer request's one batch: the provider, and the request row
  * (written first, so no second round trip follows the provider's discovery).
  */
-const linkRequest = async (
+export const linkRequest = async (
   db: D1Database,
   id: string,
   binding: string,
@@ -247,7 +231,7 @@ async function signInAs(
   return { ok: true, userId, token: signin.token, events }
 }
 
-const who = async (db: D1Database, userId: string | null) => {
+export const who = async (db: D1Database, userId: string | null) => {
   const user = userId ? await findUserById(db, userId) : null
   return { userId: user?.id ?? userId, username: user?.username ?? null }
 }
@@ -394,198 +378,5 @@ export const federationRoutes = new Hono<AppEnv>()
         auditEvent(db, client, 'federated_login', by, p.id),
       ])
       return proceed(c, pending!, app, user, outcome.token)
-    },
-  )
-
-/** GET/POST/DELETE /users/me/identities…: the upstream identities linked to your account. */
-export const myIdentityRoutes = new Hono<AppEnv>()
-  .get(
-    '/me/identities',
-    doc({
-      operationId: 'listIdentities',
-      tag: 'users',
-      summary: 'Your linked identity providers',
-      responses: { 200: { description: 'Your identities.', schema: identityList } },
-    }),
-    requires('self'),
-    async (c) => c.json(await checkedBatch(c, (db, actor) => identitiesOf(db, actor.id))),
-  )
-  .post(
-    '/me/identities/:provider',
-    doc({
-      operationId: 'linkIdentity',
-      tag: 'users',
-      summary: 'Start linking an identity provider to your account',
-      description:
-        'Answers the provider’s sign-in URL; open it in this same browser (the answer sets the ' +
-        'browser cookie it is bound to). Its callback links the identity and goes to /.',
-      responses: { 200: { description: 'Where to sign in.', schema: linkStart } },
-      errors: ['temporarily_unavailable'],
-    }),
-    requires('identities.change'),
-    async (c) => {
-      const id = c.req.param('provider')
-      const binding = browserBinding(c)
-      // Made up front, so the request row rides in the session check's batch: one round trip,
-      // the provider's discovery after it (a row whose discovery fails is deleted, below).
-      const secrets = newSignIn()
-      const p = await checkedBatch(c, (db, actor) =>
-        linkRequest(db, id, binding, actor.id, secrets),
-      )
-      if (!p?.enabled) throw new ApiError('not_found', 'No such identity provider.')
-      try {
-        return c.json({ authorization_url: await providerUrl(c, p, secrets) })
-      } catch (err) {
-        if (err instanceof ApiError) throw err
-        console.error('federation: cannot start linking at', p.id, err)
-        await deleteFederationRequest(database(c), await sha256Hex(secrets.state))
-        throw new ApiError('temporarily_unavailable', `${p.name} cannot be reached right now.`)
-      }
-    },
-  )
-  .delete(
-    '/me/identities/:provider',
-    doc({
-      operationId: 'unlinkIdentity',
-      tag: 'users',
-      summary: 'Unlink an identity provider',
-      description:
-        'Refused (409) when it is your last way to sign in: no password and no other identity.',
-      responses: { 204: { description: 'Unlinked.' } },
-      errors: ['conflict'],
-    }),
-    requires('identities.change'),
-    async (c) => {
-      const provider = c.req.param('provider')
-      const by = requestAttribution(c.get('requester'), provider)
-      const hasPassword = `NOT (${hasNoPasswordSql})`
-      const done = await checkedBatch(c, (db, actor) =>
-        identityUnlinking(db, actor.id, provider, hasPassword, by),
-      )
-      if (done === null)
-        throw new ApiError('not_found', 'No identity from that provider is linked.')
-      if (done === 'last')
-        throw new ApiError('conflict', 'It is your only way to sign in: you have no password.')
-      return c.body(null, 204)
-    },
-  )
-
-function checkedIssuer(c: Context<AppEnv>, issuerUrl: string) {
-  const problem = issuerProblem(config(c.env), issuerUrl)
-  if (problem)
-    throw new ApiError('invalid_request', problem, {
-      issues: [{ path: 'issuer', message: problem }],
-    })
-}
-
-/** /admin/identity-providers…: upstream OpenID providers, for admins. The secret is write-only. */
-export const adminProviderRoutes = new Hono<AppEnv>()
-  .post(
-    '/',
-    doc({
-      operationId: 'createIdentityProvider',
-      tag: 'admin',
-      summary: 'Add an upstream OpenID Connect provider',
-      description:
-        'Admins only. Register `redirect_uri` of the answer at the provider. `client_secret` is ' +
-        'stored encrypted (IDP_SECRET_KEY) and never shown again.',
-      responses: {
-        201: {
-          description: 'The provider.',
-          schema: providerSchema,
-          headers: { Location: "The provider's URL." },
-        },
-      },
-      errors: ['conflict'],
-    }),
-    requires('providers.write'),
-    validate('json', providerCreate),
-    async (c) => {
-      const body = c.req.valid('json')
-      checkedIssuer(c, body.issuer)
-      const client_secret = await encryptSecret(c.env, body.id, body.client_secret)
-      const created = await checkedBatch(c, (db) =>
-        providerInsertion(db, { ...body, client_secret }),
-      )
-      if (!created) throw new ApiError('conflict', 'That provider id is taken.')
-      c.header('Location', `/admin/identity-providers/${created.id}`)
-      return c.json(shown(c, created), 201)
-    },
-  )
-  .get(
-    '/',
-    doc({
-      operationId: 'listIdentityProviders',
-      tag: 'admin',
-      summary: 'List upstream identity providers, oldest first',
-      description: 'Admins only.',
-      responses: { 200: { description: 'The providers.', schema: providerList } },
-    }),
-    requires('providers.read'),
-    validate('query', providerListQuery),
-    async (c) => {
-      const page = c.req.valid('query')
-      const providers = await checkedBatch(c, (db) => providerPage(db, page))
-      return c.json(providers.map((p) => shown(c, p)))
-    },
-  )
-  .get(
-    '/:id',
-    doc({
-      operationId: 'getIdentityProvider',
-      tag: 'admin',
-      summary: 'Get one upstream identity provider',
-      description: 'Admins only.',
-      responses: { 200: { description: 'The provider.', schema: providerSchema } },
-    }),
-    requires('providers.read'),
-    async (c) => {
-      const found = await checkedBatch(c, (db) => providerById(db, c.req.param('id')))
-      if (!found) throw new ApiError('not_found', 'No such identity provider.')
-      return c.json(shown(c, found))
-    },
-  )
-  .patch(
-    '/:id',
-    doc({
-      operationId: 'updateIdentityProvider',
-      tag: 'admin',
-      summary: 'Change an upstream identity provider',
-      description:
-        'Admins only. Disabling it, or changing its issuer, ends every sign-in and session it ' +
-        'made at once.',
-      responses: { 200: { description: 'The changed provider.', schema: providerSchema } },
-    }),
-    requires('providers.write'),
-    validate('json', providerPatch),
-    async (c) => {
-      const id = c.req.param('id')
-      const { client_secret, ...change } = c.req.valid('json')
-      if (change.issuer !== undefined) checkedIssuer(c, change.issuer)
-      const secret =
-        client_secret === undefined
-          ? {}
-          : { client_secret: await encryptSecret(c.env, id, client_secret) }
-      const changed = await checkedBatch(c, (db) =>
-        providerUpdate(db, id, { ...change, ...secret }),
-      )
-      if (!changed) throw new ApiError('not_found', 'No such identity provider.')
-      return c.json(shown(c, changed))
-    },
-  )
-  .delete(
-    '/:id',
-    doc({
-      operationId: 'deleteIdentityProvider',
-      tag: 'admin',
-      summary: 'Delete an upstream identity provider',
-      description: 'Admins only. Its identities go with it; its sign-ins and sessions end.',
-      responses: { 204: { description: 'Deleted.' } },
-    }),
-    requires('providers.write'),
-    async (c) => {
-      if (!(await checkedBatch(c, (db) => providerDeletion(db, c.req.param('id')))))
-        throw new ApiError('not_found', 'No such identity provider.')
-      return c.body(null, 204)
     },
   )
