@@ -23,7 +23,9 @@ const view = {
 
 class ApiError extends Error {
   constructor(status, body) {
-    super(body?.error_description ?? `The server answered ${status}.`)
+    // A refused field says what is wrong with it ("Must not be empty."): more use than "invalid".
+    const issues = body?.issues?.map((issue) => issue.message).join(' ')
+    super(issues || (body?.error_description ?? `The server answered ${status}.`))
     this.status = status
   }
 }

@@ -289,7 +289,8 @@ function sharing(list, members) {
   const nobody = el('p', { className: 'meta', textContent: 'Only you can see this list.' })
 
   const row = (m) => {
-    const who = m.type === 'team' ? `${m.name} (team)` : m.name
+    const who =
+      m.type === 'team' ? `${m.name} (team)` : m.id === session.user.id ? `${m.name} (you)` : m.name
     return el(
       'li',
       { attrs: { 'data-member': `${m.type}:${m.id}` } },
@@ -397,7 +398,7 @@ function settings(list) {
     section.append(
       form({
         name: `Rename ${list.name}`,
-        className: 'compact',
+        className: 'compact rename',
         keep: true,
         fields: [{ name: 'name', label: 'Name', value: list.name, maxLength: 100 }],
         submitText: 'Rename',
@@ -406,6 +407,7 @@ function settings(list) {
           await reload()
           await show({ focus: false })
           done(`Renamed to ${q(renamed.name)}.`)
+          $('view').querySelector('.rename input')?.focus()
         },
       }),
     )
