@@ -20,3 +20,9 @@ export async function chargeUsername(c: Context<AppEnv>): Promise<void> {
   const attempt = throttle.usernameAttempt(c.get('requester'), actorOf(c).id)
   await throttle.run(primaryDatabase(c), attempt, {})
 }
+
+/** For the routes' documentation: what naming a user by username does and costs. */
+export const BY_USERNAME =
+  'The user named by their exact username (case aside; never a pattern); an unknown one is a ' +
+  '404, as an unknown id. Every call counts: 30 per account and 60 per address in 15 minutes, ' +
+  'then 429 (docs/security.md).'

@@ -36,7 +36,7 @@ import { todoList } from '../http/schemas/responses'
 import { todo as todoSchema, todoCreate, todoListQuery } from '../http/schemas/todos'
 import { validate } from '../http/validate'
 import type { AppEnv } from '../http/context'
-import { chargeUsername } from './by-username'
+import { BY_USERNAME, chargeUsername } from './by-username'
 
 // A list the caller may not see and a missing one get the same answer, so ids cannot be probed.
 const noSuchList = () => notFound('list')
@@ -278,11 +278,7 @@ const routes = new Hono<AppEnv>()
       operationId: 'shareListByUsername',
       tag: 'lists',
       summary: 'Share the list with a user named by username, or change their role',
-      description:
-        'As `PUT /api/lists/{id}/members/users/{user_id}`, the user named by their exact ' +
-        'username (case aside; never a pattern). An unknown username is a 404, as an unknown ' +
-        'id. Every call is counted, answered or not: 30 per account and 60 per client address ' +
-        'in 15 minutes, then 429 for 15 minutes.',
+      description: `As PUT …/members/users/{user_id}. ${BY_USERNAME}`,
       responses: { 200: { description: 'The share.', schema: listMember } },
       errors: ['forbidden', 'too_many_attempts'],
     }),

@@ -23,7 +23,7 @@ import {
 } from '../http/schemas/lists'
 import { validate } from '../http/validate'
 import type { AppEnv } from '../http/context'
-import { chargeUsername } from './by-username'
+import { BY_USERNAME, chargeUsername } from './by-username'
 
 // A team the caller is not in and a missing one get the same answer.
 const noSuchTeam = () => notFound('team')
@@ -100,11 +100,7 @@ export const teamRoutes = new Hono<AppEnv>()
       operationId: 'addTeamMemberByUsername',
       tag: 'teams',
       summary: 'Add a member named by username, or change their role',
-      description:
-        'As `PUT /api/teams/{id}/members/{user_id}`, the user named by their exact username ' +
-        '(case aside; never a pattern). An unknown username is a 404, as an unknown id. Every ' +
-        'call is counted, answered or not: 30 per account and 60 per client address in 15 ' +
-        'minutes (shared with sharing lists by username), then 429 for 15 minutes.',
+      description: `As PUT …/members/{user_id}. ${BY_USERNAME}`,
       responses: { 200: { description: 'The member.', schema: teamMember } },
       errors: ['forbidden', 'conflict', 'too_many_attempts'],
     }),

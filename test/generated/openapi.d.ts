@@ -533,7 +533,7 @@ export interface paths {
         put?: never;
         /**
          * Share the list with a user named by username, or change their role
-         * @description As `PUT /api/lists/{id}/members/users/{user_id}`, the user named by their exact username (case aside; never a pattern). An unknown username is a 404, as an unknown id. Every call is counted, answered or not: 30 per account and 60 per client address in 15 minutes, then 429 for 15 minutes.
+         * @description As PUT …/members/users/{user_id}. The user named by their exact username (case aside; never a pattern); an unknown one is a 404, as an unknown id. Every call counts: 30 per account and 60 per address in 15 minutes, then 429 (docs/security.md).
          */
         post: operations["shareListByUsername"];
         delete?: never;
@@ -643,7 +643,7 @@ export interface paths {
         put?: never;
         /**
          * Add a member named by username, or change their role
-         * @description As `PUT /api/teams/{id}/members/{user_id}`, the user named by their exact username (case aside; never a pattern). An unknown username is a 404, as an unknown id. Every call is counted, answered or not: 30 per account and 60 per client address in 15 minutes (shared with sharing lists by username), then 429 for 15 minutes.
+         * @description As PUT …/members/{user_id}. The user named by their exact username (case aside; never a pattern); an unknown one is a 404, as an unknown id. Every call counts: 30 per account and 60 per address in 15 minutes, then 429 (docs/security.md).
          */
         post: operations["addTeamMemberByUsername"];
         delete?: never;
