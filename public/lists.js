@@ -18,7 +18,9 @@ let state = { lists: [], teams: [] }
 // the server draws nothing, so a late answer never replaces what the user is looking at.
 let drawn = 0
 
-const api = (method, path, body) => session.api(method, path, body)
+// After signing out, a request still to be made never settles: whatever asked for it draws nothing.
+const api = (method, path, body) =>
+  session ? session.api(method, path, body) : new Promise(() => {})
 const enc = encodeURIComponent
 const root = $('workspace')
 
@@ -67,10 +69,11 @@ async function show({ focus = true } = {}) {
         el('p', { textContent: 'It was deleted, or it is no longer shared with you.' }),
       )
     } else {
+      view.setAttribute('aria-busy', 'true')
       const [todos, members] = await Promise.all([
         api('GET', `/api/lists/${enc(list.id)}/todos`),
         api('GET', `/api/lists/${enc(list.id)}/members`),
-      ])
+      ]).finally(() => view.removeAttribute('aria-busy'))
       if (drawing !== drawn) return
       view.replaceChildren(...listView(list, todos, members).filter(Boolean))
     }
@@ -91,16 +94,16 @@ function navItem(list) {
   return el('li', {}, link, el('span', { id: aboutId, className: 'meta', textContent: about }))
 }
 
-function drawNav() {
-  const live = state.lists.filter((l) => !l.archived)
-  const archived = state.lists.filter((l) => l.archived)
-  const mine = live.filter((l) => l.role === 'owner')
-  const shared = live.filter((l) => l.role !== 'owner')
-  const teamsLink = el('a', { href: '#/teams', textContent: 'Your teams', className: 'nav-link' })
-  if (route().kind === 'teams') teamsLink.setAttribute('aria-current', 'page')
-  const parts = [
+/**
+ * The navigation's frame, once per sign-in: its headings and the "New list" form stay put while
+ * the lists in it are redrawn, so what is being typed there survives a redraw.
+ */
+function buildNav() {
+  return el(
+    'nav',
+    { id: 'nav', className: 'nav', attrs: { 'aria-label': 'Lists and teams' } },
     el('h2', { className: 'nav-heading', textContent: 'Your lists' }),
-    el('ul', { className: 'nav-lists' }, ...mine.map(navItem)),
+    el('ul', { id: 'nav-mine', className: 'nav-lists' }),
     form({
       name: 'New list',
       className: 'compact',
@@ -113,31 +116,48 @@ function drawNav() {
       },
     }),
     el('h2', { className: 'nav-heading', textContent: 'Shared with you' }),
+    el('div', { id: 'nav-shared' }),
+    el('div', { id: 'nav-archived' }),
+    el('h2', { className: 'nav-heading', textContent: 'Teams' }),
+    el('p', { id: 'nav-teams' }),
+  )
+}
+
+function drawNav() {
+  const live = state.lists.filter((l) => !l.archived)
+  const archived = state.lists.filter((l) => l.archived)
+  const shared = live.filter((l) => l.role !== 'owner')
+  $('nav-mine').replaceChildren(...live.filter((l) => l.role === 'owner').map(navItem))
+  $('nav-shared').replaceChildren(
     shared.length
       ? el('ul', { className: 'nav-lists' }, ...shared.map(navItem))
       : el('p', { className: 'meta', textContent: 'Nothing yet. Lists others share appear here.' }),
-    archived.length
-      ? el(
-          'details',
-          { open: archived.some((l) => l.id === route().id) },
-          el('summary', { textContent: `Archived (${archived.length})` }),
-          el('ul', { className: 'nav-lists' }, ...archived.map(navItem)),
-        )
-      : null,
-    el('h2', { className: 'nav-heading', textContent: 'Teams' }),
-    el(
-      'p',
-      {},
-      teamsLink,
-      el('span', {
-        className: 'meta nav-note',
-        textContent: state.teams.length
-          ? state.teams.map((t) => t.name).join(', ')
-          : 'None yet: a team shares lists with a group.',
-      }),
-    ),
-  ]
-  $('nav').replaceChildren(...parts.filter(Boolean))
+  )
+  // Folded away, unless it holds the open list or was unfolded.
+  const wasOpen = $('nav-archived').querySelector('details')?.open
+  $('nav-archived').replaceChildren(
+    ...(archived.length
+      ? [
+          el(
+            'details',
+            { open: wasOpen || archived.some((l) => l.id === route().id) },
+            el('summary', { textContent: `Archived (${archived.length})` }),
+            el('ul', { className: 'nav-lists' }, ...archived.map(navItem)),
+          ),
+        ]
+      : []),
+  )
+  const teamsLink = el('a', { href: '#/teams', textContent: 'Your teams', className: 'nav-link' })
+  if (route().kind === 'teams') teamsLink.setAttribute('aria-current', 'page')
+  $('nav-teams').replaceChildren(
+    teamsLink,
+    el('span', {
+      className: 'meta nav-note',
+      textContent: state.teams.length
+        ? state.teams.map((t) => t.name).join(', ')
+        : 'None yet: a team shares lists with a group.',
+    }),
+  )
 }
 
 // One list ---------------------------------------------------------------------------------------
@@ -471,7 +491,7 @@ window.addEventListener('hashchange', () => act(arrive))
 document.addEventListener('todo-auth:signed-in', (event) => {
   session = event.detail
   root.replaceChildren(
-    el('nav', { id: 'nav', className: 'nav', attrs: { 'aria-label': 'Lists and teams' } }),
+    buildNav(),
     el('section', { id: 'view', attrs: { 'aria-labelledby': 'view-heading' } }),
   )
   root.hidden = false
