@@ -1,4 +1,6 @@
-// The todo-auth web client: plain DOM, no framework, no build step.
+// The todo-auth web client's session: plain DOM, no framework, no build step. This module signs
+// in, keeps the tokens and sends API requests; the signed-in app (lists.js, teams.js) draws the
+// lists and teams and learns of the session only through two events (below).
 //
 // A first-party public OAuth client ("todo-web", seeded by migrations/0003_clients.sql) of the
 // server it is served by: it signs in with the authorization code flow and PKCE (RFC 7636, S256)
@@ -15,15 +17,15 @@ const view = {
   account: $('account'),
   accountName: $('account-name'),
   message: $('message'),
+  status: $('status'),
   login: $('login-view'),
-  todos: $('todos-view'),
-  list: $('todo-list'),
-  empty: $('empty'),
 }
 
 class ApiError extends Error {
   constructor(status, body) {
-    super(body?.error_description ?? `The server answered ${status}.`)
+    // A refused field says what is wrong with it ("Must not be empty."): more use than "invalid".
+    const issues = body?.issues?.map((issue) => issue.message).join(' ')
+    super(issues || (body?.error_description ?? `The server answered ${status}.`))
     this.status = status
   }
 }
@@ -124,13 +126,13 @@ async function api(method, path, body) {
 
 function say(text) {
   view.message.textContent = text
-  view.message.hidden = !text
 }
 
 /** Runs a user action, showing its error, if any, in the alert region. */
 async function act(action) {
   try {
     say('')
+    view.status.textContent = ''
     await action()
   } catch (err) {
     if (!(err instanceof ApiError)) console.error(err)
@@ -138,16 +140,14 @@ async function act(action) {
   }
 }
 
-// Lists and sharing (public/lists.js) learn of the session through these two events only.
+// The signed-in app (public/lists.js) learns of the session through these two events only.
 const announce = (name, detail) =>
   document.dispatchEvent(new CustomEvent(`todo-auth:${name}`, { detail }))
 
 function showLogin() {
   announce('signed-out')
-  view.todos.hidden = true
   view.account.hidden = true
   view.login.hidden = false
-  view.list.replaceChildren()
   $('login').focus()
 }
 
@@ -207,73 +207,15 @@ async function finishLogin(params) {
     redirect_uri: `${issuer}/`,
     code_verifier: pending.verifier,
   })
-  const [user, todos] = await Promise.all([api('GET', '/users/me'), api('GET', '/api/todos')])
-  showTodos(user, todos)
-  announce('signed-in', { api, user })
-}
-
-function showTodos(user, todos) {
+  const user = await api('GET', '/users/me')
   // The username is the identity; a display name alone could pass for someone else's.
   view.accountName.textContent = user.name ? `${user.name} (${user.username})` : user.username
   view.login.hidden = true
   view.account.hidden = false
-  view.todos.hidden = false
-  view.list.replaceChildren(...todos.map(todoItem))
-  view.empty.hidden = todos.length > 0
-  $('title').focus()
-}
-
-const todoPath = (todo) => `/api/todos/${encodeURIComponent(todo.id)}`
-
-function todoItem(todo) {
-  const item = document.createElement('li')
-  const box = document.createElement('input')
-  box.type = 'checkbox'
-  box.id = `todo-${todo.id}`
-  box.checked = todo.completed
-  const label = document.createElement('label')
-  label.htmlFor = box.id
-  label.textContent = todo.title
-  const remove = document.createElement('button')
-  remove.type = 'button'
-  remove.textContent = 'Delete'
-  remove.setAttribute('aria-label', `Delete “${todo.title}”`)
-  item.classList.toggle('done', todo.completed)
-  item.append(box, label, remove)
-
-  box.addEventListener('change', () =>
-    act(async () => {
-      try {
-        const updated = await api('PATCH', todoPath(todo), { completed: box.checked })
-        item.classList.toggle('done', updated.completed)
-      } catch (err) {
-        box.checked = !box.checked
-        throw err
-      }
-    }),
-  )
-  remove.addEventListener('click', () =>
-    act(async () => {
-      await api('DELETE', todoPath(todo))
-      item.remove()
-      view.empty.hidden = view.list.children.length > 0
-      $('title').focus()
-    }),
-  )
-  return item
+  announce('signed-in', { api, user })
 }
 
 $('login').addEventListener('click', () => act(startLogin))
-
-$('add-form').addEventListener('submit', (event) => {
-  event.preventDefault()
-  act(async () => {
-    const todo = await api('POST', '/api/todos', { title: $('title').value })
-    view.list.prepend(todoItem(todo))
-    view.empty.hidden = true
-    event.target.reset()
-  })
-})
 
 $('logout').addEventListener('click', () =>
   act(async () => {

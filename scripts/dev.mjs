@@ -40,6 +40,8 @@ const argValue = (flag) => {
 const port = argValue('--port') ?? '8787'
 
 ensureDevSecret()
+// `--persist-to` (wrangler's own flag, passed on below) moves the local D1 too: the end-to-end
+// tests start from an empty one of their own.
 await setupLocalDatabase({ persistTo: argValue('--persist-to') })
 const code = await wrangler([
   'dev',

@@ -1,4 +1,4 @@
-import { Hono } from 'hono'
+import { type Context, Hono } from 'hono'
 import { ApiError, notFound } from '../domain/errors'
 import { adminRead } from '../db/audit'
 import {
@@ -12,6 +12,7 @@ import {
   unshare,
   updateList,
   type MemberType,
+  type Outcome,
 } from '../db/lists'
 import { listResource, toResource, type ListResourceRow } from '../db/lists'
 import { createTodo, listTodosIn, toTodo, type TodoRow } from '../db/todos'
@@ -29,11 +30,13 @@ import {
   listPatch,
   listQuery,
   shareBody,
+  shareByUsernameBody,
 } from '../http/schemas/lists'
 import { todoList } from '../http/schemas/responses'
 import { todo as todoSchema, todoCreate, todoListQuery } from '../http/schemas/todos'
 import { validate } from '../http/validate'
 import type { AppEnv } from '../http/context'
+import { BY_USERNAME, chargeUsername } from './by-username'
 
 // A list the caller may not see and a missing one get the same answer, so ids cannot be probed.
 const noSuchList = () => notFound('list')
@@ -65,6 +68,19 @@ const MEMBER_KINDS: {
     end: 'unshareListWithTeam',
   },
 ]
+
+/** Answers a share that SQL refused: the list's refusal first, then what was wrong with whom. */
+function refusedToShare(
+  c: Context<AppEnv>,
+  refused: Extract<Outcome<unknown>, { done: null }>,
+  missing: () => ApiError,
+): never {
+  refusedOnList(c, actorOf(c), 'list.share', refused.resource, noSuchList, () =>
+    refused.target === 'owner'
+      ? new ApiError('invalid_request', 'The owner of a list cannot be a member of it.')
+      : missing(),
+  )
+}
 
 const listTodoQuery = todoListQuery.omit({ user_id: true, list_id: true })
 const listTodoCreate = todoCreate.omit({ list_id: true })
@@ -256,6 +272,29 @@ const routes = new Hono<AppEnv>()
       return c.json(found.done)
     },
   )
+  .post(
+    '/:id/members/users',
+    doc({
+      operationId: 'shareListByUsername',
+      tag: 'lists',
+      summary: 'Share the list with a user named by username, or change their role',
+      description: `As PUT …/members/users/{user_id}. ${BY_USERNAME}`,
+      responses: { 200: { description: 'The share.', schema: listMember } },
+      errors: ['forbidden', 'too_many_attempts'],
+    }),
+    requiresScope(LIST_RULES['list.share']),
+    validate('json', shareByUsernameBody),
+    async (c) => {
+      const { username, role } = c.req.valid('json')
+      const listId = c.req.param('id')
+      await chargeUsername(c)
+      const done = await checkedBatch(c, (db, actor) =>
+        share(db, actor.id, listId, 'user', { username }, role),
+      )
+      if (!done.done) refusedToShare(c, done, () => notFound('user'))
+      return c.json(done.done)
+    },
+  )
 
 /** PUT and DELETE of a share, for users and for teams. */
 function withMemberRoutes(app: typeof routes) {
@@ -284,15 +323,9 @@ function withMemberRoutes(app: typeof routes) {
           const listId = c.req.param('id') ?? ''
           const { role } = c.req.valid('json')
           const done = await checkedBatch(c, (db, actor) =>
-            share(db, actor.id, listId, kind.type, memberId, role),
+            share(db, actor.id, listId, kind.type, { id: memberId }, role),
           )
-          const actor = actorOf(c)
-          if (!done.done)
-            refusedOnList(c, actor, 'list.share', done.resource, noSuchList, () =>
-              done.target === 'owner'
-                ? new ApiError('invalid_request', 'The owner of a list cannot be a member of it.')
-                : missing(),
-            )
+          if (!done.done) refusedToShare(c, done, missing)
           return c.json(done.done)
         },
       )

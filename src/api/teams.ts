@@ -1,6 +1,12 @@
-import { Hono } from 'hono'
+import { type Context, Hono } from 'hono'
 import { ApiError, notFound } from '../domain/errors'
-import { createTeam, listTeams, removeTeamMember, setTeamMember } from '../db/teams'
+import {
+  createTeam,
+  listTeams,
+  removeTeamMember,
+  setTeamMember,
+  type TeamOutcome,
+} from '../db/teams'
 import { checkedBatch } from '../auth/batch'
 import { actorOf, bearerUsername } from '../auth/bearer'
 import { checkUpFront, refusedOnTeam, requires, requiresScope } from '../auth/guards'
@@ -13,14 +19,26 @@ import {
   teamList,
   teamMember,
   teamMemberBody,
+  teamMemberByUsernameBody,
 } from '../http/schemas/lists'
 import { validate } from '../http/validate'
 import type { AppEnv } from '../http/context'
+import { BY_USERNAME, chargeUsername } from './by-username'
 
 // A team the caller is not in and a missing one get the same answer.
 const noSuchTeam = () => notFound('team')
 const lastManager = () =>
   new ApiError('conflict', 'A team keeps at least one manager; make another member manager first.')
+
+/** Answers a member change that SQL refused: the team's refusal first, then why. */
+function refusedToManage(
+  c: Context<AppEnv>,
+  refused: Extract<TeamOutcome<unknown>, { done: null }>,
+): never {
+  refusedOnTeam(c, actorOf(c), 'team.manage', refused.team, noSuchTeam, () =>
+    refused.target.exists ? lastManager() : notFound('user'),
+  )
+}
 
 export const teamRoutes = new Hono<AppEnv>()
   .get(
@@ -68,14 +86,33 @@ export const teamRoutes = new Hono<AppEnv>()
     validate('json', teamMemberBody),
     async (c) => {
       const { role } = c.req.valid('json')
+      const user = { id: c.req.param('user_id') }
       const done = await checkedBatch(c, (db, actor) =>
-        setTeamMember(db, actor.id, c.req.param('id'), c.req.param('user_id'), role),
+        setTeamMember(db, actor.id, c.req.param('id'), user, role),
       )
-      const actor = actorOf(c)
-      if (!done.done)
-        refusedOnTeam(c, actor, 'team.manage', done.team, noSuchTeam, () =>
-          done.target.exists ? lastManager() : notFound('user'),
-        )
+      if (!done.done) refusedToManage(c, done)
+      return c.json(done.done)
+    },
+  )
+  .post(
+    '/:id/members',
+    doc({
+      operationId: 'addTeamMemberByUsername',
+      tag: 'teams',
+      summary: 'Add a member named by username, or change their role',
+      description: `As PUT …/members/{user_id}. ${BY_USERNAME}`,
+      responses: { 200: { description: 'The member.', schema: teamMember } },
+      errors: ['forbidden', 'conflict', 'too_many_attempts'],
+    }),
+    requiresScope(TEAM_RULES['team.manage']),
+    validate('json', teamMemberByUsernameBody),
+    async (c) => {
+      const { username, role } = c.req.valid('json')
+      await chargeUsername(c)
+      const done = await checkedBatch(c, (db, actor) =>
+        setTeamMember(db, actor.id, c.req.param('id'), { username }, role),
+      )
+      if (!done.done) refusedToManage(c, done)
       return c.json(done.done)
     },
   )

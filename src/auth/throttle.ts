@@ -177,6 +177,36 @@ export const signedInCodeAttempt = (browser: string, userId: string): Attempt =>
     { key: `device-user:${userId}`, rule: USER_CODE_ACCOUNT_RULE },
   ])
 
+// Naming a user by username (sharing a list, adding a team member) says whether that username
+// exists, so it is rationed like a guess: 30 per account and 60 per address in 15 minutes, every
+// call counted (a hit is what an enumeration is after), then 15 minutes' wait.
+const USERNAME_RULE: Rule = {
+  limit: 30,
+  windowSeconds: 900,
+  lockSeconds: 900,
+  maxLockSeconds: 900,
+  onSuccess: 'refund',
+  what: 'usernames named by this account',
+  refusal: 'Too many usernames tried; try again in 15 minutes.',
+}
+const USERNAME_IP_RULE: Rule = {
+  ...USERNAME_RULE,
+  limit: 60,
+  what: 'usernames named from the address',
+}
+
+/**
+ * A user named by username in a share or a team change: `by-username:<user id>` and
+ * `by-username-ip:<address key>` (src/api/lists.ts, src/api/teams.ts).
+ */
+export const usernameAttempt = (client: Requester, actorId: string): Attempt =>
+  attempt([
+    { key: `by-username:${actorId}`, rule: USERNAME_RULE },
+    ...(client.address
+      ? [{ key: `by-username-ip:${addressKey(client.address)}`, rule: USERNAME_IP_RULE }]
+      : []),
+  ])
+
 const keysOf = (a: Attempt): [string | null, string | null] => [
   a.keys[0]?.key ?? null,
   a.keys[1]?.key ?? null,

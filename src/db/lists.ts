@@ -252,65 +252,85 @@ export function listMembers(
 }
 
 /**
+ * Who a share is with, as the route named them: by id, or a user by exact username (compared as
+ * the column is, without regard to case; never a pattern).
+ */
+export type MemberRef = { id: string } | { username: string }
+
+/** SQL for the member's id, ?3 bound to `ref`'s value: the id itself, or the user's by username. */
+const memberIdSql = (ref: MemberRef, bind = '?3') =>
+  'username' in ref ? `(SELECT id FROM users WHERE username = ${bind})` : bind
+
+const refValue = (ref: MemberRef) => ('username' in ref ? ref.username : ref.id)
+
+/**
  * Per kind of member: the column of list_members, what the share is with, and `target`, the SQL
  * that tells the route why a share was refused ('owner' for the list's own owner, NULL for a
- * user that does not exist or a team the actor is not in — the same as a missing team).
+ * user that does not exist or a team the actor is not in — the same as a missing team). `who`
+ * is the SQL of the member's id.
  */
 const KINDS = {
   user: {
     column: 'user_id',
-    join: 'JOIN users AS m ON m.id = ?3',
+    join: (who: string) => `JOIN users AS m ON m.id = ${who}`,
     guard: 'AND m.id <> l.owner_id',
     name: 'm.username',
     table: 'users',
-    target: `, CASE WHEN ?3 = l.owner_id THEN 'owner'
-                 WHEN EXISTS (SELECT 1 FROM users WHERE id = ?3) THEN 'ok' END AS target`,
+    target: (who: string) => `, CASE WHEN ${who} = l.owner_id THEN 'owner'
+                 WHEN EXISTS (SELECT 1 FROM users WHERE id = ${who}) THEN 'ok' END AS target`,
   },
   team: {
     column: 'team_id',
     // Only a team the owner is in: team ids are not probed through sharing.
-    join: `JOIN teams AS m ON m.id = ?3
+    join: (who: string) => `JOIN teams AS m ON m.id = ${who}
            JOIN team_members AS mine ON mine.team_id = m.id AND mine.user_id = ?1`,
     guard: '',
     name: 'm.name',
     table: 'teams',
-    target: `, CASE WHEN EXISTS (SELECT 1 FROM team_members
-                 WHERE team_id = ?3 AND user_id = ?1) THEN 'ok' END AS target`,
+    target: (who: string) => `, CASE WHEN EXISTS (SELECT 1 FROM team_members
+                 WHERE team_id = ${who} AND user_id = ?1) THEN 'ok' END AS target`,
   },
 } as const
 
-/** Shares the list with a user or a team as `role`, or changes the role of an existing share. */
+/**
+ * Shares the list with a user or a team as `role`, or changes the role of an existing share. A
+ * user may be named by username (`{ username }`): the statements resolve it themselves, so a
+ * username that names nobody reads as a missing user, exactly as an unknown id does.
+ */
 export function share(
   db: D1Database,
   actorId: string,
   listId: string,
   type: MemberType,
-  memberId: string,
+  member: MemberRef,
   role: 'viewer' | 'editor',
 ): Query<Outcome<ListMember>> {
+  if (type === 'team' && 'username' in member) throw new Error('a team has no username')
   const k = KINDS[type]
+  const who = memberIdSql(member)
+  const value = refValue(member)
   const statements = [
-    listResource(db, actorId, listId, { sql: k.target, id: memberId }),
+    listResource(db, actorId, listId, { sql: k.target(who), id: value }),
     db
       .prepare(
         `INSERT INTO list_members (list_id, ${k.column}, role, created_at)
-           SELECT l.id, m.id, ?4, ?5 FROM lists AS l ${k.join}
+           SELECT l.id, m.id, ?4, ?5 FROM lists AS l ${k.join(who)}
            WHERE l.id = ?2 ${k.guard} AND ${listCondition('list.share', 'l', '?1')}
            ON CONFLICT (list_id, ${k.column}) DO UPDATE SET role = excluded.role
            RETURNING role`,
       )
-      .bind(actorId, listId, memberId, role, isoTime()),
+      .bind(actorId, listId, value, role, isoTime()),
     db
       .prepare(
         `SELECT '${type}' AS type, m.id, ${k.name} AS name, s.role
            FROM list_members AS s JOIN ${k.table} AS m ON m.id = s.${k.column}
-           WHERE s.list_id = ?1 AND s.${k.column} = ?2`,
+           WHERE s.list_id = ?1 AND s.${k.column} = ${memberIdSql(member, '?2')}`,
       )
-      .bind(listId, memberId),
+      .bind(listId, value),
   ]
   const read = ([resource, upserted, after]: D1Result[]) => {
-    const member = upserted?.results[0] ? (after?.results[0] as MemberRow) : undefined
-    return outcome(member && toMember(member), resource?.results[0])
+    const found = upserted?.results[0] ? (after?.results[0] as MemberRow) : undefined
+    return outcome(found && toMember(found), resource?.results[0])
   }
   return { statements, read }
 }

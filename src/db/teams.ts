@@ -95,20 +95,33 @@ type TeamResourceRow = {
   target_exists: number
 }
 
-/** The team as the policy sees it for actor ?1, and what the member ?3 is in it. */
-const teamResource = (db: D1Database, actorId: string, teamId: string, userId: string) =>
-  db
+/**
+ * The user a team write is about: by id, or by exact username (compared as the column is,
+ * without regard to case; never a pattern), resolved inside the statements.
+ */
+export type UserRef = { id: string } | { username: string }
+
+/** SQL for the user's id, `bind` bound to `ref`'s value. */
+const userIdSql = (ref: UserRef, bind: string) =>
+  'username' in ref ? `(SELECT id FROM users WHERE username = ${bind})` : bind
+const refValue = (ref: UserRef) => ('username' in ref ? ref.username : ref.id)
+
+/** The team as the policy sees it for actor ?1, and what the member (`who`, of ?3) is in it. */
+function teamResource(db: D1Database, actorId: string, teamId: string, user: UserRef) {
+  const who = userIdSql(user, '?3')
+  return db
     .prepare(
       `SELECT ${teamRelationSql('t.id', '?1')} AS relation,
-         ${teamRelationSql('t.id', '?3')} AS target_role,
-         EXISTS (SELECT 1 FROM users WHERE id = ?3) AS target_exists
+         ${teamRelationSql('t.id', who)} AS target_role,
+         EXISTS (SELECT 1 FROM users WHERE id = ${who}) AS target_exists
        FROM teams AS t WHERE t.id = ?2`,
     )
-    .bind(actorId, teamId, userId)
+    .bind(actorId, teamId, refValue(user))
+}
 
-/** SQL: after this write, team ?2 still has a manager other than user ?3 — or ?3 stays one. */
-const keepsAManager = `EXISTS (SELECT 1 FROM team_members AS o
-  WHERE o.team_id = ?2 AND o.role = 'manager' AND o.user_id <> ?3)`
+/** SQL: after this write, team ?2 still has a manager other than user `who` — or they stay one. */
+const keepsAManager = (who = '?3') => `EXISTS (SELECT 1 FROM team_members AS o
+  WHERE o.team_id = ?2 AND o.role = 'manager' AND o.user_id <> ${who})`
 
 /**
  * Done, or refused on this team: `team` null when the actor cannot see it; `target` says what
@@ -131,32 +144,37 @@ function outcome<T>(done: T | undefined, row: TeamResourceRow | undefined): Team
   }
 }
 
-/** Adds user ?3 to the team as `role` or changes their role, keeping the team a manager. */
+/**
+ * Adds the user to the team as `role` or changes their role, keeping the team a manager. A
+ * username that names nobody reads as a missing user, exactly as an unknown id does.
+ */
 export function setTeamMember(
   db: D1Database,
   actorId: string,
   teamId: string,
-  userId: string,
+  user: UserRef,
   role: TeamRelation,
 ): Query<TeamOutcome<TeamMember>> {
+  const who = userIdSql(user, '?3')
+  const value = refValue(user)
   const statements = [
-    teamResource(db, actorId, teamId, userId),
+    teamResource(db, actorId, teamId, user),
     db
       .prepare(
         `INSERT INTO team_members (team_id, user_id, role, created_at)
-         SELECT t.id, u.id, ?4, ?5 FROM teams AS t JOIN users AS u ON u.id = ?3
+         SELECT t.id, u.id, ?4, ?5 FROM teams AS t JOIN users AS u ON u.id = ${who}
          WHERE t.id = ?2 AND ${teamCondition('team.manage', 't.id', '?1')}
-           AND (?4 = 'manager' OR ${keepsAManager})
+           AND (?4 = 'manager' OR ${keepsAManager(who)})
          ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role
          RETURNING role`,
       )
-      .bind(actorId, teamId, userId, role, isoTime()),
+      .bind(actorId, teamId, value, role, isoTime()),
     db
       .prepare(
         `SELECT u.id, u.username, m.role FROM team_members AS m JOIN users AS u ON u.id = m.user_id
-         WHERE m.team_id = ?1 AND m.user_id = ?2`,
+         WHERE m.team_id = ?1 AND m.user_id = ${userIdSql(user, '?2')}`,
       )
-      .bind(teamId, userId),
+      .bind(teamId, value),
   ]
   const read = ([resource, upserted, after]: D1Result[]) => {
     const member = upserted?.results[0] ? (after?.results[0] as TeamMember) : undefined
@@ -174,13 +192,13 @@ export function removeTeamMember(
   userId: string,
 ): Query<TeamOutcome<true>> {
   const statements = [
-    teamResource(db, actorId, teamId, userId),
+    teamResource(db, actorId, teamId, { id: userId }),
     db
       .prepare(
         `DELETE FROM team_members WHERE team_id = ?2 AND user_id = ?3
            AND ${teamCondition(action, '?2', '?1')}
            ${action === 'team.leave' ? 'AND user_id = ?1' : ''}
-           AND (role <> 'manager' OR ${keepsAManager})
+           AND (role <> 'manager' OR ${keepsAManager()})
          RETURNING role`,
       )
       .bind(actorId, teamId, userId),

@@ -176,6 +176,9 @@ const HOT_PATH: Record<string, Check | string> = {
       200,
     ],
   },
+  // Naming a user by username is throttled (src/api/by-username.ts): the charge, then the batch.
+  'POST /api/lists/:id/members/users': 'throttled: the session check, the charge, then the batch',
+  'POST /api/teams/:id/members': 'throttled: the session check, the charge, then the batch',
   'DELETE /api/lists/:id/members/users/:user_id': {
     role: 'user',
     request: async (t) => {

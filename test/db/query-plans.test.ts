@@ -381,8 +381,8 @@ type Send = (path: string, init?: RequestInit) => Promise<Response>
 async function tourOfLists(send: Send, owner: string, other: TokenPair) {
   const bob = other.access_token
   const me = async (t: string) =>
-    ((await (await send('/users/me', bearer(t))).json()) as { id: string }).id
-  const bobId = await me(bob)
+    (await (await send('/users/me', bearer(t))).json()) as { id: string; username: string }
+  const { id: bobId, username: bobName } = await me(bob)
   const list = (await (await send('/api/lists', json('POST', { name: 'plan' }, owner))).json()) as {
     id: string
   }
@@ -395,6 +395,10 @@ async function tourOfLists(send: Send, owner: string, other: TokenPair) {
     json('PUT', { role: 'editor' }, owner),
   )
   await send(`/api/lists/${list.id}/members/users/${bobId}`, json('PUT', { role: 'viewer' }, owner))
+  // By username: the same statements, the id read from the username index.
+  const byName = (role: string) => json('POST', { username: bobName.toUpperCase(), role }, owner)
+  await send(`/api/teams/${team.id}/members`, byName('member'))
+  await send(`/api/lists/${list.id}/members/users`, byName('viewer'))
   const todo = (await (
     await send(`/api/lists/${list.id}/todos`, json('POST', { title: 'plan' }, bob))
   ).json()) as { id: string }

@@ -139,12 +139,13 @@ test('"Continue with" node-oidc-provider creates and signs in a new user, who se
   await page.getByRole('button', { name: 'Sign-in' }).click()
   await page.getByRole('button', { name: 'Continue' }).click()
 
-  await page.getByRole('heading', { name: 'Your todos' }).waitFor()
+  await page.getByRole('heading', { name: 'Your lists' }).waitFor()
+  await page.getByRole('heading', { level: 2, name: 'Todos' }).waitFor()
   assert.equal(new URL(page.url()).origin, BASE)
 
   const title = `Federated · ${login}`
   await page.getByLabel('New todo').fill(title)
-  await page.getByRole('button', { name: 'Add' }).click()
+  await page.getByRole('button', { name: 'Add', exact: true }).click()
   await page.getByRole('checkbox', { name: title }).waitFor()
 
   // A new local user, created and signed in through the provider.

@@ -79,7 +79,8 @@ async function logIn(page, { beforeSubmit } = {}) {
   await page.getByLabel('Password').fill(ALICE.password)
   await beforeSubmit?.()
   await page.getByRole('button', { name: 'Log in' }).click()
-  await page.getByRole('heading', { name: 'Your todos' }).waitFor()
+  await page.getByRole('heading', { name: 'Your lists' }).waitFor()
+  await page.getByRole('heading', { level: 2, name: 'Todos' }).waitFor()
   assert.equal(new URL(page.url()).search, '', 'the code is gone from the address bar')
   // The username beside the display name, so a lookalike display name cannot pass for alice.
   assert.equal(await page.locator('#account-name').textContent(), 'Alice Sharpe (alice)')
@@ -93,23 +94,22 @@ test('alice logs in through the login page, adds and completes a todo, reloads, 
 
   const title = `Water the plants · ${Date.now().toString(36).slice(-4)}`
   await page.getByLabel('New todo').fill(title)
-  await page.getByRole('button', { name: 'Add' }).click()
+  await page.getByRole('button', { name: 'Add', exact: true }).click()
   const box = page.getByRole('checkbox', { name: title })
   await box.check()
   await page.locator('li.done', { hasText: title }).waitFor()
-  await screenshot(page, 'todos')
 
   // Tokens live in memory only: a reload forgets them, and nothing was stored anywhere.
   await page.reload()
   await page.getByRole('heading', { name: 'Log in' }).waitFor()
-  assert.equal(await page.getByRole('heading', { name: 'Your todos' }).isVisible(), false)
+  assert.equal(await page.getByRole('heading', { name: 'Your lists' }).count(), 0)
   assert.deepEqual(
     await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]),
     [0, 0, ''],
   )
   // The server's sign-in cookie (HttpOnly) lets "Log in" through without the password.
   await page.getByRole('button', { name: 'Log in' }).click()
-  await page.getByRole('heading', { name: 'Your todos' }).waitFor()
+  await page.getByRole('heading', { name: 'Your lists' }).waitFor()
   assert.equal(await box.isChecked(), true)
 
   await page.getByRole('button', { name: `Delete “${title}”` }).click()
@@ -142,21 +142,21 @@ test('the client refreshes its access token before it expires, and after a 401',
   await page.clock.runFor(841_000)
   assert.equal((await early).status(), 200)
 
-  // A 401 (here: the next request to /api/todos, answered as if the token had expired) refreshes and retries.
-  await page.route(
-    `${BASE}/api/todos`,
-    (route) =>
-      route.fulfill({
-        status: 401,
-        contentType: 'application/json',
-        body: '{"error":"invalid_token","error_description":"expired"}',
-      }),
-    { times: 1 },
-  )
+  // A 401 (here: the next todo added, answered as if the token had expired) refreshes and retries.
+  let answered = false
+  await page.route(`${BASE}/api/lists/*/todos`, (route) => {
+    if (answered || route.request().method() !== 'POST') return route.continue()
+    answered = true
+    return route.fulfill({
+      status: 401,
+      contentType: 'application/json',
+      body: '{"error":"invalid_token","error_description":"expired"}',
+    })
+  })
   const afterUnauthorized = refreshed()
   const title = `After a 401 ${Date.now()}`
   await page.getByLabel('New todo').fill(title)
-  await page.getByRole('button', { name: 'Add' }).click()
+  await page.getByRole('button', { name: 'Add', exact: true }).click()
   assert.equal((await afterUnauthorized).status(), 200)
   await page.getByRole('checkbox', { name: title }).waitFor()
   await page.getByRole('button', { name: `Delete “${title}”` }).click()

@@ -272,6 +272,10 @@ describe('the document says what the server does', () => {
     const teamShare = `/api/lists/${list.id}/members/teams/${team.id}`
     await check('PUT', userShare, json('PUT', { role: 'viewer' }, token))
     await check('PUT', teamShare, json('PUT', { role: 'viewer' }, token))
+    const byName = (username: string, role: string) => json('POST', { username, role }, token)
+    await check('POST', `/api/teams/${team.id}/members`, byName(other.username, 'member'))
+    await check('POST', `/api/lists/${list.id}/members/users`, byName(other.username, 'viewer'))
+    await check('POST', `/api/lists/${list.id}/members/users`, byName('nobody-here', 'viewer')) // 404
     await check('GET', `/api/lists/${list.id}/members`, bearer(token))
     await check('POST', `/api/lists/${list.id}/todos`, json('POST', { title: 'x' }, otherToken)) // 403
     await check('GET', `/api/lists?user_id=${other.id}`, bearer(adminToken))

@@ -98,10 +98,12 @@ describe('every validator’s constraints survive into the document', () => {
     'GET /api/lists/:id/todos': { completed: 'false', limit: '10', offset: '0' },
     'POST /api/lists/:id/todos': { title: 'Buy milk', description: '', completed: false },
     'PUT /api/lists/:id/members/users/:user_id': { role: 'viewer' },
+    'POST /api/lists/:id/members/users': { username: 'bob', role: 'viewer' },
     'PUT /api/lists/:id/members/teams/:team_id': { role: 'editor' },
     'GET /api/teams': { limit: '10', offset: '0' },
     'POST /api/teams': { name: 'Kitchen' },
     'PUT /api/teams/:id/members/:user_id': { role: 'member' },
+    'POST /api/teams/:id/members': { username: 'bob', role: 'member' },
     'POST /users/me/password': {
       current_password: 'old',
       new_password: 'a long passphrase',

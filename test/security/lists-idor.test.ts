@@ -7,6 +7,8 @@ import { member, seed, send } from '../api/lists/helpers'
 // 404 exactly as for a missing id, and changes nothing. The routes come from the app itself, so
 // a new id-bearing route is covered (or fails here for want of a body) the day it is added.
 
+type World = Awaited<ReturnType<typeof victimWorld>>
+
 const BODIES: Record<string, unknown> = {
   'PATCH /api/todos/:id': { completed: true },
   'PATCH /api/lists/:id': { name: 'taken over' },
@@ -14,6 +16,12 @@ const BODIES: Record<string, unknown> = {
   'PUT /api/lists/:id/members/users/:user_id': { role: 'editor' },
   'PUT /api/lists/:id/members/teams/:team_id': { role: 'editor' },
   'PUT /api/teams/:id/members/:user_id': { role: 'manager' },
+  // By username: the victim's friend, a real user the attacker may know the name of.
+  'POST /api/lists/:id/members/users': (w: World) => ({
+    username: w.friend.username,
+    role: 'editor',
+  }),
+  'POST /api/teams/:id/members': (w: World) => ({ username: w.friend.username, role: 'manager' }),
 }
 
 const idRoutes = appRoutes()
@@ -65,11 +73,12 @@ describe('another user’s ids', () => {
         .replace(':team_id', w.team)
       expect(path).not.toContain(':')
       const before = await snapshot()
+      const body = BODIES[`${route.method} ${route.path}`]
       const res = await send<{ error: string }>(
         w.attacker.token,
         route.method,
         path,
-        BODIES[`${route.method} ${route.path}`],
+        typeof body === 'function' ? body(w) : body,
       )
       expect(res).toMatchObject({ status: 404, body: { error: 'not_found' } })
       expect(await snapshot()).toBe(before)

@@ -1,5 +1,5 @@
 import * as z from 'zod'
-import { atLeastOne, param, paging, trimmed } from './common'
+import { atLeastOne, param, paging, trimmed, username } from './common'
 
 const name = trimmed(1, 100)
 
@@ -20,9 +20,18 @@ export const pageQuery = z.strictObject({ ...paging })
 
 export const shareBody = z.strictObject({ role: z.enum(['viewer', 'editor']) })
 
+/** A user named by their exact username (any case), for sharing and team membership. */
+const byUsername = username.describe(
+  'The exact username (case aside); never a pattern or a prefix. Throttled: see the route.',
+)
+
+export const shareByUsernameBody = shareBody.extend({ username: byUsername })
+
 export const teamCreate = z.strictObject({ name })
 
 export const teamMemberBody = z.strictObject({ role: z.enum(['member', 'manager']) })
+
+export const teamMemberByUsernameBody = teamMemberBody.extend({ username: byUsername })
 
 const role = z.enum(['owner', 'editor', 'viewer'])
 
