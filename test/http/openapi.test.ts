@@ -124,6 +124,7 @@ describe('GET /openapi.json', () => {
       'device_code',
       'client_id',
       'client_secret',
+      'resource',
     ])
     const query = doc.paths['/api/todos']!.get!.parameters!.map(
       (p) => `${p.in}:${p.name}:${p.required}`,
@@ -307,6 +308,7 @@ describe('the document says what the server does', () => {
 
     // The code flow, as a browser and an app go through it (test/oauth-client.ts).
     await check('GET', '/.well-known/oauth-protected-resource')
+    await check('GET', '/.well-known/oauth-protected-resource/mcp')
     const { client: app } = await makeClient()
     await check('GET', '/auth/authorize') // 400 page: no app named
     const page = (fields: Record<string, string>, cookie: string): RequestInit => {

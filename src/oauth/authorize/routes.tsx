@@ -12,6 +12,7 @@ import { doc } from '../../http/openapi'
 import { browserBinding, sentBinding, signedInUser, signInStatements } from '../browser/signin'
 import { type Pending, seal, unseal } from '../browser/pending'
 import { CHALLENGE } from './pkce'
+import { requestedResource } from '../../domain/resources'
 import { formActionSource, matchRedirectUri, withParams } from '../../domain/redirect-uris'
 import { isUtf8Form } from '../../http/validate'
 import { ConsentPage } from './consent-page'
@@ -38,6 +39,7 @@ type RedirectError =
   | 'access_denied'
   | 'unsupported_response_type'
   | 'invalid_scope'
+  | 'invalid_target'
   | 'server_error'
 
 /** The pages' CSP: nothing but our stylesheet; forms (and their redirects) to us and the app. */
@@ -131,6 +133,7 @@ export async function proceed(
     redirectUri: p.redirect_uri,
     challenge: p.code_challenge,
     scope,
+    resource: p.resource ?? null,
   })
   if (!code)
     return redirectError(
@@ -199,6 +202,16 @@ async function formRequest(c: Context<AppEnv>) {
 
 const text = (v: unknown) => (typeof v === 'string' ? v : undefined)
 
+/** RFC 8707 `resource`, canonical, or the `invalid_target` to redirect with. */
+function resourceParam(c: Context<AppEnv>): string | undefined | ApiError {
+  try {
+    return requestedResource(issuer(c), c.req.queries('resource'))
+  } catch (err) {
+    if (err instanceof ApiError) return err
+    throw err
+  }
+}
+
 /** Every way back to the app, for GET /openapi.json. */
 const BACK = {
   description:
@@ -265,6 +278,9 @@ export const authorizeRoutes = new Hono<AppEnv>()
       const asked = typeof scope === 'string' ? scope.split(' ').filter(Boolean) : undefined
       if (asked?.some((s) => !(SCOPES as readonly string[]).includes(s)))
         return redirectError(c, back, 'invalid_scope', 'Known scopes are "read" and "write".')
+      const resource = resourceParam(c)
+      if (resource instanceof ApiError)
+        return redirectError(c, back, 'invalid_target', resource.description)
 
       const p: Pending = {
         client_id: client.client_id,
@@ -272,6 +288,7 @@ export const authorizeRoutes = new Hono<AppEnv>()
         ...(back.state !== undefined && { state: back.state }),
         code_challenge: challenge as string,
         ...(asked && { scope: narrowScopes(asked, SCOPES).join(' ') }),
+        ...(resource && { resource }),
       }
       const forceLogin = typeof prompt === 'string' && prompt.split(' ').includes('login')
       const user = forceLogin ? null : await signedInUser(c)

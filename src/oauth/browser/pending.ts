@@ -19,6 +19,8 @@ export type Pending = {
   code_challenge: string
   /** The scopes asked for, canonical; undefined when the request named none. */
   scope?: string
+  /** The resource asked for (RFC 8707), canonical; undefined when the request named none. */
+  resource?: string
 }
 
 const PENDING_TTL = 600

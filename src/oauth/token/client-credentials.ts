@@ -3,6 +3,7 @@ import { ApiError } from '../../domain/errors'
 import { CLIENT_SCOPES, MACHINE_SCOPES, narrowMachineScopes, scopeWords } from '../../domain/scopes'
 import { signAccessToken } from '../../auth/tokens'
 import type { Grant } from './grant'
+import { askedResource, freshAudience } from './resource'
 import { clientSubject } from '../../domain/claims'
 
 /**
@@ -24,11 +25,14 @@ export const clientCredentialsGrant: Grant<'client_credentials'> = {
     if (scope.length === 0)
       throw new ApiError('invalid_scope', 'This client holds none of the scopes asked for.')
     const cfg = config(c.env)
-    const accessToken = await signAccessToken(c.env, cfg, c.req.url, {
+    // RFC 8707: any of our resources (the policy there decides what a client may do).
+    const audience = freshAudience(c, askedResource(c, form.resource))
+    const claims = {
       sub: clientSubject(client.client_id),
       client_id: client.client_id,
       scope: scope.join(' '),
-    })
+    }
+    const accessToken = await signAccessToken(c.env, cfg, c.req.url, claims, audience)
     return c.json({
       access_token: accessToken,
       token_type: 'bearer',

@@ -34,17 +34,25 @@ export async function tokenResponse(
     scope: string
     refreshToken: string
     clientId: string | null
+    /** The access token's `aud` (./resource.ts); JWT_AUDIENCE when absent. */
+    audience?: string
   },
 ) {
   const cfg = config(c.env)
-  const accessToken = await signAccessToken(c.env, cfg, c.req.url, {
-    sub: t.user.id,
-    username: t.user.username,
-    sid: t.sessionId,
-    scope: t.scope,
-    role: t.user.role,
-    ...(t.clientId !== null && { client_id: t.clientId }),
-  })
+  const accessToken = await signAccessToken(
+    c.env,
+    cfg,
+    c.req.url,
+    {
+      sub: t.user.id,
+      username: t.user.username,
+      sid: t.sessionId,
+      scope: t.scope,
+      role: t.user.role,
+      ...(t.clientId !== null && { client_id: t.clientId }),
+    },
+    t.audience,
+  )
   return c.json({
     access_token: accessToken,
     token_type: 'bearer',

@@ -5,6 +5,7 @@ import { randomToken, sha256Hex } from '../../lib/crypto'
 import { nowSeconds } from '../../lib/time'
 import { grantScope, narrowScopes, parseScopeParam, parseScopes } from '../../domain/scopes'
 import { type Grant, tokenResponse } from './grant'
+import { grantAudience } from './resource'
 import { database } from '../../http/database'
 
 /**
@@ -23,10 +24,11 @@ export const refreshTokenGrant: Grant<'refresh_token'> = {
       )
     const asked = parseScopeParam(form.scope)
     const oldHash = await sha256Hex(form.refresh_token)
-    if (asked) {
+    if (asked || form.resource !== undefined) {
       // Checked before rotating, so a refused narrowing does not cost the client its token.
       const session = await sessionOfRefreshToken(database(c), oldHash)
-      if (session) grantScope(asked, parseScopes(session.scope))
+      if (session && asked) grantScope(asked, parseScopes(session.scope))
+      if (session) grantAudience(c, form.resource, session.resource)
     }
     const refreshToken = randomToken()
     const clientId = client?.client_id ?? null
@@ -57,6 +59,8 @@ export const refreshTokenGrant: Grant<'refresh_token'> = {
       username: user.username,
       userId: user.id,
     })
-    return tokenResponse(c, { user, sessionId, scope, refreshToken, clientId })
+    // RFC 8707 §2.2: the session's resource, never another.
+    const audience = grantAudience(c, form.resource, result.session.resource)
+    return tokenResponse(c, { user, sessionId, scope, refreshToken, clientId, audience })
   },
 }

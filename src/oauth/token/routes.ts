@@ -43,6 +43,7 @@ export const authRoutes = new Hono<AppEnv>()
         'unauthorized_client',
         'unsupported_grant_type',
         'invalid_scope',
+        'invalid_target',
         'too_many_attempts',
       ],
     }),
