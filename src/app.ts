@@ -22,12 +22,13 @@ import { registerRoutes } from './api/register'
 import { teamRoutes } from './api/teams'
 import { todoRoutes } from './api/todos'
 import { userRoutes } from './api/users'
+import { mcpRoutes } from './mcp/routes'
 import type { AppEnv } from './http/context'
 
 export const MAX_BODY_BYTES = 16 * 1024
 
 /** Paths whose responses carry credentials or private data and must never be cached. */
-const PRIVATE_PATHS = /^\/(auth|users|api|profile|admin|device)(\/|$)/
+const PRIVATE_PATHS = /^\/(auth|users|api|profile|admin|device|mcp)(\/|$)/
 
 export function createApp() {
   const app = new Hono<AppEnv>()
@@ -108,6 +109,7 @@ export function createApp() {
     .route('/admin', adminRoutes)
     .route('/admin/clients', adminClientRoutes)
     .route('/admin/identity-providers', adminProviderRoutes)
+    .route('/mcp', mcpRoutes)
     .route('/', openApiRoutes(app))
 
   app.onError(onError)

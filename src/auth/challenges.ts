@@ -18,12 +18,17 @@ export const resourceMetadataUrl = (issuer: string, resource: ResourceName) =>
   `${issuer}/.well-known/oauth-protected-resource${resource === 'mcp' ? MCP_PATH : ''}`
 
 /**
- * The scope a 401 from the MCP server asks for (MCP 2025-11-25, "Scope Selection Strategy": a
- * client asks for what the challenge names): `read`, what its read tools need. A write tool
- * asks for more when it is called (`insufficientScope`), so a person grants writing only when
- * an assistant first wants to write.
+ * The scope a 401 from the MCP server names (MCP 2025-11-25, "Scope Selection Strategy": a client
+ * asks for what the challenge names): everything its tools may need. Not `read` alone, though
+ * least privilege would say so: the MCP SDK registers its client (RFC 7591) with the challenge's
+ * scope, and a client registered for `read` could never be granted `write` (its registration is
+ * its ceiling), so stepping up would dead-end. A token that lacks a scope steps up on the call
+ * that needs it (`insufficientScope`).
  */
-const SIGN_IN_SCOPE: Record<ResourceName, string | undefined> = { api: undefined, mcp: 'read' }
+const SIGN_IN_SCOPE: Record<ResourceName, string | undefined> = {
+  api: undefined,
+  mcp: 'read write',
+}
 
 /** RFC 6750 §3, with RFC 9728 §5.1 `resource_metadata` so a client can find the server. */
 export const bearerChallenge = (
