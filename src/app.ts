@@ -60,7 +60,8 @@ export function createApp() {
   // from an origin not in CORS_ORIGINS gets no CORS header at all.
   const allowedCors = cors({
     origin: (origin) => origin,
-    allowHeaders: ['Authorization', 'Content-Type', BOOKMARK_HEADER],
+    // MCP-Protocol-Version: what a browser-based MCP client sends (MCP 2025-11-25 Streamable HTTP)
+    allowHeaders: ['Authorization', 'Content-Type', BOOKMARK_HEADER, 'MCP-Protocol-Version'],
     allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     exposeHeaders: ['Location', 'Retry-After', 'WWW-Authenticate', BOOKMARK_HEADER],
     maxAge: 600,
