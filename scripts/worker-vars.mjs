@@ -8,6 +8,9 @@ export const LOCAL_DEV_VARS = {
   ALLOW_CLIENT_REGISTRATION: 'true',
   // Upstream OpenID providers on loopback http (a local node-oidc-provider), for development only.
   ALLOW_INSECURE_IDP: 'true',
+  // The MCP Inspector's page (`npx @modelcontextprotocol/inspector`), which runs its OAuth flow
+  // in the browser: discovery, registration and the token endpoint are cross-origin fetches.
+  CORS_ORIGINS: 'http://localhost:6274',
 }
 
 /**

@@ -26,12 +26,13 @@ import { registerRoutes } from './api/register'
 import { teamRoutes } from './api/teams'
 import { todoRoutes } from './api/todos'
 import { userRoutes } from './api/users'
+import { mcpRoutes } from './mcp/routes'
 import type { AppEnv } from './http/context'
 
 export const MAX_BODY_BYTES = 16 * 1024
 
 /** Paths whose responses carry credentials or private data and must never be cached. */
-const PRIVATE_PATHS = /^\/(auth|users|api|profile|admin|device)(\/|$)/
+const PRIVATE_PATHS = /^\/(auth|users|api|profile|admin|device|mcp)(\/|$)/
 
 export function createApp() {
   const app = new Hono<AppEnv>()
@@ -63,7 +64,8 @@ export function createApp() {
   // from an origin not in CORS_ORIGINS gets no CORS header at all.
   const allowedCors = cors({
     origin: (origin) => origin,
-    allowHeaders: ['Authorization', 'Content-Type', BOOKMARK_HEADER],
+    // MCP-Protocol-Version: what a browser-based MCP client sends (MCP 2025-11-25 Streamable HTTP)
+    allowHeaders: ['Authorization', 'Content-Type', BOOKMARK_HEADER, 'MCP-Protocol-Version'],
     allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     exposeHeaders: ['Location', 'Retry-After', 'WWW-Authenticate', BOOKMARK_HEADER],
     maxAge: 600,
@@ -114,6 +116,7 @@ export function createApp() {
     .route('/admin', adminRoutes)
     .route('/admin/clients', adminClientRoutes)
     .route('/admin/identity-providers', adminProviderRoutes)
+    .route('/mcp', mcpRoutes)
     .route('/', openApiRoutes(app))
 
   app.onError(onError)

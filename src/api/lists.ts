@@ -14,8 +14,7 @@ import {
   type MemberType,
   type Outcome,
 } from '../db/lists'
-import { listResource, toResource, type ListResourceRow } from '../db/lists'
-import { createTodo, listTodosIn, toTodo, type TodoRow } from '../db/todos'
+import { createTodo, listTodosOfList } from '../db/todos'
 import { checkedBatch } from '../auth/batch'
 import { actorOf, bearerAttribution, bearerUsername } from '../auth/bearer'
 import { checkAction, refusedOnList, requires, requiresScope } from '../auth/guards'
@@ -212,16 +211,12 @@ const routes = new Hono<AppEnv>()
     requiresScope(LIST_RULES['list.read']),
     validate('query', listTodoQuery),
     async (c) => {
-      const id = c.req.param('id')
       const options = c.req.valid('query')
-      const [resource, todos] = await checkedBatch(c, (db, actor) => ({
-        statements: [listResource(db, actor.id, id), listTodosIn(db, actor.id, id, options)],
-        read: (results) => results,
-      }))
-      const actor = actorOf(c)
-      const list = toResource(resource?.results[0] as ListResourceRow | undefined)
-      if (!list?.relation) refusedOnList(c, actor, 'list.read', list, noSuchList)
-      return c.json(((todos?.results ?? []) as TodoRow[]).map(toTodo))
+      const found = await checkedBatch(c, (db, actor) =>
+        listTodosOfList(db, actor.id, c.req.param('id'), options),
+      )
+      if (!found.done) refusedOnList(c, actorOf(c), 'list.read', found.resource, noSuchList)
+      return c.json(found.done)
     },
   )
   .post(

@@ -8,7 +8,8 @@ import { liveClientScope } from '../db/client-tokens'
 import { findLiveSession, type BearerSession } from '../db/sessions'
 import { nowSeconds } from '../lib/time'
 import type { Actor } from '../domain/policy'
-import { ALG, checkClaims, keyFor, keyring, verification } from './tokens'
+import { ALG, checkClaims, issuerFor, keyFor, keyring, verification } from './tokens'
+import { acceptedAudiences } from '../domain/resources'
 import {
   type AccessClaims,
   type ClientClaims,
@@ -21,7 +22,7 @@ import type { AppEnv, BearerAuth } from '../http/context'
 import type { Role } from '../domain/user'
 import { primaryDatabase } from '../http/database'
 
-import { bearerChallenge, forbidden, invalidToken } from './challenges'
+import { bearerChallenge, forbidden, invalidToken, resourceOf } from './challenges'
 import { type Live, presumed, presumedOf, remember } from './standing'
 
 /**
@@ -29,7 +30,8 @@ import { type Live, presumed, presumedOf, remember } from './standing'
  * aud, the signature) with the key chosen by `kid` (rotation), plus what it leaves out: the
  * canonical encoding, `exp`/`iat` required and `exp` at most ACCESS_TOKEN_TTL after `iat`.
  * hono's verify is called directly: its jwt() middleware would be built anew on every request
- * for the key the token names. Tokens are read from the Authorization header only. No D1.
+ * for the key the token names. Tokens are read from the Authorization header only, and must
+ * name the request's resource (`c.var.resource`) in `aud`. No D1.
  */
 export async function verifiedClaims(c: Context<AppEnv>): Promise<AccessClaims> {
   const header = c.req.header('Authorization')
@@ -42,9 +44,11 @@ export async function verifiedClaims(c: Context<AppEnv>): Promise<AccessClaims> 
   const cfg = config(c.env)
   const key = keyFor(await keyring(c.env), token)
   if (!key) throw invalidToken(c)
+  // Only a token made for this resource (RFC 8707, RFC 9700 §2.3): an MCP token is refused here.
+  const audiences = acceptedAudiences(issuerFor(cfg, c.req.url), cfg.audience, resourceOf(c))
   let payload: JWTPayload
   try {
-    payload = await verify(token, key, { alg: ALG, ...verification(cfg, c.req.url) })
+    payload = await verify(token, key, { alg: ALG, ...verification(cfg, c.req.url, audiences) })
   } catch {
     throw invalidToken(c) // every refusal of hono's verify: a bad signature, expired, wrong iss…
   }

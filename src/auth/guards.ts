@@ -28,23 +28,39 @@ import { actorOf, bearerToken, checkNow } from './bearer'
  * A decision to take before the route runs, on the presumed standing. A refusal is never taken
  * on a presumption: the session is read first (one round trip, on this error path only), and the
  * decision made again on what it holds. Kept, so `checkedBatch` can make it again if its batch
- * finds the standing changed.
+ * finds the standing changed. Called by the guards below, and by a handler whose decision
+ * depends on what it was asked (an MCP tool, src/mcp/).
  */
+export async function decideFirst(
+  c: Context<AppEnv>,
+  check: (c: Context<AppEnv>, actor: Actor) => void,
+): Promise<void> {
+  const auth = c.get('bearer')!
+  try {
+    check(c, actorOf(c))
+  } catch (err) {
+    if (!(err instanceof ApiError) || auth.settled) throw err
+    auth.standing = await checkNow(c, auth.claims)
+    auth.settled = true
+    check(c, actorOf(c))
+  }
+  auth.checks.push((actor) => check(c, actor))
+}
+
 const upFront =
   (check: (c: Context<AppEnv>, actor: Actor) => void): MiddlewareHandler<AppEnv> =>
   async (c, next) => {
-    const auth = c.get('bearer')!
-    try {
-      check(c, actorOf(c))
-    } catch (err) {
-      if (!(err instanceof ApiError) || auth.settled) throw err
-      auth.standing = await checkNow(c, auth.claims)
-      auth.settled = true
-      check(c, actorOf(c))
-    }
-    auth.checks.push((actor) => check(c, actor))
+    await decideFirst(c, check)
     await next()
   }
+
+/** What `requires(action)` decides up front, for `decideFirst`. */
+export const actionCheck = (action: Action) => (c: Context<AppEnv>, actor: Actor) =>
+  checkActionOf(c, actor, action)
+
+/** What `requiresScope(rule)` decides up front, for `decideFirst`. */
+export const scopeCheck = (rule: UpFrontRule) => (c: Context<AppEnv>, actor: Actor) =>
+  checkUpFront(c, actor, rule)
 
 /**
  * Turns a refusal of the policy into its answer: 403 `insufficient_scope` (naming `scope`) or

@@ -5,6 +5,7 @@ import { toBase64Url } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
 import { type Bindings, type Config, knownIssuer } from '../config'
 import { ApiError } from '../domain/errors'
+import { allAudiences } from '../domain/resources'
 import {
   type AccessClaims,
   CLIENT_SUBJECT,
@@ -90,18 +91,22 @@ export function issuerFor(cfg: Config, requestUrl: string): string {
 
 type Issued<T> = Omit<T, 'iss' | 'aud' | 'iat' | 'exp' | 'jti'>
 
-/** Signs an access token; `iat` is now unless given (client credentials, src/grants/). */
+/**
+ * Signs an access token for `audience`: the resource it may be used at (RFC 9068 §3, RFC 8707),
+ * by default JWT_AUDIENCE, the REST API's default audience (src/domain/resources.ts). `iat` is
+ * now unless given (client credentials, src/oauth/token/client-credentials.ts).
+ */
 export async function signAccessToken(
   env: Bindings,
   cfg: Config,
   requestUrl: string,
   claims: Issued<UserClaims> | Issued<ClientClaims>,
-  iat = nowSeconds(),
+  { iat = nowSeconds(), audience = cfg.audience }: { iat?: number; audience?: string } = {},
 ): Promise<string> {
   const { current } = await keyring(env)
   const payload: AccessClaims = {
     iss: issuerFor(cfg, requestUrl),
-    aud: cfg.audience,
+    aud: audience,
     ...claims,
     iat,
     exp: iat + cfg.accessTokenTtl,
@@ -156,11 +161,12 @@ export function keyFor(ring: Keyring, token: string): CryptoKey | null {
 
 /**
  * Options for hono's verifier. iat/nbf are checked by `checkClaims` instead, with leeway;
- * hono checks alg (only HS256), typ, exp when present, iss, aud and the signature.
+ * hono checks alg (only HS256), typ, exp when present, iss, the signature, and that `aud` is one
+ * of `audiences`: those of the resource the token is presented to (src/domain/resources.ts).
  */
-export const verification = (cfg: Config, requestUrl: string) => ({
+export const verification = (cfg: Config, requestUrl: string, audiences: string[]) => ({
   iss: issuerFor(cfg, requestUrl),
-  aud: cfg.audience,
+  aud: audiences,
   iat: false,
   nbf: false,
 })
@@ -200,9 +206,10 @@ export function checkClaims(
 }
 
 /**
- * A token's claims when it is ours (signature, issuer, audience, shape), else null. For
- * revocation expiry need not hold (`allowExpired`: ending a session with an expired token is
- * harmless); for introspection it must, and the lifetime is bounded as at the Bearer check.
+ * A token's claims when it is ours (signature, issuer, shape, an audience of one of our
+ * resources), else null. For revocation expiry need not hold (`allowExpired`: ending a session
+ * with an expired token is harmless); for introspection it must, and the lifetime is bounded as
+ * at the Bearer check.
  */
 export async function verifyToken(
   env: Bindings,
@@ -217,7 +224,7 @@ export async function verifyToken(
     return checkClaims(
       await verify(token, key, {
         alg: ALG,
-        ...verification(cfg, requestUrl),
+        ...verification(cfg, requestUrl, allAudiences(issuerFor(cfg, requestUrl), cfg.audience)),
         exp: !opts.allowExpired,
       }),
       opts,

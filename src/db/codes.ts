@@ -19,6 +19,8 @@ export type CodeRow = {
   used_at: number | null
   session_id: string | null
   user_updated_at: string
+  /** RFC 8707: the resource the code was issued for (migrations/0008_resources.sql). */
+  resource: string | null
 }
 
 /**
@@ -37,6 +39,7 @@ export async function issueCode(
     redirectUri: string
     challenge: string
     scope: string
+    resource?: string | null
   },
 ): Promise<string | null> {
   const code = randomToken()
@@ -45,8 +48,8 @@ export async function issueCode(
     .prepare(
       `INSERT INTO authorization_codes
          (code_hash, client_id, user_id, redirect_uri, code_challenge, scope, user_updated_at,
-          created_at, expires_at, provider_id)
-       SELECT ?1, k.client_id, u.id, ?4, ?5, ?6, u.updated_at, ?7, ?8, s.provider_id
+          created_at, expires_at, provider_id, resource)
+       SELECT ?1, k.client_id, u.id, ?4, ?5, ?6, u.updated_at, ?7, ?8, s.provider_id, ?10
        FROM signins s JOIN users u ON u.id = s.user_id, clients k
        WHERE s.token_hash = ?9 AND s.user_id = ?3 AND s.expires_at > ?7
          AND u.disabled = 0 AND u.updated_at = s.user_updated_at
@@ -63,6 +66,7 @@ export async function issueCode(
       now,
       now + CODE_TTL,
       await sha256Hex(c.signin),
+      c.resource ?? null,
     )
     .first()
   return inserted ? code : null
@@ -109,6 +113,7 @@ export async function redeemCode(
       codeHash,
       clientId,
       scope: r.code.scope,
+      resource: r.code.resource,
       refreshHash: r.refreshHash,
       now,
       ttl: r.ttl,

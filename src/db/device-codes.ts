@@ -51,7 +51,14 @@ export type DeviceRequest = {
  */
 export async function createDeviceRequest(
   db: D1Database,
-  r: { clientId: string; scope: string; ip: string | null; userAgent: string | null },
+  r: {
+    clientId: string
+    scope: string
+    ip: string | null
+    userAgent: string | null
+    /** RFC 8707: the resource asked for, canonical; null for none. */
+    resource?: string | null
+  },
 ): Promise<{ deviceCode: string; userCode: string } | null> {
   const now = nowSeconds()
   for (let tries = 0; tries < 3; tries++) {
@@ -60,8 +67,8 @@ export async function createDeviceRequest(
     const inserted = await db
       .prepare(
         `INSERT INTO device_codes (device_code_hash, user_code, client_id, scope, request_ip,
-           request_ua, created_at, expires_at, poll_interval)
-         SELECT ?1, ?2, client_id, ?4, ?5, ?6, ?7, ?8, ?9 FROM clients
+           request_ua, created_at, expires_at, poll_interval, resource)
+         SELECT ?1, ?2, client_id, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM clients
          WHERE client_id = ?3 AND disabled = 0
          ON CONFLICT (user_code) DO NOTHING
          RETURNING user_code`,
@@ -76,6 +83,7 @@ export async function createDeviceRequest(
         now,
         now + DEVICE_CODE_TTL,
         POLL_INTERVAL,
+        r.resource ?? null,
       )
       .first()
     if (inserted) return { deviceCode, userCode }
@@ -134,7 +142,7 @@ export async function decideDeviceRequest(
 
 export type Poll =
   | { kind: 'pending'; slowDown: boolean }
-  | { kind: 'approved'; userId: string; scope: string }
+  | { kind: 'approved'; userId: string; scope: string; resource: string | null }
   | { kind: 'denied' | 'expired' | 'invalid' }
 
 /**
@@ -155,7 +163,8 @@ export async function pollDeviceCode(
            THEN poll_interval + 5 ELSE poll_interval END,
          last_polled_at = ?3
        WHERE device_code_hash = ?1 AND client_id = ?2
-       RETURNING status, expires_at, slowed_at IS NOT NULL AS slow, user_id, granted_scope`,
+       RETURNING status, expires_at, slowed_at IS NOT NULL AS slow, user_id, granted_scope,
+         resource`,
     )
     .bind(deviceCodeHash, clientId, now)
     .first<{
@@ -164,10 +173,16 @@ export async function pollDeviceCode(
       slow: number
       user_id: string | null
       granted_scope: string | null
+      resource: string | null
     }>()
   if (!row || row.status === 'redeemed') return { kind: 'invalid' }
   if (row.status === 'approved' && row.expires_at > now)
-    return { kind: 'approved', userId: row.user_id!, scope: row.granted_scope! }
+    return {
+      kind: 'approved',
+      userId: row.user_id!,
+      scope: row.granted_scope!,
+      resource: row.resource,
+    }
   if (row.expires_at <= now) return { kind: 'expired' }
   if (row.status === 'denied') return { kind: 'denied' }
   return { kind: 'pending', slowDown: row.slow === 1 }
@@ -187,6 +202,7 @@ export async function redeemDeviceCode(
     clientId: string
     userId: string
     scope: string
+    resource: string | null
     refreshHash: string
     ttl: number
   },

@@ -14,10 +14,16 @@ import { abortUnless } from './query'
 const liveSession = (now: string) =>
   `s.revoked_at IS NULL AND s.expires_at > ${now} AND u.disabled = 0`
 
-export type LiveSession = { sessionId: string; scope: string; user: User }
+export type LiveSession = {
+  sessionId: string
+  scope: string
+  user: User
+  /** RFC 8707: the resource the session was granted for, null for none. */
+  resource: string | null
+}
 
 /** A live session as the Bearer check reads it: also whether a third-party app holds it. */
-export type BearerSession = LiveSession & { thirdPartyApp: boolean }
+export type BearerSession = Omit<LiveSession, 'resource'> & { thirdPartyApp: boolean }
 
 /** What a new session records, and the credential state it may only be created under. */
 export type NewSession = {
@@ -30,6 +36,8 @@ export type NewSession = {
   ttl: number
   /** The client it is issued to, which must be enabled; null or absent for none. */
   clientId?: string | null
+  /** RFC 8707: the resource it is granted for (migrations/0008_resources.sql); none if absent. */
+  resource?: string | null
 } & (
   | {
       /** The password hash this request verified: no session unless the user still holds it. */
@@ -102,8 +110,9 @@ export function sessionStatements(db: D1Database, s: NewSession) {
   const statements = [
     db
       .prepare(
-        `INSERT INTO sessions (id, user_id, scope, created_at, expires_at, client_id, provider_id)
-         SELECT ?1, id, ?3, ?4, ?5, ?6, ${providerOf(s)}
+        `INSERT INTO sessions
+           (id, user_id, scope, created_at, expires_at, client_id, provider_id, resource)
+         SELECT ?1, id, ?3, ?4, ?5, ?6, ${providerOf(s)}, ?8
          FROM users WHERE id = ?2 AND ${stillHolds(s)}
            AND (?6 IS NULL OR EXISTS (
              SELECT 1 FROM clients k WHERE k.client_id = ?6 AND k.disabled = 0))`,
@@ -116,6 +125,7 @@ export function sessionStatements(db: D1Database, s: NewSession) {
         s.now + s.ttl,
         clientId,
         s.verifiedHash ?? s.codeHash ?? s.deviceCodeHash,
+        s.resource ?? null,
       ),
     db
       .prepare(
@@ -294,7 +304,7 @@ export async function rotateRefreshToken(
   retry?: RetryWindow,
 ): Promise<Rotation> {
   const claimed = (
-    await db.batch<{ session_id: string; scope: string } & UserRow>([
+    await db.batch<{ session_id: string; scope: string; resource: string | null } & UserRow>([
       db
         .prepare(
           `UPDATE refresh_tokens SET used_at = ?2, replaced_by = ?3, retry_response = ?5
@@ -324,7 +334,7 @@ export async function rotateRefreshToken(
           ]),
       db
         .prepare(
-          `SELECT s.id AS session_id, s.scope, ${userColumns('u')}
+          `SELECT s.id AS session_id, s.scope, s.resource, ${userColumns('u')}
          FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
          JOIN users u ON u.id = s.user_id
          WHERE r.token_hash = ?1`,
@@ -336,7 +346,12 @@ export async function rotateRefreshToken(
   if (row)
     return {
       kind: 'rotated',
-      session: { sessionId: row.session_id, scope: row.scope, user: toUser(row) },
+      session: {
+        sessionId: row.session_id,
+        scope: row.scope,
+        user: toUser(row),
+        resource: row.resource,
+      },
     }
   if (retry && retry.seconds > 0) return retryOrRevoke(db, oldHash, now, clientId, retry.seconds)
 
@@ -448,12 +463,12 @@ export const revokeSession = (db: D1Database, sessionId: string, now: number) =>
 export const sessionOfRefreshToken = (db: D1Database, tokenHash: string) =>
   db
     .prepare(
-      `SELECT s.id, s.scope, s.client_id FROM refresh_tokens r
+      `SELECT s.id, s.scope, s.client_id, s.resource FROM refresh_tokens r
        JOIN sessions s ON s.id = r.session_id
        WHERE r.token_hash = ?1`,
     )
     .bind(tokenHash)
-    .first<{ id: string; scope: string; client_id: string | null }>()
+    .first<{ id: string; scope: string; client_id: string | null; resource: string | null }>()
 
 /**
  * A refresh token that would work now (unused, its session live, its user enabled), for
@@ -463,7 +478,8 @@ export async function findLiveRefreshToken(db: D1Database, tokenHash: string, no
   const row = await db
     .prepare(
       `SELECT r.created_at AS issued_at, s.id AS session_id, s.scope AS session_scope,
-         s.client_id AS session_client, s.expires_at AS session_expires, ${userColumns('u')}
+         s.client_id AS session_client, s.expires_at AS session_expires,
+         s.resource AS session_resource, ${userColumns('u')}
        FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
        JOIN users u ON u.id = s.user_id
        WHERE r.token_hash = ?1 AND r.used_at IS NULL AND ${liveSession('?2')}`,
@@ -476,6 +492,7 @@ export async function findLiveRefreshToken(db: D1Database, tokenHash: string, no
         session_scope: string
         session_client: string | null
         session_expires: number
+        session_resource: string | null
       }
     >()
   return (
@@ -485,6 +502,7 @@ export async function findLiveRefreshToken(db: D1Database, tokenHash: string, no
       sessionId: row.session_id,
       scope: row.session_scope,
       clientId: row.session_client,
+      resource: row.session_resource,
       user: toUser(row),
     }
   )

@@ -71,7 +71,7 @@ function listTodosStatement(db: D1Database, ownerId: string, o: ListOptions) {
 }
 
 /** The todos of list `listId`, newest first, if the actor may read the list (else none). */
-export const listTodosIn = (
+const listTodosIn = (
   db: D1Database,
   actorId: string,
   listId: string,
@@ -89,6 +89,26 @@ export const listTodosIn = (
     ? stmt.bind(actorId, listId, o.limit, o.offset)
     : stmt.bind(actorId, listId, o.limit, o.offset, o.completed ? 1 : 0)
 }
+
+/**
+ * The todos of list `listId`, newest first, when the actor may read it; else the list as the
+ * policy sees it (null when missing or invisible), for the caller to tell a 404 from a 403. One
+ * batch: the list's resource and its todos.
+ */
+export const listTodosOfList = (
+  db: D1Database,
+  actorId: string,
+  listId: string,
+  o: Omit<ListOptions, 'list_id'>,
+): Query<Guarded<Todo[]>> => ({
+  statements: [listResource(db, actorId, listId), listTodosIn(db, actorId, listId, o)],
+  read: (results) => {
+    const list = toResource(rows<ListResourceRow>(results, 0)[0])
+    return list?.relation
+      ? { done: rows<TodoRow>(results, 1).map(toTodo) }
+      : { done: null, resource: list }
+  },
+})
 
 /** The todo, if the actor may read its list. */
 export const getTodo = (db: D1Database, actorId: string, id: string): Query<Todo | null> => ({

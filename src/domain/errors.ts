@@ -7,6 +7,8 @@ export const STATUS = {
   unauthorized_client: 400,
   invalid_redirect_uri: 400,
   invalid_client_metadata: 400,
+  // RFC 8707 §2: a `resource` that is malformed, unknown, or not the grant's.
+  invalid_target: 400,
   // RFC 8628 §3.5: the device code grant's polling answers.
   authorization_pending: 400,
   slow_down: 400,

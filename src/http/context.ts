@@ -2,6 +2,7 @@ import type { Bindings } from '../config'
 import type { AccessClaims } from '../domain/claims'
 import type { Actor } from '../domain/policy'
 import type { Requester } from '../domain/requester'
+import type { ResourceName } from '../domain/resources'
 import type { Presumed } from '../domain/standing'
 import type { User } from '../domain/user'
 
@@ -46,6 +47,11 @@ export type Variables = {
   scopes: readonly string[]
   /** A Bearer request on the hot path (src/auth/guards.ts `requires`, `requiresScope`). */
   bearer?: BearerAuth
+  /**
+   * The protected resource the request is for, which decides the audiences its token may carry
+   * and the RFC 9728 document its challenges name; `api` when unset (src/domain/resources.ts).
+   */
+  resource?: ResourceName
 }
 
 export type AppEnv = { Bindings: Bindings; Variables: Variables }

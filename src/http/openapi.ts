@@ -311,6 +311,7 @@ export function openApiDocument(paths: ReturnType<typeof openApiPaths>, origin: 
       { name: 'teams', description: 'Teams, to share lists with.' },
       { name: 'users', description: 'The current user and, for admins, everyone.' },
       { name: 'clients', description: 'OAuth clients: the registry (RFC 7591).' },
+      { name: 'mcp', description: 'The MCP server: the todos as tools for AI assistants.' },
       { name: 'meta', description: 'Health, discovery and this document.' },
     ],
     paths,

@@ -79,7 +79,8 @@ export async function introspect(c: Context<AppEnv>, token: string, caller: stri
     exp: refresh.expiresAt,
     iat: refresh.issuedAt,
     sub: refresh.user.id,
-    aud: cfg.audience,
+    // RFC 8707: the resource its session was granted for, whose tokens it gets.
+    aud: refresh.resource ?? cfg.audience,
     iss,
   } as const
 }

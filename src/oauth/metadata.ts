@@ -11,6 +11,7 @@ import type { AppEnv } from '../http/context'
 import { database } from '../http/database'
 import { AUTH_METHODS } from '../domain/clients'
 import { PROMPT_VALUES } from './browser/pending'
+import { MCP_PATH, type ResourceName, resourceUri } from '../domain/resources'
 
 export const metaRoutes = new Hono<AppEnv>()
   .get(
@@ -77,18 +78,32 @@ export const metaRoutes = new Hono<AppEnv>()
     doc({
       operationId: 'getResourceMetadata',
       tag: 'meta',
-      summary: 'OAuth 2.0 protected resource metadata (RFC 9728)',
+      summary: 'OAuth 2.0 protected resource metadata of the REST API (RFC 9728)',
       responses: { 200: { description: 'The metadata.', schema: resourceMetadata } },
     }),
-    (c) => {
-      const issuer = issuerFor(config(c.env), c.req.url)
-      return c.json({
-        resource: issuer,
-        authorization_servers: [issuer],
-        scopes_supported: SCOPES,
-        bearer_methods_supported: ['header'],
-        resource_name: 'todo-auth',
-        resource_documentation: `${issuer}/docs`,
-      })
-    },
+    (c) => c.json(resourceDocument(issuerFor(config(c.env), c.req.url), 'api')),
   )
+  /** RFC 9728 §3.1: the MCP server's own document, its path after the well-known one. */
+  .get(
+    `/.well-known/oauth-protected-resource${MCP_PATH}`,
+    doc({
+      operationId: 'getMcpResourceMetadata',
+      tag: 'meta',
+      summary: 'OAuth 2.0 protected resource metadata of the MCP server (RFC 9728)',
+      responses: { 200: { description: 'The metadata.', schema: resourceMetadata } },
+    }),
+    (c) => c.json(resourceDocument(issuerFor(config(c.env), c.req.url), 'mcp')),
+  )
+
+/**
+ * A resource's RFC 9728 document. `resource` is the identifier a client sends as RFC 8707's
+ * `resource` to get a token for it (src/domain/resources.ts).
+ */
+const resourceDocument = (issuer: string, name: ResourceName) => ({
+  resource: resourceUri(issuer, name),
+  authorization_servers: [issuer],
+  scopes_supported: SCOPES,
+  bearer_methods_supported: ['header'],
+  resource_name: name === 'mcp' ? 'todo-auth MCP server' : 'todo-auth',
+  resource_documentation: `${issuer}/docs`,
+})

@@ -94,6 +94,7 @@ const HOT_PATH: Record<string, Check | string> = {
   'GET /.well-known/oauth-authorization-server': 'no credentials and no D1',
   'GET /openapi.json': 'no credentials and no D1',
   'GET /.well-known/oauth-protected-resource': 'no credentials and no D1',
+  'GET /.well-known/oauth-protected-resource/mcp': 'no credentials and no D1',
   'GET /auth/authorize': 'a browser page: the sign-in cookie, not a Bearer token',
   'POST /auth/authorize/login': 'a browser form that checks a password',
   'POST /auth/authorize/consent': 'a browser form: the sign-in cookie, not a Bearer token',
@@ -364,10 +365,81 @@ const HOT_PATH: Record<string, Check | string> = {
       return [`/users/me/clients/${clientId}`, bearer(t, { method: 'DELETE' }), 204]
     },
   },
+  // A tool call of the MCP server (src/mcp/) with a token for it: one batch, as the REST route.
+  'POST /mcp': {
+    role: 'user',
+    request: async () => ['/mcp', mcp(await mcpToken(), 'add_todo', { title: 'x' }), 200],
+  },
+}
+
+const MCP = 'https://todo.test/mcp'
+
+/** A new user's token for the MCP server (RFC 8707 `resource`), got outside the recording. */
+async function mcpToken(): Promise<string> {
+  const { username, password } = await makeUser()
+  const fields = { grant_type: 'password', username, password, resource: MCP }
+  const { res } = await send('/auth/token', form(fields))
+  expect(res.status).toBe(200)
+  return ((await res.json()) as { access_token: string }).access_token
+}
+
+/** A JSON-RPC message to /mcp: a tools/call of `tool`, or `method` itself. */
+const mcp = (token: string, tool: string, args: object = {}, method = 'tools/call') => {
+  const params = method === 'tools/call' ? { name: tool, arguments: args } : args
+  const init = json('POST', { jsonrpc: '2.0', id: 1, method, params }, token)
+  const headers = {
+    ...(init.headers as Record<string, string>),
+    Accept: 'application/json, text/event-stream',
+    'MCP-Protocol-Version': '2025-11-25',
+  }
+  return { ...init, headers }
+}
+
+/** A tool's call with a todo (made through the REST API) of the MCP token's user. */
+async function mcpTodoCall(
+  tool: string,
+  args: object = {},
+): Promise<[string, RequestInit, number]> {
+  const token = await mcpToken()
+  const made = (await (
+    await send('/mcp', mcp(token, 'add_todo', { title: 'round trips' }))
+  ).res.json()) as { result: { structuredContent: { id: string; list_id: string } } }
+  const { id, list_id } = made.result.structuredContent
+  return ['/mcp', mcp(token, tool, { id, list_id, ...args }), 200]
 }
 
 /** Routes that take a second path through their handler worth holding to the same budget. */
 const ALSO: [string, Check][] = [
+  [
+    'POST /mcp initialize (no tool: the token check alone)',
+    {
+      role: 'user',
+      request: async () => ['/mcp', mcp(await mcpToken(), '', INITIALIZE, 'initialize'), 200],
+    },
+  ],
+  [
+    'POST /mcp list_lists',
+    { role: 'user', request: async () => ['/mcp', mcp(await mcpToken(), 'list_lists'), 200] },
+  ],
+  [
+    'POST /mcp list_todos',
+    { role: 'user', request: async () => ['/mcp', mcp(await mcpToken(), 'list_todos'), 200] },
+  ],
+  [
+    'POST /mcp list_todos of a list',
+    { role: 'user', request: () => mcpTodoCall('list_todos', { id: undefined }) },
+  ],
+  [
+    'POST /mcp update_todo',
+    {
+      role: 'user',
+      request: () => mcpTodoCall('update_todo', { list_id: undefined, completed: true }),
+    },
+  ],
+  [
+    'POST /mcp delete_todo',
+    { role: 'user', request: () => mcpTodoCall('delete_todo', { list_id: undefined }) },
+  ],
   [
     "GET /api/todos?user_id= (an admin's audited read)",
     {
@@ -395,6 +467,12 @@ const CLIENT_MAY: Record<string, () => Promise<string>> = {
   'GET /admin/audit': async () => '/admin/audit',
 }
 
+const INITIALIZE = {
+  protocolVersion: '2025-11-25',
+  capabilities: {},
+  clientInfo: { name: 'hot path', version: '1' },
+}
+
 /** Bearer routes that HOT_PATH leaves out for a user's token, which a client's is refused on. */
 const BEARER_ELSEWHERE = ['POST /users/me/password', 'POST /users', 'POST /auth/logout']
 
@@ -404,18 +482,22 @@ const CLIENT_CHECKS: [string, () => Promise<[string, RequestInit]>, number][] = 
     typeof check === 'string' ? [] : [route],
   ),
   ...BEARER_ELSEWHERE,
-].map((route) => {
-  const [method, pattern] = route.split(' ') as [string, string]
-  const may = CLIENT_MAY[route]
-  if (may) return [route, async () => [await may(), { method }], 200]
-  // Refused before anything is read, so any id will do and the body is never looked at.
-  const path = pattern.replace(/:\w+/g, () => crypto.randomUUID())
-  const body = method === 'GET' || method === 'DELETE' ? {} : { body: '{}' }
-  const headers = body.body ? { 'Content-Type': 'application/json' } : {}
-  return [route, async () => [path, { method, ...body, headers }], 403]
-})
+]
+  // A token of the REST API is no token for the MCP server (401 before any D1): a client's own
+  // MCP token is held to one round trip below.
+  .filter((route) => route !== 'POST /mcp')
+  .map((route) => {
+    const [method, pattern] = route.split(' ') as [string, string]
+    const may = CLIENT_MAY[route]
+    if (may) return [route, async () => [await may(), { method }], 200]
+    // Refused before anything is read, so any id will do and the body is never looked at.
+    const path = pattern.replace(/:\w+/g, () => crypto.randomUUID())
+    const body = method === 'GET' || method === 'DELETE' ? {} : { body: '{}' }
+    const headers = body.body ? { 'Content-Type': 'application/json' } : {}
+    return [route, async () => [path, { method, ...body, headers }], 403]
+  })
 
-async function clientToken(): Promise<string> {
+async function clientToken(resource?: string): Promise<string> {
   const { client, client_secret } = await makeClient({
     grant_types: ['client_credentials'],
     scope: 'audit:read users:read',
@@ -427,6 +509,7 @@ async function clientToken(): Promise<string> {
       grant_type: 'client_credentials',
       client_id: client.client_id,
       client_secret: client_secret!,
+      ...(resource && { resource }),
     }),
   )
   expect(res.status).toBe(200)
@@ -453,6 +536,12 @@ describe('an authenticated request', () => {
 
     expect(res.status).toBe(status)
     expect(trips, `round trips: ${JSON.stringify(trips)}`).toHaveLength(1)
+    // A tool's refusal is a 200 too: the call must have done what it was asked.
+    if (path === '/mcp') {
+      const body = (await res.json()) as { result?: { isError?: boolean } }
+      expect(body.result, JSON.stringify(body)).toBeDefined()
+      expect(body.result?.isError, JSON.stringify(body)).toBeFalsy()
+    }
   })
 
   it.each(CLIENT_CHECKS)(
@@ -476,6 +565,19 @@ describe('an authenticated request', () => {
       else expect(trips[0]?.[0]).toContain('client token check failed')
     },
   )
+
+  it('to POST /mcp with a client’s own MCP token is a tool error in one D1 round trip', async () => {
+    const token = await clientToken(MCP)
+    const { res, trips } = await send('/mcp', mcp(token, 'list_lists'))
+    expect(res.status).toBe(200)
+    const { result } = (await res.json()) as { result: { isError: boolean; content: object[] } }
+    expect(result).toMatchObject({
+      isError: true,
+      content: [{ text: expect.stringMatching(/^forbidden/) }],
+    })
+    expect(trips, `round trips: ${JSON.stringify(trips)}`).toHaveLength(1)
+    expect(trips[0]?.[0]).toContain('revoked_client_tokens')
+  })
 
   it('checks no password and imports no key', async () => {
     const user = await makeUser()

@@ -36,6 +36,7 @@ const readsEverything = (sql: string, line: string) =>
 const NOT_TOURED: Record<string, string> = {
   'GET /.well-known/oauth-authorization-server': 'sends no statement',
   'GET /.well-known/oauth-protected-resource': 'sends no statement',
+  'GET /.well-known/oauth-protected-resource/mcp': 'sends no statement',
   'GET /openapi.json': 'sends no statement',
 }
 
@@ -369,6 +370,37 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
   await send('/users/me/identities/plan-b', bearer(mine, { method: 'DELETE' }))
   await send('/admin/identity-providers/plan-a', json('PATCH', { enabled: false }, admins))
   await send('/admin/identity-providers/plan-a', bearer(admins, { method: 'DELETE' }))
+
+  // The MCP server: its tools send the REST routes' statements behind the same check; a call
+  // that runs no tool, the check alone.
+  const assistant = await makeUser()
+  const forMcp = await token({
+    grant_type: 'password',
+    username: assistant.username,
+    password: assistant.password,
+    resource: `${ORIGIN}/mcp`,
+  })
+  const mcp = (method: string, params: object) => ({
+    method: 'POST',
+    headers: {
+      Authorization: `Bearer ${forMcp.access_token}`,
+      'Content-Type': 'application/json',
+      Accept: 'application/json, text/event-stream',
+      'MCP-Protocol-Version': '2025-11-25',
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  })
+  const tool = (name: string, args: object) => mcp('tools/call', { name, arguments: args })
+  await send('/mcp', mcp('tools/list', {}))
+  const added = (await (await send('/mcp', tool('add_todo', { title: 'mcp' }))).json()) as {
+    result: { structuredContent: { id: string; list_id: string } }
+  }
+  const { id: mcpTodo, list_id: mcpList } = added.result.structuredContent
+  await send('/mcp', tool('list_lists', {}))
+  await send('/mcp', tool('list_todos', { completed: false }))
+  await send('/mcp', tool('list_todos', { list_id: mcpList }))
+  await send('/mcp', tool('update_todo', { id: mcpTodo, completed: true }))
+  await send('/mcp', tool('delete_todo', { id: mcpTodo }))
 
   await send('/healthz')
   await purgeExpired(bindings)

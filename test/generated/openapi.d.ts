@@ -43,8 +43,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** OAuth 2.0 protected resource metadata (RFC 9728) */
+        /** OAuth 2.0 protected resource metadata of the REST API (RFC 9728) */
         get: operations["getResourceMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-protected-resource/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** OAuth 2.0 protected resource metadata of the MCP server (RFC 9728) */
+        get: operations["getMcpResourceMetadata"];
         put?: never;
         post?: never;
         delete?: never;
@@ -967,6 +984,26 @@ export interface paths {
         patch: operations["updateIdentityProvider"];
         trace?: never;
     };
+    "/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The MCP server (Streamable HTTP, stateless)
+         * @description A JSON-RPC message of the Model Context Protocol (2025-11-25 or 2025-06-18), with `Accept: application/json, text/event-stream`; a Bearer token issued for this resource (`resource=<issuer>/mcp`, RFC 8707). Tools: list_lists, list_todos, add_todo, update_todo, delete_todo. A tool that needs a scope the token lacks is a 403 `insufficient_scope` naming what it needs with what it has (docs/api.md §13).
+         */
+        post: operations["mcp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -990,7 +1027,7 @@ export interface components {
     schemas: {
         Error: {
             /** @enum {string} */
-            error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_scope" | "unauthorized_client" | "invalid_redirect_uri" | "invalid_client_metadata" | "authorization_pending" | "slow_down" | "access_denied" | "expired_token" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_client" | "insufficient_scope" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "server_error" | "temporarily_unavailable";
+            error: "invalid_request" | "invalid_grant" | "unsupported_grant_type" | "invalid_scope" | "unauthorized_client" | "invalid_redirect_uri" | "invalid_client_metadata" | "invalid_target" | "authorization_pending" | "slow_down" | "access_denied" | "expired_token" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_client" | "insufficient_scope" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "server_error" | "temporarily_unavailable";
             error_description: string;
             issues?: {
                 path: string;
@@ -1115,6 +1152,40 @@ export interface operations {
             };
         };
     };
+    getMcpResourceMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        resource: string;
+                        authorization_servers: string[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     requestToken: {
         parameters: {
             query?: never;
@@ -1137,6 +1208,11 @@ export interface operations {
                     device_code?: string;
                     client_id?: string;
                     client_secret?: string;
+                    /**
+                     * Format: uri
+                     * @description RFC 8707: the resource the token is for (its `aud`); one per request.
+                     */
+                    resource?: string;
                 };
             };
         };
@@ -1160,7 +1236,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_grant`, `invalid_request`, `invalid_scope`, `unauthorized_client`, `unsupported_grant_type` */
+            /** @description `invalid_grant`, `invalid_request`, `invalid_scope`, `invalid_target`, `unauthorized_client`, `unsupported_grant_type` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1953,6 +2029,11 @@ export interface operations {
                     client_id?: string;
                     client_secret?: string;
                     scope?: string;
+                    /**
+                     * Format: uri
+                     * @description RFC 8707: the resource the token is for (its `aud`); one per request.
+                     */
+                    resource?: string;
                 };
             };
         };
@@ -1977,7 +2058,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_request`, `invalid_scope`, `unauthorized_client` */
+            /** @description `invalid_request`, `invalid_scope`, `invalid_target`, `unauthorized_client` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6310,6 +6391,63 @@ export interface operations {
             /** @description `unsupported_media_type` */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error (`method_not_allowed`, `server_error`, …), in the same shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    mcp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The JSON-RPC response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        jsonrpc: "2.0";
+                        id: string | number;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description `invalid_token`, `unauthorized` */
+            401: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_scope` */
+            403: {
+                headers: {
+                    /** @description The challenge: `Basic realm="todo-auth", charset="UTF-8"` or `Bearer realm="todo-auth"[, error=…], resource_metadata="…"` (RFC 6750 §3, RFC 9728 §5.1). */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {

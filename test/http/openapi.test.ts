@@ -124,6 +124,7 @@ describe('GET /openapi.json', () => {
       'device_code',
       'client_id',
       'client_secret',
+      'resource',
     ])
     const query = doc.paths['/api/todos']!.get!.parameters!.map(
       (p) => `${p.in}:${p.name}:${p.required}`,
@@ -311,6 +312,7 @@ describe('the document says what the server does', () => {
 
     // The code flow, as a browser and an app go through it (test/oauth-client.ts).
     await check('GET', '/.well-known/oauth-protected-resource')
+    await check('GET', '/.well-known/oauth-protected-resource/mcp')
     const { client: app } = await makeClient()
     await check('GET', '/auth/authorize') // 400 page: no app named
     const page = (fields: Record<string, string>, cookie: string): RequestInit => {
@@ -421,6 +423,35 @@ describe('the document says what the server does', () => {
     await check('GET', '/admin/audit?limit=1', bearer(machine.access_token))
     await check('GET', '/api/todos', bearer(machine.access_token)) // 403 forbidden
     await check('GET', `/api/lists/${defaultList.id}`, bearer(machine.access_token)) // 403
+
+    // The MCP server: no token, a REST token (401 both), a read-only token for it stepping up.
+    const rpc = (token: string, method: string, params: object) => ({
+      ...json('POST', { jsonrpc: '2.0', id: 1, method, params }, token),
+      headers: {
+        'Content-Type': 'application/json',
+        Accept: 'application/json, text/event-stream',
+        'MCP-Protocol-Version': '2025-11-25',
+        ...(token && { Authorization: `Bearer ${token}` }),
+      },
+    })
+    const forMcp: { access_token: string } = await (
+      await call(
+        '/auth/token',
+        form({
+          grant_type: 'password',
+          username: user.username,
+          password: user.password,
+          scope: 'read',
+          resource: 'https://todo.test/mcp',
+        }),
+      )
+    ).json()
+    await check('POST', '/mcp', rpc('', 'tools/list', {})) // 401
+    await check('POST', '/mcp', rpc(token, 'tools/list', {})) // 401: not this resource's
+    await check('POST', '/mcp', rpc(forMcp.access_token, 'tools/list', {}))
+    await check('POST', '/mcp', rpc(forMcp.access_token, 'tools/call', { name: 'list_lists' }))
+    const write = { name: 'add_todo', arguments: { title: 'x' } }
+    await check('POST', '/mcp', rpc(forMcp.access_token, 'tools/call', write)) // 403
 
     // The device flow: start, poll (pending), the verification page's steps, poll (tokens).
     const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code'

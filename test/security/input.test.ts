@@ -344,7 +344,7 @@ describe('CORS', () => {
     expect(pre.headers.get('Access-Control-Allow-Origin')).toBe('https://app.example')
     expect(pre.headers.get('Access-Control-Allow-Methods')).toBe('GET,POST,PUT,PATCH,DELETE')
     expect(pre.headers.get('Access-Control-Allow-Headers')).toBe(
-      'Authorization,Content-Type,x-d1-bookmark',
+      'Authorization,Content-Type,x-d1-bookmark,MCP-Protocol-Version',
     )
     expect(pre.headers.get('Access-Control-Allow-Credentials')).toBeNull()
     const res = await app.request(

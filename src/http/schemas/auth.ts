@@ -13,6 +13,19 @@ const optional = () => z.preprocess((v) => (v === '' ? undefined : v), param().m
 
 const scopeToken = `(?:${CLIENT_SCOPES.join('|')})`
 
+/**
+ * RFC 8707 `resource`: may be sent more than once (§2), so an array is let through here and the
+ * grant answers `invalid_target` for more than one (src/domain/resources.ts `requestedResource`).
+ */
+const resource = () =>
+  documented(z.union([optional(), z.array(param().max(4096)).max(8)]), {
+    replace: {
+      type: 'string',
+      format: 'uri',
+      description: 'RFC 8707: the resource the token is for (its `aud`); one per request.',
+    },
+  })
+
 export const tokenRequest = z.object({
   // Any other value is refused by the route (unsupported_grant_type), not by this schema: the
   // document lists the ones that work.
@@ -30,6 +43,7 @@ export const tokenRequest = z.object({
   device_code: optional(),
   client_id: optional(),
   client_secret: optional(),
+  resource: resource(),
 })
 
 /** RFC 7009 §2.1 and RFC 7662 §2.1: the token, a hint, and optionally client credentials. */
@@ -48,6 +62,7 @@ export const deviceAuthorizationRequest = z.object({
   scope: documented(optional(), {
     replace: { type: 'string', pattern: `^${scopeToken}(?: ${scopeToken})*$` },
   }),
+  resource: resource(),
 })
 
 export const passwordChange = z.strictObject({

@@ -1,13 +1,16 @@
 import * as z from 'zod'
 import { atLeastOne, booleanParam, param, paging, trimmed } from './common'
 
-const fields = {
+/** A todo's fields as the API takes them; the MCP tools' arguments too (src/mcp/tools.ts). */
+export const fields = {
   title: trimmed(1, 200),
   description: z.string().max(2000),
   completed: z.boolean(),
 }
 
-const listId = z.string().min(1).max(128)
+/** A list's or a todo's id as a body field. */
+export const id = z.string().min(1).max(128)
+const listId = id
 
 export const todoCreate = z.strictObject({
   title: fields.title,

@@ -6,6 +6,7 @@ import { randomToken, sha256Hex } from '../../lib/crypto'
 import { nowSeconds } from '../../lib/time'
 import { s256, VERIFIER } from './pkce'
 import { type Grant, redeemedResponse } from '../token/grant'
+import { grantAudience } from '../token/resource'
 import { database } from '../../http/database'
 import type { ClientRow } from '../../db/clients'
 
@@ -71,6 +72,8 @@ export const authorizationCodeGrant: Grant<'authorization_code'> = {
       throw invalidGrant('A valid code_verifier is required (PKCE, RFC 7636).')
     if ((await s256(form.code_verifier)) !== row.code_challenge)
       throw invalidGrant('The code_verifier does not match the code challenge.')
+    // RFC 8707 §2.2: the code's resource, or invalid_target, before the code is spent.
+    const audience = grantAudience(c, form.resource, row.resource)
 
     const refreshToken = randomToken()
     const result = await redeemCode(db, {
@@ -90,6 +93,7 @@ export const authorizationCodeGrant: Grant<'authorization_code'> = {
     return redeemedResponse(c, 'code_exchange', result, {
       refreshToken,
       clientId: client.client_id,
+      audience,
     })
   },
 }

@@ -27,6 +27,7 @@ export type RedirectError =
   | 'access_denied'
   | 'unsupported_response_type'
   | 'invalid_scope'
+  | 'invalid_target'
   | 'server_error'
   // OpenID Connect Core §3.1.2.6, for prompt=none. interaction_required is never sent: signing
   // in and consenting are the only interactions there are, and each has its own error.

@@ -1,4 +1,5 @@
 import { type Context, Hono } from 'hono'
+import { ApiError } from '../../domain/errors'
 import { rememberConsent } from '../../db/clients'
 import { narrowScopes, SCOPES } from '../../domain/scopes'
 import { doc } from '../../http/openapi'
@@ -13,6 +14,7 @@ import { type Pending, unseal } from '../browser/pending'
 import { CHALLENGE } from './pkce'
 import { matchRedirectUri } from '../../domain/redirect-uris'
 import { nowSeconds } from '../../lib/time'
+import { requestedResource } from '../../domain/resources'
 import { isUtf8Form } from '../../http/validate'
 import type { AppEnv } from '../../http/context'
 import { database } from '../../http/database'
@@ -69,6 +71,16 @@ async function formRequest(c: Context<AppEnv>) {
 }
 
 const text = (v: unknown) => (typeof v === 'string' ? v : undefined)
+
+/** RFC 8707 `resource`, canonical, or the `invalid_target` to redirect with. */
+function resourceParam(c: Context<AppEnv>): string | undefined | ApiError {
+  try {
+    return requestedResource(issuer(c), c.req.queries('resource'))
+  } catch (err) {
+    if (err instanceof ApiError) return err
+    throw err
+  }
+}
 
 /** Every way back to the app, for GET /openapi.json. */
 const BACK = {
@@ -163,6 +175,8 @@ export const authorizeRoutes = new Hono<AppEnv>()
       // OpenID Connect Core §3.1.2.1: max_age is a number of seconds, 0 or more.
       if (maxAge !== undefined && !/^\d{1,9}$/.test(maxAge as string))
         return fail('invalid_request', 'max_age must be a whole number of seconds.')
+      const resource = resourceParam(c)
+      if (resource instanceof ApiError) return fail('invalid_target', resource.description)
 
       const p: Pending = {
         client_id: client.client_id,
@@ -171,6 +185,7 @@ export const authorizeRoutes = new Hono<AppEnv>()
         code_challenge: challenge as string,
         ...(asked && { scope: narrowScopes(asked, SCOPES).join(' ') }),
         ...(prompts.length > 0 && { prompt: prompts.join(' ') }),
+        ...(resource && { resource }),
       }
       // OpenID Connect Core §3.1.2.1: prompt=login, and max_age=0 like it, ask for the password
       // whatever the sign-in; any other max_age when the sign-in is older than that.

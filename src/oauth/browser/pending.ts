@@ -21,6 +21,8 @@ export type Pending = {
   scope?: string
   /** OpenID Connect Core §3.1.2.1 `prompt`: its values, of PROMPT_VALUES in that order. */
   prompt?: string
+  /** The resource asked for (RFC 8707), canonical; undefined when the request named none. */
+  resource?: string
 }
 
 /** The `prompt` values the authorization endpoint supports (RFC 8414 prompt_values_supported). */

@@ -3,6 +3,7 @@ import { ApiError } from '../../domain/errors'
 import { pollDeviceCode, redeemDeviceCode } from '../../db/device-codes'
 import { randomToken, sha256Hex } from '../../lib/crypto'
 import { type Grant, redeemedResponse } from '../token/grant'
+import { grantAudience } from '../token/resource'
 import { database } from '../../http/database'
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code' as const
@@ -36,12 +37,15 @@ export const deviceCodeGrant: Grant<typeof DEVICE_CODE_GRANT> = {
       case 'invalid':
         throw new ApiError('invalid_grant', 'The device code is invalid or was already used.')
     }
+    // RFC 8707 §2.2: the resource of the device request, or invalid_target, before redeeming.
+    const audience = grantAudience(c, form.resource, poll.resource)
     const refreshToken = randomToken()
     const session = await redeemDeviceCode(db, {
       deviceCodeHash,
       clientId: client.client_id,
       userId: poll.userId,
       scope: poll.scope,
+      resource: poll.resource,
       refreshHash: await sha256Hex(refreshToken),
       ttl: config(c.env).refreshTokenTtl,
     })
@@ -50,6 +54,7 @@ export const deviceCodeGrant: Grant<typeof DEVICE_CODE_GRANT> = {
     return redeemedResponse(c, 'device_code_exchange', session, {
       refreshToken,
       clientId: client.client_id,
+      audience,
     })
   },
 }

@@ -21,6 +21,7 @@ import { DEVICE_CODE_GRANT } from './device-code-grant'
 import { doc } from '../../http/openapi'
 import { browserBinding, passwordSignIn, sentBinding, signedInUser } from '../browser/signin'
 import { authenticateClient } from '../clients/authenticate'
+import { askedResource } from '../token/resource'
 import { seal, unseal } from '../browser/pending'
 import { DeviceCodePage, DeviceConsentPage, DeviceDonePage } from './pages'
 import { LoginPage } from '../authorize/login-page'
@@ -163,7 +164,7 @@ export const deviceAuthorizationRoutes = new Hono<AppEnv>().post(
       '(or `verification_uri_complete`) to the person, then poll the token endpoint with ' +
       '`grant_type=urn:ietf:params:oauth:grant-type:device_code` every `interval` seconds.',
     responses: { 200: { description: 'The codes.', schema: deviceAuthorization } },
-    errors: ['invalid_client', 'unauthorized_client', 'invalid_scope'],
+    errors: ['invalid_client', 'unauthorized_client', 'invalid_scope', 'invalid_target'],
   }),
   validate('form', deviceAuthorizationRequest),
   async (c) => {
@@ -175,10 +176,13 @@ export const deviceAuthorizationRoutes = new Hono<AppEnv>().post(
       throw new ApiError('unauthorized_client', 'This client may not use the device code grant.')
     const scope = grantScope(parseScopeParam(form.scope), parseScopes(client.scope))
     if (!scope) throw new ApiError('invalid_scope', 'This client may be granted no scope.')
+    // RFC 8707 (§2 names the device endpoint too): kept with the request for its tokens.
+    const resource = askedResource(c, form.resource) ?? null
     const who = c.get('requester')
     const made = await createDeviceRequest(database(c), {
       clientId: client.client_id,
       scope,
+      resource,
       ip: who.address,
       userAgent: who.userAgent,
     })

@@ -7,6 +7,7 @@ import { invalidClient } from '../clients/authenticate'
 import { nowSeconds } from '../../lib/time'
 import type { Grant } from './grant'
 import { primaryDatabase } from '../../http/database'
+import { askedResource, freshAudience } from './resource'
 import { clientSubject } from '../../domain/claims'
 
 /**
@@ -37,6 +38,8 @@ export const clientCredentialsGrant: Grant<'client_credentials'> = {
     // now would be born dead, so it is dated then (within checkClaims' 60 s leeway for `iat`).
     const validAfter = client.tokens_valid_after ?? 0
     const iat = Math.max(nowSeconds(), validAfter)
+    // RFC 8707: any of our resources (the policy there decides what a client may do).
+    const audience = freshAudience(c, askedResource(c, form.resource))
     const accessToken = await signAccessToken(
       c.env,
       cfg,
@@ -46,7 +49,7 @@ export const clientCredentialsGrant: Grant<'client_credentials'> = {
         client_id: client.client_id,
         scope: scope.join(' '),
       },
-      iat,
+      { iat, audience },
     )
     // Handed out only if no disable, secret rotation or loss of the grant came after the client
     // authenticated: each moves tokens_valid_after, which this read compares with what the

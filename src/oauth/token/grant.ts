@@ -34,6 +34,8 @@ type Issue = {
   scope: string
   refreshToken: string
   clientId: string | null
+  /** The access token's `aud` (./resource.ts); JWT_AUDIENCE when absent. */
+  audience?: string
 }
 
 /** The token response (RFC 6749 §5.1) for a fresh or rotated session; no-store via src/app.ts. */
@@ -44,14 +46,20 @@ export async function tokenResponse(c: Context<AppEnv>, t: Issue) {
 /** The body of tokenResponse: the access token signed now, and the rest. */
 export async function tokenBody(c: Context<AppEnv>, t: Issue) {
   const cfg = config(c.env)
-  const accessToken = await signAccessToken(c.env, cfg, c.req.url, {
-    sub: t.user.id,
-    username: t.user.username,
-    sid: t.sessionId,
-    scope: t.scope,
-    role: t.user.role,
-    ...(t.clientId !== null && { client_id: t.clientId }),
-  })
+  const accessToken = await signAccessToken(
+    c.env,
+    cfg,
+    c.req.url,
+    {
+      sub: t.user.id,
+      username: t.user.username,
+      sid: t.sessionId,
+      scope: t.scope,
+      role: t.user.role,
+      ...(t.clientId !== null && { client_id: t.clientId }),
+    },
+    { audience: t.audience },
+  )
   return {
     access_token: accessToken,
     token_type: 'bearer' as const,
@@ -69,7 +77,7 @@ export async function redeemedResponse(
   c: Context<AppEnv>,
   event: 'code_exchange' | 'device_code_exchange',
   session: RedeemedSession,
-  t: { refreshToken: string; clientId: string },
+  t: { refreshToken: string; clientId: string; audience?: string },
 ) {
   const { user } = session
   await audit(database(c), c.var.requester, event, { username: user.username, userId: user.id })

@@ -7,6 +7,7 @@ import { nowSeconds } from '../../lib/time'
 import { checkPassword } from '../../auth/login'
 import { grantScope, narrowScopes, parseScopeParam, parseScopes } from '../../domain/scopes'
 import { type Grant, tokenResponse } from './grant'
+import { askedResource, freshAudience } from './resource'
 import { primaryDatabase } from '../../http/database'
 
 /**
@@ -30,6 +31,7 @@ export const passwordGrant: Grant<'password'> = {
       )
     }
     const asked = parseScopeParam(form.scope)
+    const resource = askedResource(c, form.resource)
     const cfg = config(c.env)
     const db = primaryDatabase(c)
     const clientId = client?.client_id ?? null
@@ -50,6 +52,7 @@ export const passwordGrant: Grant<'password'> = {
           verifiedHash: user.password_hash,
           clientId,
           scope,
+          resource,
           refreshHash,
           now: nowSeconds(),
           ttl: cfg.refreshTokenTtl,
@@ -70,6 +73,7 @@ export const passwordGrant: Grant<'password'> = {
       scope: session.scope,
       refreshToken,
       clientId,
+      audience: freshAudience(c, resource),
     })
   },
 }

@@ -15,6 +15,7 @@ import {
 } from '../../domain/scopes'
 import { type Grant, tokenBody, tokenResponse } from './grant'
 import type { AppEnv } from '../../http/context'
+import { grantAudience } from './resource'
 import { database } from '../../http/database'
 
 /** The HKDF purpose of the key a rotated token seals its response under (../lib/token-seal.ts). */
@@ -32,7 +33,14 @@ type TokenBody = Awaited<ReturnType<typeof tokenBody>>
  */
 async function prepareRetry(
   c: Context<AppEnv>,
-  t: { old: string; oldHash: string; next: string; asked?: Scope[]; clientId: string | null },
+  t: {
+    old: string
+    oldHash: string
+    next: string
+    asked?: Scope[]
+    resource?: string | string[]
+    clientId: string | null
+  },
   now: number,
 ): Promise<{ body: TokenBody; sealed: string } | null> {
   const live = await findLiveRefreshToken(database(c), t.oldHash, now)
@@ -44,6 +52,7 @@ async function prepareRetry(
     scope,
     refreshToken: t.next,
     clientId: t.clientId,
+    audience: grantAudience(c, t.resource, live.resource),
   })
   return { body, sealed: await sealWith(t.old, RETRY_PURPOSE, JSON.stringify(body)) }
 }
@@ -70,10 +79,11 @@ export const refreshTokenGrant: Grant<'refresh_token'> = {
       )
     const asked = parseScopeParam(form.scope)
     const oldHash = await sha256Hex(form.refresh_token)
-    if (asked) {
+    if (asked || form.resource !== undefined) {
       // Checked before rotating, so a refused narrowing does not cost the client its token.
       const session = await sessionOfRefreshToken(database(c), oldHash)
-      if (session) grantScope(asked, parseScopes(session.scope))
+      if (session && asked) grantScope(asked, parseScopes(session.scope))
+      if (session) grantAudience(c, form.resource, session.resource)
     }
     const refreshToken = randomToken()
     const clientId = client?.client_id ?? null
@@ -83,7 +93,14 @@ export const refreshTokenGrant: Grant<'refresh_token'> = {
       seconds > 0
         ? await prepareRetry(
             c,
-            { old: form.refresh_token, oldHash, next: refreshToken, asked, clientId },
+            {
+              old: form.refresh_token,
+              oldHash,
+              next: refreshToken,
+              asked,
+              resource: form.resource,
+              clientId,
+            },
             now,
           )
         : null
@@ -131,7 +148,9 @@ export const refreshTokenGrant: Grant<'refresh_token'> = {
       username: user.username,
       userId: user.id,
     })
+    // RFC 8707 §2.2: the session's resource, never another.
+    const audience = grantAudience(c, form.resource, result.session.resource)
     if (prepared) return c.json(prepared.body)
-    return tokenResponse(c, { user, sessionId, scope, refreshToken, clientId })
+    return tokenResponse(c, { user, sessionId, scope, refreshToken, clientId, audience })
   },
 }

@@ -35,6 +35,7 @@ export const tokenRoutes = new Hono<AppEnv>().post(
       'unauthorized_client',
       'unsupported_grant_type',
       'invalid_scope',
+      'invalid_target',
       'too_many_attempts',
     ],
   }),
