@@ -4,9 +4,10 @@ import { createApp } from '../../src/app'
 import { call, form, it, json, login, makeUser, type TokenPair } from '../helpers'
 import { makeClient } from '../oauth-client'
 
-// Issue 20 (outside penetration test): any confidential client could introspect anyone's tokens,
-// refresh tokens included, which made introspection a validity oracle that never trips reuse
-// detection and names the user. RFC 7662 §4: the server must decide who may introspect. Only
+// The second outside penetration test (docs/security.md): any confidential client could
+// introspect anyone's tokens, refresh tokens included, which made introspection a validity oracle
+// that never trips reuse detection and names the user. RFC 7662 §4: the server must decide who
+// may introspect. Only
 // resource servers may: confidential clients an admin granted the machine scope `introspect`;
 // and a refresh token is described only to the client it was issued to.
 

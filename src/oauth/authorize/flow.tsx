@@ -173,6 +173,7 @@ export async function proceed(
     redirectUri: p.redirect_uri,
     challenge: p.code_challenge,
     scope,
+    resource: p.resource ?? null,
   })
   if (!code)
     return refuse(
