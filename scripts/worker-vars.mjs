@@ -8,6 +8,8 @@ export const LOCAL_DEV_VARS = {
   ALLOW_CLIENT_REGISTRATION: 'true',
   // Upstream OpenID providers on loopback http (a local node-oidc-provider), for development only.
   ALLOW_INSECURE_IDP: 'true',
+  // Client ID Metadata Documents served on loopback http (a client under development).
+  ALLOW_INSECURE_CLIENT_METADATA: 'true',
 }
 
 /**
