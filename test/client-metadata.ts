@@ -71,3 +71,74 @@ export async function keyPair(alg: 'ES256' | 'RS256' = 'ES256', kid = 'k1'): Pro
   const { key_ops: _ops, ext: _ext, ...pub } = jwk
   return { privateKey: pair.privateKey, publicJwk: { ...pub, kid, alg, use: 'sig' } }
 }
+
+const b64u = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes))
+    .replaceAll('+', '-')
+    .replaceAll('/', '_')
+    .replace(/=+$/, '')
+const b64uJson = (v: unknown) => b64u(new TextEncoder().encode(JSON.stringify(v)))
+
+/**
+ * A client assertion (RFC 7523 §2.2) for `clientId`, signed by `key` (ES256 or RS256 by the key's
+ * type): valid for the test issuer unless `claims` or `header` say otherwise.
+ */
+export async function assertion(
+  key: CryptoKey,
+  clientId: string,
+  claims: Record<string, unknown> = {},
+  header: Record<string, unknown> = {},
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000)
+  const ec = key.algorithm.name === 'ECDSA'
+  const head = b64uJson({ alg: ec ? 'ES256' : 'RS256', kid: 'k1', ...header })
+  const body = b64uJson({
+    iss: clientId,
+    sub: clientId,
+    aud: 'https://todo.test',
+    iat: now,
+    exp: now + 60,
+    jti: crypto.randomUUID(),
+    ...claims,
+  })
+  const algorithm = ec ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'RSASSA-PKCS1-v1_5' }
+  const signature = await crypto.subtle.sign(
+    algorithm,
+    key,
+    new TextEncoder().encode(`${head}.${body}`),
+  )
+  return `${head}.${body}.${b64u(new Uint8Array(signature))}`
+}
+
+/** The same claims and header, unsigned (alg none) or signed with a shared secret (HS256). */
+export async function unsignedAssertion(
+  clientId: string,
+  alg: 'none' | 'HS256',
+  secret = 'a-secret-anyone-could-guess',
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000)
+  const head = b64uJson({ alg, kid: 'k1' })
+  const body = b64uJson({
+    iss: clientId,
+    sub: clientId,
+    aud: 'https://todo.test',
+    exp: now + 60,
+    jti: crypto.randomUUID(),
+  })
+  if (alg === 'none') return `${head}.${body}.`
+  const key = await crypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  )
+  const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${head}.${body}`))
+  return `${head}.${body}.${b64u(new Uint8Array(mac))}`
+}
+
+/** The form fields of private_key_jwt. */
+export const assertionFields = (jwt: string) => ({
+  client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+  client_assertion: jwt,
+})
