@@ -53,11 +53,11 @@ export async function assertionProblem(
   client: MetadataClientRow,
   issuer: string,
 ): Promise<string | null> {
-  if (!isCanonicalJwt(assertion)) return 'not a JWS in canonical compact form'
   const header = part(assertion, 0)
   if (!isObject(header)) return 'unreadable header'
   const alg = header.alg
   if (!(ASSERTION_ALGS as readonly unknown[]).includes(alg)) return `alg ${String(alg)} refused`
+  if (!isCanonicalJwt(assertion)) return 'not a JWS in canonical compact form'
   const keys: PublicJwk[] = client.jwks ? JSON.parse(client.jwks) : []
   const kid = header.kid
   const candidates = keys.filter((k) => k.alg === alg && (kid === undefined || k.kid === kid))
