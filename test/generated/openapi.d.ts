@@ -1097,6 +1097,8 @@ export interface operations {
                     device_code?: string;
                     client_id?: string;
                     client_secret?: string;
+                    client_assertion_type?: string;
+                    client_assertion?: string;
                 };
             };
         };
@@ -1194,6 +1196,8 @@ export interface operations {
                     token_type_hint?: string;
                     client_id?: string;
                     client_secret?: string;
+                    client_assertion_type?: string;
+                    client_assertion?: string;
                 };
             };
         };
@@ -1270,6 +1274,8 @@ export interface operations {
                     token_type_hint?: string;
                     client_id?: string;
                     client_secret?: string;
+                    client_assertion_type?: string;
+                    client_assertion?: string;
                 };
             };
         };
