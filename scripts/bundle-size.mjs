@@ -11,8 +11,9 @@ import { gzipSync } from 'node:zlib'
 import { wrangler } from './local-db.mjs'
 
 // 150 until federation, whose OpenID Connect validation is oauth4webapi's (18 KiB gzipped) by design:
-// a maintained library, not hand-written checks (docs/performance.md, "Bundle budget").
-const BUDGET_KIB = 165
+// a maintained library, not hand-written checks (docs/performance.md, "Bundle budget"). 165 until
+// Client ID Metadata Documents and private_key_jwt (5.5 KiB), on a branch already at 166.1.
+const BUDGET_KIB = 172
 
 /** Builds the production bundle into `outdir`; throws when wrangler fails. */
 export async function buildBundle(outdir) {
