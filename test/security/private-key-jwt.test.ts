@@ -201,6 +201,15 @@ describe('client assertions that are refused', () => {
   })
 })
 
+describe('introspection', () => {
+  it('stays closed to a metadata-document client, even with a valid assertion', async () => {
+    const { url, privateKey } = await signedClient()
+    const res = await probe(assertionFields(await assertion(privateKey, url)), '/auth/introspect')
+    expect(res.status).toBe(401)
+    expect(await res.json()).toMatchObject({ error: 'invalid_client' })
+  })
+})
+
 describe('documents whose keys are refused', () => {
   it('refuses an RSA key under 2048 bits and a document with both jwks and jwks_uri', async () => {
     const weak = (await crypto.subtle.generateKey(
