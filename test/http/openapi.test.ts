@@ -124,6 +124,8 @@ describe('GET /openapi.json', () => {
       'device_code',
       'client_id',
       'client_secret',
+      'client_assertion_type',
+      'client_assertion',
     ])
     const query = doc.paths['/api/todos']!.get!.parameters!.map(
       (p) => `${p.in}:${p.name}:${p.required}`,
