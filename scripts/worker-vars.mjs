@@ -11,6 +11,8 @@ export const LOCAL_DEV_VARS = {
   // The MCP Inspector's page (`npx @modelcontextprotocol/inspector`), which runs its OAuth flow
   // in the browser: discovery, registration and the token endpoint are cross-origin fetches.
   CORS_ORIGINS: 'http://localhost:6274',
+  // Client ID Metadata Documents served on loopback http (a client under development).
+  ALLOW_INSECURE_CLIENT_METADATA: 'true',
 }
 
 /**

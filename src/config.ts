@@ -29,6 +29,12 @@ export type Config = {
   allowPasswordGrant: boolean
   /** Upstream OpenID provider issuers on loopback http (development and tests only). */
   allowInsecureIdp: boolean
+  /**
+   * Client ID Metadata Documents at `http://127.0.0.1:<port>/…` (and [::1], localhost): local
+   * development only, never in production (the draft's "Server Side Request Forgery (SSRF)
+   * Attacks"; docs/security.md).
+   */
+  allowInsecureClientMetadata: boolean
 }
 
 const int = (raw: string | undefined, fallback: number, min: number, max: number): number => {
@@ -67,6 +73,7 @@ export function config(env: Bindings): Config {
       allowClientRegistration: env.ALLOW_CLIENT_REGISTRATION === 'true',
       allowPasswordGrant: env.ALLOW_PASSWORD_GRANT !== 'false',
       allowInsecureIdp: env.ALLOW_INSECURE_IDP === 'true',
+      allowInsecureClientMetadata: env.ALLOW_INSECURE_CLIENT_METADATA === 'true',
     }
     parsed.set(env, cfg)
   }

@@ -371,31 +371,65 @@ export function consentWithdrawal(
   return { statements, read }
 }
 
-/** The scopes a user has consented to for a client (none when never asked). */
-export async function consentedScopes(db: D1Database, userId: string, clientId: string) {
-  const row = await db
-    .prepare('SELECT scope FROM consents WHERE user_id = ?1 AND client_id = ?2')
-    .bind(userId, clientId)
+/**
+ * The scopes a user has consented to for a client (none when never asked). `redirectHost`, for a
+ * Client ID Metadata Document client: the consent given for that redirect host only (migration
+ * 0009, src/domain/client-metadata.ts `consentHost`).
+ */
+export async function consentedScopes(
+  db: D1Database,
+  userId: string,
+  clientId: string,
+  redirectHost: string | null = null,
+) {
+  const row = await (redirectHost === null
+    ? db.prepare('SELECT scope FROM consents WHERE user_id = ?1 AND client_id = ?2')
+    : db.prepare(
+        `SELECT scope FROM consent_hosts
+         WHERE user_id = ?1 AND client_id = ?2 AND redirect_host = ?3`,
+      )
+  )
+    .bind(userId, clientId, ...(redirectHost === null ? [] : [redirectHost]))
     .first<{ scope: string }>()
   return row?.scope.split(' ').filter(Boolean) ?? []
 }
 
-/** Remembers a consent: these scopes join the ones consented to before. */
+/**
+ * Remembers a consent: these scopes join the ones consented to before. With `redirectHost`, for
+ * that host (which joins the client's consent, the union, that listing and withdrawing use).
+ */
 export async function rememberConsent(
   db: D1Database,
   userId: string,
   clientId: string,
   scopes: string[],
+  redirectHost: string | null = null,
 ): Promise<void> {
   const before = await consentedScopes(db, userId, clientId)
   const scope = narrowScopes([...scopes, ...before], SCOPES).join(' ')
   const now = isoTime()
-  await db
+  const consent = db
     .prepare(
       `INSERT INTO consents (user_id, client_id, scope, created_at, updated_at)
        VALUES (?1, ?2, ?3, ?4, ?4)
        ON CONFLICT (user_id, client_id) DO UPDATE SET scope = ?3, updated_at = ?4`,
     )
     .bind(userId, clientId, scope, now)
-    .run()
+  if (redirectHost === null) {
+    await consent.run()
+    return
+  }
+  const hostBefore = await consentedScopes(db, userId, clientId, redirectHost)
+  const hostScope = narrowScopes([...scopes, ...hostBefore], SCOPES).join(' ')
+  await db.batch([
+    consent,
+    db
+      .prepare(
+        `INSERT INTO consent_hosts (user_id, client_id, redirect_host, scope, created_at,
+           updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (user_id, client_id, redirect_host) DO UPDATE SET scope = ?4, updated_at = ?5`,
+      )
+      .bind(userId, clientId, redirectHost, hostScope, now),
+  ])
 }

@@ -9,13 +9,14 @@ import { purgeFederationRequests } from './identity-providers'
 import { purgeRevokedClientTokens } from './client-tokens'
 import { purgeDeviceCodes } from './device-codes'
 import { purgeRetryResponses } from './sessions'
+import { purgeClientAssertions } from './client-metadata'
 
 /**
  * The cron trigger: drops expired sessions (and their refresh tokens), the responses kept for
  * refresh retries once their window is over (REFRESH_RETRY_SECONDS), stale login counters, old
  * audit events, day-old authorization codes, expired browser sign-ins, the revocations of client
- * tokens that have expired anyway, device requests past their lifetime and abandoned sign-ins at
- * upstream identity providers, in one batch.
+ * tokens that have expired anyway, device requests past their lifetime, abandoned sign-ins at
+ * upstream identity providers and the `jti`s of expired client assertions, in one batch.
  */
 export async function purgeExpired(env: Bindings): Promise<void> {
   const now = nowSeconds()
@@ -30,5 +31,6 @@ export async function purgeExpired(env: Bindings): Promise<void> {
     purgeFederationRequests(env.DB, now),
     purgeRevokedClientTokens(env.DB, now),
     purgeDeviceCodes(env.DB, now),
+    purgeClientAssertions(env.DB, now),
   ])
 }

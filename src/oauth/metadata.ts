@@ -12,6 +12,7 @@ import { database } from '../http/database'
 import { AUTH_METHODS } from '../domain/clients'
 import { PROMPT_VALUES } from './browser/pending'
 import { MCP_PATH, type ResourceName, resourceUri } from '../domain/resources'
+import { ASSERTION_ALGS } from './clients/private-key-jwt'
 
 export const metaRoutes = new Hono<AppEnv>()
   .get(
@@ -61,13 +62,20 @@ export const metaRoutes = new Hono<AppEnv>()
         // OpenID Connect Core §3.1.2.1's prompt values (the RFC 8414 registry's name for them).
         prompt_values_supported: PROMPT_VALUES,
         scopes_supported: CLIENT_SCOPES,
-        token_endpoint_auth_methods_supported: AUTH_METHODS,
+        // private_key_jwt (RFC 7523 §2.2) is for Client ID Metadata Document clients, whose
+        // documents publish their keys (src/oauth/clients/private-key-jwt.ts).
+        token_endpoint_auth_methods_supported: [...AUTH_METHODS, 'private_key_jwt'],
+        token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
         // Possession of a token is enough to end its session (RFC 7009 §2.1 leaves it to us);
         // a client that authenticates may end only its own tokens.
-        revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+        revocation_endpoint_auth_methods_supported: [...AUTH_METHODS, 'private_key_jwt'],
+        revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
         // RFC 7662: confidential clients holding the machine scope `introspect` only.
         introspection_endpoint_auth_methods_supported: AUTH_METHODS.filter((m) => m !== 'none'),
         authorization_response_iss_parameter_supported: true,
+        // draft-ietf-oauth-client-id-metadata-document, "Authorization Server Metadata": an
+        // https client_id names the client's own metadata document (MCP 2025-11-25).
+        client_id_metadata_document_supported: true,
         service_documentation: `${issuer}/docs`,
       })
     },

@@ -10,7 +10,13 @@ const run = async (queries: string[]) => {
 }
 
 it('starts unvetted every client that registration could have made, and no other', async () => {
-  await run(['DROP INDEX clients_vetted_names', 'ALTER TABLE clients DROP COLUMN vetted'])
+  await run([
+    // Migration 0009's triggers read the column.
+    'DROP TRIGGER clients_metadata_document_unvetted',
+    'DROP TRIGGER clients_metadata_document_unvetted_insert',
+    'DROP INDEX clients_vetted_names',
+    'ALTER TABLE clients DROP COLUMN vetted',
+  ])
   const insert = (id: string, type: string, grants: string[], scope: string, firstParty = 0) =>
     env.DB.prepare(
       `INSERT INTO clients (client_id, client_secret_hash, client_name, client_type,

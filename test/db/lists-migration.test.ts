@@ -13,7 +13,12 @@ const run = async (queries: string[]) => {
 async function backTo0001() {
   await run([
     'DROP TRIGGER IF EXISTS users_default_list',
+    'DROP TRIGGER IF EXISTS clients_metadata_document_unvetted',
+    'DROP TRIGGER IF EXISTS clients_metadata_document_unvetted_insert',
     ...[
+      'client_assertions',
+      'consent_hosts',
+      'client_metadata',
       'federation_requests',
       'identities',
       'todos',

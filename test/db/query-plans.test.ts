@@ -16,6 +16,7 @@ import {
 } from '../helpers'
 import { s256 } from '../../src/oauth/authorize/pkce'
 import { makeClient, requestToken, VERIFIER } from '../oauth-client'
+import { assertion, assertionFields, keyPair, publishedClient } from '../client-metadata'
 
 // Every statement the Worker sends to D1 while serving a tour of the API is explained with
 // EXPLAIN QUERY PLAN; none may read a whole table (a failure prints the plans that do). The plans
@@ -218,6 +219,29 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
   // Signed in and consented: straight back with a code.
   const again2 = await send(authorizeUrl, { headers: { Cookie: signedIn } })
   await token({ ...exchange, code: codeOf(again2) })
+  // A Client ID Metadata Document client: its document fetched and stored, consent per redirect
+  // host, a private_key_jwt assertion spent (test/oauth/clients/, test/security/).
+  const { privateKey, publicJwk } = await keyPair()
+  const cimd = await publishedClient({
+    redirect_uris: [cb],
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: { keys: [publicJwk] },
+  })
+  const cimdPage = await send(
+    authorizeUrl.replace(`client_id=${app3.client_id}`, `client_id=${encodeURIComponent(cimd)}`),
+    { headers: { Cookie: signedIn } },
+  )
+  const cimdAllowed = await post(
+    '/auth/authorize/consent',
+    { request: requestToken(await cimdPage.text()), decision: 'allow' },
+    signedIn,
+  )
+  await token({
+    grant_type: 'authorization_code',
+    code: codeOf(cimdAllowed),
+    code_verifier: VERIFIER,
+    ...assertionFields(await assertion(privateKey, cimd)),
+  })
   await send(`/users/me/clients/${app3.client_id}`, bearer(live.access_token, { method: 'DELETE' }))
   await send(
     '/auth/logout',

@@ -66,9 +66,45 @@ async function s256(verifier) {
   return b64u(await crypto.subtle.digest('SHA-256', enc.encode(verifier)))
 }
 
+// Documents the tests publish at https URLs of their choosing (Client ID Metadata Documents and
+// JWKS, test/client-metadata.ts): `PUT <url>` with `x-fake-document` and a JSON description
+// { body (string, or JSON to serialise), status, headers, delayMs, chunked } makes `GET <url>`
+// answer that way; `GET <url>` with `x-fake-document-count` says how often it was fetched. State
+// lives in this isolate, which each test file has to itself (vitest.config.ts `isolate`).
+const DOCUMENTS = new Map()
+
+async function document(request, url) {
+  if (request.method === 'PUT' && request.headers.has('x-fake-document')) {
+    DOCUMENTS.set(url.href, { ...(await request.json()), fetches: 0 })
+    return new Response(null, { status: 204 })
+  }
+  const served = DOCUMENTS.get(url.href)
+  if (request.headers.has('x-fake-document-count')) return json({ count: served?.fetches ?? 0 })
+  if (!served || request.method !== 'GET') return null
+  served.fetches++
+  if (served.delayMs) await new Promise((resolve) => setTimeout(resolve, served.delayMs))
+  const text = typeof served.body === 'string' ? served.body : JSON.stringify(served.body)
+  const bytes = enc.encode(text)
+  // A stream has no Content-Length: the reader must stop by itself.
+  const body = served.chunked
+    ? new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < bytes.length; i += 1024) controller.enqueue(bytes.slice(i, i + 1024))
+          controller.close()
+        },
+      })
+    : bytes
+  return new Response(body, {
+    status: served.status ?? 200,
+    headers: { 'Content-Type': 'application/json', ...served.headers },
+  })
+}
+
 export default {
   async fetch(request) {
     const url = new URL(request.url)
+    const published = await document(request, url)
+    if (published) return published
     const issuer =
       url.origin + url.pathname.replace(/\/(\.well-known\/.*|authorize|token|jwks)$/, '')
     const path = url.pathname.slice(new URL(issuer).pathname.replace(/\/$/, '').length)

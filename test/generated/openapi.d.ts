@@ -1213,6 +1213,8 @@ export interface operations {
                      * @description RFC 8707: the resource the token is for (its `aud`); one per request.
                      */
                     resource?: string;
+                    client_assertion_type?: string;
+                    client_assertion?: string;
                 };
             };
         };
@@ -1310,6 +1312,8 @@ export interface operations {
                     token_type_hint?: string;
                     client_id?: string;
                     client_secret?: string;
+                    client_assertion_type?: string;
+                    client_assertion?: string;
                 };
             };
         };
@@ -1424,6 +1428,8 @@ export interface operations {
                     token_type_hint?: string;
                     client_id?: string;
                     client_secret?: string;
+                    client_assertion_type?: string;
+                    client_assertion?: string;
                 };
             };
         };

@@ -209,14 +209,23 @@ describe('GET /.well-known/oauth-authorization-server', () => {
       code_challenge_methods_supported: ['S256'],
       prompt_values_supported: ['none', 'login', 'consent'],
       scopes_supported: ['read', 'write', 'users:read', 'audit:read', 'introspect'],
-      token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
+      token_endpoint_auth_methods_supported: [
+        'none',
+        'client_secret_basic',
+        'client_secret_post',
+        'private_key_jwt',
+      ],
+      token_endpoint_auth_signing_alg_values_supported: ['ES256', 'RS256'],
       revocation_endpoint_auth_methods_supported: [
         'none',
         'client_secret_basic',
         'client_secret_post',
+        'private_key_jwt',
       ],
+      revocation_endpoint_auth_signing_alg_values_supported: ['ES256', 'RS256'],
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       authorization_response_iss_parameter_supported: true,
+      client_id_metadata_document_supported: true,
       service_documentation: 'https://todo.test/docs',
     })
   })

@@ -125,6 +125,8 @@ describe('GET /openapi.json', () => {
       'client_id',
       'client_secret',
       'resource',
+      'client_assertion_type',
+      'client_assertion',
     ])
     const query = doc.paths['/api/todos']!.get!.parameters!.map(
       (p) => `${p.in}:${p.name}:${p.required}`,

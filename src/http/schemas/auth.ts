@@ -11,6 +11,12 @@ import { newPassword } from './users'
  */
 const optional = () => z.preprocess((v) => (v === '' ? undefined : v), param().max(4096).optional())
 
+/** RFC 7521 §4.2: a client assertion (private_key_jwt, RFC 7523 §2.2) instead of a secret. */
+const clientAssertion = {
+  client_assertion_type: optional(),
+  client_assertion: optional(),
+}
+
 const scopeToken = `(?:${CLIENT_SCOPES.join('|')})`
 
 /**
@@ -44,6 +50,7 @@ export const tokenRequest = z.object({
   client_id: optional(),
   client_secret: optional(),
   resource: resource(),
+  ...clientAssertion,
 })
 
 /** RFC 7009 §2.1 and RFC 7662 §2.1: the token, a hint, and optionally client credentials. */
@@ -52,6 +59,7 @@ export const revokeRequest = z.object({
   token_type_hint: optional(),
   client_id: optional(),
   client_secret: optional(),
+  ...clientAssertion,
 })
 export const introspectRequest = revokeRequest
 

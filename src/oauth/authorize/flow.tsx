@@ -6,6 +6,7 @@ import { narrowScopes, parseScopes, SCOPES } from '../../domain/scopes'
 import { browserBinding, signedInUser } from '../browser/signin'
 import { type Pending, PROMPT_VALUES, seal } from '../browser/pending'
 import { redirectTarget, withParams } from '../../domain/redirect-uris'
+import { consentHost, isMetadataClientId, onlyLoopback } from '../../domain/client-metadata'
 import { ConsentPage } from './consent-page'
 import type { AppOrigin } from '../browser/app-origin'
 import { LoginPage } from './login-page'
@@ -70,21 +71,32 @@ export async function refuse(
   description: string,
   approved?: boolean,
 ) {
-  if (vetted(client) || (approved ?? (await approvedInThisBrowser(c, client))))
+  if (vetted(client) || (approved ?? (await approvedInThisBrowser(c, client, p.redirect_uri))))
     return redirectError(c, p, error, description)
   return errorPage(c, 400, `${description} (${error})`)
 }
 
-const approvedInThisBrowser = async (c: Context<AppEnv>, client: Client) => {
+const approvedInThisBrowser = async (c: Context<AppEnv>, client: Client, redirectUri: string) => {
   const user = await signedInUser(c)
-  return user !== null && (await consentedScopes(database(c), user.id, client.client_id)).length > 0
+  if (user === null) return false
+  const host = consentHost(client.client_id, redirectUri)
+  return (await consentedScopes(database(c), user.id, client.client_id, host)).length > 0
 }
 
 /** What the pages show besides the name, which the client chose (RFC 7591 §5). */
 const originOf = (client: Client, redirectUri: string): AppOrigin | undefined =>
   client.first_party
     ? undefined
-    : { target: redirectTarget(redirectUri), unverified: !vetted(client) }
+    : {
+        target: redirectTarget(redirectUri),
+        unverified: !vetted(client),
+        ...(isMetadataClientId(client.client_id) && {
+          document: {
+            host: new URL(client.client_id).host,
+            onlyLoopback: onlyLoopback(client.redirect_uris),
+          },
+        }),
+      }
 
 /**
  * OpenID Connect Core §3.1.2.1 `prompt`: space-separated values of PROMPT_VALUES, `none` only
@@ -131,7 +143,12 @@ export async function proceed(
   const remembered =
     client.first_party || decided
       ? null
-      : await consentedScopes(database(c), user.id, client.client_id)
+      : await consentedScopes(
+          database(c),
+          user.id,
+          client.client_id,
+          consentHost(client.client_id, p.redirect_uri),
+        )
   const approved = decided || (remembered !== null && remembered.length > 0)
   if (scopes.length === 0)
     return refuse(

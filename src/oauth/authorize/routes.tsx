@@ -13,6 +13,8 @@ import {
 import { type Pending, unseal } from '../browser/pending'
 import { CHALLENGE } from './pkce'
 import { matchRedirectUri } from '../../domain/redirect-uris'
+import { consentHost } from '../../domain/client-metadata'
+import { authorizationClient } from '../clients/authorization-client'
 import { nowSeconds } from '../../lib/time'
 import { requestedResource } from '../../domain/resources'
 import { isUtf8Form } from '../../http/validate'
@@ -121,7 +123,9 @@ export const authorizeRoutes = new Hono<AppEnv>()
       if (clientId === false || askedRedirect === false)
         return errorPage(c, 400, 'client_id and redirect_uri may each be given only once.')
       if (clientId === undefined) return errorPage(c, 400, 'The request names no app (client_id).')
-      const client = clientId.length <= 200 ? await liveClient(c, clientId) : null
+      const document = await authorizationClient(c, clientId)
+      if (typeof document === 'string') return errorPage(c, 400, document)
+      const client = document ?? (clientId.length <= 200 ? await liveClient(c, clientId) : null)
       if (!client) return errorPage(c, 400, 'This app is not registered (unknown client_id).')
       const redirectUri = matchRedirectUri(client.redirect_uris, askedRedirect, issuer(c))
       if (!redirectUri)
@@ -258,7 +262,10 @@ export const authorizeRoutes = new Hono<AppEnv>()
         return redirectError(c, p, 'access_denied', 'The user denied the request.')
       if (decision !== 'allow') return errorPage(c, 400, 'Choose Allow or Deny.')
       const scope = grantedScopes(p, client, user).join(' ')
-      if (scope) await rememberConsent(database(c), user.id, client.client_id, scope.split(' '))
+      if (scope) {
+        const host = consentHost(client.client_id, p.redirect_uri)
+        await rememberConsent(database(c), user.id, client.client_id, scope.split(' '), host)
+      }
       return proceed(c, p, client, user, sentBinding(c)!, true)
     },
   )

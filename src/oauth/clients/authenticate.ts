@@ -5,6 +5,7 @@ import { sha256Hex } from '../../lib/crypto'
 import { REALM } from '../../auth/challenges'
 import type { AppEnv } from '../../http/context'
 import { database } from '../../http/database'
+import { type AssertionForm, metadataClientAuthentication } from './metadata-auth'
 
 /**
  * Client authentication at the token endpoint (RFC 6749 §2.3), the one place it happens:
@@ -18,6 +19,9 @@ import { database } from '../../http/database'
  * 401 `invalid_client`, with a Basic challenge when Basic was tried (§5.2). Secrets are compared
  * as SHA-256 digests in constant time, and an unknown client costs the same digest and compare.
  * No client at all is null: the legacy password and refresh grants allow that.
+ *
+ * Client ID Metadata Document clients (a client_id that is an https URL) and `private_key_jwt`
+ * (RFC 7523 §2.2) are ./metadata-auth.ts's, asked first.
  */
 
 type Presented = {
@@ -82,8 +86,10 @@ async function sameDigest(secret: string, storedHash: string): Promise<boolean> 
 /** The authenticated, enabled client of a token request, or null when none was named. */
 export async function authenticateClient(
   c: Context<AppEnv>,
-  form: { client_id?: string; client_secret?: string },
+  form: AssertionForm,
 ): Promise<ClientRow | null> {
+  const metadataClient = await metadataClientAuthentication(c, form)
+  if (metadataClient) return metadataClient
   const claim = presented(c.req.header('Authorization'), form)
   if (!claim) return null
   const basic = claim.method === 'client_secret_basic'

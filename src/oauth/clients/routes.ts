@@ -1,5 +1,6 @@
 import { Hono, type MiddlewareHandler } from 'hono'
 import { config } from '../../config'
+import { isMetadataClientId } from '../../domain/client-metadata'
 import { ApiError, notFound } from '../../domain/errors'
 import { errorResponse } from '../../http/errors'
 import {
@@ -115,6 +116,12 @@ export const adminClientRoutes = new Hono<AppEnv>()
     validate('json', clientPatch),
     async (c) => {
       const patch = c.req.valid('json')
+      // Migration 0009's triggers refuse it in the UPDATE too; this says why.
+      if ((patch.vetted || patch.first_party) && isMetadataClientId(c.req.param('client_id')))
+        throw new ApiError(
+          'invalid_request',
+          'A Client ID Metadata Document client is never vetted or first-party.',
+        )
       const changed = await checkedBatch(c, (db) =>
         clientUpdate(db, c.req.param('client_id'), patch),
       )
@@ -190,7 +197,7 @@ const registrationErrors: MiddlewareHandler<AppEnv> = async (c, next) => {
  * for Latin "o") remain: the pages show where an unvetted app sends the person, and that it is
  * unverified.
  */
-const nameKey = (name: string) =>
+export const nameKey = (name: string) =>
   name.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC').replace(/\s+/g, ' ').trim()
 
 /**
