@@ -15,7 +15,7 @@ import { wrangler } from './local-db.mjs'
 // MCP SDK's and its validator @cfworker/json-schema's (51 KiB gzipped, with ajv and the SDK's Zod 3
 // paths left out by wrangler.toml's [alias]), and Client ID Metadata Documents with
 // private_key_jwt (5.5 KiB): docs/performance.md, "Bundle budget".
-const BUDGET_KIB = 226
+const BUDGET_KIB = 230
 
 /** Builds the production bundle into `outdir`; throws when wrangler fails. */
 export async function buildBundle(outdir) {

@@ -229,7 +229,7 @@ test('a team gets a list: its manager adds a member by username, who then sees t
   const { page, problems } = await openPage()
   await logIn(page, dave)
   await page.getByRole('link', { name: 'Your teams' }).click()
-  await page.getByRole('heading', { level: 2, name: 'Teams' }).waitFor()
+  await page.locator('#view-heading', { hasText: 'Teams' }).waitFor()
   await page.getByRole('textbox', { name: 'New team' }).fill('Flatmates')
   await page.getByRole('button', { name: 'Create team' }).click()
   await page
@@ -365,7 +365,7 @@ test('every screen passes axe (no serious or critical violation) and fits 390 px
     await openList(page, 'Last year')
     await audit(page, `an archived list, ${at}`)
     await page.getByRole('link', { name: 'Your teams' }).click()
-    await page.getByRole('heading', { level: 2, name: 'Teams' }).waitFor()
+    await page.locator('#view-heading', { hasText: 'Teams' }).waitFor()
     await audit(page, `teams, ${at}`)
     assert.deepEqual(problems, [])
     await page.context().close()
