@@ -10,7 +10,7 @@
 // Arguments after `--` reach wrangler (`npm run dev -- --port 8790`); `--persist-to DIR` moves the
 // local D1 (steps 2 and 3 included) out of .wrangler/state, e.g. to a fresh temporary directory.
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, appendFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync } from 'node:fs'
 import { setupLocalDatabase, wrangler } from './local-db.mjs'
 import { LOCAL_DEV_VARS } from './worker-vars.mjs'
 

@@ -3,8 +3,8 @@ import { exports } from 'cloudflare:workers'
 import bcrypt from 'bcryptjs'
 import { test as base, vi } from 'vitest'
 import { createApp } from '../src/app'
-import { parseScopes } from '../src/domain/scopes'
 import { insertUser } from '../src/db/users'
+import { parseScopes } from '../src/domain/scopes'
 
 /** Sends a request through the real Worker's fetch handler. */
 export const call = (path: string, init?: RequestInit): Promise<Response> =>

@@ -1,4 +1,4 @@
-import { Validator, type Schema } from '@cfworker/json-schema'
+import { type Schema, Validator } from '@cfworker/json-schema'
 
 // Reading GET /openapi.json the way a generated client or an OpenAPI request validator does, for
 // test/http/openapi.test.ts (workerd) and test/node/openapi.test.ts (Node). The validator

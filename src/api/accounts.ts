@@ -1,8 +1,8 @@
 import type { Config } from '../config'
-import { ApiError, notFound, usernameTaken } from '../domain/errors'
 import { type AccountOutcome, createUser } from '../db/accounts'
 import type { Attribution } from '../db/audit'
 import type { NewUser } from '../db/users'
+import { ApiError, notFound, usernameTaken } from '../domain/errors'
 import { hashPassword } from '../domain/passwords'
 import type { User } from '../domain/user'
 

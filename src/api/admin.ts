@@ -1,12 +1,12 @@
 import { Hono } from 'hono'
-import { listAudit } from '../db/audit'
 import { checkedBatch } from '../auth/batch'
 import { requires } from '../auth/guards'
+import { listAudit } from '../db/audit'
+import type { AppEnv } from '../http/context'
 import { doc } from '../http/openapi'
 import { auditList } from '../http/schemas/responses'
 import { auditQuery } from '../http/schemas/users'
 import { validate } from '../http/validate'
-import type { AppEnv } from '../http/context'
 
 export const adminRoutes = new Hono<AppEnv>()
   /** The security events, newest first; `username` narrows to one account. */

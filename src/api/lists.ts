@@ -1,5 +1,7 @@
 import { type Context, Hono } from 'hono'
-import { ApiError, notFound } from '../domain/errors'
+import { checkedBatch } from '../auth/batch'
+import { actorOf, bearerAttribution, bearerUsername } from '../auth/bearer'
+import { checkAction, refusedOnList, requires, requiresScope } from '../auth/guards'
 import { adminRead } from '../db/audit'
 import {
   createList,
@@ -8,33 +10,31 @@ import {
   listLists,
   listListsAudited,
   listMembers,
+  type MemberType,
+  type Outcome,
   share,
   unshare,
   updateList,
-  type MemberType,
-  type Outcome,
 } from '../db/lists'
 import { createTodo, listTodosOfList } from '../db/todos'
-import { checkedBatch } from '../auth/batch'
-import { actorOf, bearerAttribution, bearerUsername } from '../auth/bearer'
-import { checkAction, refusedOnList, requires, requiresScope } from '../auth/guards'
+import { ApiError, notFound } from '../domain/errors'
 import { LIST_RULES, listPatchAction } from '../domain/policy'
+import type { AppEnv } from '../http/context'
 import { doc } from '../http/openapi'
 import {
-  list as listSchema,
   listCreate,
   listList,
   listMember,
   listMembers as listMembersSchema,
   listPatch,
   listQuery,
+  list as listSchema,
   shareBody,
   shareByUsernameBody,
 } from '../http/schemas/lists'
 import { todoList } from '../http/schemas/responses'
-import { todo as todoSchema, todoCreate, todoListQuery } from '../http/schemas/todos'
+import { todoCreate, todoListQuery, todo as todoSchema } from '../http/schemas/todos'
 import { validate } from '../http/validate'
-import type { AppEnv } from '../http/context'
 import { BY_USERNAME, chargeUsername } from './by-username'
 
 // A list the caller may not see and a missing one get the same answer, so ids cannot be probed.

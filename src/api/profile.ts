@@ -1,8 +1,8 @@
 import { Hono } from 'hono'
 import { basic } from '../auth/basic'
+import type { AppEnv } from '../http/context'
 import { doc } from '../http/openapi'
 import { greeting } from '../http/schemas/responses'
-import type { AppEnv } from '../http/context'
 
 /** The chapter's HTTP Basic demo, checked against the users table. */
 export const profileRoutes = new Hono<AppEnv>().get(

@@ -1,16 +1,16 @@
 import { Hono } from 'hono'
-import { createAccount } from './accounts'
+import * as throttle from '../auth/throttle'
 import { config } from '../config'
-import { notFound, usernameTaken } from '../domain/errors'
 import { audit, requestAttribution } from '../db/audit'
 import { userByUsername } from '../db/users'
-import * as throttle from '../auth/throttle'
+import { notFound, usernameTaken } from '../domain/errors'
+import type { AppEnv } from '../http/context'
+import { database } from '../http/database'
 import { doc } from '../http/openapi'
 import { user } from '../http/schemas/responses'
 import { registration } from '../http/schemas/users'
 import { validate } from '../http/validate'
-import type { AppEnv } from '../http/context'
-import { database } from '../http/database'
+import { createAccount } from './accounts'
 
 /**
  * POST /auth/register: self-registration, only when ALLOW_SIGNUP is "true". Otherwise the path

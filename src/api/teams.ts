@@ -1,5 +1,7 @@
 import { type Context, Hono } from 'hono'
-import { ApiError, notFound } from '../domain/errors'
+import { checkedBatch } from '../auth/batch'
+import { actorOf, bearerUsername } from '../auth/bearer'
+import { checkUpFront, refusedOnTeam, requires, requiresScope } from '../auth/guards'
 import {
   createTeam,
   listTeams,
@@ -7,10 +9,9 @@ import {
   setTeamMember,
   type TeamOutcome,
 } from '../db/teams'
-import { checkedBatch } from '../auth/batch'
-import { actorOf, bearerUsername } from '../auth/bearer'
-import { checkUpFront, refusedOnTeam, requires, requiresScope } from '../auth/guards'
+import { ApiError, notFound } from '../domain/errors'
 import { TEAM_RULES, teamRemoval } from '../domain/policy'
+import type { AppEnv } from '../http/context'
 import { doc } from '../http/openapi'
 import {
   pageQuery,
@@ -22,7 +23,6 @@ import {
   teamMemberByUsernameBody,
 } from '../http/schemas/lists'
 import { validate } from '../http/validate'
-import type { AppEnv } from '../http/context'
 import { BY_USERNAME, chargeUsername } from './by-username'
 
 // A team the caller is not in and a missing one get the same answer.

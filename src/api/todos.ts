@@ -1,5 +1,7 @@
 import { Hono } from 'hono'
-import { notFound } from '../domain/errors'
+import { checkedBatch } from '../auth/batch'
+import { actorOf, bearerAttribution } from '../auth/bearer'
+import { checkAction, refusedOnList, requires } from '../auth/guards'
 import { adminRead } from '../db/audit'
 import {
   createTodo,
@@ -9,14 +11,12 @@ import {
   listTodosAudited,
   updateTodo,
 } from '../db/todos'
-import { checkedBatch } from '../auth/batch'
-import { actorOf, bearerAttribution } from '../auth/bearer'
-import { checkAction, refusedOnList, requires } from '../auth/guards'
-import { doc } from '../http/openapi'
-import { todo as todoSchema, todoCreate, todoListQuery, todoPatch } from '../http/schemas/todos'
-import { todoList } from '../http/schemas/responses'
-import { validate } from '../http/validate'
+import { notFound } from '../domain/errors'
 import type { AppEnv } from '../http/context'
+import { doc } from '../http/openapi'
+import { todoList } from '../http/schemas/responses'
+import { todoCreate, todoListQuery, todoPatch, todo as todoSchema } from '../http/schemas/todos'
+import { validate } from '../http/validate'
 
 // A todo the caller may not see and a missing one get the same answer, so ids cannot be probed.
 const noSuchTodo = () => notFound('todo')

@@ -2,14 +2,13 @@ import type { MiddlewareHandler } from 'hono'
 import { basicAuth } from 'hono/basic-auth'
 import { HTTPException } from 'hono/http-exception'
 import { config } from '../config'
-import { ApiError, incorrectCredentials } from '../domain/errors'
-import { documentGuard } from '../http/openapi'
 import { toUser } from '../db/users'
-import { checkRemembered } from './login'
+import { ApiError, incorrectCredentials } from '../domain/errors'
 import type { AppEnv } from '../http/context'
 import { primaryDatabase } from '../http/database'
-
+import { documentGuard } from '../http/openapi'
 import { BASIC_CHALLENGE, REALM } from './challenges'
+import { checkRemembered } from './login'
 
 /**
  * HTTP Basic against the users table, through hono's basicAuth. Hono parses the header and calls

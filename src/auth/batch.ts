@@ -1,18 +1,17 @@
 import type { Context } from 'hono'
-import { ApiError } from '../domain/errors'
 import { clientTokenCheck } from '../db/client-tokens'
-import { bearerCheck } from '../db/sessions'
 import type { Query } from '../db/query'
-import { nowSeconds } from '../lib/time'
-import type { Actor } from '../domain/policy'
+import { bearerCheck } from '../db/sessions'
 import { type AccessClaims, isClientToken } from '../domain/claims'
+import { ApiError } from '../domain/errors'
+import type { Actor } from '../domain/policy'
 import type { ClientStanding, Presumed, Standing } from '../domain/standing'
 import type { AppEnv } from '../http/context'
 import { primaryDatabase } from '../http/database'
-
+import { nowSeconds } from '../lib/time'
+import { actorOf, checkNow, readLive, settle } from './bearer'
 import { invalidToken } from './challenges'
 import { type Live, presumedOf, sameStanding } from './standing'
-import { actorOf, checkNow, readLive, settle } from './bearer'
 
 /** The check that opens the batch, for the token's kind: bearerCheck or clientTokenCheck. */
 function liveCheck(db: D1Database, claims: AccessClaims, standing: Presumed): Query<Live | null> {

@@ -2,28 +2,27 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { verify } from 'hono/jwt'
 import type { JWTPayload } from 'hono/utils/jwt/types'
 import { config } from '../config'
-import { ApiError } from '../domain/errors'
-import { documentGuard } from '../http/openapi'
 import { liveClientScope } from '../db/client-tokens'
-import { findLiveSession, type BearerSession } from '../db/sessions'
-import { nowSeconds } from '../lib/time'
-import type { Actor } from '../domain/policy'
-import { ALG, checkClaims, issuerFor, keyFor, keyring, verification } from './tokens'
-import { acceptedAudiences } from '../domain/resources'
+import { type BearerSession, findLiveSession } from '../db/sessions'
 import {
   type AccessClaims,
   type ClientClaims,
-  type UserClaims,
   isClientToken,
   tokenUsername,
+  type UserClaims,
 } from '../domain/claims'
+import { ApiError } from '../domain/errors'
+import type { Actor } from '../domain/policy'
+import { acceptedAudiences } from '../domain/resources'
 import type { Presumed } from '../domain/standing'
-import type { AppEnv, BearerAuth } from '../http/context'
 import type { Role } from '../domain/user'
+import type { AppEnv, BearerAuth } from '../http/context'
 import { primaryDatabase } from '../http/database'
-
+import { documentGuard } from '../http/openapi'
+import { nowSeconds } from '../lib/time'
 import { bearerChallenge, forbidden, invalidToken, resourceOf } from './challenges'
 import { type Live, presumed, presumedOf, remember } from './standing'
+import { ALG, checkClaims, issuerFor, keyFor, keyring, verification } from './tokens'
 
 /**
  * The Bearer token's claims, or the contract's 401: hono's verify (HS256 only, typ, exp, iss,

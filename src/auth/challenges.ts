@@ -3,8 +3,8 @@ import { config } from '../config'
 import { ApiError } from '../domain/errors'
 import { MCP_PATH, type ResourceName } from '../domain/resources'
 import { CLIENT_SCOPES } from '../domain/scopes'
-import { issuerFor } from './tokens'
 import type { AppEnv } from '../http/context'
+import { issuerFor } from './tokens'
 
 export const REALM = 'todo-auth'
 

@@ -1,28 +1,27 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import { every } from 'hono/combine'
 import { ApiError, notFound as notFoundError } from '../domain/errors'
-import { documentGuard } from '../http/openapi'
 import {
+  type Action,
+  type Actor,
   decide,
   decideOnList,
   decideOnTeam,
   decideUpFront,
   LIST_RULES,
-  RULES,
-  TEAM_RULES,
-  type Action,
-  type Actor,
   type ListAction,
   type ListResource,
   type ResourceDecision,
+  RULES,
+  TEAM_RULES,
   type TeamAction,
   type TeamResource,
 } from '../domain/policy'
 import type { Scope } from '../domain/scopes'
 import type { AppEnv } from '../http/context'
-
-import { forbidden, insufficientScope } from './challenges'
+import { documentGuard } from '../http/openapi'
 import { actorOf, bearerToken, checkNow } from './bearer'
+import { forbidden, insufficientScope } from './challenges'
 
 /**
  * A decision to take before the route runs, on the presumed standing. A refusal is never taken

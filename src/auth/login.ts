@@ -1,17 +1,17 @@
-import type { Requester } from '../domain/requester'
 import type { Config } from '../config'
 import { auditEvent, auditUserEvent, requestAttribution } from '../db/audit'
 import {
   rehashPassword,
   sampleHash,
   stillVerified,
-  userByUsername,
   type UserRow,
+  userByUsername,
 } from '../db/users'
-import { USERNAME } from '../http/schemas/common'
-import { credentialCache, type RememberedCredential } from './credential-cache'
-import { sha256Hex } from '../lib/crypto'
 import { dummyHash, hashCost, hashPassword, verifyPassword } from '../domain/passwords'
+import type { Requester } from '../domain/requester'
+import { USERNAME } from '../http/schemas/common'
+import { sha256Hex } from '../lib/crypto'
+import { credentialCache, type RememberedCredential } from './credential-cache'
 import * as throttle from './throttle'
 
 export type Credentials = { username: string; password: string }

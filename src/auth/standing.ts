@@ -1,6 +1,6 @@
 import type { BearerSession } from '../db/sessions'
-import { MACHINE_SCOPES, narrowMachineScopes, narrowScopes, parseScopes } from '../domain/scopes'
 import { type AccessClaims, type ClientClaims, isClientToken } from '../domain/claims'
+import { MACHINE_SCOPES, narrowMachineScopes, narrowScopes, parseScopes } from '../domain/scopes'
 import type { ClientStanding, Presumed, Standing } from '../domain/standing'
 
 /**

@@ -1,8 +1,4 @@
-import { addressKey, fromThisMachine, type Requester } from '../domain/requester'
 import type { Config } from '../config'
-import { ApiError } from '../domain/errors'
-import { USERNAME } from '../http/schemas/common'
-import { nowSeconds } from '../lib/time'
 import {
   countFailure,
   forgetCounter,
@@ -11,6 +7,10 @@ import {
   refundFailure,
   startLock,
 } from '../db/login-failures'
+import { ApiError } from '../domain/errors'
+import { addressKey, fromThisMachine, type Requester } from '../domain/requester'
+import { USERNAME } from '../http/schemas/common'
+import { nowSeconds } from '../lib/time'
 
 /**
  * Brute-force throttling, kept in D1 (table login_failures) so that it holds across isolates and

@@ -1,17 +1,17 @@
 import { verify } from 'hono/jwt'
 import { decodeBase64Url } from 'hono/utils/encode'
 import type { JWTPayload } from 'hono/utils/jwt/types'
-import { toBase64Url } from '../lib/crypto'
-import { nowSeconds } from '../lib/time'
 import { type Bindings, type Config, knownIssuer } from '../config'
-import { ApiError } from '../domain/errors'
-import { allAudiences } from '../domain/resources'
 import {
   type AccessClaims,
   CLIENT_SUBJECT,
   type ClientClaims,
   type UserClaims,
 } from '../domain/claims'
+import { ApiError } from '../domain/errors'
+import { allAudiences } from '../domain/resources'
+import { toBase64Url } from '../lib/crypto'
+import { nowSeconds } from '../lib/time'
 
 /**
  * Access tokens: HS256 JWTs, signed here with WebCrypto HMAC and verified by hono/jwt.

@@ -1,18 +1,18 @@
+import type { User } from '../domain/user'
 import { isoTime, nowSeconds } from '../lib/time'
+import { type Attribution, auditUserEvent } from './audit'
 import { type Query, run } from './query'
-import { auditUserEvent, type Attribution } from './audit'
 import { revokeUserSessions } from './sessions'
 import {
   deleteUser,
   insertUser,
   leavesAnEnabledAdmin,
-  toUser,
-  updateUser,
   type NewUser,
+  toUser,
   type UserChange,
   type UserRow,
+  updateUser,
 } from './users'
-import type { User } from '../domain/user'
 
 /**
  * Account changes with everything they entail — ending sessions, the audit event — as one D1

@@ -1,5 +1,5 @@
-import { nowSeconds } from '../lib/time'
 import { type Requester, USER_AGENT_MAX } from '../domain/requester'
+import { nowSeconds } from '../lib/time'
 import { allRows, type Query } from './query'
 
 export const AUDIT_EVENTS = [

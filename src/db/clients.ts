@@ -1,9 +1,8 @@
+import type { AuthMethod, GrantType } from '../domain/clients'
+import { narrowScopes, SCOPES } from '../domain/scopes'
 import { randomToken, sha256Hex, toBase64Url } from '../lib/crypto'
 import { isoTime, nowSeconds } from '../lib/time'
 import { allRows, firstRow, type Query, rows, run } from './query'
-import { narrowScopes, SCOPES } from '../domain/scopes'
-import type { GrantType } from '../domain/clients'
-import type { AuthMethod } from '../domain/clients'
 
 /** A client as the API shows it (RFC 7591 field names): never the secret or its hash. */
 export type Client = {

@@ -1,13 +1,13 @@
 import {
-  listCondition,
-  listRelationSql,
-  visibleListSql,
   type ListAction,
   type ListRelation,
   type ListResource,
+  listCondition,
+  listRelationSql,
+  visibleListSql,
 } from '../domain/policy'
-import { type Query, rows } from './query'
 import { isoTime } from '../lib/time'
+import { type Query, rows } from './query'
 
 /**
  * Lists and their shares. Every statement takes the actor's id as ?1 and carries the policy's

@@ -1,8 +1,8 @@
 import { parseScopes, SCOPES, type Scope } from '../domain/scopes'
 import type { Standing } from '../domain/standing'
 import type { User } from '../domain/user'
-import { stillVerified, type UserRow, userColumns, toUser } from './users'
 import { abortUnless } from './query'
+import { stillVerified, toUser, type UserRow, userColumns } from './users'
 
 /**
  * Sessions and refresh tokens. A session is one login; its refresh tokens form a chain in which

@@ -1,5 +1,5 @@
 import type { User } from '../domain/user'
-import { stillVerified, type UserRow, toUser, userColumns } from './users'
+import { stillVerified, toUser, type UserRow, userColumns } from './users'
 
 /**
  * Browser sign-ins (table signins, docs/data.md): what lets a browser skip the password at the

@@ -1,13 +1,13 @@
 import {
-  teamCondition,
-  teamRelationSql,
   type TeamAction,
   type TeamRelation,
   type TeamResource,
+  teamCondition,
+  teamRelationSql,
 } from '../domain/policy'
+import { isoTime } from '../lib/time'
 import type { Page } from './lists'
 import { type Query, rows } from './query'
-import { isoTime } from '../lib/time'
 
 /**
  * Teams and their members. As for lists, every statement takes the actor's id as ?1 and carries

@@ -1,6 +1,6 @@
-import { listCondition, listRelationSql, type ListResource } from '../domain/policy'
-import { listResource, toResource, type ListResourceRow } from './lists'
+import { type ListResource, listCondition, listRelationSql } from '../domain/policy'
 import { isoTime } from '../lib/time'
+import { type ListResourceRow, listResource, toResource } from './lists'
 import { type Query, rows } from './query'
 
 export type TodoRow = {

@@ -1,8 +1,7 @@
 import { parseScopes, SCOPES, type Scope } from '../domain/scopes'
+import type { Role, User } from '../domain/user'
 import { isoTime } from '../lib/time'
 import { allRows, firstRow, type Query, run } from './query'
-import type { User } from '../domain/user'
-import type { Role } from '../domain/user'
 
 export type UserRow = {
   id: string

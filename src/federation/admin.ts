@@ -1,6 +1,7 @@
 import { type Context, Hono } from 'hono'
+import { checkedBatch } from '../auth/batch'
+import { requires } from '../auth/guards'
 import { config } from '../config'
-import { ApiError } from '../domain/errors'
 import {
   providerById,
   providerDeletion,
@@ -8,20 +9,19 @@ import {
   providerPage,
   providerUpdate,
 } from '../db/identity-providers'
-import { checkedBatch } from '../auth/batch'
-import { requires } from '../auth/guards'
+import { ApiError } from '../domain/errors'
+import type { AppEnv } from '../http/context'
 import { doc } from '../http/openapi'
-import { issuerProblem } from './oidc'
-import { encryptSecret } from './secret'
 import {
-  provider as providerSchema,
   providerCreate,
   providerList,
   providerListQuery,
   providerPatch,
+  provider as providerSchema,
 } from '../http/schemas/federation'
 import { validate } from '../http/validate'
-import type { AppEnv } from '../http/context'
+import { issuerProblem } from './oidc'
+import { encryptSecret } from './secret'
 
 import { shown } from './signin'
 

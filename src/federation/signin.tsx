@@ -1,26 +1,31 @@
 import { type Context, Hono } from 'hono'
 import { config } from '../config'
-import { ApiError } from '../domain/errors'
 import { audit, auditEvent } from '../db/audit'
 import {
+  type FederationRequest,
   findProvider,
   identityOwner,
+  insertFederationRequest,
   linkIdentity,
   type Provider,
   providerById,
   providerSecret,
-  type FederationRequest,
-  insertFederationRequest,
   spendFederationRequest,
 } from '../db/identity-providers'
 import type { Query } from '../db/query'
 import { findUserById, insertUser, usernameExists, usersWithEmail } from '../db/users'
+import { ApiError } from '../domain/errors'
 import { dummyHash } from '../domain/passwords'
+import type { AppEnv } from '../http/context'
+import { database } from '../http/database'
+import { doc } from '../http/openapi'
 import { sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
-import { doc } from '../http/openapi'
-import { federatedSignInStatements, sentBinding } from '../oauth/browser/signin'
+import { liveClient, loginPage, proceed } from '../oauth/authorize/flow'
+import { errorPage, issuer, STALE } from '../oauth/browser/page'
 import { type Pending, unseal } from '../oauth/browser/pending'
+import { federatedSignInStatements, sentBinding } from '../oauth/browser/signin'
+import { emailDomain } from './email'
 import {
   authorizationUrl,
   type Claims,
@@ -30,11 +35,6 @@ import {
   type SignInSecrets,
 } from './oidc'
 import { decryptSecret } from './secret'
-import { emailDomain } from './email'
-import { liveClient, loginPage, proceed } from '../oauth/authorize/flow'
-import { errorPage, issuer, STALE } from '../oauth/browser/page'
-import type { AppEnv } from '../http/context'
-import { database } from '../http/database'
 
 /**
  * Sign-in with upstream OpenID Connect providers (docs/federation.md; docs/api.md §10). todo-auth

@@ -1,9 +1,9 @@
 import { Hono } from 'hono'
 import type { RouterRoute } from 'hono/types'
 import { config, knownIssuer } from '../config'
+import type { AppEnv } from './context'
 import { doc, openApiDocument, openApiPaths } from './openapi'
 import { openApiObject } from './schemas/responses'
-import type { AppEnv } from './context'
 
 /** GET /openapi.json for `app`: every route that carries a `doc()`, read from the app itself. */
 export function openApiRoutes(app: { routes: RouterRoute[] }) {

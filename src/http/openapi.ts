@@ -1,9 +1,9 @@
 import type { MiddlewareHandler, ValidationTargets } from 'hono'
 import type { RouterRoute } from 'hono/types'
-import * as z from 'zod'
 import type { ZodType } from 'zod'
+import * as z from 'zod'
+import { type ErrorCode, STATUS } from '../domain/errors'
 import type { Scope } from '../domain/scopes'
-import { STATUS, type ErrorCode } from '../domain/errors'
 import { documentation, type JsonSchema } from './schemas/documented'
 import { apiError } from './schemas/responses'
 

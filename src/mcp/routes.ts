@@ -7,7 +7,7 @@ import * as z from 'zod'
 import { checkToken } from '../auth/batch'
 import { bearerToken } from '../auth/bearer'
 import type { AppEnv } from '../http/context'
-import { documentGuard, doc } from '../http/openapi'
+import { doc, documentGuard } from '../http/openapi'
 import { type Escalation, registerTools } from './tools'
 
 /**

@@ -10,8 +10,8 @@ import {
 } from '../../src/auth/standing'
 import type { BearerSession } from '../../src/db/sessions'
 import type { ClientClaims, UserClaims } from '../../src/domain/claims'
-import type { Standing } from '../../src/domain/standing'
 import { SCOPES, type Scope } from '../../src/domain/scopes'
+import type { Standing } from '../../src/domain/standing'
 import type { Role } from '../../src/domain/user'
 
 // The presumption cache is per isolate and this file shares one: every test uses fresh ids.

@@ -1,6 +1,5 @@
 import { env } from 'cloudflare:test'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { config } from '../../src/config'
 import {
   type Attempt,
   clientRegistrationAttempt,
@@ -8,6 +7,7 @@ import {
   signupAttempt,
   userCodeAttempt,
 } from '../../src/auth/throttle'
+import { config } from '../../src/config'
 import type { Requester } from '../../src/domain/requester'
 
 // Which counters an attempt is charged to, and by which rule. Counting, locking and refunds run

@@ -2,6 +2,8 @@ import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app'
 import { purgeExpired } from '../../src/db/purge'
+import { s256 } from '../../src/oauth/authorize/pkce'
+import { assertion, assertionFields, keyPair, publishedClient } from '../client-metadata'
 import { recordD1 } from '../d1-recorder'
 import {
   basicHeader,
@@ -14,9 +16,7 @@ import {
   type TokenPair,
   uniqueName,
 } from '../helpers'
-import { s256 } from '../../src/oauth/authorize/pkce'
 import { makeClient, requestToken, VERIFIER } from '../oauth-client'
-import { assertion, assertionFields, keyPair, publishedClient } from '../client-metadata'
 
 // Every statement the Worker sends to D1 while serving a tour of the API is explained with
 // EXPLAIN QUERY PLAN; none may read a whole table (a failure prints the plans that do). The plans

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import {
+  type Action,
+  type Decision,
   decide,
   decideOnList,
   decideOnTeam,
   mayAssign,
-  type Action,
-  type Decision,
 } from '../../src/domain/policy'
 
 const ME = 'me'

@@ -22,8 +22,8 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { devServer } from './dev-server.mjs'
 
 const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))))

@@ -1,7 +1,8 @@
 import { env } from 'cloudflare:test'
+import { describe, expect } from 'vitest'
 import { createApp } from '../../src/app'
 import { insertProvider } from '../../src/db/identity-providers'
-import { describe, expect } from 'vitest'
+import { member } from '../api/lists/helpers'
 import {
   bearer,
   call,
@@ -12,10 +13,9 @@ import {
   type SignedIn,
   uniqueName,
 } from '../helpers'
-import { member } from '../api/lists/helpers'
 import {
-  Browser,
   authorizeUrl,
+  Browser,
   exchange,
   makeClient,
   redirectParams,

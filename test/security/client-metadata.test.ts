@@ -1,9 +1,9 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app'
+import { clientIdUrl, fetches, metadataDocument, publishedClient, serve } from '../client-metadata'
 import { call, form, makeUser, quietConsoleError } from '../helpers'
 import { authorizeUrl, Browser, exchange, getCode, REDIRECT } from '../oauth-client'
-import { clientIdUrl, fetches, metadataDocument, publishedClient, serve } from '../client-metadata'
 
 // Attacks on Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document, MCP
 // 2025-11-25): each is refused with the HTML page at the authorization endpoint (never a

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test'
 import { describe, expect } from 'vitest'
-import { it, json, uniqueName, call, type SignedIn } from '../helpers'
-import { Browser, authorizeUrl, makeClient, redirectParams } from '../oauth-client'
+import { call, it, json, type SignedIn, uniqueName } from '../helpers'
+import { authorizeUrl, Browser, makeClient, redirectParams } from '../oauth-client'
 
 // Issue 20 (outside penetration test): a provider's `allowed_domains` was checked against the
 // part of the upstream email after its last `@`, so an upstream-verified `a@evil.test@corp.example`

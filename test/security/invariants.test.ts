@@ -2,12 +2,12 @@ import { env } from 'cloudflare:test'
 import bcrypt from 'bcryptjs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../src/app'
-import { addressKey, escapeControls } from '../../src/domain/requester'
 import { createSession } from '../../src/db/sessions'
+import { addressKey, escapeControls } from '../../src/domain/requester'
 import {
   basicHeader,
-  duringNextCompare,
   bearer,
+  duringNextCompare,
   form,
   json,
   login,

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
-import { appRoutes } from '../helpers'
 import { member, seed, send } from '../api/lists/helpers'
+import { appRoutes } from '../helpers'
 
 // IDOR: every route that takes an id, called by a stranger with the victim's real ids, answers
 // 404 exactly as for a missing id, and changes nothing. The routes come from the app itself, so

@@ -1,6 +1,4 @@
 import { describe, expect, it } from 'vitest'
-import { call, form } from '../helpers'
-import { authorizeUrl, makeClient } from '../oauth-client'
 import {
   assertion,
   assertionFields,
@@ -11,6 +9,8 @@ import {
   serve,
   unsignedAssertion,
 } from '../client-metadata'
+import { call, form } from '../helpers'
+import { authorizeUrl, makeClient } from '../oauth-client'
 
 // private_key_jwt (RFC 7523 §2.2, §3; RFC 7521 §4.2) for Client ID Metadata Document clients:
 // every way an assertion can be wrong is 401 invalid_client naming what is wrong. A refresh

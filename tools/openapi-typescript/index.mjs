@@ -1,2 +1,2 @@
 // openapi-typescript resolves `typescript` from here, so it gets the 5.x it was built for.
-export { default, astToString } from 'openapi-typescript'
+export { astToString, default } from 'openapi-typescript'

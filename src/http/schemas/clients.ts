@@ -1,7 +1,7 @@
 import * as z from 'zod'
+import { AUTH_METHODS, GRANT_TYPES } from '../../domain/clients'
 import { MAX_REDIRECT_URI, redirectUriProblem } from '../../domain/redirect-uris'
 import { CLIENT_SCOPES, SCOPES } from '../../domain/scopes'
-import { AUTH_METHODS, GRANT_TYPES } from '../../domain/clients'
 import { atLeastOne, paging } from './common'
 import { documented } from './documented'
 

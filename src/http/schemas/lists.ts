@@ -1,5 +1,5 @@
 import * as z from 'zod'
-import { atLeastOne, param, paging, trimmed, username } from './common'
+import { atLeastOne, paging, param, trimmed, username } from './common'
 
 const name = trimmed(1, 100)
 

@@ -1,10 +1,10 @@
 import * as z from 'zod'
 import { AUDIT_EVENTS } from '../../db/audit'
-import { STATUS, type ErrorCode } from '../../domain/errors'
+import { type ErrorCode, STATUS } from '../../domain/errors'
 import { SCOPES } from '../../domain/scopes'
+import { ROLES } from '../../domain/user'
 import { documented } from './documented'
 import { todo } from './todos'
-import { ROLES } from '../../domain/user'
 
 // What the API answers, for GET /openapi.json only: the routes build their own bodies, so
 // test/http/openapi.test.ts compares the schemas of the todo, the user, the token pair, the

@@ -1,5 +1,5 @@
 import * as z from 'zod'
-import { atLeastOne, booleanParam, param, paging, trimmed } from './common'
+import { atLeastOne, booleanParam, paging, param, trimmed } from './common'
 
 /** A todo's fields as the API takes them; the MCP tools' arguments too (src/mcp/tools.ts). */
 export const fields = {

@@ -1,9 +1,9 @@
 import * as z from 'zod'
 import { PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES, passwordProblem } from '../../domain/passwords'
 import { narrowScopes, SCOPES } from '../../domain/scopes'
-import { atLeastOne, param, paging, username } from './common'
-import { documented } from './documented'
 import { ROLES } from '../../domain/user'
+import { atLeastOne, paging, param, username } from './common'
+import { documented } from './documented'
 
 /**
  * A password being set: the password policy (length in UTF-8 bytes, common list) as a zod

@@ -1,14 +1,14 @@
 import { config } from '../../config'
-import { ApiError } from '../../domain/errors'
 import { audit } from '../../db/audit'
+import type { ClientRow } from '../../db/clients'
 import { findCode, redeemCode, revokeCodeSession } from '../../db/codes'
+import { ApiError } from '../../domain/errors'
+import { database } from '../../http/database'
 import { randomToken, sha256Hex } from '../../lib/crypto'
 import { nowSeconds } from '../../lib/time'
-import { s256, VERIFIER } from './pkce'
 import { type Grant, redeemedResponse } from '../token/grant'
 import { grantAudience } from '../token/resource'
-import { database } from '../../http/database'
-import type { ClientRow } from '../../db/clients'
+import { s256, VERIFIER } from './pkce'
 
 const invalidGrant = (description = 'The authorization code is invalid, expired or used.') =>
   new ApiError('invalid_grant', description)

@@ -1,37 +1,36 @@
 import { type Context, Hono } from 'hono'
-import { ApiError } from '../../domain/errors'
 import { rememberConsent } from '../../db/clients'
+import { consentHost } from '../../domain/client-metadata'
+import { ApiError } from '../../domain/errors'
+import { matchRedirectUri } from '../../domain/redirect-uris'
+import { requestedResource } from '../../domain/resources'
 import { narrowScopes, SCOPES } from '../../domain/scopes'
+import type { AppEnv } from '../../http/context'
+import { database } from '../../http/database'
 import { doc } from '../../http/openapi'
+import { isUtf8Form } from '../../http/validate'
+import { nowSeconds } from '../../lib/time'
+import { errorPage, issuer, STALE, sameOrigin } from '../browser/page'
+import { type Pending, unseal } from '../browser/pending'
 import {
   browserBinding,
   browserSignIn,
+  passwordSignIn,
   sentBinding,
   signedInUser,
-  passwordSignIn,
 } from '../browser/signin'
-import { type Pending, unseal } from '../browser/pending'
-import { CHALLENGE } from './pkce'
-import { matchRedirectUri } from '../../domain/redirect-uris'
-import { consentHost } from '../../domain/client-metadata'
 import { authorizationClient } from '../clients/authorization-client'
-import { nowSeconds } from '../../lib/time'
-import { requestedResource } from '../../domain/resources'
-import { isUtf8Form } from '../../http/validate'
-import type { AppEnv } from '../../http/context'
-import { database } from '../../http/database'
-
-import { errorPage, issuer, sameOrigin, STALE } from '../browser/page'
 import {
   grantedScopes,
   liveClient,
   loginPage,
   parsePrompt,
   proceed,
+  type RedirectError,
   redirectError,
   refuse,
-  type RedirectError,
 } from './flow'
+import { CHALLENGE } from './pkce'
 
 /**
  * The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1) and its two pages.

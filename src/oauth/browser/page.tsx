@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
-import { config } from '../../config'
 import { issuerFor } from '../../auth/tokens'
+import { config } from '../../config'
 import { formActionSource } from '../../domain/redirect-uris'
 import type { AppEnv } from '../../http/context'
 import { ErrorPage } from './error-page'

@@ -1,7 +1,7 @@
+import { keyring } from '../../auth/tokens'
 import type { Bindings } from '../../config'
 import { sha256Hex, toBase64Url } from '../../lib/crypto'
 import { nowSeconds } from '../../lib/time'
-import { keyring } from '../../auth/tokens'
 
 /**
  * A pending authorization request, carried by the login and consent forms as one signed token:

@@ -1,20 +1,20 @@
 import type { Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
+import { checkPassword } from '../../auth/login'
+import { config } from '../../config'
 import {
   endSignin,
   federatedSigninStatements,
   passwordSigninStatements,
   signinOf,
 } from '../../db/signins'
-import { type UserRow, toUser } from '../../db/users'
-import { checkPassword } from '../../auth/login'
-import { config } from '../../config'
+import { toUser, type UserRow } from '../../db/users'
 import { ApiError } from '../../domain/errors'
-import { randomToken, sha256Hex } from '../../lib/crypto'
-import { nowSeconds } from '../../lib/time'
 import type { User } from '../../domain/user'
 import type { AppEnv } from '../../http/context'
 import { database, primaryDatabase } from '../../http/database'
+import { randomToken, sha256Hex } from '../../lib/crypto'
+import { nowSeconds } from '../../lib/time'
 
 /**
  * The browser's side of the authorization endpoint: one cookie, HttpOnly and SameSite=Lax, on

@@ -1,10 +1,10 @@
 import type { Context } from 'hono'
-import { ApiError } from '../../domain/errors'
-import { type ClientRow, findClientRow } from '../../db/clients'
-import { sha256Hex } from '../../lib/crypto'
 import { REALM } from '../../auth/challenges'
+import { type ClientRow, findClientRow } from '../../db/clients'
+import { ApiError } from '../../domain/errors'
 import type { AppEnv } from '../../http/context'
 import { database } from '../../http/database'
+import { sha256Hex } from '../../lib/crypto'
 import { type AssertionForm, metadataClientAuthentication } from './metadata-auth'
 
 /**

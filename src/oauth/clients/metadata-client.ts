@@ -1,11 +1,11 @@
 import type { Context } from 'hono'
 import { config } from '../../config'
-import { vettedClientNames } from '../../db/clients'
 import {
   findMetadataClient,
   type MetadataClientRow,
   storeMetadataClient,
 } from '../../db/client-metadata'
+import { vettedClientNames } from '../../db/clients'
 import {
   clientIdUrlProblem,
   documentMetadata,
@@ -14,9 +14,9 @@ import {
   type PublicJwk,
   usableKeys,
 } from '../../domain/client-metadata'
-import { nowSeconds } from '../../lib/time'
 import type { AppEnv } from '../../http/context'
 import { database } from '../../http/database'
+import { nowSeconds } from '../../lib/time'
 import { fetchJson } from './metadata-fetch'
 import { nameKey } from './routes'
 

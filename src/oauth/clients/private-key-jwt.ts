@@ -1,10 +1,10 @@
 import { verify } from 'hono/jwt'
 import { decodeBase64Url } from 'hono/utils/encode'
+import { isCanonicalJwt } from '../../auth/tokens'
 import type { MetadataClientRow } from '../../db/client-metadata'
 import { spendAssertion } from '../../db/client-metadata'
 import type { PublicJwk } from '../../domain/client-metadata'
 import { nowSeconds } from '../../lib/time'
-import { isCanonicalJwt } from '../../auth/tokens'
 
 /** RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion. */
 export const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'

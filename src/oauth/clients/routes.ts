@@ -1,26 +1,29 @@
 import { Hono, type MiddlewareHandler } from 'hono'
+import { checkedBatch } from '../../auth/batch'
+import { requires } from '../../auth/guards'
+import * as throttle from '../../auth/throttle'
 import { config } from '../../config'
-import { isMetadataClientId } from '../../domain/client-metadata'
-import { ApiError, notFound } from '../../domain/errors'
-import { errorResponse } from '../../http/errors'
 import {
+  clientById,
   clientDeletion,
   clientInsertion,
   clientSecretRotation,
   clientUpdate,
   consentWithdrawal,
-  clientById,
   insertClient,
   listAuthorizedClients,
   listClients,
   vettedClientNames,
 } from '../../db/clients'
-import * as throttle from '../../auth/throttle'
-import { checkedBatch } from '../../auth/batch'
-import { requires } from '../../auth/guards'
+import { isMetadataClientId } from '../../domain/client-metadata'
+import { ApiError, notFound } from '../../domain/errors'
+import type { AppEnv } from '../../http/context'
+import { database } from '../../http/database'
+import { errorResponse } from '../../http/errors'
 import { doc } from '../../http/openapi'
 import {
   authorizedClients,
+  CODE_FLOW_NEEDS_REDIRECT_URI,
   client,
   clientCreate,
   clientList,
@@ -29,12 +32,9 @@ import {
   clientRegistration,
   clientSecret,
   clientWithSecret,
-  CODE_FLOW_NEEDS_REDIRECT_URI,
   registeredClient,
 } from '../../http/schemas/clients'
 import { validate } from '../../http/validate'
-import type { AppEnv } from '../../http/context'
-import { database } from '../../http/database'
 
 /** GET/POST/PATCH/DELETE /admin/clients…: the client registry, for admins (RFC 7591 shapes). */
 export const adminClientRoutes = new Hono<AppEnv>()

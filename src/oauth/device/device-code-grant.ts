@@ -1,10 +1,10 @@
 import { config } from '../../config'
-import { ApiError } from '../../domain/errors'
 import { pollDeviceCode, redeemDeviceCode } from '../../db/device-codes'
+import { ApiError } from '../../domain/errors'
+import { database } from '../../http/database'
 import { randomToken, sha256Hex } from '../../lib/crypto'
 import { type Grant, redeemedResponse } from '../token/grant'
 import { grantAudience } from '../token/resource'
-import { database } from '../../http/database'
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code' as const
 

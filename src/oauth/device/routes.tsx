@@ -1,37 +1,37 @@
 import { type Context, Hono } from 'hono'
+import * as throttle from '../../auth/throttle'
+import { issuerFor } from '../../auth/tokens'
 import { config } from '../../config'
-import { ApiError } from '../../domain/errors'
 import {
   createDeviceRequest,
   DEVICE_CODE_TTL,
   type DeviceRequest,
+  decideDeviceRequest,
   findPendingRequest,
   formatUserCode,
-  decideDeviceRequest,
   normalizeUserCode,
-  pendingRequest,
   POLL_INTERVAL,
+  pendingRequest,
 } from '../../db/device-codes'
-import { sha256Hex } from '../../lib/crypto'
-import { nowSeconds } from '../../lib/time'
+import { ApiError } from '../../domain/errors'
 import { grantScope, narrowScopes, parseScopeParam, parseScopes } from '../../domain/scopes'
-import * as throttle from '../../auth/throttle'
-import { issuerFor } from '../../auth/tokens'
-import { DEVICE_CODE_GRANT } from './device-code-grant'
-import { doc } from '../../http/openapi'
-import { browserBinding, passwordSignIn, sentBinding, signedInUser } from '../browser/signin'
-import { authenticateClient } from '../clients/authenticate'
-import { askedResource } from '../token/resource'
-import { seal, unseal } from '../browser/pending'
-import { DeviceCodePage, DeviceConsentPage, DeviceDonePage } from './pages'
-import { LoginPage } from '../authorize/login-page'
-import { deviceAuthorizationRequest } from '../../http/schemas/auth'
-import { deviceAuthorization } from '../../http/schemas/responses'
-import { isUtf8Form, validate } from '../../http/validate'
-import { errorPage, pageHeaders, sameOrigin } from '../browser/page'
 import type { User } from '../../domain/user'
 import type { AppEnv } from '../../http/context'
 import { database, primaryDatabase } from '../../http/database'
+import { doc } from '../../http/openapi'
+import { deviceAuthorizationRequest } from '../../http/schemas/auth'
+import { deviceAuthorization } from '../../http/schemas/responses'
+import { isUtf8Form, validate } from '../../http/validate'
+import { sha256Hex } from '../../lib/crypto'
+import { nowSeconds } from '../../lib/time'
+import { LoginPage } from '../authorize/login-page'
+import { errorPage, pageHeaders, sameOrigin } from '../browser/page'
+import { seal, unseal } from '../browser/pending'
+import { browserBinding, passwordSignIn, sentBinding, signedInUser } from '../browser/signin'
+import { authenticateClient } from '../clients/authenticate'
+import { askedResource } from '../token/resource'
+import { DEVICE_CODE_GRANT } from './device-code-grant'
+import { DeviceCodePage, DeviceConsentPage, DeviceDonePage } from './pages'
 
 /**
  * The device authorization grant (RFC 8628), for apps on devices without a browser (a CLI, a

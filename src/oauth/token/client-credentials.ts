@@ -1,14 +1,14 @@
+import { signAccessToken } from '../../auth/tokens'
 import { config } from '../../config'
+import { stillIssuing } from '../../db/client-tokens'
+import { clientSubject } from '../../domain/claims'
 import { ApiError } from '../../domain/errors'
 import { CLIENT_SCOPES, MACHINE_SCOPES, narrowMachineScopes, scopeWords } from '../../domain/scopes'
-import { signAccessToken } from '../../auth/tokens'
-import { stillIssuing } from '../../db/client-tokens'
-import { invalidClient } from '../clients/authenticate'
-import { nowSeconds } from '../../lib/time'
-import type { Grant } from './grant'
 import { primaryDatabase } from '../../http/database'
+import { nowSeconds } from '../../lib/time'
+import { invalidClient } from '../clients/authenticate'
+import type { Grant } from './grant'
 import { askedResource, freshAudience } from './resource'
-import { clientSubject } from '../../domain/claims'
 
 /**
  * The client credentials grant (RFC 6749 §4.4): a confidential client gets a token for itself,

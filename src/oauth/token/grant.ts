@@ -1,15 +1,15 @@
 import type { Context } from 'hono'
 import type * as z from 'zod'
-import { type Config, config } from '../../config'
-import type { ClientRow } from '../../db/clients'
 import { signAccessToken } from '../../auth/tokens'
+import { type Config, config } from '../../config'
+import { audit } from '../../db/audit'
+import type { ClientRow } from '../../db/clients'
+import type { RedeemedSession } from '../../db/sessions'
 import type { GrantType } from '../../domain/clients'
-import type { tokenRequest } from '../../http/schemas/auth'
 import type { User } from '../../domain/user'
 import type { AppEnv } from '../../http/context'
 import { database } from '../../http/database'
-import { audit } from '../../db/audit'
-import type { RedeemedSession } from '../../db/sessions'
+import type { tokenRequest } from '../../http/schemas/auth'
 
 export type TokenForm = z.infer<typeof tokenRequest>
 

@@ -1,14 +1,14 @@
+import { checkPassword } from '../../auth/login'
 import { config } from '../../config'
-import { ApiError, incorrectCredentials } from '../../domain/errors'
 import { findLiveSession, sessionStatements } from '../../db/sessions'
 import { toUser } from '../../db/users'
+import { ApiError, incorrectCredentials } from '../../domain/errors'
+import { grantScope, narrowScopes, parseScopeParam, parseScopes } from '../../domain/scopes'
+import { primaryDatabase } from '../../http/database'
 import { randomToken, sha256Hex } from '../../lib/crypto'
 import { nowSeconds } from '../../lib/time'
-import { checkPassword } from '../../auth/login'
-import { grantScope, narrowScopes, parseScopeParam, parseScopes } from '../../domain/scopes'
 import { type Grant, tokenResponse } from './grant'
 import { askedResource, freshAudience } from './resource'
-import { primaryDatabase } from '../../http/database'
 
 /**
  * The resource owner password grant (RFC 6749 §4.3): legacy. RFC 9700 §2.4 says it MUST NOT be

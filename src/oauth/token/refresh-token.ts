@@ -1,11 +1,8 @@
 import type { Context } from 'hono'
 import { config } from '../../config'
-import { ApiError, invalidRefreshToken } from '../../domain/errors'
 import { audit } from '../../db/audit'
 import { findLiveRefreshToken, rotateRefreshToken, sessionOfRefreshToken } from '../../db/sessions'
-import { randomToken, sha256Hex } from '../../lib/crypto'
-import { nowSeconds } from '../../lib/time'
-import { openWith, sealWith } from '../../lib/token-seal'
+import { ApiError, invalidRefreshToken } from '../../domain/errors'
 import {
   grantScope,
   narrowScopes,
@@ -13,10 +10,13 @@ import {
   parseScopes,
   type Scope,
 } from '../../domain/scopes'
-import { type Grant, tokenBody, tokenResponse } from './grant'
 import type { AppEnv } from '../../http/context'
-import { grantAudience } from './resource'
 import { database } from '../../http/database'
+import { randomToken, sha256Hex } from '../../lib/crypto'
+import { nowSeconds } from '../../lib/time'
+import { openWith, sealWith } from '../../lib/token-seal'
+import { type Grant, tokenBody, tokenResponse } from './grant'
+import { grantAudience } from './resource'
 
 /** The HKDF purpose of the key a rotated token seals its response under (../lib/token-seal.ts). */
 const RETRY_PURPOSE = 'todo-auth refresh retry v1'

@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
+import { issuerFor } from '../../auth/tokens'
 import { config } from '../../config'
 import { audienceFor, requestedResource } from '../../domain/resources'
-import { issuerFor } from '../../auth/tokens'
 import type { AppEnv } from '../../http/context'
 
 /**

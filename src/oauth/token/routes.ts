@@ -1,14 +1,14 @@
 import { Hono } from 'hono'
+import { issuerFor, keyring } from '../../auth/tokens'
 import { config } from '../../config'
 import { ApiError } from '../../domain/errors'
+import type { AppEnv } from '../../http/context'
 import { doc } from '../../http/openapi'
-import { issuerFor, keyring } from '../../auth/tokens'
-import { grantFor } from './grants'
-import { authenticateClient } from '../clients/authenticate'
 import { tokenRequest } from '../../http/schemas/auth'
 import { tokenPair } from '../../http/schemas/responses'
 import { validate } from '../../http/validate'
-import type { AppEnv } from '../../http/context'
+import { authenticateClient } from '../clients/authenticate'
+import { grantFor } from './grants'
 
 const TOKEN_DESCRIPTION =
   'Grants: `authorization_code` (with PKCE `code_verifier`), `refresh_token`, ' +

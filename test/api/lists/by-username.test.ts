@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { bearer, call, json, uniqueName } from '../../helpers'
-import { defaultList, member, send, type Member } from './helpers'
+import { defaultList, type Member, member, send } from './helpers'
 
 // Naming a user by username: POST /api/lists/{id}/members/users and POST /api/teams/{id}/members
 // (docs/api.md §7, docs/security.md "Naming users by username"). Exact match only, throttled per

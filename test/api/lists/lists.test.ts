@@ -1,8 +1,8 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { call, json, login, makeUser } from '../../helpers'
-import { codeFlowToken, defaultList, member, send, WEB_CLIENT, type Member } from './helpers'
 import { claims, REDIRECT } from '../../oauth-client'
+import { codeFlowToken, defaultList, type Member, member, send, WEB_CLIENT } from './helpers'
 
 type List = { id: string; name: string; role: string; archived: boolean; default: boolean }
 type Todo = { id: string; list_id: string; title: string; completed: boolean }

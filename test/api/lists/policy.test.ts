@@ -1,8 +1,8 @@
 import { env } from 'cloudflare:test'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { call, form } from '../../helpers'
-import { member, seed, send, type Member } from './helpers'
 import { makeClient } from '../../oauth-client'
+import { type Member, member, seed, send } from './helpers'
 
 // The policy as a table, run against the real routes and D1: every actor kind × account role ×
 // relation to the list × list state × action, each cell on a fresh list, so that no cell is

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { defaultList, member, seed, send, type Member } from './helpers'
+import { defaultList, type Member, member, seed, send } from './helpers'
 
 // Over random teams, memberships and shares, every list endpoint answers exactly what the
 // policy allows: the oracle below computes each user's relation to each list from the raw

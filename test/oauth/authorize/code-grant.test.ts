@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test'
-import { createApp } from '../../../src/app'
 import { describe, expect, it } from 'vitest'
+import { createApp } from '../../../src/app'
 import { basicHeader, bearer, call, form, json, login, makeUser } from '../../helpers'
 import {
   Browser,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { fetches, publishedClient } from '../../client-metadata'
 import { call, form, makeUser } from '../../helpers'
 import {
   authorizeUrl,
@@ -11,7 +12,6 @@ import {
   requestToken,
   tokens,
 } from '../../oauth-client'
-import { fetches, publishedClient } from '../../client-metadata'
 
 // A client nobody registered: its client_id is the https URL of its own metadata document
 // (draft-ietf-oauth-client-id-metadata-document, MCP 2025-11-25), served by the fake worker that

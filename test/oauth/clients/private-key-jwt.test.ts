@@ -2,9 +2,9 @@ import { env } from 'cloudflare:test'
 import * as oauth from 'oauth4webapi'
 import { describe, expect, it } from 'vitest'
 import { createApp } from '../../../src/app'
+import { keyPair, publishedClient, serve } from '../../client-metadata'
 import { makeUser } from '../../helpers'
 import { Browser, requestToken } from '../../oauth-client'
-import { keyPair, publishedClient, serve } from '../../client-metadata'
 
 // oauth4webapi, a client nobody here wrote, as a confidential Client ID Metadata Document client:
 // its document publishes a public key, and it authenticates with private_key_jwt (RFC 7523 §2.2).

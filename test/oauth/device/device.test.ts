@@ -12,7 +12,7 @@ import {
   type TestUser,
   type TokenPair,
 } from '../../helpers'
-import { Browser, authorizeUrl, makeClient, requestToken } from '../../oauth-client'
+import { authorizeUrl, Browser, makeClient, requestToken } from '../../oauth-client'
 
 const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code'
 

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test'
-import { describe, expect } from 'vitest'
 import { decode } from 'hono/jwt'
+import { describe, expect } from 'vitest'
 import { createApp } from '../../../src/app'
 import { updateClient } from '../../../src/db/clients'
 import { basicHeader, bearer, call, form, it, json, makeUser } from '../../helpers'

@@ -6,8 +6,8 @@ import {
 } from 'cloudflare:test'
 import { decode, sign } from 'hono/jwt'
 import { afterEach, describe, expect, vi } from 'vitest'
-import { createApp } from '../../../src/app'
 import worker from '../../../src'
+import { createApp } from '../../../src/app'
 import {
   bearer,
   call,
