@@ -1,8 +1,8 @@
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { describe, expect, it } from 'vitest'
-import { makeUser } from '../helpers'
 import { clientIdUrl, fetches, serve } from '../client-metadata'
+import { makeUser } from '../helpers'
 import { claims, requestToken } from '../oauth-client'
 import { browser, CALLBACK, MCP, newClient, ORIGIN, TestProvider, toWorker } from './mcp-client'
 
