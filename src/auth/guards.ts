@@ -1,5 +1,4 @@
 import type { Context, MiddlewareHandler } from 'hono'
-import { every } from 'hono/combine'
 import { ApiError, notFound as notFoundError } from '../domain/errors'
 import { documentGuard } from '../http/openapi'
 import {
@@ -19,21 +18,21 @@ import {
   type TeamResource,
 } from '../domain/policy'
 import type { Scope } from '../domain/scopes'
-import type { AppEnv } from '../http/context'
+import type { AppEnv, UpFrontCheck } from '../http/context'
 
 import { forbidden, insufficientScope } from './challenges'
-import { actorOf, bearerToken, checkNow } from './bearer'
+import { actorOf, checkNow, presumeBearer } from './bearer'
 
 /**
- * A decision to take before the route runs, on the presumed standing. A refusal is never taken
- * on a presumption: the session is read first (one round trip, on this error path only), and the
- * decision made again on what it holds. Kept, so `checkedBatch` can make it again if its batch
- * finds the standing changed.
+ * A valid Bearer token (`presumeBearer`) and a decision to take before the route runs, on the
+ * presumed standing, in one middleware. A refusal is never taken on a presumption: the session
+ * is read first (one round trip, on this error path only), and the decision made again on what
+ * it holds. Kept, so `checkedBatch` can make it again if its batch finds the standing changed.
  */
-const upFront =
-  (check: (c: Context<AppEnv>, actor: Actor) => void): MiddlewareHandler<AppEnv> =>
+const bearerGuard =
+  (check: UpFrontCheck): MiddlewareHandler<AppEnv> =>
   async (c, next) => {
-    const auth = c.get('bearer')!
+    const auth = await presumeBearer(c)
     try {
       check(c, actorOf(c))
     } catch (err) {
@@ -42,7 +41,7 @@ const upFront =
       auth.settled = true
       check(c, actorOf(c))
     }
-    auth.checks.push((actor) => check(c, actor))
+    auth.checks.push(check)
     await next()
   }
 
@@ -82,10 +81,7 @@ function checkActionOf(c: Context<AppEnv>, actor: Actor, action: Action, ownerId
  */
 export const requiresScope = (rule: UpFrontRule): MiddlewareHandler<AppEnv> =>
   documentGuard(
-    every(
-      bearerToken(),
-      upFront((c, actor) => checkUpFront(c, actor, rule)),
-    ),
+    bearerGuard((c, actor) => checkUpFront(c, actor, rule)),
     { auth: 'bearer', scope: rule.scope, errors: ['forbidden'] },
   )
 
@@ -104,10 +100,7 @@ export const checkUpFront = (c: Context<AppEnv>, actor: Actor, rule: UpFrontRule
  */
 export const requires = (action: Action): MiddlewareHandler<AppEnv> =>
   documentGuard(
-    every(
-      bearerToken(),
-      upFront((c, actor) => checkActionOf(c, actor, action)),
-    ),
+    bearerGuard((c, actor) => checkActionOf(c, actor, action)),
     {
       auth: 'bearer',
       scope: RULES[action].scope,
