@@ -38,18 +38,17 @@ export function createApp() {
   const app = new Hono<AppEnv>()
 
   // Outermost first: these also see the responses onError and notFound produce.
-  // Who sent the request, read once for the throttle and the audit trail (src/domain/requester.ts).
+  // Who sent the request, read once for the throttle and the audit trail (src/domain/requester.ts);
+  // then the charset and the caching of every answer (one middleware: each costs every request).
   app.use(async (c, next) => {
     c.set('requester', requesterOf(c.req.raw.headers, c.req.path))
     await next()
-  })
-  app.use(async (c, next) => {
-    await next()
-    if (c.res.headers.get('Content-Type') === 'application/json')
-      c.res.headers.set('Content-Type', JSON_CONTENT_TYPE)
+    const headers = c.res.headers
+    if (headers.get('Content-Type') === 'application/json')
+      headers.set('Content-Type', JSON_CONTENT_TYPE)
     if (PRIVATE_PATHS.test(c.req.path)) {
-      c.res.headers.set('Cache-Control', 'no-store')
-      c.res.headers.set('Pragma', 'no-cache')
+      headers.set('Cache-Control', 'no-store')
+      headers.set('Pragma', 'no-cache')
     }
   })
   app.use(

@@ -84,6 +84,14 @@ export function config(env: Bindings): Config {
 export const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/
 
 /**
+ * knownIssuer's answer by origin, so that a Bearer request without ISSUER (local development,
+ * the bench) does not parse its URL again to check its token's `iss`. Bounded: the Host header is
+ * the client's.
+ */
+const originIssuers = new Map<string, string | null>()
+const ORIGINS_MAX = 16
+
+/**
  * The issuer a document may name without ISSUER: the request's own origin, but only on a
  * loopback host (local development). Anywhere else the Host header is the client's to choose,
  * and an issuer taken from it would let tokens cross hostnames and discovery echo any host.
@@ -91,6 +99,17 @@ export const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/
  */
 export const knownIssuer = (cfg: Config, requestUrl: string): string | null => {
   if (cfg.issuer) return cfg.issuer
+  // A hit is a URL that starts with a remembered origin and a `/`: its origin is that one.
+  // (`/` searched from the 9th character on: past the `//` of both `http://` and `https://`.)
+  const slash = requestUrl.indexOf('/', 8)
+  const cached = slash === -1 ? undefined : originIssuers.get(requestUrl.slice(0, slash))
+  if (cached !== undefined) return cached
   const url = new URL(requestUrl)
-  return LOOPBACK.test(url.hostname) ? url.origin : null
+  const issuer = LOOPBACK.test(url.hostname) ? url.origin : null
+  // Remembered only for a URL that is its origin and a path, so a hit names that very origin.
+  if (requestUrl.startsWith(`${url.origin}/`)) {
+    if (originIssuers.size >= ORIGINS_MAX) originIssuers.clear()
+    originIssuers.set(url.origin, issuer)
+  }
+  return issuer
 }

@@ -72,7 +72,7 @@ export async function checkedBatch<T>(
       const standing = presumedOf(live, auth.claims)
       if (sameStanding(standing, auth.standing) || attempt === ATTEMPTS) throw err
       auth.standing = settle(c, auth.claims, live)
-      for (const decide of auth.checks) decide(actorOf(c))
+      for (const decide of auth.checks) decide(c, actorOf(c))
       continue
     }
     const live = check.read(results.slice(0, check.statements.length))

@@ -24,6 +24,8 @@ import { bearerChallenge, forbidden, invalidToken, resourceOf } from './challeng
 import { type Live, presumed, presumedOf, remember } from './standing'
 import { ALG, checkClaims, issuerFor, keyFor, keyring, verification } from './tokens'
 
+const BEARER_HEADER = /^Bearer +([^\s]+) *$/i
+
 /**
  * The Bearer token's claims, or the contract's 401: hono's verify (HS256 only, typ, exp, iss,
  * aud, the signature) with the key chosen by `kid` (rotation), plus what it leaves out: the
@@ -34,7 +36,7 @@ import { ALG, checkClaims, issuerFor, keyFor, keyring, verification } from './to
  */
 export async function verifiedClaims(c: Context<AppEnv>): Promise<AccessClaims> {
   const header = c.req.header('Authorization')
-  const match = header?.match(/^Bearer +([^\s]+) *$/i)
+  const match = header?.match(BEARER_HEADER)
   if (!match?.[1])
     throw new ApiError('unauthorized', 'A Bearer access token is required.', {
       headers: bearerChallenge(c),
@@ -118,15 +120,16 @@ export function bearer(): MiddlewareHandler<AppEnv> {
 /**
  * The Bearer token verified, its session not yet read: the route must go to D1 through
  * `checkedBatch`, which checks the session in the same batch. Until it has, database(c) throws,
- * so a route cannot read or write anything before its session is known to be live.
+ * so a route cannot read or write anything before its session is known to be live. For the
+ * guards (src/auth/guards.ts), which take their up-front decision in the same middleware.
  */
-export const bearerToken = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+export async function presumeBearer(c: Context<AppEnv>): Promise<BearerAuth> {
   const claims = await verifiedClaims(c)
   const auth: BearerAuth = { claims, standing: presumed(claims), settled: false, checks: [] }
   c.set('bearer', auth)
   // No database until the token is checked: the route reaches D1 through checkedBatch.
   c.set('db', undefined)
-  await next()
+  return auth
 }
 
 /**

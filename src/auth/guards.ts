@@ -1,5 +1,4 @@
 import type { Context, MiddlewareHandler } from 'hono'
-import { every } from 'hono/combine'
 import { ApiError, notFound as notFoundError } from '../domain/errors'
 import {
   type Action,
@@ -18,9 +17,9 @@ import {
   type TeamResource,
 } from '../domain/policy'
 import type { Scope } from '../domain/scopes'
-import type { AppEnv } from '../http/context'
+import type { AppEnv, UpFrontCheck } from '../http/context'
 import { documentGuard } from '../http/openapi'
-import { actorOf, bearerToken, checkNow } from './bearer'
+import { actorOf, checkNow, presumeBearer } from './bearer'
 import { forbidden, insufficientScope } from './challenges'
 
 /**
@@ -30,10 +29,7 @@ import { forbidden, insufficientScope } from './challenges'
  * finds the standing changed. Called by the guards below, and by a handler whose decision
  * depends on what it was asked (an MCP tool, src/mcp/).
  */
-export async function decideFirst(
-  c: Context<AppEnv>,
-  check: (c: Context<AppEnv>, actor: Actor) => void,
-): Promise<void> {
+export async function decideFirst(c: Context<AppEnv>, check: UpFrontCheck): Promise<void> {
   const auth = c.get('bearer')!
   try {
     check(c, actorOf(c))
@@ -43,12 +39,17 @@ export async function decideFirst(
     auth.settled = true
     check(c, actorOf(c))
   }
-  auth.checks.push((actor) => check(c, actor))
+  auth.checks.push(check)
 }
 
-const upFront =
-  (check: (c: Context<AppEnv>, actor: Actor) => void): MiddlewareHandler<AppEnv> =>
+/**
+ * A valid Bearer token (`presumeBearer`) and a decision to take before the route runs
+ * (`decideFirst`), in one middleware.
+ */
+const bearerGuard =
+  (check: UpFrontCheck): MiddlewareHandler<AppEnv> =>
   async (c, next) => {
+    await presumeBearer(c)
     await decideFirst(c, check)
     await next()
   }
@@ -97,10 +98,7 @@ function checkActionOf(c: Context<AppEnv>, actor: Actor, action: Action, ownerId
  */
 export const requiresScope = (rule: UpFrontRule): MiddlewareHandler<AppEnv> =>
   documentGuard(
-    every(
-      bearerToken(),
-      upFront((c, actor) => checkUpFront(c, actor, rule)),
-    ),
+    bearerGuard((c, actor) => checkUpFront(c, actor, rule)),
     { auth: 'bearer', scope: rule.scope, errors: ['forbidden'] },
   )
 
@@ -119,10 +117,7 @@ export const checkUpFront = (c: Context<AppEnv>, actor: Actor, rule: UpFrontRule
  */
 export const requires = (action: Action): MiddlewareHandler<AppEnv> =>
   documentGuard(
-    every(
-      bearerToken(),
-      upFront((c, actor) => checkActionOf(c, actor, action)),
-    ),
+    bearerGuard((c, actor) => checkActionOf(c, actor, action)),
     {
       auth: 'bearer',
       scope: RULES[action].scope,

@@ -50,9 +50,16 @@ const usable = (secret: string | undefined): secret is string =>
 
 // Keys are imported once per isolate, not per request.
 const keyrings = new Map<string, Promise<Keyring>>()
+/**
+ * The same, by env object: workerd hands every request the same one, and this lookup spares the
+ * hot path encoding the secrets to check their length and building the key of `keyrings`.
+ */
+const keyringsByEnv = new WeakMap<Bindings, Promise<Keyring>>()
 
 /** The signing and verifying keys; a missing or short JWT_SECRET is a 500 and nothing is signed. */
 export function keyring(env: Bindings): Promise<Keyring> {
+  const known = keyringsByEnv.get(env)
+  if (known) return known
   const { JWT_SECRET: current, JWT_SECRET_PREVIOUS: previous } = env
   if (!usable(current)) {
     throw new ApiError('server_error', 'The server is not configured to issue or check tokens.', {
@@ -72,6 +79,7 @@ export function keyring(env: Bindings): Promise<Keyring> {
     ]).then(([c, p]) => ({ current: c, previous: p }))
     keyrings.set(cacheKey, ring)
   }
+  keyringsByEnv.set(env, ring)
   return ring
 }
 
@@ -122,6 +130,12 @@ export async function signAccessToken(
 
 /** The 64 characters of base64url, in the order of the values they encode. */
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+const SEGMENT = /^[A-Za-z0-9_-]+$/
+/**
+ * The spare bits of a segment's last character, by the segment's length modulo 4; -1 for a
+ * length (1) that no byte string encodes to.
+ */
+const SPARE_BITS = [0, -1, 0b1111, 0b11]
 
 /**
  * True when every segment is unpadded base64url in its one canonical spelling: no `=`, no spare
@@ -132,27 +146,41 @@ const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
  */
 export function isCanonicalJwt(token: string): boolean {
   const parts = token.split('.')
-  return (
-    parts.length === 3 &&
-    parts.every((part) => {
-      if (!/^[A-Za-z0-9_-]+$/.test(part)) return false
-      const spare = { 0: 0, 2: 0b1111, 3: 0b11 }[part.length % 4]
-      if (spare === undefined) return false // a length no byte string encodes to
-      return (BASE64URL.indexOf(part.at(-1) as string) & spare) === 0
-    })
-  )
+  if (parts.length !== 3) return false
+  for (const part of parts) {
+    if (!SEGMENT.test(part)) return false
+    const spare = SPARE_BITS[part.length % 4]!
+    if (spare === -1 || (BASE64URL.indexOf(part.at(-1)!) & spare) !== 0) return false
+  }
+  return true
+}
+
+/**
+ * The `kid` of the headers seen, by their text: every token signed with one key has the same
+ * header, so the hot path decodes it once per isolate. Bounded, since anyone can send headers.
+ */
+const kids = new Map<string, unknown>()
+const KIDS_MAX = 16
+
+/** The `kid` a header segment names, or undefined when it is not a JSON object naming one. */
+function kidOf(header: string): unknown {
+  if (kids.has(header)) return kids.get(header)
+  let kid: unknown
+  try {
+    kid = JSON.parse(utf8.decode(decodeBase64Url(header)))?.kid
+  } catch {
+    kid = undefined
+  }
+  if (kids.size >= KIDS_MAX) kids.clear()
+  kids.set(header, kid)
+  return kid
 }
 
 /** The verifying key a token names, or null for a token we did not sign or spelt otherwise. */
 export function keyFor(ring: Keyring, token: string): CryptoKey | null {
   if (!isCanonicalJwt(token)) return null
-  let kid: unknown
-  try {
-    // The header alone: hono's verify decodes the payload next, once.
-    kid = JSON.parse(utf8.decode(decodeBase64Url(token.slice(0, token.indexOf('.'))))).kid
-  } catch {
-    return null
-  }
+  // The header alone: hono's verify decodes the payload next, once.
+  const kid = kidOf(token.slice(0, token.indexOf('.')))
   if (typeof kid !== 'string') return null
   if (kid === ring.current.kid) return ring.current.key
   if (ring.previous && kid === ring.previous.kid) return ring.previous.key

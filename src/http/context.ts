@@ -1,3 +1,4 @@
+import type { Context } from 'hono'
 import type { Bindings } from '../config'
 import type { AccessClaims } from '../domain/claims'
 import type { Actor } from '../domain/policy'
@@ -16,8 +17,12 @@ export type BearerAuth = {
   standing: Presumed
   /** Set once the token was read live in a batch: c.var.user and the rest are then set. */
   settled: boolean
-  checks: ((actor: Actor) => void)[]
+  /** The guard's up-front decisions (src/auth/guards.ts), each a function made once per route. */
+  checks: UpFrontCheck[]
 }
+
+/** A decision taken before the route runs; throws an ApiError to refuse. */
+export type UpFrontCheck = (c: Context<AppEnv>, actor: Actor) => void
 
 /** What the middlewares hand to the routes (docs/architecture.md, "The life of a request"). */
 export type Variables = {

@@ -2,10 +2,9 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import * as streamable from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker'
 import { Hono, type MiddlewareHandler } from 'hono'
-import { every } from 'hono/combine'
 import * as z from 'zod'
 import { checkToken } from '../auth/batch'
-import { bearerToken } from '../auth/bearer'
+import { presumeBearer } from '../auth/bearer'
 import type { AppEnv } from '../http/context'
 import { doc, documentGuard } from '../http/openapi'
 import { type Escalation, registerTools } from './tools'
@@ -22,13 +21,17 @@ import { type Escalation, registerTools } from './tools'
  * bound to one transport, and one isolate serves many requests at once.
  */
 
-/** The request is for the MCP server: its audience, its RFC 9728 document in challenges. */
+/**
+ * The request is for the MCP server (its audience, its RFC 9728 document in challenges), with a
+ * valid Bearer token whose session each tool call checks in its batch.
+ */
 const forMcp: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set('resource', 'mcp')
+  await presumeBearer(c)
   await next()
 }
 
-const guard = documentGuard(every(forMcp, bearerToken()), {
+const guard = documentGuard(forMcp, {
   auth: 'bearer',
   errors: ['insufficient_scope'],
 })

@@ -359,6 +359,18 @@ describe('the issuer is configured, never taken from the Host header', () => {
     const { access_token } = await answer(res)
     expect(claimsOf(access_token).payload.iss).toBe('http://127.0.0.1:8787')
   })
+
+  it('takes no lookalike host for a loopback origin it has seen', async () => {
+    const logged = quietConsoleError()
+    const noIssuer = { ...env, ISSUER: '' }
+    const metadata = (origin: string) =>
+      app.request(`${origin}/.well-known/oauth-authorization-server`, {}, noIssuer)
+    const local = await metadata('http://localhost:8787')
+    expect(((await local.json()) as { issuer: string }).issuer).toBe('http://localhost:8787')
+    for (const origin of ['http://localhost.evil.test', 'http://localhost.evil.test:8787'])
+      expect((await metadata(origin)).status).toBe(500)
+    expect(logged).toHaveBeenCalledWith('server_error:', expect.stringContaining('ISSUER is unset'))
+  })
 })
 
 describe('a Bearer token is exactly what we signed, and bounded by its session', () => {
