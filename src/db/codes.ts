@@ -1,3 +1,4 @@
+import type { Requester } from '../domain/requester'
 import { randomToken, sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
 import { sessionStatements } from './sessions'
@@ -94,7 +95,7 @@ export type Redemption =
  */
 export async function redeemCode(
   db: D1Database,
-  r: { code: CodeRow; clientId: string; refreshHash: string; ttl: number },
+  r: { code: CodeRow; clientId: string; refreshHash: string; ttl: number; from?: Requester },
 ): Promise<Redemption> {
   const now = nowSeconds()
   const { code_hash: codeHash } = r.code
@@ -107,6 +108,7 @@ export async function redeemCode(
     refreshHash: r.refreshHash,
     now,
     ttl: r.ttl,
+    from: r.from,
   })
   const results = await db.batch<UserRow & { scope: string }>([
     db

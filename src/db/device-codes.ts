@@ -1,3 +1,4 @@
+import type { Requester } from '../domain/requester'
 import { randomToken, sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
 import { sessionStatements } from './sessions'
@@ -196,6 +197,7 @@ export async function redeemDeviceCode(
     scope: string
     refreshHash: string
     ttl: number
+    from?: Requester
   },
 ): Promise<DeviceRedemption> {
   const now = nowSeconds()
@@ -207,6 +209,7 @@ export async function redeemDeviceCode(
     refreshHash: r.refreshHash,
     now,
     ttl: r.ttl,
+    from: r.from,
   })
   const results = await db.batch<UserRow & { scope: string }>([
     db

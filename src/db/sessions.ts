@@ -1,3 +1,4 @@
+import { addressPrefix, type Requester } from '../domain/requester'
 import { parseScopes, SCOPES, type Scope } from '../domain/scopes'
 import type { Standing } from '../domain/standing'
 import type { User } from '../domain/user'
@@ -30,6 +31,8 @@ export type NewSession = {
   ttl: number
   /** The client it is issued to, which must be enabled; null or absent for none. */
   clientId?: string | null
+  /** Who asked for it, for the account page: its network and user agent (never the address). */
+  from?: Requester
 } & (
   | {
       /** The password hash this request verified: no session unless the user still holds it. */
@@ -102,8 +105,9 @@ export function sessionStatements(db: D1Database, s: NewSession) {
   const statements = [
     db
       .prepare(
-        `INSERT INTO sessions (id, user_id, scope, created_at, expires_at, client_id, provider_id)
-         SELECT ?1, id, ?3, ?4, ?5, ?6, ${providerOf(s)}
+        `INSERT INTO sessions (id, user_id, scope, created_at, expires_at, client_id, provider_id,
+           address_prefix, user_agent)
+         SELECT ?1, id, ?3, ?4, ?5, ?6, ${providerOf(s)}, ?8, ?9
          FROM users WHERE id = ?2 AND ${stillHolds(s)}
            AND (?6 IS NULL OR EXISTS (
              SELECT 1 FROM clients k WHERE k.client_id = ?6 AND k.disabled = 0))`,
@@ -116,6 +120,8 @@ export function sessionStatements(db: D1Database, s: NewSession) {
         s.now + s.ttl,
         clientId,
         s.verifiedHash ?? s.codeHash ?? s.deviceCodeHash,
+        addressPrefix(s.from?.address ?? null),
+        s.from?.userAgent ?? null,
       ),
     db
       .prepare(

@@ -3,6 +3,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import {
   endSignin,
   federatedSigninStatements,
+  type NewSignin,
   passwordSigninStatements,
   signinOf,
 } from '../../db/signins'
@@ -10,6 +11,7 @@ import { type UserRow, toUser } from '../../db/users'
 import { checkPassword } from '../../auth/login'
 import { config } from '../../config'
 import { ApiError } from '../../domain/errors'
+import { addressPrefix } from '../../domain/requester'
 import { randomToken, sha256Hex } from '../../lib/crypto'
 import { nowSeconds } from '../../lib/time'
 import type { User } from '../../domain/user'
@@ -69,18 +71,25 @@ export async function browserSignIn(
   return token ? signinOf(database(c), await sha256Hex(token), nowSeconds()) : null
 }
 
-/** A new sign-in's token, the hashes of it and of the browser's earlier one, and its times. */
-async function newSignin(c: Context<AppEnv>) {
+/**
+ * A new sign-in's token, the hashes of it and of the browser's earlier one, its times and where
+ * it came from; `commit` sets the cookie, once the row was written. For every way of signing in:
+ * the password here, a provider (src/federation/), a passkey (./passkey.ts).
+ */
+export async function newSignin(c: Context<AppEnv>) {
   const old = read(c)
   const token = randomToken()
   const now = nowSeconds()
-  const signin = {
+  const { address, userAgent } = c.get('requester')
+  const signin: NewSignin = {
     tokenHash: await sha256Hex(token),
     oldHash: old ? await sha256Hex(old) : null,
     now,
     expiresAt: now + SIGNIN_TTL,
+    addressPrefix: addressPrefix(address),
+    userAgent,
   }
-  return { token, signin }
+  return { token, signin, commit: () => write(c, token) }
 }
 
 /**

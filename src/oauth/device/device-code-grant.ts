@@ -45,6 +45,7 @@ export const deviceCodeGrant: Grant<typeof DEVICE_CODE_GRANT> = {
       scope: poll.scope,
       refreshHash: await sha256Hex(refreshToken),
       ttl: config(c.env).refreshTokenTtl,
+      from: c.get('requester'),
     })
     if (result.kind === 'invalid')
       throw new ApiError('invalid_grant', 'The device code is invalid or was already used.')
