@@ -94,6 +94,8 @@ export type NewUser = {
   email?: string
   role?: Role
   scopes?: readonly Scope[]
+  /** The person set the email (self-registration): it never links a provider's sign-in. */
+  emailSelfSet?: boolean
 }
 
 /** Inserts a user under `id`; RETURNING gives no row when the username (in any case) is taken. */
@@ -102,8 +104,9 @@ export const insertUser = (db: D1Database, id: string, u: NewUser) => {
   return db
     .prepare(
       `INSERT INTO users
-         (id, username, password_hash, name, email, role, scopes, disabled, created_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)
+         (id, username, password_hash, name, email, role, scopes, disabled, created_at, updated_at,
+          email_self_set)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8, ?9)
        ON CONFLICT (username) DO NOTHING
        RETURNING ${USER_COLUMNS}`,
     )
@@ -116,6 +119,7 @@ export const insertUser = (db: D1Database, id: string, u: NewUser) => {
       u.role ?? 'user',
       (u.scopes ?? SCOPES).join(' '),
       now,
+      u.emailSelfSet && u.email ? 1 : 0,
     )
 }
 
@@ -148,8 +152,13 @@ export const leavesAnEnabledAdmin = (after?: { role: string; disabled: string; s
     OR EXISTS (SELECT 1 FROM users AS other WHERE other.id <> users.id
       AND ${administers('other.role', 'other.disabled', 'other.scopes')}))`
 
-/** Any of a new user's fields but the username, which never changes, plus enabling/disabling. */
-export type UserChange = Partial<Omit<NewUser, 'username'>> & { disabled?: boolean }
+/**
+ * Any of a new user's fields but the username, which never changes, plus enabling/disabling. An
+ * email given here is an administrator's (or the operator's), so it counts as no longer self-set.
+ */
+export type UserChange = Partial<Omit<NewUser, 'username' | 'emailSelfSet'>> & {
+  disabled?: boolean
+}
 
 /**
  * Applies the fields given, unless that would leave no enabled admin. Returns the changed row,
@@ -162,6 +171,7 @@ export const updateUser = (db: D1Database, id: string, change: UserChange, updat
       `UPDATE users SET
          name = COALESCE(?2, name),
          email = COALESCE(?3, email),
+         email_self_set = CASE WHEN ?3 IS NULL THEN email_self_set ELSE 0 END,
          role = COALESCE(?4, role),
          scopes = COALESCE(?5, scopes),
          disabled = COALESCE(?6, disabled),

@@ -206,7 +206,9 @@ async function signInAs(
     const { results: matches } =
       p.trusted_email && email
         ? await db
-            .prepare('SELECT id FROM users WHERE email = ?1 COLLATE NOCASE LIMIT 2')
+            .prepare(
+              'SELECT id FROM users WHERE email = ?1 COLLATE NOCASE AND email_self_set = 0 LIMIT 2',
+            )
             .bind(email)
             .all<{ id: string }>()
         : { results: [] }
