@@ -8,6 +8,7 @@ import { BOOKMARK_HEADER, openDatabase } from './http/database'
 import { config } from './config'
 import { ApiError } from './domain/errors'
 import { JSON_CONTENT_TYPE, methodNotAllowedResponse, onError, onNotFound } from './http/errors'
+import { accountRoutes } from './account/routes'
 import { adminRoutes } from './api/admin'
 import { authRoutes } from './oauth/token/routes'
 import { authorizeRoutes } from './oauth/authorize/routes'
@@ -27,7 +28,7 @@ import type { AppEnv } from './http/context'
 export const MAX_BODY_BYTES = 16 * 1024
 
 /** Paths whose responses carry credentials or private data and must never be cached. */
-const PRIVATE_PATHS = /^\/(auth|users|api|profile|admin|device)(\/|$)/
+const PRIVATE_PATHS = /^\/(auth|users|api|profile|admin|device|account)(\/|$)/
 
 export function createApp() {
   const app = new Hono<AppEnv>()
@@ -98,6 +99,7 @@ export function createApp() {
     .route('/auth', federationRoutes)
     .route('/auth', deviceAuthorizationRoutes)
     .route('/device', deviceRoutes)
+    .route('/account', accountRoutes)
     .route('/profile', profileRoutes)
     .route('/api/todos', todoRoutes)
     .route('/api/lists', listRoutes)

@@ -8,12 +8,13 @@ import { purgeSignins } from './signins'
 import { purgeFederationRequests } from './identity-providers'
 import { purgeRevokedClientTokens } from './client-tokens'
 import { purgeDeviceCodes } from './device-codes'
+import { purgeChallenges } from './passkeys'
 
 /**
  * The cron trigger: drops expired sessions (and their refresh tokens), stale login counters, old
  * audit events, day-old authorization codes, expired browser sign-ins, the revocations of client
- * tokens that have expired anyway, device requests past their lifetime and abandoned sign-ins at
- * upstream identity providers, in one batch.
+ * tokens that have expired anyway, device requests past their lifetime, abandoned sign-ins at
+ * upstream identity providers and answered passkey challenges past their lifetime, in one batch.
  */
 export async function purgeExpired(env: Bindings): Promise<void> {
   const now = nowSeconds()
@@ -27,5 +28,6 @@ export async function purgeExpired(env: Bindings): Promise<void> {
     purgeFederationRequests(env.DB, now),
     purgeRevokedClientTokens(env.DB, now),
     purgeDeviceCodes(env.DB, now),
+    purgeChallenges(env.DB, now),
   ])
 }

@@ -20,7 +20,8 @@ import type { Query } from '../db/query'
 import { findUserById, insertUser } from '../db/users'
 import { checkedBatch } from '../auth/batch'
 import { requires } from '../auth/guards'
-import { dummyHash, hasNoPasswordSql } from '../domain/passwords'
+import { dummyHash } from '../domain/passwords'
+import { PASSWORD_OR_PASSKEY } from '../db/passkeys'
 import { sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
 import { doc } from '../http/openapi'
@@ -114,6 +115,21 @@ async function start(
   const url = await providerUrl(c, p, secrets)
   await (await requestInsertion(database(c), p.id, binding, purpose, secrets)).run()
   return url
+}
+
+/**
+ * Starts linking provider `id` to `userId` from the account page (src/account/): the provider's
+ * sign-in URL, with the single-use request row bound to this browser; null when the provider is
+ * unknown or disabled. The callback links the identity and goes back to /account.
+ */
+export async function startLinking(
+  c: Context<AppEnv>,
+  id: string,
+  userId: string,
+): Promise<string | null> {
+  const p = await findProvider(database(c), id)
+  if (!p?.enabled) return null
+  return start(c, p, browserBinding(c), { userId })
 }
 
 /**
@@ -328,11 +344,11 @@ export const federationRoutes = new Hono<AppEnv>()
         'The provider’s authorization response (`code`, `state`, `iss`, or `error`). Validated ' +
         'with oauth4webapi (state, RFC 9207 iss, code exchange with PKCE, ID token signature, ' +
         'iss, aud, azp, exp, nonce); then the person is signed in and the pending authorization ' +
-        'continues, or the identity is linked to the account that asked (then 303 to /).',
+        'continues, or the identity is linked to the account that asked (then 303 to /account).',
       responses: {
         303: {
-          description: 'Back to the app (its code), or to / after linking.',
-          headers: { Location: "The app's redirect URI with code, state and iss; or /." },
+          description: 'Back to the app (its code), or to /account after linking.',
+          headers: { Location: "The app's redirect URI with code, state and iss; or /account." },
         },
       },
       pages: {
@@ -405,7 +421,7 @@ export const federationRoutes = new Hono<AppEnv>()
             )
           await audit(db, client, 'identity_linked', await who(db, row.user_id), p.id)
         }
-        return c.redirect('/', 303)
+        return c.redirect('/account?done=linked#identities', 303)
       }
 
       const outcome = await signInAs(c, p, claims)
@@ -443,7 +459,7 @@ export const myIdentityRoutes = new Hono<AppEnv>()
       summary: 'Start linking an identity provider to your account',
       description:
         'Answers the provider’s sign-in URL; open it in this same browser (the answer sets the ' +
-        'browser cookie it is bound to). Its callback links the identity and goes to /.',
+        'browser cookie it is bound to). Its callback links the identity and goes to /account.',
       responses: { 200: { description: 'Where to sign in.', schema: linkStart } },
       errors: ['temporarily_unavailable'],
     }),
@@ -478,7 +494,8 @@ export const myIdentityRoutes = new Hono<AppEnv>()
       tag: 'users',
       summary: 'Unlink an identity provider',
       description:
-        'Refused (409) when it is your last way to sign in: no password and no other identity.',
+        'Refused (409) when it is your last way to sign in: no password, no passkey and no ' +
+        'other identity.',
       responses: { 204: { description: 'Unlinked.' } },
       errors: ['conflict'],
     }),
@@ -486,14 +503,17 @@ export const myIdentityRoutes = new Hono<AppEnv>()
     async (c) => {
       const provider = c.req.param('provider')
       const by = requestAttribution(c.get('requester'), provider)
-      const hasPassword = `NOT (${hasNoPasswordSql})`
+      // A password or a passkey is a way in as much as another identity is.
       const done = await checkedBatch(c, (db, actor) =>
-        identityUnlinking(db, actor.id, provider, hasPassword, by),
+        identityUnlinking(db, actor.id, provider, PASSWORD_OR_PASSKEY, by),
       )
       if (done === null)
         throw new ApiError('not_found', 'No identity from that provider is linked.')
       if (done === 'last')
-        throw new ApiError('conflict', 'It is your only way to sign in: you have no password.')
+        throw new ApiError(
+          'conflict',
+          'It is your only way to sign in: you have no password and no passkey.',
+        )
       return c.body(null, 204)
     },
   )

@@ -2,6 +2,7 @@ import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app'
 import { purgeExpired } from '../../src/db/purge'
+import { tourTheAccountPage } from '../account-pages'
 import { recordD1 } from '../d1-recorder'
 import {
   basicHeader,
@@ -352,6 +353,12 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
   await send('/admin/identity-providers/plan-a', bearer(admins, { method: 'DELETE' }))
 
   await send('/healthz')
+  // The account page, every form of it (test/account-pages.ts).
+  await tourTheAccountPage(
+    (method, path, init) => send(path, { ...init, method }),
+    await makeUser(),
+    'nowhere',
+  )
   await purgeExpired(bindings)
   return { statements: new Set(recorder.trips.flat()), routes }
 }

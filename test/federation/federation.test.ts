@@ -421,7 +421,7 @@ describe('identities of an account', () => {
     const sub = uniqueName('sub')
     const linked = await link(browser, signedIn.token, a.id, { sub })
     expect(linked.status).toBe(303)
-    expect(linked.headers.get('Location')).toBe('/')
+    expect(linked.headers.get('Location')).toBe('/account?done=linked#identities')
     expect((await link(browser, signedIn.token, b.id, { sub: uniqueName('sub') })).status).toBe(303)
     expect((await identities(signedIn.token)).map((i) => i.provider_id).sort()).toEqual(
       [a.id, b.id].sort(),

@@ -1,3 +1,4 @@
+import { tourTheAccountPage } from '../account-pages'
 import { env } from 'cloudflare:test'
 import { describe, expect, expectTypeOf, it } from 'vitest'
 import type { z } from 'zod'
@@ -84,11 +85,13 @@ describe('GET /openapi.json', () => {
         ([status]) => status === 'default' || Number(status) >= 400,
       )
       for (const [status, response] of errors) {
-        // The authorization pages answer a browser in HTML, errors included (src/oauth/browser/, authorize/, device/).
+        // The authorization and account pages answer a browser in HTML, errors included
+        // (src/oauth/browser/, authorize/, device/, src/account/).
         const page =
           path.startsWith('/auth/authorize') ||
           path.startsWith('/auth/federate') ||
-          path.startsWith('/device')
+          path.startsWith('/device') ||
+          path.startsWith('/account')
         if (page && response.content?.['text/html']) continue
         expect(response.content, `${method} ${path} ${status}`).toEqual(errorRef)
       }
@@ -468,6 +471,9 @@ describe('the document says what the server does', () => {
       json('POST', { current_password: user.password, new_password: 'another passphrase' }, token),
     )
     await check('POST', '/auth/logout', bearer(adminToken))
+
+    // The account page, every form of it (test/account-pages.ts).
+    await tourTheAccountPage(check, await makeUser(), idp.id)
 
     const every = operations(doc).map(
       ({ path, method }) => `${method.toUpperCase()} ${path.replace(/\{\w+\}/g, '*')}`,

@@ -14,6 +14,7 @@ import type { AppEnv } from '../../http/context'
 import { database } from '../../http/database'
 
 import { errorPage, issuer, pageHeaders } from '../browser/page'
+import { signinOptions } from '../browser/passkey'
 
 /**
  * The code flow between the authorization request and the code, shared by the login and consent
@@ -193,10 +194,13 @@ export async function loginPage(
   error?: string,
   username?: string,
 ) {
-  pageHeaders(c, p.redirect_uri)
-  const request = await seal(c.env, p, browserBinding(c))
+  const binding = browserBinding(c)
+  const passkey = await signinOptions(c, binding)
+  pageHeaders(c, p.redirect_uri, passkey !== undefined)
+  const request = await seal(c.env, p, binding)
   return c.html(
     <LoginPage
+      passkey={passkey}
       clientName={client.client_name}
       origin={originOf(client, p.redirect_uri)}
       request={request}

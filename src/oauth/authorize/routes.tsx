@@ -2,13 +2,8 @@ import { type Context, Hono } from 'hono'
 import { rememberConsent } from '../../db/clients'
 import { narrowScopes, SCOPES } from '../../domain/scopes'
 import { doc } from '../../http/openapi'
-import {
-  browserBinding,
-  browserSignIn,
-  sentBinding,
-  signedInUser,
-  passwordSignIn,
-} from '../browser/signin'
+import { browserBinding, browserSignIn, sentBinding, signedInUser } from '../browser/signin'
+import { formSignIn } from '../browser/passkey'
 import { type Pending, unseal } from '../browser/pending'
 import { CHALLENGE } from './pkce'
 import { matchRedirectUri } from '../../domain/redirect-uris'
@@ -208,7 +203,7 @@ export const authorizeRoutes = new Hono<AppEnv>()
       const found = await formRequest(c)
       if ('page' in found) return found.page
       const { p, client, body } = found
-      const signIn = await passwordSignIn(c, body)
+      const signIn = await formSignIn(c, body)
       if ('message' in signIn)
         return loginPage(c, p, client, signIn.status, signIn.message, signIn.username)
       return proceed(c, p, client, signIn.user, signIn.binding)

@@ -19,7 +19,8 @@ import * as throttle from '../../auth/throttle'
 import { issuerFor } from '../../auth/tokens'
 import { DEVICE_CODE_GRANT } from './device-code-grant'
 import { doc } from '../../http/openapi'
-import { browserBinding, passwordSignIn, sentBinding, signedInUser } from '../browser/signin'
+import { browserBinding, sentBinding, signedInUser } from '../browser/signin'
+import { formSignIn, signinOptions } from '../browser/passkey'
 import { authenticateClient } from '../clients/authenticate'
 import { seal, unseal } from '../browser/pending'
 import { DeviceCodePage, DeviceConsentPage, DeviceDonePage } from './pages'
@@ -68,10 +69,13 @@ async function loginPage(
   error?: string,
   username?: string,
 ) {
-  pageHeaders(c)
-  const request = await seal<Sealed>(c.env, { user_code: d.user_code }, browserBinding(c), 'device')
+  const binding = browserBinding(c)
+  const passkey = await signinOptions(c, binding)
+  pageHeaders(c, undefined, passkey !== undefined)
+  const request = await seal<Sealed>(c.env, { user_code: d.user_code }, binding, 'device')
   return c.html(
     <LoginPage
+      passkey={passkey}
       clientName={d.client_name}
       request={request}
       error={error}
@@ -267,7 +271,7 @@ export const deviceRoutes = new Hono<AppEnv>()
       const pending = await sealedRequest(c, found.sealed)
       if ('page' in pending) return pending.page
       const { d } = pending
-      const signIn = await passwordSignIn(c, found.body)
+      const signIn = await formSignIn(c, found.body)
       if ('message' in signIn)
         return loginPage(c, d, signIn.status, signIn.message, signIn.username)
       return consentPage(c, d, signIn.user, signIn.binding)
