@@ -161,6 +161,7 @@ export async function proceed(
         origin={originOf(client, p.redirect_uri)}
         clientId={client.client_id}
         username={user.username}
+        role={user.role}
         scopes={scopes}
         request={await seal(c.env, p, binding)}
       />,

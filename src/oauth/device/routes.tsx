@@ -100,6 +100,7 @@ async function consentPage(c: Context<AppEnv>, d: DeviceRequest, user: User, bin
       clientName={d.client_name}
       clientId={d.client_id}
       username={user.username}
+      role={user.role}
       scopes={scopes}
       userCode={formatUserCode(d.user_code)}
       requestedFrom={d.request_ip}
