@@ -35,6 +35,8 @@ export type AccountView = {
   since: number
   fresh: boolean
   hasPassword: boolean
+  /** The passkey this browser signed in with, if it did: removing it signs this browser out. */
+  signedInWith: string | null
   passkeys: PasskeyRow[]
   signins: BrowserSignin[]
   sessions: AppSession[]
@@ -224,6 +226,8 @@ const Passkeys = (v: AccountView) => (
                     : 'can sync, not backed up yet'
                   : 'on one device only'}
                 .
+                {k.id === v.signedInWith &&
+                  ' This browser signed in with it: removing it signs this browser out.'}
               </span>
             </p>
             <form method="post" action="/account/passkeys/rename" class="inline">

@@ -165,6 +165,7 @@ async function accountPage(
       since={signed.since}
       fresh={fresh}
       hasPassword={signed.hasPassword}
+      signedInWith={signed.passkeyId}
       passkeys={passkeys}
       signins={devices.signins}
       sessions={devices.sessions}

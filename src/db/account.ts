@@ -28,6 +28,8 @@ export type AccountSignin = {
   method: SigninMethod
   /** The account has a password of its own (not the dummy of a provider-made account). */
   hasPassword: boolean
+  /** The passkey the sign-in was made with, if it was. */
+  passkeyId: string | null
 }
 
 type SigninRow = UserRow & {
@@ -57,7 +59,13 @@ export async function accountSigninOf(
     .first<SigninRow>()
   if (!row) return null
   const method = row.provider_id ? 'provider' : row.passkey_id ? 'passkey' : 'password'
-  return { user: toUser(row), since: row.signed_in_at, method, hasPassword: row.no_password === 0 }
+  return {
+    user: toUser(row),
+    since: row.signed_in_at,
+    method,
+    hasPassword: row.no_password === 0,
+    passkeyId: row.passkey_id,
+  }
 }
 
 /** The sign-in a form of the page acts under. */

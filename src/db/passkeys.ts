@@ -41,9 +41,17 @@ export const passkeysOf = (db: D1Database, userId: string): Query<PasskeyRow[]> 
     (row: PasskeyRow) => row,
   )
 
-/** The passkey with this credential id, as a statement to batch (with the throttle's charge). */
+/**
+ * The passkey with this credential id and its user's name (for the audit trail), as a statement
+ * to batch (with the throttle's charge).
+ */
 export const passkeyById = (db: D1Database, id: string) =>
-  db.prepare(`SELECT ${COLUMNS} FROM passkeys WHERE id = ?1`).bind(id)
+  db
+    .prepare(
+      `SELECT ${COLUMNS}, (SELECT username FROM users WHERE users.id = passkeys.user_id) AS username
+       FROM passkeys WHERE id = ?1`,
+    )
+    .bind(id)
 
 /**
  * Answers a challenge (WebAuthn §13.4.3: a challenge is used once): its SHA-256 goes into

@@ -240,9 +240,16 @@ describe('signing in with a passkey (WebAuthn §7.2)', () => {
     await refusedSignIn((await passkeyLogin(auth, { rpId: 'evil.test' })).res)
   })
 
-  it('refuses an assertion without user verification', async () => {
+  it('refuses an assertion without user verification, and audits why', async () => {
     await fresh()
     await refusedSignIn((await passkeyLogin(auth, {}, UP)).res)
+    const failure = await env.DB.prepare(
+      "SELECT username, detail FROM audit_events WHERE user_id = ?1 AND event = 'login_failure'",
+    )
+      .bind(user.id)
+      .first<{ username: string; detail: string }>()
+    expect(failure?.username).toBe(user.username)
+    expect(failure?.detail).toMatch(/^\/account\/login passkey: .*user.*verif/i)
   })
 
   it('refuses an assertion without user presence', async () => {
@@ -338,6 +345,7 @@ describe('signing in with a passkey (WebAuthn §7.2)', () => {
     expect(await signinsWith(auth.id)).toBe(1)
     // From the account page, signed in with it (fresh): removed, and this browser signed out.
     const html = await accountHtml(browser)
+    expect(html).toContain('This browser signed in with it: removing it signs this browser out.')
     const removed = await browser.post('/account/passkeys/remove', {
       request: requestToken(html),
       id: auth.id,

@@ -125,7 +125,7 @@ export async function passkeySignIn(
       return { status: 429, message: err.description, username: '' }
     throw err
   }
-  const passkey = results.passkey?.results[0] as PasskeyRow | undefined
+  const passkey = results.passkey?.results[0] as (PasskeyRow & { username: string }) | undefined
   const outcome: Assertion = !challenge
     ? { ok: false, reason: 'challenge not ours, expired or from another browser' }
     : results.spent?.results.length !== 1
@@ -135,7 +135,7 @@ export async function passkeySignIn(
         : expect && passkey.user_id !== expect.id
           ? { ok: false, reason: 'another account’s passkey' }
           : await verifyAssertion(rp, response, challenge.raw, passkey)
-  const who = { userId: passkey?.user_id ?? null }
+  const who = { userId: passkey?.user_id ?? null, username: passkey?.username ?? null }
   if (!outcome.ok || !passkey || !challenge) {
     const detail = `${requester.path} passkey: ${outcome.ok ? '' : outcome.reason}`
     await db
