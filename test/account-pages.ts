@@ -117,13 +117,20 @@ export async function tourTheAccountPage(
     passkey: JSON.stringify(credential),
   })
   await post('/account/passkeys/rename', { request: token(), id: auth.id, name: 'Tour 2' })
+  // Out, and in again with the passkey (its read, its challenge spent, the counter and sign-in).
+  await post('/account/logout', { request: token() })
+  const again = await page()
+  const assertion = await auth.assert(passkeyOptions(again, 'get'))
+  await post('/account/login', { request: requestToken(again), passkey: JSON.stringify(assertion) })
+  html = await page()
   await post('/account/sessions/end', { request: token(), session: crypto.randomUUID() }) // 400
   await post('/account/apps/withdraw', { request: token(), client_id: 'none' }) // 400
   await get(`/account/link/${provider}?request=${encodeURIComponent(token())}`)
   await post('/account/identities/unlink', { request: token(), provider }) // 400: none linked
-  await post('/account/passkeys/remove', { request: token(), id: auth.id })
+  // A fresh sign-in with the password, so that removing the passkey leaves this one standing.
   await post('/account/confirm', { request: token(), password: user.password })
   html = await page()
+  await post('/account/passkeys/remove', { request: token(), id: auth.id })
   const next = 'a newer tour passphrase'
   await post('/account/password', {
     request: token(),
