@@ -16,6 +16,7 @@ const LAYERS = {
   oauth: 5,
   federation: 6,
   api: 6,
+  account: 6,
   mcp: 6,
   'app.ts': 7,
   'index.ts': 8,

@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import { secureHeaders } from 'hono/secure-headers'
+import { accountRoutes } from './account/routes'
 import { adminRoutes } from './api/admin'
 import { listRoutes } from './api/lists'
 import { profileRoutes } from './api/profile'
@@ -32,7 +33,7 @@ import { tokenRoutes } from './oauth/token/routes'
 export const MAX_BODY_BYTES = 16 * 1024
 
 /** Paths whose responses carry credentials or private data and must never be cached. */
-const PRIVATE_PATHS = /^\/(auth|users|api|profile|admin|device|mcp)(\/|$)/
+const PRIVATE_PATHS = /^\/(auth|users|api|profile|admin|device|mcp|account)(\/|$)/
 
 export function createApp() {
   const app = new Hono<AppEnv>()
@@ -105,6 +106,7 @@ export function createApp() {
     .route('/auth', federationRoutes)
     .route('/auth', deviceAuthorizationRoutes)
     .route('/device', deviceRoutes)
+    .route('/account', accountRoutes)
     .route('/profile', profileRoutes)
     .route('/api/todos', todoRoutes)
     .route('/api/lists', listRoutes)

@@ -58,7 +58,9 @@ export const registerRoutes = new Hono<AppEnv>()
       // The one answer that tells a taken username from a free one: see docs/security.md.
       if (results.existing.results.length > 0) throw usernameTaken()
       const by = requestAttribution(client, 'self-registration')
-      const created = await createAccount(db, config(c.env), body, by)
+      // The registrant's own word for the email: it never links a provider's sign-in to it.
+      const fields = { ...body, emailSelfSet: true }
+      const created = await createAccount(db, config(c.env), fields, by)
       c.header('Location', `/users/${created.id}`)
       return c.json(created, 201)
     },

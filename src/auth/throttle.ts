@@ -109,6 +109,15 @@ export function passwordAttempt(cfg: Config, client: Requester, username: string
   ])
 }
 
+/**
+ * A passkey sign-in (src/oauth/browser/passkey.tsx): charged to the client address, with the
+ * password failures, before the signature is checked; a success takes back its own charge. Not to
+ * a username: an assertion cannot be guessed, and a passkey must keep working while someone
+ * keeps the username locked with wrong passwords (docs/security.md, "Passkeys").
+ */
+export const passkeyAttempt = (client: Requester): Attempt =>
+  attempt(client.address ? [{ key: `ip:${addressKey(client.address)}`, rule: IP_RULE }] : [])
+
 /** Without a client address there is nothing to count registrations by. */
 export const signupAttempt = (client: Requester): Attempt =>
   attempt(

@@ -22,6 +22,10 @@ export const AUDIT_EVENTS = [
   'identity_linked',
   'identity_unlinked',
   'admin_read',
+  'passkey_added',
+  'passkey_removed',
+  'session_ended',
+  'consent_withdrawn',
 ] as const
 export type AuditEvent = (typeof AUDIT_EVENTS)[number]
 

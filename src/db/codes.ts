@@ -1,3 +1,4 @@
+import type { Requester } from '../domain/requester'
 import { randomToken, sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
 import { type RedeemedSession, redeemIntoSession } from './sessions'
@@ -94,7 +95,7 @@ export type Redemption =
  */
 export async function redeemCode(
   db: D1Database,
-  r: { code: CodeRow; clientId: string; refreshHash: string; ttl: number },
+  r: { code: CodeRow; clientId: string; refreshHash: string; ttl: number; from?: Requester },
 ): Promise<Redemption> {
   const now = nowSeconds()
   const { code_hash: codeHash } = r.code
@@ -117,6 +118,7 @@ export async function redeemCode(
       refreshHash: r.refreshHash,
       now,
       ttl: r.ttl,
+      from: r.from,
     },
   )
   if (redeemed) return { kind: 'redeemed', ...redeemed }

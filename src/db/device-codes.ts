@@ -1,3 +1,4 @@
+import type { Requester } from '../domain/requester'
 import { randomToken, sha256Hex } from '../lib/crypto'
 import { nowSeconds } from '../lib/time'
 import { type RedeemedSession, redeemIntoSession } from './sessions'
@@ -205,6 +206,7 @@ export async function redeemDeviceCode(
     resource: string | null
     refreshHash: string
     ttl: number
+    from?: Requester
   },
 ): Promise<RedeemedSession | null> {
   const now = nowSeconds()

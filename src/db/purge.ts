@@ -7,6 +7,7 @@ import { purgeCodes } from './codes'
 import { purgeDeviceCodes } from './device-codes'
 import { purgeFederationRequests } from './identity-providers'
 import { purgeLoginFailures } from './login-failures'
+import { purgeChallenges } from './passkeys'
 import { purgeRetryResponses, purgeSessions } from './sessions'
 import { purgeSignins } from './signins'
 
@@ -15,7 +16,8 @@ import { purgeSignins } from './signins'
  * refresh retries once their window is over (REFRESH_RETRY_SECONDS), stale login counters, old
  * audit events, day-old authorization codes, expired browser sign-ins, the revocations of client
  * tokens that have expired anyway, device requests past their lifetime, abandoned sign-ins at
- * upstream identity providers and the `jti`s of expired client assertions, in one batch.
+ * upstream identity providers, the `jti`s of expired client assertions and answered passkey
+ * challenges past their lifetime, in one batch.
  */
 export async function purgeExpired(env: Bindings): Promise<void> {
   const now = nowSeconds()
@@ -31,5 +33,6 @@ export async function purgeExpired(env: Bindings): Promise<void> {
     purgeRevokedClientTokens(env.DB, now),
     purgeDeviceCodes(env.DB, now),
     purgeClientAssertions(env.DB, now),
+    purgeChallenges(env.DB, now),
   ])
 }

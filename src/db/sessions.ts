@@ -1,3 +1,4 @@
+import { addressPrefix, type Requester } from '../domain/requester'
 import { parseScopes, SCOPES, type Scope } from '../domain/scopes'
 import type { Standing } from '../domain/standing'
 import type { User } from '../domain/user'
@@ -38,6 +39,8 @@ export type NewSession = {
   clientId?: string | null
   /** RFC 8707: the resource it is granted for (migrations/0008_resources.sql); none if absent. */
   resource?: string | null
+  /** Who asked for it, for the account page: its network and user agent (never the address). */
+  from?: Requester
 } & (
   | {
       /** The password hash this request verified: no session unless the user still holds it. */
@@ -110,9 +113,9 @@ export function sessionStatements(db: D1Database, s: NewSession) {
   const statements = [
     db
       .prepare(
-        `INSERT INTO sessions
-           (id, user_id, scope, created_at, expires_at, client_id, provider_id, resource)
-         SELECT ?1, id, ?3, ?4, ?5, ?6, ${providerOf(s)}, ?8
+        `INSERT INTO sessions (id, user_id, scope, created_at, expires_at, client_id, provider_id,
+           resource, address_prefix, user_agent)
+         SELECT ?1, id, ?3, ?4, ?5, ?6, ${providerOf(s)}, ?8, ?9, ?10
          FROM users WHERE id = ?2 AND ${stillHolds(s)}
            AND (?6 IS NULL OR EXISTS (
              SELECT 1 FROM clients k WHERE k.client_id = ?6 AND k.disabled = 0))`,
@@ -126,6 +129,8 @@ export function sessionStatements(db: D1Database, s: NewSession) {
         clientId,
         s.verifiedHash ?? s.codeHash ?? s.deviceCodeHash,
         s.resource ?? null,
+        addressPrefix(s.from?.address ?? null),
+        s.from?.userAgent ?? null,
       ),
     db
       .prepare(

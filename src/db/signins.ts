@@ -28,8 +28,11 @@ export async function signinOf(
   return row && { user: toUser(row), since: row.signed_in_at }
 }
 
+/** The binds of where a sign-in came from. */
+export const where = (s: NewSignin) => [s.addressPrefix, s.userAgent] as const
+
 /** Replaces the browser's earlier sign-in (`oldHash`) once the new one (`newHash`) was written. */
-const replaceEarlier = (db: D1Database, oldHash: string | null, newHash: string) =>
+export const replaceEarlier = (db: D1Database, oldHash: string | null, newHash: string) =>
   db
     .prepare(
       `DELETE FROM signins WHERE token_hash = ?1
@@ -37,7 +40,16 @@ const replaceEarlier = (db: D1Database, oldHash: string | null, newHash: string)
     )
     .bind(oldHash, newHash)
 
-type NewSignin = { tokenHash: string; oldHash: string | null; now: number; expiresAt: number }
+/** A new sign-in's row: its cookie's hash, the one it replaces, its times, where it came from. */
+export type NewSignin = {
+  tokenHash: string
+  oldHash: string | null
+  now: number
+  expiresAt: number
+  /** For the account page: the client's network (`addressPrefix`) and user agent. */
+  addressPrefix: string | null
+  userAgent: string | null
+}
 
 /**
  * A sign-in after a password check, written only if, in that very statement, the user is enabled
@@ -46,10 +58,12 @@ type NewSignin = { tokenHash: string; oldHash: string | null; now: number; expir
 export const passwordSigninStatements = (db: D1Database, s: NewSignin, user: UserRow) => [
   db
     .prepare(
-      `INSERT INTO signins (token_hash, user_id, user_updated_at, created_at, expires_at)
-       SELECT ?1, id, updated_at, ?3, ?4 FROM users WHERE id = ?2 AND ${stillVerified('?5')}`,
+      `INSERT INTO signins (token_hash, user_id, user_updated_at, created_at, expires_at,
+         address_prefix, user_agent)
+       SELECT ?1, id, updated_at, ?3, ?4, ?6, ?7
+       FROM users WHERE id = ?2 AND ${stillVerified('?5')}`,
     )
-    .bind(s.tokenHash, user.id, s.now, s.expiresAt, user.password_hash),
+    .bind(s.tokenHash, user.id, s.now, s.expiresAt, user.password_hash, ...where(s)),
   replaceEarlier(db, s.oldHash, s.tokenHash),
 ]
 
@@ -66,16 +80,24 @@ export const federatedSigninStatements = (
 ) => [
   db
     .prepare(
-      `INSERT INTO signins
-         (token_hash, user_id, user_updated_at, created_at, expires_at, provider_id)
-       SELECT ?1, u.id, u.updated_at, ?2, ?3, p.id
+      `INSERT INTO signins (token_hash, user_id, user_updated_at, created_at, expires_at,
+         provider_id, address_prefix, user_agent)
+       SELECT ?1, u.id, u.updated_at, ?2, ?3, p.id, ?7, ?8
        FROM identities i JOIN users u ON u.id = i.user_id
          JOIN identity_providers p ON p.id = i.provider_id
        WHERE i.issuer = ?4 AND i.subject = ?5 AND i.provider_id = ?6
          AND p.enabled = 1 AND p.issuer = i.issuer AND u.disabled = 0
        RETURNING user_id`,
     )
-    .bind(s.tokenHash, s.now, s.expiresAt, identity.issuer, identity.subject, identity.providerId),
+    .bind(
+      s.tokenHash,
+      s.now,
+      s.expiresAt,
+      identity.issuer,
+      identity.subject,
+      identity.providerId,
+      ...where(s),
+    ),
   replaceEarlier(db, s.oldHash, s.tokenHash),
 ]
 

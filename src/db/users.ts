@@ -93,6 +93,8 @@ export type NewUser = {
   email?: string
   role?: Role
   scopes?: readonly Scope[]
+  /** The person set the email (self-registration): it never links a provider's sign-in. */
+  emailSelfSet?: boolean
 }
 
 /** Inserts a user under `id`; RETURNING gives no row when the username (in any case) is taken. */
@@ -101,8 +103,9 @@ export const insertUser = (db: D1Database, id: string, u: NewUser) => {
   return db
     .prepare(
       `INSERT INTO users
-         (id, username, password_hash, name, email, role, scopes, disabled, created_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)
+         (id, username, password_hash, name, email, role, scopes, disabled, created_at, updated_at,
+          email_self_set)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8, ?9)
        ON CONFLICT (username) DO NOTHING
        RETURNING ${USER_COLUMNS}`,
     )
@@ -115,6 +118,7 @@ export const insertUser = (db: D1Database, id: string, u: NewUser) => {
       u.role ?? 'user',
       (u.scopes ?? SCOPES).join(' '),
       now,
+      u.emailSelfSet && u.email ? 1 : 0,
     )
 }
 
@@ -147,8 +151,13 @@ export const leavesAnEnabledAdmin = (after?: { role: string; disabled: string; s
     OR EXISTS (SELECT 1 FROM users AS other WHERE other.id <> users.id
       AND ${administers('other.role', 'other.disabled', 'other.scopes')}))`
 
-/** Any of a new user's fields but the username, which never changes, plus enabling/disabling. */
-export type UserChange = Partial<Omit<NewUser, 'username'>> & { disabled?: boolean }
+/**
+ * Any of a new user's fields but the username, which never changes, plus enabling/disabling. An
+ * email given here is an administrator's (or the operator's), so it counts as no longer self-set.
+ */
+export type UserChange = Partial<Omit<NewUser, 'username' | 'emailSelfSet'>> & {
+  disabled?: boolean
+}
 
 /**
  * Applies the fields given, unless that would leave no enabled admin. Returns the changed row,
@@ -161,6 +170,7 @@ export const updateUser = (db: D1Database, id: string, change: UserChange, updat
       `UPDATE users SET
          name = COALESCE(?2, name),
          email = COALESCE(?3, email),
+         email_self_set = CASE WHEN ?3 IS NULL THEN email_self_set ELSE 0 END,
          role = COALESCE(?4, role),
          scopes = COALESCE(?5, scopes),
          disabled = COALESCE(?6, disabled),
@@ -196,11 +206,16 @@ export const deleteUser = (db: D1Database, id: string) =>
 export const usernameExists = async (db: D1Database, username: string) =>
   (await db.prepare('SELECT 1 FROM users WHERE username = ?1').bind(username).first()) !== null
 
-/** The ids of up to `limit` users with this email, letter case aside. */
+/**
+ * The ids of up to `limit` users with this email, letter case aside, that an administrator or a
+ * provider set: an email users set themselves never links a provider's sign-in (docs/security.md).
+ */
 export const usersWithEmail = async (db: D1Database, email: string, limit: number) =>
   (
     await db
-      .prepare('SELECT id FROM users WHERE email = ?1 COLLATE NOCASE LIMIT ?2')
+      .prepare(
+        'SELECT id FROM users WHERE email = ?1 COLLATE NOCASE AND email_self_set = 0 LIMIT ?2',
+      )
       .bind(email, limit)
       .all<{ id: string }>()
   ).results

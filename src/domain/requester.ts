@@ -74,6 +74,22 @@ export function addressKey(address: string): string {
     .join(':')}::/64`
 }
 
+/**
+ * Where a request came from, as the account page shows it (migrations/0010_passkeys.sql): the
+ * network rather than the host, an IPv4 address by its /24 (`198.51.100.0/24`), an IPv6 address
+ * by its /48 (`2001:db8:1::/48`), IPv4-mapped IPv6 as IPv4. Enough to tell a session from home
+ * from one elsewhere, and less to keep about a person than the address. Null for anything else.
+ */
+export function addressPrefix(address: string | null): string | null {
+  if (!address) return null
+  const key = addressKey(address)
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(key)) return `${key.replace(/\.\d+$/, '.0')}/24`
+  const groups = ipv6Groups(address.toLowerCase().replace(/%.*$/, ''))
+  if (!groups) return null
+  const network = groups.slice(0, 3).map((g) => g.toString(16))
+  return `${network.join(':')}::/48`
+}
+
 /** The eight 16-bit groups of an IPv6 address (`::` and a dotted IPv4 tail allowed), or null. */
 function ipv6Groups(a: string): number[] | null {
   const halves = a.split('::')

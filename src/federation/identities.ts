@@ -3,8 +3,8 @@ import { checkedBatch } from '../auth/batch'
 import { requires } from '../auth/guards'
 import { requestAttribution } from '../db/audit'
 import { deleteFederationRequest, identitiesOf, identityUnlinking } from '../db/identity-providers'
+import { PASSWORD_OR_PASSKEY } from '../db/passkeys'
 import { ApiError } from '../domain/errors'
-import { hasNoPasswordSql } from '../domain/passwords'
 import type { AppEnv } from '../http/context'
 import { database } from '../http/database'
 import { doc } from '../http/openapi'
@@ -36,7 +36,7 @@ export const myIdentityRoutes = new Hono<AppEnv>()
       summary: 'Start linking an identity provider to your account',
       description:
         'Answers the provider’s sign-in URL; open it in this same browser (the answer sets the ' +
-        'browser cookie it is bound to). Its callback links the identity and goes to /.',
+        'browser cookie it is bound to). Its callback links the identity and goes to /account.',
       responses: { 200: { description: 'Where to sign in.', schema: linkStart } },
       errors: ['temporarily_unavailable'],
     }),
@@ -68,7 +68,8 @@ export const myIdentityRoutes = new Hono<AppEnv>()
       tag: 'users',
       summary: 'Unlink an identity provider',
       description:
-        'Refused (409) when it is your last way to sign in: no password and no other identity.',
+        'Refused (409) when it is your last way to sign in: no password, no passkey and no ' +
+        'other identity.',
       responses: { 204: { description: 'Unlinked.' } },
       errors: ['conflict'],
     }),
@@ -76,14 +77,17 @@ export const myIdentityRoutes = new Hono<AppEnv>()
     async (c) => {
       const provider = c.req.param('provider')
       const by = requestAttribution(c.get('requester'), provider)
-      const hasPassword = `NOT (${hasNoPasswordSql})`
+      // A password or a passkey is a way in as much as another identity is.
       const done = await checkedBatch(c, (db, actor) =>
-        identityUnlinking(db, actor.id, provider, hasPassword, by),
+        identityUnlinking(db, actor.id, provider, PASSWORD_OR_PASSKEY, by),
       )
       if (done === null)
         throw new ApiError('not_found', 'No identity from that provider is linked.')
       if (done === 'last')
-        throw new ApiError('conflict', 'It is your only way to sign in: you have no password.')
+        throw new ApiError(
+          'conflict',
+          'It is your only way to sign in: you have no password and no passkey.',
+        )
       return c.body(null, 204)
     },
   )

@@ -24,7 +24,7 @@ import { nowSeconds } from '../lib/time'
 import { liveClient, loginPage, proceed } from '../oauth/authorize/flow'
 import { errorPage, issuer, STALE } from '../oauth/browser/page'
 import { type Pending, unseal } from '../oauth/browser/pending'
-import { federatedSignInStatements, sentBinding } from '../oauth/browser/signin'
+import { browserBinding, federatedSignInStatements, sentBinding } from '../oauth/browser/signin'
 import { emailDomain } from './email'
 import {
   authorizationUrl,
@@ -97,6 +97,21 @@ export async function start(
   const url = await providerUrl(c, p, secrets)
   await (await requestInsertion(database(c), p.id, binding, purpose, secrets)).run()
   return url
+}
+
+/**
+ * Starts linking provider `id` to `userId` from the account page (src/account/): the provider's
+ * sign-in URL, with the single-use request row bound to this browser; null when the provider is
+ * unknown or disabled. The callback links the identity and goes back to /account.
+ */
+export async function startLinking(
+  c: Context<AppEnv>,
+  id: string,
+  userId: string,
+): Promise<string | null> {
+  const p = await findProvider(database(c), id)
+  if (!p?.enabled) return null
+  return start(c, p, browserBinding(c), { userId })
 }
 
 /**
@@ -287,11 +302,11 @@ export const federationRoutes = new Hono<AppEnv>()
         'The provider’s authorization response (`code`, `state`, `iss`, or `error`). Validated ' +
         'with oauth4webapi (state, RFC 9207 iss, code exchange with PKCE, ID token signature, ' +
         'iss, aud, azp, exp, nonce); then the person is signed in and the pending authorization ' +
-        'continues, or the identity is linked to the account that asked (then 303 to /).',
+        'continues, or the identity is linked to the account that asked (then 303 to /account).',
       responses: {
         303: {
-          description: 'Back to the app (its code), or to / after linking.',
-          headers: { Location: "The app's redirect URI with code, state and iss; or /." },
+          description: 'Back to the app (its code), or to /account after linking.',
+          headers: { Location: "The app's redirect URI with code, state and iss; or /account." },
         },
       },
       pages: {
@@ -364,7 +379,7 @@ export const federationRoutes = new Hono<AppEnv>()
             )
           await audit(db, client, 'identity_linked', await who(db, row.user_id), p.id)
         }
-        return c.redirect('/', 303)
+        return c.redirect('/account?done=linked#identities', 303)
       }
 
       const outcome = await signInAs(c, p, claims)

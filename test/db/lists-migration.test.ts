@@ -31,6 +31,8 @@ async function backTo0001() {
       'consents',
       'authorization_codes',
       'signins',
+      'passkeys',
+      'webauthn_challenges',
       'refresh_tokens',
       'sessions',
       'clients',

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app'
 import { purgeExpired } from '../../src/db/purge'
 import { s256 } from '../../src/oauth/authorize/pkce'
+import { tourTheAccountPage } from '../account-pages'
 import { assertion, assertionFields, keyPair, publishedClient } from '../client-metadata'
 import { recordD1 } from '../d1-recorder'
 import {
@@ -427,6 +428,12 @@ async function tourOfTheApi(): Promise<{ statements: Set<string>; routes: Set<st
   await send('/mcp', tool('delete_todo', { id: mcpTodo }))
 
   await send('/healthz')
+  // The account page, every form of it (test/account-pages.ts).
+  await tourTheAccountPage(
+    (method, path, init) => send(path, { ...init, method }),
+    await makeUser(),
+    'nowhere',
+  )
   await purgeExpired(bindings)
   return { statements: new Set(recorder.trips.flat()), routes }
 }

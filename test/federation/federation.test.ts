@@ -341,6 +341,34 @@ describe('linking rules', () => {
     expect((await events('identity_linked')).some((e) => e.user_id === person.id)).toBe(true)
   })
 
+  it('never links by an email the account’s user set themselves', async ({ admin }) => {
+    // Self-registration with a victim's address: the trusted provider's sign-in of the victim
+    // must not land in this account.
+    const username = uniqueName('squatter')
+    const email = `${uniqueName('victim')}@example.com`
+    const registered = await createApp().request(
+      'https://todo.test/auth/register',
+      json('POST', { username, password: 'a long enough password', email }),
+      { ...env, ALLOW_SIGNUP: 'true' },
+    )
+    expect(registered.status).toBe(201)
+    const row = await env.DB.prepare('SELECT email_self_set FROM users WHERE username = ?1')
+      .bind(username)
+      .first()
+    expect(row).toEqual({ email_self_set: 1 })
+    const trusted = await addProvider(admin, { trusted_email: true })
+    const victim = { sub: uniqueName('s'), email, email_verified: true }
+    await refused(
+      (await federate(new Browser(), trusted.id, victim)).res,
+      /No account here is linked/,
+    )
+    // An administrator setting that email makes it one the server vouches for.
+    const { id } = (await registered.json()) as { id: string }
+    await call(`/users/${id}`, json('PATCH', { email }, admin.token))
+    const ok = await federate(new Browser(), trusted.id, victim)
+    expect((await signedInAs(ok.res, ok.app)).id).toBe(id)
+  })
+
   it('creates no account when the provider does not allow sign-up', async ({ admin }) => {
     const idp = await addProvider(admin, { allow_signup: false })
     const sub = uniqueName('sub')
@@ -393,7 +421,7 @@ describe('identities of an account', () => {
     const sub = uniqueName('sub')
     const linked = await link(browser, signedIn.token, a.id, { sub })
     expect(linked.status).toBe(303)
-    expect(linked.headers.get('Location')).toBe('/')
+    expect(linked.headers.get('Location')).toBe('/account?done=linked#identities')
     expect((await link(browser, signedIn.token, b.id, { sub: uniqueName('sub') })).status).toBe(303)
     expect((await identities(signedIn.token)).map((i) => i.provider_id).sort()).toEqual(
       [a.id, b.id].sort(),

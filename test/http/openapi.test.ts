@@ -6,6 +6,7 @@ import type { AuditEntry } from '../../src/db/audit'
 import type { Todo } from '../../src/db/todos'
 import type { apiError, auditList, greeting, tokenPair } from '../../src/http/schemas/responses'
 import type { todo } from '../../src/http/schemas/todos'
+import { tourTheAccountPage } from '../account-pages'
 import { basicHeader, bearer, call, form, json, login, makeUser, type TokenPair } from '../helpers'
 import { authorizeUrl, makeClient, ORIGIN, REDIRECT, requestToken, VERIFIER } from '../oauth-client'
 import {
@@ -84,11 +85,13 @@ describe('GET /openapi.json', () => {
         ([status]) => status === 'default' || Number(status) >= 400,
       )
       for (const [status, response] of errors) {
-        // The authorization pages answer a browser in HTML, errors included (src/oauth/browser/, authorize/, device/).
+        // The authorization and account pages answer a browser in HTML, errors included
+        // (src/oauth/browser/, authorize/, device/, src/account/).
         const page =
           path.startsWith('/auth/authorize') ||
           path.startsWith('/auth/federate') ||
-          path.startsWith('/device')
+          path.startsWith('/device') ||
+          path.startsWith('/account')
         if (page && response.content?.['text/html']) continue
         expect(response.content, `${method} ${path} ${status}`).toEqual(errorRef)
       }
@@ -505,6 +508,9 @@ describe('the document says what the server does', () => {
       json('POST', { current_password: user.password, new_password: 'another passphrase' }, token),
     )
     await check('POST', '/auth/logout', bearer(adminToken))
+
+    // The account page, every form of it (test/account-pages.ts).
+    await tourTheAccountPage(check, await makeUser(), idp.id)
 
     const every = operations(doc).map(
       ({ path, method }) => `${method.toUpperCase()} ${path.replace(/\{\w+\}/g, '*')}`,

@@ -228,7 +228,7 @@ describe('no request produces a 5xx', () => {
         const page = res.headers.get('Content-Type')?.startsWith('text/html')
         if (page)
           expect(path, `${method} ${path} → an HTML page`).toMatch(
-            /^\/(auth\/(authorize|federate)|device)/,
+            /^\/(auth\/(authorize|federate)|device|account)/,
           )
         if (res.status >= 400 && method !== 'HEAD' && !page) {
           expect(JSON.parse(text)).toMatchObject({

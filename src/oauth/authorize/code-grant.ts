@@ -81,6 +81,7 @@ export const authorizationCodeGrant: Grant<'authorization_code'> = {
       clientId: client.client_id,
       refreshHash: await sha256Hex(refreshToken),
       ttl: config(c.env).refreshTokenTtl,
+      from: c.get('requester'),
     })
     if (result.kind === 'reused') {
       await audit(db, who, 'code_reuse_detected', {

@@ -1,18 +1,21 @@
+import type { Role } from '../../domain/user'
 import { type AppOrigin, AppOriginNote } from '../browser/app-origin'
 import { Layout } from '../browser/layout'
+import { scopeText } from '../browser/scope-text'
 
-export const SCOPE_TEXT: Record<string, string> = {
-  read: 'See your todos (and, for admins, users and the audit trail)',
-  write: 'Create, change and delete your todos (and, for admins, manage users)',
-}
-
-/** The consent page: names the app and the scopes, answers with a submit named `decision`. */
+/**
+ * The consent page: names the app and what it may do for this user (their role decides it:
+ * ../browser/scope-text.ts), answers with a submit named `decision`. Deny comes first in the form,
+ * so it is the form's default button (HTML "implicit submission"), and nothing is focused, so
+ * Enter on arrival allows nothing; Allow is the one filled button.
+ */
 export const ConsentPage = (p: {
   clientName: string
   /** Where the app sends the person and whether it is vetted; absent for a first-party app. */
   origin?: AppOrigin
   clientId: string
   username: string
+  role: Role
   scopes: string[]
   request: string
 }) => (
@@ -28,19 +31,22 @@ export const ConsentPage = (p: {
       </p>
       <ul>
         {p.scopes.map((s) => (
-          <li>{SCOPE_TEXT[s] ?? s}</li>
+          <li>{scopeText(s, p.role)}</li>
         ))}
       </ul>
-      <form method="post" action="/auth/authorize/consent">
+      <form method="post" action="/auth/authorize/consent" class="decision">
         <input type="hidden" name="request" value={p.request} />
-        <button type="submit" name="decision" value="allow" autofocus>
-          Allow
-        </button>
-        <button type="submit" name="decision" value="deny">
+        <button type="submit" name="decision" value="deny" class="deny">
           Deny
         </button>
+        <button type="submit" name="decision" value="allow" class="allow">
+          Allow
+        </button>
       </form>
-      <p class="hint">You can withdraw access later (DELETE /users/me/clients/…).</p>
+      <p class="hint">
+        You can withdraw this app’s access at any time on{' '}
+        <a href="/account#apps">your account page</a>.
+      </p>
     </section>
   </Layout>
 )

@@ -10,6 +10,7 @@ import type { AppEnv } from '../../http/context'
 import { database } from '../../http/database'
 import type { AppOrigin } from '../browser/app-origin'
 import { errorPage, issuer, pageHeaders } from '../browser/page'
+import { signinOptions } from '../browser/passkey'
 import { type Pending, PROMPT_VALUES, seal } from '../browser/pending'
 import { browserBinding, signedInUser } from '../browser/signin'
 import { ConsentPage } from './consent-page'
@@ -177,6 +178,7 @@ export async function proceed(
         origin={originOf(client, p.redirect_uri)}
         clientId={client.client_id}
         username={user.username}
+        role={user.role}
         scopes={scopes}
         request={await seal(c.env, p, binding)}
       />,
@@ -211,10 +213,13 @@ export async function loginPage(
   error?: string,
   username?: string,
 ) {
-  pageHeaders(c, p.redirect_uri)
-  const request = await seal(c.env, p, browserBinding(c))
+  const binding = browserBinding(c)
+  const passkey = await signinOptions(c, binding)
+  pageHeaders(c, p.redirect_uri, passkey !== undefined)
+  const request = await seal(c.env, p, binding)
   return c.html(
     <LoginPage
+      passkey={passkey}
       clientName={client.client_name}
       origin={originOf(client, p.redirect_uri)}
       request={request}

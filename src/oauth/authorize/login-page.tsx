@@ -1,5 +1,6 @@
 import { type AppOrigin, AppOriginNote } from '../browser/app-origin'
 import { Layout } from '../browser/layout'
+import { PasskeyForm, PasskeyScripts } from '../browser/passkey'
 
 /** The login page: fields `username` and `password`, and the pending request as its CSRF token. */
 export const LoginPage = (p: {
@@ -13,6 +14,8 @@ export const LoginPage = (p: {
   providers?: { id: string; name: string }[]
   /** Where the form goes: the authorization endpoint's, or the device page's. */
   action?: string
+  /** A passkey's sign-in options (WebAuthn §5.5); absent where passkeys are unavailable. */
+  passkey?: object
 }) => (
   <Layout title="Log in">
     <section aria-labelledby="login-heading">
@@ -32,7 +35,7 @@ export const LoginPage = (p: {
         <input
           id="username"
           name="username"
-          autocomplete="username"
+          autocomplete={p.passkey ? 'username webauthn' : 'username'}
           autocapitalize="none"
           required
           autofocus
@@ -48,6 +51,16 @@ export const LoginPage = (p: {
         />
         <button type="submit">Log in</button>
       </form>
+      {p.passkey && (
+        <PasskeyForm
+          action={p.action ?? '/auth/authorize/login'}
+          fields={{ request: p.request }}
+          ceremony="get"
+          options={p.passkey}
+          label="Sign in with a passkey"
+          autofill
+        />
+      )}
       {p.providers && p.providers.length > 0 && (
         <ul class="federation" aria-label="Other ways to log in">
           {p.providers.map((idp) => (
@@ -60,5 +73,6 @@ export const LoginPage = (p: {
         </ul>
       )}
     </section>
+    {p.passkey && <PasskeyScripts />}
   </Layout>
 )

@@ -11,11 +11,11 @@ import { doc } from '../../http/openapi'
 import { isUtf8Form } from '../../http/validate'
 import { nowSeconds } from '../../lib/time'
 import { errorPage, issuer, STALE, sameOrigin } from '../browser/page'
+import { formSignIn } from '../browser/passkey'
 import { type Pending, unseal } from '../browser/pending'
 import {
   browserBinding,
   browserSignIn,
-  passwordSignIn,
   sentBinding,
   signedInUser,
 } from '../browser/signin'
@@ -226,7 +226,7 @@ export const authorizeRoutes = new Hono<AppEnv>()
       const found = await formRequest(c)
       if ('page' in found) return found.page
       const { p, client, body } = found
-      const signIn = await passwordSignIn(c, body)
+      const signIn = await formSignIn(c, body)
       if ('message' in signIn)
         return loginPage(c, p, client, signIn.status, signIn.message, signIn.username)
       return proceed(c, p, client, signIn.user, signIn.binding)

@@ -1,7 +1,8 @@
 import type { Child } from 'hono/jsx'
 
 /**
- * The frame of the sign-in pages: server-rendered, no script at all, the site's stylesheet.
+ * The frame of the sign-in and account pages: server-rendered, no script but a passkey form's
+ * (./passkey.tsx), the site's stylesheet and the pages' own (public/pages.css).
  * `same-origin` referrers, so that the browser sends Origin with the forms (a no-referrer
  * document sends `Origin: null`, which the Origin check refuses).
  */
@@ -14,6 +15,7 @@ export const Layout = ({ title, children }: { title: string; children: Child }) 
       <title>{`${title} · todo-auth`}</title>
       <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
       <link rel="stylesheet" href="/app.css" />
+      <link rel="stylesheet" href="/pages.css" />
     </head>
     <body>
       <header>

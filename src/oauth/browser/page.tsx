@@ -11,13 +11,18 @@ import { ErrorPage } from './error-page'
  * issuer every redirect names.
  */
 
-/** The pages' CSP: nothing but our stylesheet; forms (and their redirects) to us and the app. */
-export function pageHeaders(c: Context<AppEnv>, redirectUri?: string) {
+/**
+ * The pages' CSP: nothing but our stylesheet; forms (and their redirects) to us and the app. A
+ * page with a passkey form (`script`) also runs our own scripts, and only those: no inline
+ * script, no eval, nothing fetched (the script submits a form).
+ */
+export function pageHeaders(c: Context<AppEnv>, redirectUri?: string, script = false) {
   const formAction = ["'self'", ...(redirectUri ? [formActionSource(redirectUri)] : [])]
   c.header(
     'Content-Security-Policy',
-    `default-src 'none'; style-src 'self'; img-src 'self'; form-action ${formAction.join(' ')}; ` +
-      "frame-ancestors 'none'; base-uri 'none'",
+    `default-src 'none'; ${script ? "script-src 'self'; " : ''}style-src 'self'; ` +
+      `img-src 'self'; form-action ${formAction.join(' ')}; frame-ancestors 'none'; ` +
+      "base-uri 'none'",
   )
 }
 

@@ -28,7 +28,8 @@ export type Pending = {
 /** The `prompt` values the authorization endpoint supports (RFC 8414 prompt_values_supported). */
 export const PROMPT_VALUES = ['none', 'login', 'consent'] as const
 
-const PENDING_TTL = 600
+/** How long a sealed token holds, in seconds: a form's, and a passkey challenge's. */
+export const PENDING_TTL = 600
 const encoder = new TextEncoder()
 const LABEL = 'todo-auth pending authorization request'
 const keys = new Map<string, Promise<CryptoKey>>()
@@ -54,7 +55,11 @@ async function pendingKey(env: Bindings): Promise<CryptoKey> {
 const fromBase64Url = (s: string) =>
   Uint8Array.from(atob(s.replaceAll('-', '+').replaceAll('_', '/')), (ch) => ch.charCodeAt(0))
 
-type Purpose = 'authorize' | 'device'
+/**
+ * What a token was sealed for: the authorization pages, the device page, the account page's
+ * forms (src/account/), or a passkey challenge (./passkey.tsx). One is never taken for another.
+ */
+type Purpose = 'authorize' | 'device' | 'account' | 'passkey'
 
 export async function seal<T extends object = Pending>(
   env: Bindings,

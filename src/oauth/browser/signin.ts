@@ -5,11 +5,13 @@ import { config } from '../../config'
 import {
   endSignin,
   federatedSigninStatements,
+  type NewSignin,
   passwordSigninStatements,
   signinOf,
 } from '../../db/signins'
 import { toUser, type UserRow } from '../../db/users'
 import { ApiError } from '../../domain/errors'
+import { addressPrefix } from '../../domain/requester'
 import type { User } from '../../domain/user'
 import type { AppEnv } from '../../http/context'
 import { database, primaryDatabase } from '../../http/database'
@@ -69,18 +71,25 @@ export async function browserSignIn(
   return token ? signinOf(database(c), await sha256Hex(token), nowSeconds()) : null
 }
 
-/** A new sign-in's token, the hashes of it and of the browser's earlier one, and its times. */
-async function newSignin(c: Context<AppEnv>) {
+/**
+ * A new sign-in's token, the hashes of it and of the browser's earlier one, its times and where
+ * it came from; `commit` sets the cookie, once the row was written. For every way of signing in:
+ * the password here, a provider (src/federation/), a passkey (./passkey.ts).
+ */
+export async function newSignin(c: Context<AppEnv>) {
   const old = read(c)
   const token = randomToken()
   const now = nowSeconds()
-  const signin = {
+  const { address, userAgent } = c.get('requester')
+  const signin: NewSignin = {
     tokenHash: await sha256Hex(token),
     oldHash: old ? await sha256Hex(old) : null,
     now,
     expiresAt: now + SIGNIN_TTL,
+    addressPrefix: addressPrefix(address),
+    userAgent,
   }
-  return { token, signin }
+  return { token, signin, commit: () => write(c, token) }
 }
 
 /**

@@ -48,6 +48,7 @@ export const deviceCodeGrant: Grant<typeof DEVICE_CODE_GRANT> = {
       resource: poll.resource,
       refreshHash: await sha256Hex(refreshToken),
       ttl: config(c.env).refreshTokenTtl,
+      from: c.get('requester'),
     })
     if (!session)
       throw new ApiError('invalid_grant', 'The device code is invalid or was already used.')

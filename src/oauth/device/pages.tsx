@@ -1,5 +1,6 @@
-import { SCOPE_TEXT } from '../authorize/consent-page'
+import type { Role } from '../../domain/user'
 import { Layout } from '../browser/layout'
+import { scopeText } from '../browser/scope-text'
 
 /** The device page's first step: the code the device shows (RFC 8628 §3.3), typed or prefilled. */
 export const DeviceCodePage = (p: { request: string; userCode?: string; error?: string }) => (
@@ -43,6 +44,7 @@ export const DeviceConsentPage = (p: {
   clientName: string
   clientId: string
   username: string
+  role: Role
   scopes: string[]
   userCode: string
   requestedFrom: string | null
@@ -64,7 +66,7 @@ export const DeviceConsentPage = (p: {
       </p>
       <ul>
         {p.scopes.map((s) => (
-          <li>{SCOPE_TEXT[s] ?? s}</li>
+          <li>{scopeText(s, p.role)}</li>
         ))}
       </ul>
       <p>
@@ -88,25 +90,25 @@ export const DeviceConsentPage = (p: {
         <strong>Only allow this if you started it yourself, on a device in front of you.</strong> If
         someone sent you this code or link, choose Deny: allowing would give them your account.
       </p>
-      <form method="post" action="/device/decision">
+      <form method="post" action="/device/decision" class="decision">
         <input type="hidden" name="request" value={p.request} />
-        <button type="submit" name="decision" value="allow">
-          Allow
-        </button>
-        <button type="submit" name="decision" value="deny" autofocus>
+        <button type="submit" name="decision" value="deny" class="deny" autofocus>
           Deny
+        </button>
+        <button type="submit" name="decision" value="allow" class="allow">
+          Allow
         </button>
       </form>
     </section>
   </Layout>
 )
 
-/** The last step: back to the device. */
+/** The last step: back to the device. A success is styled as one, a refusal as neutral. */
 export const DeviceDonePage = (p: { approved: boolean; clientName: string }) => (
   <Layout title={p.approved ? 'Device connected' : 'Device refused'}>
     <section aria-labelledby="device-done-heading">
       <h2 id="device-done-heading">{p.approved ? 'Device connected' : 'Request denied'}</h2>
-      <p id="message" role="status">
+      <p class={p.approved ? 'notice success' : 'notice'} role="status">
         {p.approved
           ? `${p.clientName} is signed in. You can close this page and go back to your device.`
           : `${p.clientName} was not signed in. You can close this page.`}

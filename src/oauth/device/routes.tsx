@@ -26,8 +26,9 @@ import { sha256Hex } from '../../lib/crypto'
 import { nowSeconds } from '../../lib/time'
 import { LoginPage } from '../authorize/login-page'
 import { errorPage, pageHeaders, sameOrigin } from '../browser/page'
+import { formSignIn, signinOptions } from '../browser/passkey'
 import { seal, unseal } from '../browser/pending'
-import { browserBinding, passwordSignIn, sentBinding, signedInUser } from '../browser/signin'
+import { browserBinding, sentBinding, signedInUser } from '../browser/signin'
 import { authenticateClient } from '../clients/authenticate'
 import { askedResource } from '../token/resource'
 import { DEVICE_CODE_GRANT } from './device-code-grant'
@@ -70,10 +71,13 @@ async function loginPage(
   error?: string,
   username?: string,
 ) {
-  pageHeaders(c)
-  const request = await seal<Sealed>(c.env, { user_code: d.user_code }, browserBinding(c), 'device')
+  const binding = browserBinding(c)
+  const passkey = await signinOptions(c, binding)
+  pageHeaders(c, undefined, passkey !== undefined)
+  const request = await seal<Sealed>(c.env, { user_code: d.user_code }, binding, 'device')
   return c.html(
     <LoginPage
+      passkey={passkey}
       clientName={d.client_name}
       request={request}
       error={error}
@@ -98,6 +102,7 @@ async function consentPage(c: Context<AppEnv>, d: DeviceRequest, user: User, bin
       clientName={d.client_name}
       clientId={d.client_id}
       username={user.username}
+      role={user.role}
       scopes={scopes}
       userCode={formatUserCode(d.user_code)}
       requestedFrom={d.request_ip}
@@ -302,7 +307,7 @@ export const deviceRoutes = new Hono<AppEnv>()
       const pending = await sealedRequest(c, found.sealed)
       if ('page' in pending) return pending.page
       const { d } = pending
-      const signIn = await passwordSignIn(c, found.body)
+      const signIn = await formSignIn(c, found.body)
       if ('message' in signIn)
         return loginPage(c, d, signIn.status, signIn.message, signIn.username)
       return consentPage(c, d, signIn.user, signIn.binding)

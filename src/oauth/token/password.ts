@@ -56,6 +56,7 @@ export const passwordGrant: Grant<'password'> = {
           refreshHash,
           now: nowSeconds(),
           ttl: cfg.refreshTokenTtl,
+          from: c.get('requester'),
         })
         session = { id: created.id, scope }
         return created.statements

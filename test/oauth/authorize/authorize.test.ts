@@ -124,18 +124,25 @@ describe('GET /auth/authorize: errors that go back to the app', () => {
 })
 
 describe('the login and consent pages', () => {
-  it('serve no script, may not be framed, and are not cached', async () => {
+  it('run only our own passkey scripts, may not be framed, and are not cached', async () => {
     const { client } = await makeClient()
     const res = await call(await authorizeUrl(client.client_id))
     expect(res.status).toBe(200)
     const csp = res.headers.get('Content-Security-Policy')!
     expect(csp).toContain("frame-ancestors 'none'")
     expect(csp).toContain("default-src 'none'")
-    expect(csp).not.toContain('script-src')
+    // The passkey form's scripts, from this origin only: nothing inline, no eval, no fetch.
+    expect(csp).toContain("script-src 'self';")
+    expect(csp).not.toMatch(/unsafe|connect-src/)
     expect(res.headers.get('X-Frame-Options')).toBe('DENY')
     expect(res.headers.get('Cache-Control')).toBe('no-store')
     const html = await res.text()
-    expect(html).not.toMatch(/<script|\son[a-z]+=/i)
+    const scripts = [...html.matchAll(/<script[^>]*>/gi)].map(([tag]) => tag)
+    expect(scripts).toEqual([
+      '<script src="/vendor/simplewebauthn/index.umd.min.js" defer="">',
+      '<script src="/passkey.js" defer="">',
+    ])
+    expect(html).not.toMatch(/<script[^>]*>[^<]|\son[a-z]+=/i)
     expect(html).toContain('name="username"')
     expect(html).toContain('name="password"')
     expect(html).toContain('<meta name="viewport"')
