@@ -13,12 +13,7 @@ import { nowSeconds } from '../../lib/time'
 import { errorPage, issuer, STALE, sameOrigin } from '../browser/page'
 import { formSignIn } from '../browser/passkey'
 import { type Pending, unseal } from '../browser/pending'
-import {
-  browserBinding,
-  browserSignIn,
-  sentBinding,
-  signedInUser,
-} from '../browser/signin'
+import { browserBinding, browserSignIn, sentBinding, signedInUser } from '../browser/signin'
 import { authorizationClient } from '../clients/authorization-client'
 import {
   grantedScopes,
