@@ -202,7 +202,7 @@ test('the web app’s login page signs in with a passkey from the username field
   // With the passkey, the autofill answers by itself (the virtual authenticator picks it).
   await page.goto(`${BASE}/`)
   await page.getByRole('button', { name: 'Log in' }).click()
-  await page.getByRole('heading', { name: 'Your todos' }).waitFor()
+  await page.getByRole('heading', { name: 'Your lists' }).waitFor()
   await page.goto(`${BASE}/account`)
   await page.getByText('with the passkey “Phone”').waitFor()
   assert.deepEqual(problems, [])
