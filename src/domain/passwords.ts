@@ -34,7 +34,7 @@ export const dummyHash = (cost: number): string =>
 
 /**
  * SQL on `users`: the account has no password of its own, i.e. holds the dummy hash, as accounts
- * created through an upstream identity provider do (src/federation/signin.tsx).
+ * created through an upstream identity provider do (src/federation/upstream-signin.tsx).
  */
 export const hasNoPasswordSql = `substr(password_hash, 8) = '${DUMMY_SALT_AND_HASH}'`
 

@@ -23,7 +23,7 @@ import { validate } from '../http/validate'
 import { issuerProblem } from './oidc'
 import { encryptSecret } from './secret'
 
-import { shown } from './signin'
+import { shown } from './upstream-signin'
 
 function checkedIssuer(c: Context<AppEnv>, issuerUrl: string) {
   const problem = issuerProblem(config(c.env), issuerUrl)

@@ -13,7 +13,7 @@ import { sha256Hex } from '../lib/crypto'
 import { browserBinding } from '../oauth/browser/signin'
 import { newSignIn } from './oidc'
 
-import { linkRequest, providerUrl } from './signin'
+import { linkRequest, providerUrl } from './upstream-signin'
 
 /** GET/POST/DELETE /users/me/identities…: the upstream identities linked to your account. */
 export const myIdentityRoutes = new Hono<AppEnv>()

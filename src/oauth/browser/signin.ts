@@ -118,9 +118,9 @@ export async function signOut(c: Context<AppEnv>, userId: string): Promise<void>
 }
 
 /**
- * Signs a user in through an upstream identity provider (src/federation/signin.tsx): the sign-in
- * row is written only if, in that very statement, the identity (issuer, sub) is linked to an
- * enabled user and its provider is enabled and still at that issuer. The row names the provider,
+ * Signs a user in through an upstream identity provider (src/federation/upstream-signin.tsx): the
+ * sign-in row is written only if, in that very statement, the identity (issuer, sub) is linked to
+ * an enabled user and its provider is enabled and still at that issuer. The row names the provider,
  * so that disabling it ends the sign-in. Statements for the caller's batch; `written` reads the
  * batch's result for the first; `commit` sets the cookie.
  */
