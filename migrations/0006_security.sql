@@ -1,4 +1,4 @@
--- Findings of the outside penetration test (issue 20).
+-- Findings of the second outside penetration test (docs/security.md).
 
 -- A client's own tokens (client credentials) have no session to end: they count only from this
 -- Unix second on (their `iat` at least this). Disabling the client, rotating its secret and taking

@@ -1,4 +1,4 @@
--- Whether anyone vetted a client (issue 20): 1 for the clients an administrator registered (the
+-- Whether anyone vetted a client (docs/security.md): 1 for the clients an administrator registered (the
 -- admin API, `npm run client`, the seeds) and for every first-party client; 0 for clients that
 -- anyone registered through RFC 7591 (POST /auth/clients). The authorization endpoint sends an
 -- unvetted client's early errors to the HTML page rather than its redirect URI (RFC 9700

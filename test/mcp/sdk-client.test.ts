@@ -105,8 +105,8 @@ describe('an MCP client (the SDK) connecting for the first time', () => {
   it('steps a read-only token up to write: 403, the person allows writing, the call goes through', async () => {
     const bob = await makeUser()
     // SDK 1.32 tries a refresh first when it holds a refresh token, and a refresh cannot widen a
-    // grant (RFC 6749 §6), so it gives up (typescript-sdk issue 2255, fixed by SEP-2350 in the
-    // SDK's next major). This client keeps access tokens only, and so re-authorizes.
+    // grant (RFC 6749 §6), so it gives up (a limitation of the SDK's auth(), noted in
+    // docs/api.md §13). This client keeps access tokens only, and so re-authorizes.
     const provider = new TestProvider({ keepRefreshTokens: false })
     await expect(newClient().connect(transportFor(provider))).rejects.toThrow(UnauthorizedError)
     const person = browser()

@@ -12,7 +12,7 @@ import {
   requestToken,
 } from '../oauth-client'
 
-// Issue 20 (an outside penetration test): the authorization endpoint's requests. Each test fails
+// The second outside penetration test (docs/security.md): the authorization endpoint's requests. Each test fails
 // on the code before its fix.
 
 const app = createApp()

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, vi } from 'vitest'
 import { basicHeader, bearer, call, form, it, json, type SignedIn } from '../helpers'
 import { makeClient } from '../oauth-client'
 
-// Issue 20 (outside penetration test): a client's own token (client credentials) has no session;
+// The second outside penetration test (docs/security.md): a client's own token (client credentials) has no session;
 // it was held only against its client's row as it is now, so it stopped while the client was
 // disabled and worked again once it was enabled, and rotating the secret did not end the tokens
 // issued with the old one. The client now records the second from which its tokens count.

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { basicHeader, bearer, call, makeUser } from '../helpers'
 import { Browser, exchange, getCode, makeClient, tokens } from '../oauth-client'
 
-// Issue 20 (outside penetration test): a spent code is kept a day to recognise a replay, and a
+// The second outside penetration test (docs/security.md): a spent code is kept a day to recognise a replay, and a
 // replay ended the session it gave before anything else was checked. Anyone who saw the redirect
 // URL (a proxy log, a browser history, a Referer) could sign the user out for a day with a
 // garbage verifier. A replay now ends the session only when it proves possession: the PKCE

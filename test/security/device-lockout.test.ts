@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { call, form, makeUser, type TestUser } from '../helpers'
 import { Browser, getCode, makeClient, requestToken } from '../oauth-client'
 
-// Issue 20 (outside penetration test): the device page locked a client address for 15 minutes
+// The second outside penetration test (docs/security.md): the device page locked a client address for 15 minutes
 // after 20 wrong user codes, and then refused even the right code: anyone behind the same NAT
 // (an office, a campus, a carrier) could keep everyone else from connecting a device. The lock is
 // there against guessing codes (RFC 8628 §5.1), which it must keep bounding; so while an address

@@ -3,7 +3,7 @@ import { describe, expect } from 'vitest'
 import { call, it, json, type SignedIn, uniqueName } from '../helpers'
 import { authorizeUrl, Browser, makeClient, redirectParams } from '../oauth-client'
 
-// Issue 20 (outside penetration test): a provider's `allowed_domains` was checked against the
+// The second outside penetration test (docs/security.md): a provider's `allowed_domains` was checked against the
 // part of the upstream email after its last `@`, so an upstream-verified `a@evil.test@corp.example`
 // passed for `corp.example` and became an account there. Addresses are now parsed strictly (one
 // `@`, an RFC 5321 dot-string local part, a host name): anything else matches no domain.

@@ -6,7 +6,7 @@ import { sha256Hex } from '../../src/lib/crypto'
 import { bearer, call, form, makeUser, type TokenPair } from '../helpers'
 import { Browser, exchange, getCode, makeClient, tokens } from '../oauth-client'
 
-// Issue 20: a refresh whose response is lost (a mobile network, an agent's timeout) is retried
+// docs/security.md, "A refresh that survives a lost response": a refresh whose response is lost (a mobile network, an agent's timeout) is retried
 // with the token the client still holds, which rotation had already spent: reuse, and the user
 // was signed out everywhere. With REFRESH_RETRY_SECONDS set (off by default), the same client
 // presenting the token it just rotated, within the window and while the successor is unused, gets

@@ -4,7 +4,7 @@ import { createApp } from '../../src/app'
 import { bearer, call, json, login, makeUser } from '../helpers'
 import { makeClient, ORIGIN } from '../oauth-client'
 
-// Issue 20 (an outside penetration test): what the client registry accepts, through RFC 7591
+// The second outside penetration test (docs/security.md): what the client registry accepts, through RFC 7591
 // registration and the admin API alike. Each test fails on the code before its fix.
 
 const app = createApp()

@@ -261,8 +261,9 @@ export const deviceRoutes = new Hono<AppEnv>()
       } catch (err) {
         if (!tooMany(err)) throw err
         // Locked: the address (maybe shared, and locked by someone else's guesses) or this
-        // browser. A person signed in here is counted by browser and account instead (issue
-        // 20); anyone else stays refused, so guessing stays bounded (RFC 8628 §5.1).
+        // browser. A person signed in here is counted by browser and account instead
+        // (docs/security.md, "Guarantees"); anyone else stays refused, so guessing stays bounded
+        // (RFC 8628 §5.1).
         user = await signedInUser(c)
         if (!user)
           return codePage(c, 429, `${err.description} ${SIGN_IN_FIRST}`, typed.slice(0, 20))
