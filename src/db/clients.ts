@@ -199,9 +199,9 @@ export type ClientPatch = Partial<Omit<NewClient, 'token_endpoint_auth_method'>>
  * token's `iat` has whole seconds and one issued earlier in this very second must end too
  * (src/db/client-tokens.ts). Always at least one past the previous value, so two changes in one
  * second still differ, and a token authenticated before the second change cannot pass for one
- * authenticated after it (stillIssuing). docs/security.md: disabling and re-enabling a client, or taking
- * its grant away and giving it back, must not bring its tokens back; nor may a new secret leave
- * the old one's tokens working.
+ * authenticated after it (stillIssuing). docs/security.md: disabling and re-enabling a client, or
+ * taking its grant away and giving it back, must not bring its tokens back; nor may a new secret
+ * leave the old one's tokens working.
  */
 const tokensEnd = (n: number) => `tokens_valid_after = max(tokens_valid_after + 1, ?${n} + 1)`
 
