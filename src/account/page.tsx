@@ -57,6 +57,24 @@ const Hidden = ({ token }: { token: string }) => (
   <input type="hidden" name="request" value={token} />
 )
 
+/** A form of one button: posts `field` (name, value), with the page's token, to `action`. */
+const ActionButton = (p: {
+  token: string
+  action: string
+  field?: [string, string]
+  tone: 'secondary' | 'danger'
+  label: string
+  ariaLabel?: string
+}) => (
+  <form method="post" action={p.action} class="inline">
+    <Hidden token={p.token} />
+    {p.field && <input type="hidden" name={p.field[0]} value={p.field[1]} />}
+    <button type="submit" class={p.tone} aria-label={p.ariaLabel}>
+      {p.label}
+    </button>
+  </form>
+)
+
 export const AccountPage = (v: AccountView) => (
   <Layout title="Your account">
     <nav aria-label="Account sections" class="sections">
@@ -82,12 +100,12 @@ export const AccountPage = (v: AccountView) => (
           {v.notice.text}
         </p>
       )}
-      <form method="post" action="/account/logout" class="inline">
-        <Hidden token={v.token} />
-        <button type="submit" class="secondary">
-          Sign out of this browser
-        </button>
-      </form>
+      <ActionButton
+        token={v.token}
+        action="/account/logout"
+        tone="secondary"
+        label="Sign out of this browser"
+      />
     </section>
     <Profile {...v} />
     <Password {...v} />
@@ -239,13 +257,14 @@ const Passkeys = (v: AccountView) => (
                 Rename
               </button>
             </form>
-            <form method="post" action="/account/passkeys/remove" class="inline">
-              <Hidden token={v.token} />
-              <input type="hidden" name="id" value={k.id} />
-              <button type="submit" class="danger" aria-label={`Remove ${k.name}`}>
-                Remove
-              </button>
-            </form>
+            <ActionButton
+              token={v.token}
+              action="/account/passkeys/remove"
+              field={['id', k.id]}
+              tone="danger"
+              label="Remove"
+              ariaLabel={`Remove ${k.name}`}
+            />
           </li>
         ))}
       </ul>
@@ -322,13 +341,14 @@ const Devices = (v: AccountView) => (
             </span>
           </p>
           {!s.current && (
-            <form method="post" action="/account/sessions/end" class="inline">
-              <Hidden token={v.token} />
-              <input type="hidden" name="signin" value={s.id} />
-              <button type="submit" class="secondary" aria-label={`Sign out ${signinLabel(s)}`}>
-                Sign out
-              </button>
-            </form>
+            <ActionButton
+              token={v.token}
+              action="/account/sessions/end"
+              field={['signin', s.id]}
+              tone="secondary"
+              label="Sign out"
+              ariaLabel={`Sign out ${signinLabel(s)}`}
+            />
           )}
         </li>
       ))}
@@ -340,6 +360,7 @@ const Devices = (v: AccountView) => (
       <ul class="items">
         {v.sessions.map((s) => {
           const app = s.client_name ?? 'A password login without an app'
+          const started = new Date(s.created_at * 1000).toISOString().slice(0, 16).replace('T', ' ')
           return (
             <li>
               <p>
@@ -351,20 +372,14 @@ const Devices = (v: AccountView) => (
                   <From prefix={s.address_prefix} agent={s.user_agent} />.
                 </span>
               </p>
-              <form method="post" action="/account/sessions/end" class="inline">
-                <Hidden token={v.token} />
-                <input type="hidden" name="session" value={s.id} />
-                <button
-                  type="submit"
-                  class="secondary"
-                  aria-label={`Sign out ${app}, started ${new Date(s.created_at * 1000)
-                    .toISOString()
-                    .slice(0, 16)
-                    .replace('T', ' ')} UTC`}
-                >
-                  Sign out
-                </button>
-              </form>
+              <ActionButton
+                token={v.token}
+                action="/account/sessions/end"
+                field={['session', s.id]}
+                tone="secondary"
+                label="Sign out"
+                ariaLabel={`Sign out ${app}, started ${started} UTC`}
+              />
             </li>
           )
         })}
@@ -405,17 +420,14 @@ const Apps = (v: AccountView) => (
                 <li>{scopeText(s, v.user.role)}</li>
               ))}
             </ul>
-            <form method="post" action="/account/apps/withdraw" class="inline">
-              <Hidden token={v.token} />
-              <input type="hidden" name="client_id" value={a.client_id} />
-              <button
-                type="submit"
-                class="danger"
-                aria-label={`Withdraw access of ${a.client_name}`}
-              >
-                Withdraw access
-              </button>
-            </form>
+            <ActionButton
+              token={v.token}
+              action="/account/apps/withdraw"
+              field={['client_id', a.client_id]}
+              tone="danger"
+              label="Withdraw access"
+              ariaLabel={`Withdraw access of ${a.client_name}`}
+            />
           </li>
         ))}
       </ul>
@@ -442,13 +454,14 @@ const Identities = (v: AccountView) => {
                   {i.email ? `${i.email}, ` : ''}linked {i.created_at.slice(0, 10)}.
                 </span>
               </p>
-              <form method="post" action="/account/identities/unlink" class="inline">
-                <Hidden token={v.token} />
-                <input type="hidden" name="provider" value={i.provider_id} />
-                <button type="submit" class="danger" aria-label={`Unlink ${i.provider_name}`}>
-                  Unlink
-                </button>
-              </form>
+              <ActionButton
+                token={v.token}
+                action="/account/identities/unlink"
+                field={['provider', i.provider_id]}
+                tone="danger"
+                label="Unlink"
+                ariaLabel={`Unlink ${i.provider_name}`}
+              />
             </li>
           ))}
         </ul>

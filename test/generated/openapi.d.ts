@@ -355,7 +355,7 @@ export interface paths {
         put?: never;
         /**
          * The device page’s login form
-         * @description Form fields `request`, `username`, `password`; same-origin only. The same throttled, audited password check and browser sign-in as the authorization endpoint’s.
+         * @description Form fields `request`, and `username` and `password`, or `passkey` (a WebAuthn assertion); same-origin only. The same throttled, audited checks and browser sign-in as the authorization endpoint’s.
          */
         post: operations["submitDeviceLogin"];
         delete?: never;

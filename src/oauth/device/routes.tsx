@@ -292,8 +292,9 @@ export const deviceRoutes = new Hono<AppEnv>()
       tag: 'auth',
       summary: 'The device page’s login form',
       description:
-        'Form fields `request`, `username`, `password`; same-origin only. The same throttled, ' +
-        'audited password check and browser sign-in as the authorization endpoint’s.',
+        'Form fields `request`, and `username` and `password`, or `passkey` (a WebAuthn ' +
+        'assertion); same-origin only. The same throttled, audited checks and browser sign-in ' +
+        'as the authorization endpoint’s.',
       responses: {},
       pages: {
         200: 'The approval page.',
